@@ -1,0 +1,104 @@
+"""The caller's script: greeting, account number, the wait for an agent, hold (R-HOLD-1)."""
+
+from __future__ import annotations
+
+from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
+
+from telephony.policy import Policy
+from telephony.urls import Urls
+
+CONFERENCE_EVENTS = "start end join leave hold"
+
+
+def _say(node, policy: Policy, text: str) -> None:
+    node.say(text, voice=policy.voice, language=policy.language)
+
+
+def ask_account(policy: Policy, urls: Urls, attempt: int, retry: bool) -> VoiceResponse:
+    """Greet, ask for the account number; no input falls through to a re-prompt."""
+    response = VoiceResponse()
+    if attempt == 1 and not retry:
+        _say(response, policy, policy.ivr.greeting)
+    gather = Gather(input="dtmf", finish_on_key="#", timeout=8, action=urls.account(attempt), method="POST")
+    _say(gather, policy, policy.ivr.account_retry + " " + policy.ivr.account_prompt if retry else policy.ivr.account_prompt)
+    response.append(gather)
+    response.redirect(urls.account(attempt), method="POST")
+    return response
+
+
+def join_own_conference(policy: Policy, urls: Urls, conference: str) -> VoiceResponse:
+    """The caller waits in a conference of their own; it starts when the agent joins, so until
+    then the wait URL plays, and their leaving never ends it for the others."""
+    response = VoiceResponse()
+    _say(response, policy, policy.ivr.wait_message)
+    dial = Dial()
+    dial.conference(
+        conference,
+        start_conference_on_enter=False,
+        end_conference_on_exit=False,
+        beep=False,
+        wait_url=urls.wait(),
+        wait_method="POST",
+        status_callback=urls.conference_events(),
+        status_callback_event=CONFERENCE_EVENTS,
+        status_callback_method="POST",
+        participant_label="caller",
+    )
+    response.append(dial)
+    return response
+
+
+def waiting_for_agent(policy: Policy, urls: Urls) -> VoiceResponse:
+    """A wait URL: only Say, Play, Pause and Redirect are allowed here (Twilio error 13238)."""
+    response = VoiceResponse()
+    _say(response, policy, policy.ivr.agent_busy_message)
+    if policy.ivr.wait_music_url:
+        response.play(policy.ivr.wait_music_url)
+    else:
+        response.pause(length=10)
+    response.redirect(urls.wait(), method="POST")
+    return response
+
+
+def on_hold(policy: Policy, urls: Urls, escalation_id: str) -> VoiceResponse:
+    """R-HOLD-1 / R-WARM-3: the hold message, then music; a hold URL allows no Gather."""
+    response = VoiceResponse()
+    _say(response, policy, policy.hold.message)
+    if policy.hold.music_url:
+        response.play(policy.hold.music_url)
+    else:
+        response.pause(length=10)
+    response.redirect(urls.hold(escalation_id), method="POST")
+    return response
+
+
+def fallback(message: str, endpoint: str, conference: str | None, music_url: str) -> VoiceResponse:
+    """The service failed: apologise and put the caller through to a staffed line or, with none,
+    back into their own conference with music. Built without Redis or the policy store."""
+    response = VoiceResponse()
+    response.say(message)
+    dial = Dial(timeout=30)
+    if endpoint:
+        _endpoint_noun(dial, endpoint)
+        response.append(dial)
+        response.say(message)
+    if conference:
+        again = Dial()
+        again.conference(
+            conference,
+            start_conference_on_enter=True,
+            end_conference_on_exit=False,
+            wait_url=music_url or None,
+            beep=False,
+        )
+        response.append(again)
+    return response
+
+
+def _endpoint_noun(dial: Dial, endpoint: str) -> None:
+    if endpoint.startswith("client:"):
+        dial.client(endpoint.removeprefix("client:"))
+    elif endpoint.startswith("sip:"):
+        dial.sip(endpoint)
+    else:
+        dial.number(endpoint)

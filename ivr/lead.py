@@ -1,0 +1,68 @@
+"""The lead's script: the announcement before anyone is connected (R-WARM-1, R-WARM-2)."""
+
+from __future__ import annotations
+
+from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
+
+from ivr.caller import CONFERENCE_EVENTS
+from telephony.policy import Policy
+from telephony.urls import Urls
+from telephony.warm_transfer import Briefing
+
+REPLAYS = 1
+
+
+def announcement(policy: Policy, urls: Urls, escalation_id: str, briefing: Briefing, replay: int) -> VoiceResponse:
+    """"I have an escalation in transfer" first, then the details, then accept (1) or decline (2).
+    Silence after the prompt replays it once, then counts as a decline."""
+    response = VoiceResponse()
+    if not briefing.live:
+        return caller_gone(policy)
+    gather = Gather(input="dtmf", num_digits=1, timeout=8, action=urls.lead_decision(escalation_id, replay), method="POST")
+    for line in (briefing.intro, *briefing.details, briefing.prompt):
+        gather.say(line, voice=policy.voice, language=policy.language)
+    response.append(gather)
+    response.redirect(urls.lead_decision(escalation_id, replay), method="POST")
+    return response
+
+
+def ask_again(policy: Policy, urls: Urls, escalation_id: str, briefing: Briefing, replay: int) -> VoiceResponse:
+    response = VoiceResponse()
+    gather = Gather(input="dtmf", num_digits=1, timeout=8, action=urls.lead_decision(escalation_id, replay), method="POST")
+    gather.say(briefing.prompt, voice=policy.voice, language=policy.language)
+    response.append(gather)
+    response.redirect(urls.lead_decision(escalation_id, replay), method="POST")
+    return response
+
+
+def accepted(policy: Policy, urls: Urls, conference: str) -> VoiceResponse:
+    """The lead joins the agent; the caller is still on hold and cannot hear them (R-WARM-3)."""
+    response = VoiceResponse()
+    response.say(policy.announcement.accepted, voice=policy.voice, language=policy.language)
+    dial = Dial()
+    dial.conference(
+        conference,
+        start_conference_on_enter=True,
+        end_conference_on_exit=False,
+        beep=False,
+        status_callback=urls.conference_events(),
+        status_callback_event=CONFERENCE_EVENTS,
+        status_callback_method="POST",
+        participant_label="lead",
+    )
+    response.append(dial)
+    return response
+
+
+def declined(policy: Policy) -> VoiceResponse:
+    response = VoiceResponse()
+    response.say(policy.announcement.declined, voice=policy.voice, language=policy.language)
+    response.hangup()
+    return response
+
+
+def caller_gone(policy: Policy) -> VoiceResponse:
+    response = VoiceResponse()
+    response.say(policy.announcement.caller_left, voice=policy.voice, language=policy.language)
+    response.hangup()
+    return response

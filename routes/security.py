@@ -1,0 +1,62 @@
+"""Who may talk to us: Twilio, proven by X-Twilio-Signature, and staff, by bearer token."""
+
+from __future__ import annotations
+
+import functools
+import hmac
+
+from flask import current_app, g, jsonify, request
+from twilio.request_validator import RequestValidator
+
+from telephony.config import ApiToken
+
+
+def public_url() -> str:
+    """The URL Twilio signed: PUBLIC_BASE_URL + path + query, whatever proxy sits in front."""
+    settings = current_app.config["SETTINGS"]
+    query = request.query_string.decode()
+    return settings.public_base_url + request.path + (f"?{query}" if query else "")
+
+
+def twilio_webhook(view):
+    @functools.wraps(view)
+    def checked(*args, **kwargs):
+        settings = current_app.config["SETTINGS"]
+        if settings.validate_signatures:
+            validator = RequestValidator(settings.twilio_auth_token)
+            signature = request.headers.get("X-Twilio-Signature", "")
+            if not signature or not validator.validate(public_url(), request.form, signature):
+                current_app.logger.warning("refused unsigned or forged webhook to %s", request.path)
+                return "Forbidden: bad or missing X-Twilio-Signature\n", 403, {"Content-Type": "text/plain"}
+        return view(*args, **kwargs)
+
+    return checked
+
+
+def staff(*roles: str):
+    """Bearer token -> person and role (API_TOKENS); 401 without one, 403 for the wrong role."""
+
+    def wrap(view):
+        @functools.wraps(view)
+        def checked(*args, **kwargs):
+            header = request.headers.get("Authorization", "")
+            scheme, _, token = header.partition(" ")
+            actor = _lookup(token.strip()) if scheme.lower() == "bearer" else None
+            if actor is None:
+                return jsonify(error="unauthorized", message="Send Authorization: Bearer <token> with a token from API_TOKENS."), 401
+            if roles and actor.role not in roles:
+                return jsonify(error="forbidden", message=f"A {actor.role} may not do this; it needs one of: {', '.join(roles)}."), 403
+            g.actor = actor
+            return view(*args, **kwargs)
+
+        return checked
+
+    return wrap
+
+
+def _lookup(token: str) -> ApiToken | None:
+    tokens: dict[str, ApiToken] = current_app.config["SETTINGS"].api_tokens
+    for known, actor in tokens.items():
+        if hmac.compare_digest(known.encode(), token.encode()):
+            return actor
+    return None

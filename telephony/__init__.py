@@ -1,0 +1,1 @@
+"""The core: escalation procedures as state machines, knowing nothing of Flask."""

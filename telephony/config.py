@@ -1,0 +1,107 @@
+"""Settings from the environment (CONTRACT.md, 12-factor). A missing or malformed setting stops
+start-up with one line naming it, never a traceback at the first call."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+STAFF_ROLES = ("agent", "lead", "supervisor", "manager")
+
+
+class ConfigError(Exception):
+    """One line naming the setting and what is wrong with it."""
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    token: str
+    person_id: str
+    role: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    twilio_account_sid: str
+    twilio_auth_token: str
+    twilio_caller_id: str
+    public_base_url: str
+    redis_url: str | None
+    policy_file: Path
+    api_tokens: dict[str, ApiToken]
+    validate_signatures: bool = True
+    twilio_api_base_url: str | None = None
+    chat_webhook_url: str = ""
+    smtp_url: str = ""
+    data_dir: Path = field(default_factory=lambda: ROOT / "var")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+
+        def need(name: str) -> str:
+            value = env.get(name, "").strip()
+            if not value:
+                raise ConfigError(f"{name} is not set (see .env.example)")
+            return value
+
+        sid = need("TWILIO_ACCOUNT_SID")
+        if not re.fullmatch(r"AC[0-9a-fA-F]{32}", sid):
+            raise ConfigError("TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits")
+        caller_id = need("TWILIO_CALLER_ID")
+        if not re.fullmatch(r"\+[1-9]\d{6,14}", caller_id):
+            raise ConfigError("TWILIO_CALLER_ID must be an E.164 number such as +13125550100")
+        base = need("PUBLIC_BASE_URL").rstrip("/")
+        parsed = urlparse(base)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ConfigError("PUBLIC_BASE_URL must be an http(s) URL such as https://esc.example.com")
+        check = env.get("TWILIO_SIGNATURE_CHECK", "on").strip().lower()
+        if check not in ("on", "off-for-local-development"):
+            raise ConfigError(
+                "TWILIO_SIGNATURE_CHECK must be 'on' or 'off-for-local-development'"
+            )
+        api_base = env.get("TWILIO_API_BASE_URL", "").strip().rstrip("/") or None
+        if api_base and urlparse(api_base).scheme not in ("http", "https"):
+            raise ConfigError("TWILIO_API_BASE_URL must be an http(s) URL")
+        redis_url = env.get("REDIS_URL", "").strip() or None
+        if redis_url and urlparse(redis_url).scheme not in ("redis", "rediss", "unix"):
+            raise ConfigError("REDIS_URL must be a redis:// URL")
+        policy_file = Path(env.get("POLICY_FILE", "").strip() or ROOT / "policies" / "default.toml")
+        if not policy_file.is_file():
+            raise ConfigError(f"POLICY_FILE {policy_file} does not exist")
+        return cls(
+            twilio_account_sid=sid,
+            twilio_auth_token=need("TWILIO_AUTH_TOKEN"),
+            twilio_caller_id=caller_id,
+            public_base_url=base,
+            redis_url=redis_url,
+            policy_file=policy_file,
+            api_tokens=parse_api_tokens(need("API_TOKENS")),
+            validate_signatures=check == "on",
+            twilio_api_base_url=api_base,
+            chat_webhook_url=env.get("CHAT_WEBHOOK_URL", "").strip(),
+            smtp_url=env.get("SMTP_URL", "").strip(),
+            data_dir=Path(env.get("DATA_DIR", "").strip() or ROOT / "var"),
+        )
+
+
+def parse_api_tokens(raw: str) -> dict[str, ApiToken]:
+    tokens: dict[str, ApiToken] = {}
+    for n, entry in enumerate(filter(None, (e.strip() for e in raw.split(","))), start=1):
+        parts = entry.split(":")
+        if len(parts) != 3 or not all(parts):
+            raise ConfigError(f"API_TOKENS entry {n} must be token:person:role")
+        token, person, role = parts
+        if role not in STAFF_ROLES:
+            raise ConfigError(f"API_TOKENS entry {n} has role {role!r}; roles are {', '.join(STAFF_ROLES)}")
+        if len(token) < 16:
+            raise ConfigError(f"API_TOKENS entry {n}: a token must be at least 16 characters")
+        tokens[token] = ApiToken(token, person, role)
+    if not tokens:
+        raise ConfigError("API_TOKENS lists no token")
+    return tokens

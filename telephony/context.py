@@ -1,0 +1,41 @@
+"""What every part of the core works with: the policy, the store, the Twilio gateway, the URLs
+Twilio fetches, and the clock."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from telephony.clock import Clock, iso
+from telephony.policy import Policy
+from telephony.store import Store
+from telephony.twilio_gateway import TwilioGateway
+from telephony.urls import Urls
+
+
+@dataclass
+class Context:
+    policy: Policy
+    store: Store
+    twilio: TwilioGateway
+    urls: Urls
+    clock: Clock
+
+    def now_iso(self) -> str:
+        return iso(self.clock.now()) or ""
+
+    def event(self, name: str, detail: str = "") -> dict[str, str]:
+        return {"at": self.now_iso(), "event": name, "detail": detail}
+
+    def presence(self, person_id: str) -> str:
+        person = self.policy.person(person_id)
+        return self.store.presence(person_id, person.presence if person else "offline")
+
+
+def conference_name(caller_call_sid: str) -> str:
+    """Derived from the caller's CallSid alone, so the fallback can find it without Redis."""
+    return f"call-{caller_call_sid}"
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:16]}"

@@ -1,0 +1,140 @@
+"""Wires the core together and turns Twilio's status callbacks and conference events into core
+calls: idempotent (a duplicate is a no-op) and order-independent (status only moves forward)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import redis
+
+from telephony.clock import Clock, SystemClock
+from telephony.config import ApiToken, Settings
+from telephony.context import Context
+from telephony.errors import Forbidden, InvalidRequest, NotFound, TelephonyFailure
+from telephony.intake import Intake
+from telephony.policy import PRESENCES, Policy, load_policy
+from telephony.store import Store
+from telephony.twilio_gateway import TwilioGateway, make_client
+from telephony.urls import Urls
+from telephony.warm_transfer import WarmTransfer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Core:
+    ctx: Context
+    intake: Intake
+    warm_transfer: WarmTransfer
+    settings: Settings
+
+    @property
+    def policy(self) -> Policy:
+        return self.ctx.policy
+
+    def call_status(self, form: Mapping[str, str]) -> None:
+        """/voice/status: the caller's call lifecycle."""
+        call_sid, status = form.get("CallSid", ""), form.get("CallStatus", "")
+        if not self.ctx.store.first_time(f"status:{call_sid}:{status}"):
+            return
+        if self.intake.caller_status(call_sid, status):
+            esc_id = self.ctx.store.open_escalation_id(call_sid)
+            if esc_id:
+                self.warm_transfer.caller_left(esc_id)
+            else:
+                self.intake.wind_down(call_sid)
+
+    def agent_status(self, caller_sid: str, form: Mapping[str, str]) -> None:
+        call_sid, status = form.get("CallSid", ""), form.get("CallStatus", "")
+        if not self.ctx.store.first_time(f"agent:{call_sid}:{status}"):
+            return
+        esc_id = self.intake.agent_leg_status(caller_sid, call_sid, status)
+        if esc_id:
+            self.warm_transfer.agent_left(esc_id)
+
+    def lead_status(self, esc_id: str, form: Mapping[str, str]) -> None:
+        call_sid, status = form.get("CallSid", ""), form.get("CallStatus", "")
+        if not self.ctx.store.first_time(f"lead:{call_sid}:{status}"):
+            return
+        self.warm_transfer.lead_leg_status(esc_id, call_sid, status)
+
+    def conference_event(self, form: Mapping[str, str]) -> None:
+        """Conference events: learn the conference SID, who is in it, who joined."""
+        conference_sid = form.get("ConferenceSid", "")
+        event = form.get("StatusCallbackEvent", "")
+        call_sid = form.get("CallSid", "")
+        identity = form.get("SequenceNumber") or f"{event}:{call_sid}"
+        if not self.ctx.store.first_time(f"conference:{conference_sid}:{identity}"):
+            return
+        name = form.get("FriendlyName", "")
+        if name and conference_sid:
+            self.ctx.store.set_conference(name, conference_sid)
+        label = form.get("ParticipantLabel", "")
+        if event == "participant-join" and call_sid:
+            if label == "caller":
+                self.ctx.store.update_call(call_sid, in_conference="true", conference_sid=conference_sid)
+            elif label == "agent":
+                caller_sid = (self.ctx.store.leg(call_sid) or {}).get("caller", "")
+                if caller_sid:
+                    self._safely(self.intake.agent_joined, caller_sid)
+            elif label == "lead":
+                esc_id = (self.ctx.store.leg(call_sid) or {}).get("escalation", "")
+                if esc_id:
+                    self._safely(self.warm_transfer.lead_joined, esc_id)
+
+    def set_presence(self, actor: ApiToken, person_id: str, presence: str) -> dict:
+        if self.ctx.policy.person(person_id) is None:
+            raise NotFound(f"No person {person_id} in the policy.", code="person_not_found")
+        if presence not in PRESENCES:
+            raise InvalidRequest(f"'presence' must be one of {', '.join(PRESENCES)}.", code="invalid_field", field="presence")
+        if person_id != actor.person_id and actor.role not in ("lead", "supervisor", "manager"):
+            raise Forbidden("You may only change your own presence.", code="not_yours")
+        self.intake.presence_changed(person_id, presence)
+        return {"person": person_id, "presence": self.ctx.presence(person_id)}
+
+    def live_calls(self, actor: ApiToken) -> list[dict]:
+        calls = []
+        for key in self.ctx.store.r.scan_iter(match="esc:call:CA*", count=200):
+            sid = key.decode().split(":")[-1]
+            if ":" in key.decode()[len("esc:call:"):]:
+                continue
+            call = self.ctx.store.call(sid)
+            if not call or call.get("role") != "caller" or call.get("status") in ("completed", "busy", "no-answer", "failed", "canceled"):
+                continue
+            if actor.role == "agent" and call.get("agent_id") != actor.person_id:
+                continue
+            calls.append(
+                {
+                    "call_sid": sid,
+                    "from": call.get("from", ""),
+                    "account": call.get("account", ""),
+                    "agent": call.get("agent_id") or None,
+                    "escalation_id": self.ctx.store.open_escalation_id(sid),
+                    "arrived_at": call.get("arrived_at"),
+                }
+            )
+        return sorted(calls, key=lambda c: c["arrived_at"] or "")
+
+    def _safely(self, action, *args) -> None:
+        """A REST failure inside an event handler is logged, not turned into a 500 that makes
+        Twilio retry an event we have already recorded."""
+        try:
+            action(*args)
+        except TelephonyFailure as exc:
+            log.error("%s%s failed: %s", action.__name__, args, exc.message)
+
+
+def build_core(settings: Settings, conn: redis.Redis, clock: Clock | None = None, policy: Policy | None = None) -> Core:
+    policy = policy or load_policy(settings.policy_file)
+    client = make_client(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base_url)
+    ctx = Context(
+        policy=policy,
+        store=Store(conn),
+        twilio=TwilioGateway(client, settings.twilio_caller_id),
+        urls=Urls(settings.public_base_url),
+        clock=clock or SystemClock(),
+    )
+    intake = Intake(ctx)
+    return Core(ctx=ctx, intake=intake, warm_transfer=WarmTransfer(ctx, intake), settings=settings)

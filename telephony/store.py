@@ -1,0 +1,287 @@
+"""The one module that talks to Redis. Live call state lives here under `esc:` keys; every change
+that must not race (a state transition, claiming a lead, creating an escalation) is one Lua script."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+
+P = "esc:"
+
+# Call progress only moves forward: a late "ringing" never undoes "completed" (Twilio sends
+# status callbacks with no ordering guarantee).
+CALL_STATUS_RANK = {
+    "queued": 0,
+    "initiated": 1,
+    "ringing": 2,
+    "in-progress": 3,
+    "answered": 3,
+    "completed": 4,
+    "busy": 4,
+    "no-answer": 4,
+    "failed": 4,
+    "canceled": 4,
+}
+TERMINAL_CALL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
+
+_ADVANCE_CALL_STATUS = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local cur = tonumber(redis.call('HGET', KEYS[1], 'status_rank') or '-1')
+if tonumber(ARGV[2]) <= cur then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'status_rank', ARGV[2])
+return 1
+"""
+
+_TRANSITION = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {0, ''} end
+local ok = false
+for i = 5, 4 + tonumber(ARGV[4]) do
+  if ARGV[i] == state then ok = true end
+end
+if not ok then return {0, state} end
+if ARGV[1] ~= state then
+  redis.call('HSET', KEYS[1], 'state', ARGV[1])
+  redis.call('SREM', ARGV[3] .. state, KEYS[3])
+  redis.call('SADD', ARGV[3] .. ARGV[1], KEYS[3])
+end
+local n = 5 + tonumber(ARGV[4])
+while n + 1 <= #ARGV do
+  if ARGV[n + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[n])
+  else redis.call('HSET', KEYS[1], ARGV[n], ARGV[n + 1]) end
+  n = n + 2
+end
+if ARGV[2] ~= '' then redis.call('RPUSH', KEYS[2], ARGV[2]) end
+return {1, state}
+"""
+
+_CREATE_ESCALATION = """
+if ARGV[1] ~= '' then
+  local existing = redis.call('GET', ARGV[1])
+  if existing then return {'replay', existing} end
+end
+local open = redis.call('GET', KEYS[2])
+if open then return {'open', open} end
+redis.call('SET', KEYS[2], ARGV[2])
+if ARGV[1] ~= '' then redis.call('SET', ARGV[1], ARGV[2], 'EX', 86400) end
+for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('SADD', ARGV[3], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
+return {'created', ARGV[2]}
+"""
+
+_CLAIM_PERSON = """
+local cur = redis.call('GET', KEYS[1]) or ARGV[2]
+if cur ~= 'available' then return 0 end
+redis.call('SET', KEYS[1], 'busy')
+redis.call('SET', KEYS[2], ARGV[1])
+return 1
+"""
+
+_RELEASE_PERSON = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[2])
+if redis.call('GET', KEYS[1]) == 'busy' then redis.call('SET', KEYS[1], 'available') end
+return 1
+"""
+
+
+class Store:
+    def __init__(self, conn: redis.Redis):
+        self.r = conn
+        self._advance = conn.register_script(_ADVANCE_CALL_STATUS)
+        self._transition = conn.register_script(_TRANSITION)
+        self._create = conn.register_script(_CREATE_ESCALATION)
+        self._claim = conn.register_script(_CLAIM_PERSON)
+        self._release = conn.register_script(_RELEASE_PERSON)
+
+    # -- generic helpers -------------------------------------------------
+    def _hash(self, key: str) -> dict[str, str] | None:
+        raw = self.r.hgetall(key)
+        if not raw:
+            return None
+        return {k.decode(): v.decode() for k, v in raw.items()}
+
+    def ping(self) -> bool:
+        return bool(self.r.ping())
+
+    def first_time(self, dedupe_key: str, ttl: int = 86400) -> bool:
+        """True the first time a webhook with this identity is seen: duplicates are no-ops."""
+        return bool(self.r.set(f"{P}seen:{dedupe_key}", 1, nx=True, ex=ttl))
+
+    # -- calls (the caller's leg and every leg we dial) -----------------
+    def save_call(self, call_sid: str, fields: dict[str, Any]) -> bool:
+        """Create the call record once; a retried webhook finds it already there."""
+        key = f"{P}call:{call_sid}"
+        with self.r.pipeline() as pipe:
+            pipe.hsetnx(key, "call_sid", call_sid)
+            for k, v in fields.items():
+                pipe.hsetnx(key, k, _text(v))
+            pipe.hsetnx(key, "status_rank", "-1")
+            created, *_ = pipe.execute()
+        return bool(created)
+
+    def call(self, call_sid: str) -> dict[str, str] | None:
+        return self._hash(f"{P}call:{call_sid}")
+
+    def update_call(self, call_sid: str, **fields: Any) -> None:
+        key = f"{P}call:{call_sid}"
+        if not self.r.exists(key):
+            return
+        sets = {k: _text(v) for k, v in fields.items() if v is not None}
+        if sets:
+            self.r.hset(key, mapping=sets)
+
+    def advance_call_status(self, call_sid: str, status: str) -> bool:
+        """Record a call status only if it moves the call forward; True if it did."""
+        rank = CALL_STATUS_RANK.get(status)
+        if rank is None:
+            return False
+        return self._advance(keys=[f"{P}call:{call_sid}"], args=[status, rank]) == 1
+
+    def set_conference(self, name: str, conference_sid: str) -> None:
+        self.r.set(f"{P}conference:{name}", conference_sid)
+
+    def conference_sid(self, name: str) -> str | None:
+        value = self.r.get(f"{P}conference:{name}")
+        return value.decode() if value else None
+
+    # -- waiting for an agent -------------------------------------------
+    def wait_for_agent(self, call_sid: str, at: float) -> None:
+        self.r.zadd(f"{P}waiting_for_agent", {call_sid: at}, nx=True)
+
+    def stop_waiting_for_agent(self, call_sid: str) -> bool:
+        return bool(self.r.zrem(f"{P}waiting_for_agent", call_sid))
+
+    def longest_waiting(self) -> list[str]:
+        return [v.decode() for v in self.r.zrange(f"{P}waiting_for_agent", 0, -1)]
+
+    def agent_tried(self, call_sid: str, person_id: str) -> None:
+        key = f"{P}call:{call_sid}:agents_tried"
+        self.r.sadd(key, person_id)
+        self.r.expire(key, 86400)
+
+    def agents_tried(self, call_sid: str) -> set[str]:
+        return {v.decode() for v in self.r.smembers(f"{P}call:{call_sid}:agents_tried")}
+
+    def forget_agents_tried(self, call_sid: str) -> None:
+        self.r.delete(f"{P}call:{call_sid}:agents_tried")
+
+    # -- presence ------------------------------------------------------
+    def presence(self, person_id: str, default: str) -> str:
+        value = self.r.get(f"{P}presence:{person_id}")
+        return value.decode() if value else default
+
+    def set_presence(self, person_id: str, presence: str) -> None:
+        self.r.set(f"{P}presence:{person_id}", presence)
+
+    def claim_person(self, person_id: str, default_presence: str, holder: str) -> bool:
+        """Atomically take an available person for one leg, so two escalations never ring the
+        same lead at once."""
+        keys = [f"{P}presence:{person_id}", f"{P}holder:{person_id}"]
+        return self._claim(keys=keys, args=[holder, default_presence]) == 1
+
+    def release_person(self, person_id: str, holder: str) -> bool:
+        keys = [f"{P}presence:{person_id}", f"{P}holder:{person_id}"]
+        return self._release(keys=keys, args=[holder]) == 1
+
+    # -- escalations ---------------------------------------------------
+    def create_escalation(
+        self, esc_id: str, call_sid: str, fields: dict[str, Any], idempotency_key: str | None, at: float
+    ) -> tuple[str, str]:
+        """('created'|'replay'|'open', escalation id), atomically: one open escalation per call."""
+        flat: list[str] = []
+        for k, v in {**fields, "id": esc_id, "call_sid": call_sid}.items():
+            flat += [k, _text(v)]
+        idem = f"{P}idempotency:{idempotency_key}" if idempotency_key else ""
+        outcome, ident = self._create(
+            keys=[f"{P}escalation:{esc_id}", f"{P}open_escalation:{call_sid}", f"{P}escalations"],
+            args=[idem, esc_id, f"{P}state:{fields['state']}", at, *flat],
+        )
+        return outcome.decode(), ident.decode()
+
+    def escalation(self, esc_id: str) -> dict[str, str] | None:
+        return self._hash(f"{P}escalation:{esc_id}")
+
+    def open_escalation_id(self, call_sid: str) -> str | None:
+        value = self.r.get(f"{P}open_escalation:{call_sid}")
+        return value.decode() if value else None
+
+    def close_escalation(self, call_sid: str, esc_id: str) -> None:
+        key = f"{P}open_escalation:{call_sid}"
+        if self.r.get(key) == esc_id.encode():
+            self.r.delete(key)
+
+    def transition(
+        self,
+        esc_id: str,
+        from_states: tuple[str, ...],
+        to_state: str,
+        event: dict[str, str] | None = None,
+        **fields: Any,
+    ) -> bool:
+        """Move an escalation between states only from the states named; the loser of a race
+        (a duplicate webhook, two clicks) gets False and does nothing."""
+        args: list[Any] = [
+            to_state,
+            json.dumps(event) if event else "",
+            f"{P}state:",
+            len(from_states),
+            *from_states,
+        ]
+        for k, v in fields.items():
+            args += [k, "" if v is None else _text(v)]
+        ok, _ = self._transition(
+            keys=[f"{P}escalation:{esc_id}", f"{P}escalation:{esc_id}:timeline", esc_id],
+            args=args,
+        )
+        return ok == 1
+
+    def update_escalation(self, esc_id: str, **fields: Any) -> None:
+        sets = {k: _text(v) for k, v in fields.items() if v is not None}
+        if sets:
+            self.r.hset(f"{P}escalation:{esc_id}", mapping=sets)
+
+    def add_event(self, esc_id: str, event: dict[str, str]) -> None:
+        self.r.rpush(f"{P}escalation:{esc_id}:timeline", json.dumps(event))
+
+    def timeline(self, esc_id: str) -> list[dict[str, str]]:
+        return [json.loads(v) for v in self.r.lrange(f"{P}escalation:{esc_id}:timeline", 0, -1)]
+
+    def escalation_ids(self, state: str | None = None) -> list[str]:
+        if state:
+            ids = [v.decode() for v in self.r.smembers(f"{P}state:{state}")]
+            order = {i: self.r.zscore(f"{P}escalations", i) or 0 for i in ids}
+            return sorted(ids, key=lambda i: order[i])
+        return [v.decode() for v in self.r.zrange(f"{P}escalations", 0, -1)]
+
+    # -- legs we dial (agents and leads) ----------------------------------
+    def save_leg(self, call_sid: str, fields: dict[str, Any]) -> None:
+        self.r.hset(f"{P}leg:{call_sid}", mapping={k: _text(v) for k, v in fields.items()})
+
+    def leg(self, call_sid: str) -> dict[str, str] | None:
+        return self._hash(f"{P}leg:{call_sid}")
+
+    def update_leg(self, call_sid: str, **fields: Any) -> None:
+        self.r.hset(f"{P}leg:{call_sid}", mapping={k: _text(v) for k, v in fields.items()})
+
+    def advance_call_status_leg(self, call_sid: str, status: str) -> bool:
+        rank = CALL_STATUS_RANK.get(status)
+        if rank is None:
+            return False
+        key = f"{P}leg:{call_sid}"
+        return self._advance(keys=[key], args=[status, rank]) == 1
+
+    def settle_leg(self, call_sid: str, outcome: str) -> bool:
+        """Record how a leg ended the first time only: accept, decline and hang-up race."""
+        return bool(self.r.hsetnx(f"{P}leg:{call_sid}", "outcome", outcome))
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)

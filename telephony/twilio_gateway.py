@@ -1,0 +1,147 @@
+"""The one module that talks to Twilio's REST API, so tests see every side effect in one place."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.rest import Client
+
+from telephony.errors import TelephonyFailure
+
+log = logging.getLogger(__name__)
+
+CALL_PROGRESS_EVENTS = ["initiated", "ringing", "answered", "completed"]
+CONFERENCE_EVENTS = ["start", "end", "join", "leave", "hold"]
+
+
+@dataclass(frozen=True)
+class Joined:
+    call_sid: str
+    conference_sid: str
+
+
+def make_client(account_sid: str, auth_token: str, api_base_url: str | None = None) -> Client:
+    """A Twilio client; TWILIO_API_BASE_URL points it at the local simulator instead of Twilio."""
+    client = Client(account_sid, auth_token)
+    if api_base_url:
+        client.api.base_url = api_base_url
+    return client
+
+
+class TwilioGateway:
+    def __init__(self, client: Client, caller_id: str):
+        self.client = client
+        self.caller_id = caller_id
+
+    def dial_into_conference(
+        self,
+        conference: str,
+        to: str,
+        *,
+        label: str,
+        status_callback: str,
+        conference_status_callback: str,
+        timeout: int,
+        start_conference_on_enter: bool,
+        end_conference_on_exit: bool,
+    ) -> Joined:
+        """Ring someone straight into a conference (used for agents, who are briefed by screen)."""
+        participant = self._do(
+            "dial into conference",
+            lambda: self.client.conferences(conference).participants.create(
+                from_=self.caller_id,
+                to=to,
+                label=label,
+                timeout=timeout,
+                beep="false",
+                start_conference_on_enter=start_conference_on_enter,
+                end_conference_on_exit=end_conference_on_exit,
+                status_callback=status_callback,
+                status_callback_event=CALL_PROGRESS_EVENTS,
+                conference_status_callback=conference_status_callback,
+                conference_status_callback_event=CONFERENCE_EVENTS,
+            ),
+        )
+        return Joined(call_sid=participant.call_sid, conference_sid=participant.conference_sid)
+
+    def call(self, to: str, *, url: str, status_callback: str, timeout: int) -> str:
+        """An outbound call that first runs our TwiML (a lead hears the announcement, R-WARM-2)."""
+        call = self._do(
+            "place call",
+            lambda: self.client.calls.create(
+                to=to,
+                from_=self.caller_id,
+                url=url,
+                timeout=timeout,
+                status_callback=status_callback,
+                status_callback_event=CALL_PROGRESS_EVENTS,
+            ),
+        )
+        return call.sid
+
+    def hold(self, conference_sid: str, call_sid: str, hold_url: str) -> None:
+        """Hold one participant, never the whole conference."""
+        self._do(
+            "hold",
+            lambda: self.client.conferences(conference_sid)
+            .participants(call_sid)
+            .update(hold=True, hold_url=hold_url, hold_method="POST"),
+        )
+
+    def unhold(self, conference_sid: str, call_sid: str) -> None:
+        self._do(
+            "unhold",
+            lambda: self.client.conferences(conference_sid).participants(call_sid).update(hold=False),
+        )
+
+    def remove_from_conference(self, conference_sid: str, call_sid: str) -> None:
+        self._do(
+            "remove participant",
+            lambda: self.client.conferences(conference_sid).participants(call_sid).delete(),
+            missing_ok=True,
+        )
+
+    def end_conference(self, conference_sid: str) -> None:
+        self._do(
+            "end conference",
+            lambda: self.client.conferences(conference_sid).update(status="completed"),
+            missing_ok=True,
+        )
+
+    def hang_up(self, call_sid: str) -> None:
+        self._do(
+            "hang up",
+            lambda: self.client.calls(call_sid).update(status="completed"),
+            missing_ok=True,
+        )
+
+    def cancel(self, call_sid: str) -> None:
+        """Stop ringing someone; a call already answered is hung up instead."""
+        try:
+            self.client.calls(call_sid).update(status="canceled")
+        except TwilioRestException:
+            self.hang_up(call_sid)
+        except TwilioException as exc:
+            raise TelephonyFailure(f"Twilio could not cancel the call: {exc}") from exc
+
+    def redirect(self, call_sid: str, url: str) -> None:
+        """Take a live call to new TwiML (e.g. off a conference hold to a keypad menu)."""
+        self._do("redirect", lambda: self.client.calls(call_sid).update(url=url, method="POST"))
+
+    def _do(self, what: str, action, missing_ok: bool = False):
+        try:
+            return action()
+        except TwilioRestException as exc:
+            if missing_ok and exc.status == 404:
+                log.info("%s: already gone (%s)", what, exc.msg)
+                return None
+            raise TelephonyFailure(
+                f"Twilio refused to {what}: {exc.msg} (HTTP {exc.status}, code {exc.code})",
+                code="telephony_failure",
+            ) from exc
+        except TwilioException as exc:
+            raise TelephonyFailure(f"Twilio could not be reached to {what}: {exc}") from exc
+        except OSError as exc:
+            raise TelephonyFailure(f"Twilio could not be reached to {what}: {exc}") from exc
