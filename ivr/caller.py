@@ -60,18 +60,6 @@ def waiting_for_agent(policy: Policy, urls: Urls) -> VoiceResponse:
     return response
 
 
-def on_hold(policy: Policy, urls: Urls, escalation_id: str) -> VoiceResponse:
-    """R-HOLD-1 / R-WARM-3: the hold message, then music; a hold URL allows no Gather."""
-    response = VoiceResponse()
-    _say(response, policy, policy.hold.message)
-    if policy.hold.music_url:
-        response.play(policy.hold.music_url)
-    else:
-        response.pause(length=10)
-    response.redirect(urls.hold(escalation_id), method="POST")
-    return response
-
-
 def fallback(message: str, endpoint: str, conference: str | None, music_url: str) -> VoiceResponse:
     """The service failed: apologise and put the caller through to a staffed line or, with none,
     back into their own conference with music. Built without Redis or the policy store."""

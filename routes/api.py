@@ -57,6 +57,30 @@ def connect(esc_id: str):
     return jsonify(core().warm_transfer.connect(g.actor, esc_id, json_body()))
 
 
+CALLBACK_STATUSES = ("scheduled", "dialing", "completed", "no_answer", "rescheduled", "overdue", "cancelled")
+
+
+@bp.get("/callbacks")
+@staff()
+def callbacks():
+    status = request.args.get("status") or None
+    if status and status not in CALLBACK_STATUSES:
+        raise InvalidRequest(f"'status' must be one of {', '.join(CALLBACK_STATUSES)}.", code="invalid_query", field="status")
+    return jsonify(callbacks=core().callbacks.list(status))
+
+
+@bp.post("/callbacks/<cb_id>/cancel")
+@staff()
+def cancel_callback(cb_id: str):
+    return jsonify(core().callbacks.cancel(g.actor, cb_id))
+
+
+@bp.post("/callbacks/<cb_id>/reschedule")
+@staff()
+def reschedule_callback(cb_id: str):
+    return jsonify(core().callbacks.reschedule(g.actor, cb_id, json_body()))
+
+
 @bp.get("/calls")
 @staff()
 def calls():

@@ -116,6 +116,28 @@ OPENAPI = {
                 },
             }
         },
+        "/api/callbacks": {
+            "get": {
+                "summary": "Callbacks, optionally with one status (R-CB)",
+                "parameters": [{"name": "status", "in": "query", "schema": {"type": "string"}}],
+                "responses": {"200": _resp("{callbacks: [...]}"), **_ERRORS},
+            }
+        },
+        "/api/callbacks/{id}/cancel": {
+            "post": {
+                "summary": "A lead cancels a callback",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": _resp("The callback"), **_ERRORS, "404": _resp("No such callback", _ERROR), "409": _resp("Already made or cancelled", _ERROR)},
+            }
+        },
+        "/api/callbacks/{id}/reschedule": {
+            "post": {
+                "summary": "A lead moves a callback to a new window (ISO 8601 with offset)",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "requestBody": {"content": {"application/json": {"schema": {"type": "object", "required": ["window_start", "window_end"], "properties": {"window_start": {"type": "string", "format": "date-time"}, "window_end": {"type": "string", "format": "date-time"}}}}}},
+                "responses": {"200": _resp("The callback"), **_ERRORS, "404": _resp("No such callback", _ERROR), "409": _resp("Already made or cancelled", _ERROR)},
+            }
+        },
         "/api/calls": {
             "get": {"summary": "Live calls: an agent sees their own, leads and above see all", "responses": {"200": _resp("{calls: [...]}"), **_ERRORS}}
         },

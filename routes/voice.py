@@ -5,16 +5,26 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, request
 
 from ivr import caller as caller_ivr
+from ivr import callback as callback_ivr
+from ivr import hold as hold_ivr
 from ivr import lead as lead_ivr
 from routes.security import twilio_webhook
 from telephony.context import conference_name
 from telephony.core import Core
+from telephony.hold import HOLDING_STATES
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 
 # Routes whose answer is what a caller hears next: if they fail the caller must not hear
 # "an application error has occurred" and be hung up on.
-CALLER_FACING = {"voice.incoming", "voice.account", "voice.wait", "voice.hold"}
+CALLER_FACING = {
+    "voice.incoming", "voice.account", "voice.wait", "voice.hold", "voice.hold_offer",
+    "voice.hold_choice", "voice.hold_loop", "voice.hold_loop_choice", "voice.rejoin",
+    "voice.voicemail", "voice.voicemail_done", "voice.callback_offer", "voice.callback_offer_choice",
+    "voice.callback_number", "voice.callback_number_choice", "voice.callback_number_keyed",
+    "voice.callback_number_confirmed", "voice.callback_window",
+}
+UNCLEAR_TRIES = 2
 
 
 def core() -> Core:
@@ -66,7 +76,221 @@ def wait():
 @twilio_webhook
 def hold():
     c = core()
-    return twiml(caller_ivr.on_hold(c.policy, c.ctx.urls, request.args.get("escalation", "")))
+    return twiml(hold_ivr.on_hold(c.policy, c.ctx.urls, request.args.get("escalation", ""), _int_arg("check_in", 0)))
+
+
+@bp.post("/hold/offer")
+@twilio_webhook
+def hold_offer():
+    c = core()
+    return twiml(hold_ivr.offer(c.policy, c.ctx.urls, request.args.get("escalation", ""), 0))
+
+
+@bp.post("/hold/choice")
+@twilio_webhook
+def hold_choice():
+    c = core()
+    esc_id, tries = request.args.get("escalation", ""), _int_arg("tries", 0)
+    choice = c.hold.choice(esc_id, _form("Digits"), _form("SpeechResult"))
+    if choice == "callback":
+        return _callback_number_step(esc_id, 0)
+    if choice == "unclear" and tries < UNCLEAR_TRIES:
+        return twiml(hold_ivr.offer(c.policy, c.ctx.urls, esc_id, tries + 1, unclear=True))
+    if choice == "unclear":
+        choice = c.hold.choice(esc_id, "1", "")
+    if choice == "keep":
+        return twiml(hold_ivr.keep_holding(c.policy, c.ctx.urls, esc_id, 0))
+    return _rejoin(esc_id)
+
+
+@bp.post("/hold/loop")
+@twilio_webhook
+def hold_loop():
+    c = core()
+    esc_id = request.args.get("escalation", "")
+    if c.warm_transfer.view(esc_id)["state"] not in HOLDING_STATES:
+        return _rejoin(esc_id)
+    return twiml(hold_ivr.keep_holding(c.policy, c.ctx.urls, esc_id, _int_arg("round", 1)))
+
+
+@bp.post("/hold/loop/choice")
+@twilio_webhook
+def hold_loop_choice():
+    c = core()
+    esc_id = request.args.get("escalation", "")
+    if c.callbacks.offer_choice(esc_id, "1" if _form("Digits") == "2" else "", _form("SpeechResult")) == "callback":
+        return _callback_number_step(esc_id, 0)
+    return twiml(hold_ivr.keep_holding(c.policy, c.ctx.urls, esc_id, 1))
+
+
+@bp.route("/rejoin", methods=["GET", "POST"])
+@twilio_webhook
+def rejoin():
+    return _rejoin(request.args.get("escalation", ""))
+
+
+def _rejoin(esc_id: str) -> Response:
+    c = core()
+    caller_sid = c.warm_transfer.view(esc_id)["call_sid"]
+    return twiml(hold_ivr.rejoin(c.policy, c.ctx.urls, conference_name(caller_sid)))
+
+
+@bp.post("/voicemail")
+@twilio_webhook
+def voicemail():
+    c = core()
+    return twiml(hold_ivr.voicemail(c.policy, c.ctx.urls, request.args.get("escalation", "")))
+
+
+@bp.post("/voicemail/done")
+@twilio_webhook
+def voicemail_done():
+    c = core()
+    c.callbacks.voicemail_left(request.args.get("escalation", ""), _form("RecordingUrl"))
+    return twiml(hold_ivr.goodbye(c.policy, c.policy.hold.voicemail_thanks))
+
+
+@bp.post("/callback/offer")
+@twilio_webhook
+def callback_offer():
+    c = core()
+    busy = request.args.get("busy") == "1"
+    return twiml(callback_ivr.offer(c.policy, c.ctx.urls, request.args.get("escalation", ""), 0, busy=busy))
+
+
+@bp.post("/callback/offer-choice")
+@twilio_webhook
+def callback_offer_choice():
+    c = core()
+    esc_id, tries = request.args.get("escalation", ""), _int_arg("tries", 0)
+    busy = request.args.get("busy") == "1"
+    choice = c.callbacks.offer_choice(esc_id, _form("Digits"), _form("SpeechResult"), leads_busy=busy)
+    if choice == "callback":
+        return _callback_number_step(esc_id, 0)
+    if choice == "hold" or (choice == "unclear" and busy and tries >= UNCLEAR_TRIES):
+        return twiml(hold_ivr.keep_holding(c.policy, c.ctx.urls, esc_id, 0))
+    if choice == "unclear" and tries < UNCLEAR_TRIES:
+        return twiml(callback_ivr.offer(c.policy, c.ctx.urls, esc_id, tries + 1, unclear=True, busy=busy))
+    if choice == "unclear":
+        c.callbacks.refused(esc_id)
+    c.warm_transfer.back_to_agent(esc_id)
+    caller_sid = c.warm_transfer.view(esc_id)["call_sid"]
+    return twiml(hold_ivr.rejoin(c.policy, c.ctx.urls, conference_name(caller_sid), c.policy.callbacks.refused_message))
+
+
+@bp.post("/callback/number")
+@twilio_webhook
+def callback_number():
+    return _callback_number_step(request.args.get("escalation", ""), _int_arg("tries", 0))
+
+
+def _callback_number_step(esc_id: str, tries: int) -> Response:
+    """Offer the caller ID read back first; without a usable one, ask for a number."""
+    c = core()
+    number = c.callbacks.caller_id(esc_id)
+    if number and tries < UNCLEAR_TRIES:
+        return twiml(callback_ivr.confirm_caller_id(c.policy, c.ctx.urls, esc_id, number, tries))
+    return twiml(callback_ivr.ask_number(c.policy, c.ctx.urls, esc_id, 0))
+
+
+@bp.post("/callback/number-choice")
+@twilio_webhook
+def callback_number_choice():
+    c = core()
+    esc_id, tries = request.args.get("escalation", ""), _int_arg("tries", 0)
+    digits = _form("Digits")
+    if digits == "1" and c.callbacks.use_caller_id(esc_id):
+        return twiml(callback_ivr.windows(c.policy, c.ctx.urls, esc_id, c.callbacks.window_choices(esc_id), 0))
+    if digits == "2":
+        return twiml(callback_ivr.ask_number(c.policy, c.ctx.urls, esc_id, 0))
+    return _callback_number_step(esc_id, tries + 1)
+
+
+@bp.post("/callback/number-keyed")
+@twilio_webhook
+def callback_number_keyed():
+    c = core()
+    esc_id, tries = request.args.get("escalation", ""), _int_arg("tries", 0)
+    number = c.callbacks.number_entered(esc_id, _form("Digits"))
+    if number is None:
+        return twiml(callback_ivr.ask_number(c.policy, c.ctx.urls, esc_id, tries + 1, invalid=bool(_form("Digits"))))
+    return twiml(callback_ivr.read_back(c.policy, c.ctx.urls, esc_id, number))
+
+
+@bp.post("/callback/number-confirmed")
+@twilio_webhook
+def callback_number_confirmed():
+    c = core()
+    esc_id = request.args.get("escalation", "")
+    if _form("Digits") == "1" and c.callbacks.pending_number(esc_id):
+        return twiml(callback_ivr.windows(c.policy, c.ctx.urls, esc_id, c.callbacks.window_choices(esc_id), 0))
+    return twiml(callback_ivr.ask_number(c.policy, c.ctx.urls, esc_id, 0))
+
+
+@bp.post("/callback/window")
+@twilio_webhook
+def callback_window():
+    c = core()
+    esc_id, tries = request.args.get("escalation", ""), _int_arg("tries", 0)
+    digits = _form("Digits") or ("1" if tries >= UNCLEAR_TRIES else "")
+    booked = c.callbacks.window_chosen(esc_id, digits)
+    if booked is None:
+        return twiml(callback_ivr.windows(c.policy, c.ctx.urls, esc_id, c.callbacks.window_choices(esc_id), tries + 1))
+    return twiml(callback_ivr.confirmed(c.policy, booked["number"], booked["requested"]))
+
+
+@bp.post("/callback/lead/answer")
+@twilio_webhook
+def callback_lead_answer():
+    c = core()
+    cb_id = request.args.get("callback", "")
+    lines = c.callbacks.lead_answered(cb_id, _form("CallSid"))
+    if lines is None:
+        return twiml(lead_ivr.caller_gone(c.policy))
+    return twiml(callback_ivr.lead_announcement(c.policy, c.ctx.urls, cb_id, lines))
+
+
+@bp.post("/callback/lead/decision")
+@twilio_webhook
+def callback_lead_decision():
+    c = core()
+    cb_id, call_sid = request.args.get("callback", ""), _form("CallSid")
+    decision = c.callbacks.lead_decided(cb_id, call_sid, _form("Digits"))
+    if decision == "accepted":
+        return twiml(callback_ivr.lead_waits_for_caller(c.policy, c.ctx.urls, cb_id))
+    if decision == "ask_again":
+        lines = c.callbacks.lead_answered(cb_id, call_sid) or ()
+        return twiml(callback_ivr.lead_announcement(c.policy, c.ctx.urls, cb_id, lines[-1:]))
+    if decision == "declined":
+        return twiml(lead_ivr.declined(c.policy))
+    return twiml(lead_ivr.caller_gone(c.policy))
+
+
+@bp.post("/callback/lead/status")
+@twilio_webhook
+def callback_lead_status():
+    core().callback_leg_status(request.args.get("callback", ""), "lead", request.form)
+    return "", 204
+
+
+@bp.post("/callback/caller/answer")
+@twilio_webhook
+def callback_caller_answer():
+    c = core()
+    cb_id = request.args.get("callback", "")
+    outcome = c.callbacks.caller_answered(cb_id, _form("CallSid"), _form("AnsweredBy"))
+    if outcome == "human":
+        return twiml(callback_ivr.caller_joins(c.policy, cb_id))
+    if outcome == "machine":
+        return twiml(callback_ivr.machine_message(c.policy))
+    return twiml(hold_ivr.goodbye(c.policy, "Sorry, this callback is no longer needed. Goodbye."))
+
+
+@bp.post("/callback/caller/status")
+@twilio_webhook
+def callback_caller_status():
+    core().callback_leg_status(request.args.get("callback", ""), "caller", request.form)
+    return "", 204
 
 
 @bp.post("/status")

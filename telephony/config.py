@@ -39,6 +39,8 @@ class Settings:
     chat_webhook_url: str = ""
     smtp_url: str = ""
     data_dir: Path = field(default_factory=lambda: ROOT / "var")
+    virtual_clock: bool = False
+    outbound_calls_per_second: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -87,7 +89,25 @@ class Settings:
             chat_webhook_url=env.get("CHAT_WEBHOOK_URL", "").strip(),
             smtp_url=env.get("SMTP_URL", "").strip(),
             data_dir=Path(env.get("DATA_DIR", "").strip() or ROOT / "var"),
+            virtual_clock=_clock(env.get("CLOCK", "system")),
+            outbound_calls_per_second=_positive(env, "OUTBOUND_CALLS_PER_SECOND", 1),
         )
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{name} must be a whole number of at least 1")
+    return int(raw)
+
+
+def _clock(value: str) -> bool:
+    value = value.strip().lower() or "system"
+    if value not in ("system", "virtual"):
+        raise ConfigError("CLOCK must be 'system' or 'virtual' (virtual: the simulator's clock, in Redis)")
+    return value == "virtual"
 
 
 def parse_api_tokens(raw: str) -> dict[str, ApiToken]:

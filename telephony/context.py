@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from telephony.clock import Clock, iso
 from telephony.policy import Policy
 from telephony.store import Store
+from telephony.timers import Timers
 from telephony.twilio_gateway import TwilioGateway
 from telephony.urls import Urls
 
@@ -20,6 +21,7 @@ class Context:
     twilio: TwilioGateway
     urls: Urls
     clock: Clock
+    timers: Timers
 
     def now_iso(self) -> str:
         return iso(self.clock.now()) or ""

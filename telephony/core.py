@@ -9,13 +9,18 @@ from dataclasses import dataclass
 
 import redis
 
-from telephony.clock import Clock, SystemClock
+from telephony.clock import Clock, RedisClock, SystemClock
 from telephony.config import ApiToken, Settings
 from telephony.context import Context
 from telephony.errors import Forbidden, InvalidRequest, NotFound, TelephonyFailure
+from telephony.callbacks import Callbacks
+from telephony.hold import Hold
 from telephony.intake import Intake
+from telephony.notify import Notifier
 from telephony.policy import PRESENCES, Policy, load_policy
 from telephony.store import Store
+from telephony.throttle import OutboundThrottle
+from telephony.timers import Timers
 from telephony.twilio_gateway import TwilioGateway, make_client
 from telephony.urls import Urls
 from telephony.warm_transfer import WarmTransfer
@@ -28,6 +33,9 @@ class Core:
     ctx: Context
     intake: Intake
     warm_transfer: WarmTransfer
+    hold: Hold
+    callbacks: Callbacks
+    notify: Notifier
     settings: Settings
 
     @property
@@ -60,6 +68,15 @@ class Core:
             return
         self.warm_transfer.lead_leg_status(esc_id, call_sid, status)
 
+    def callback_leg_status(self, cb_id: str, role: str, form: Mapping[str, str]) -> None:
+        call_sid, status = form.get("CallSid", ""), form.get("CallStatus", "")
+        if not self.ctx.store.first_time(f"callback:{role}:{call_sid}:{status}"):
+            return
+        if role == "lead":
+            self.callbacks.lead_status(cb_id, call_sid, status)
+        else:
+            self.callbacks.caller_status(cb_id, call_sid, status)
+
     def conference_event(self, form: Mapping[str, str]) -> None:
         """Conference events: learn the conference SID, who is in it, who joined."""
         conference_sid = form.get("ConferenceSid", "")
@@ -75,6 +92,9 @@ class Core:
         if event == "participant-join" and call_sid:
             if label == "caller":
                 self.ctx.store.update_call(call_sid, in_conference="true", conference_sid=conference_sid)
+                if (self.ctx.store.call(call_sid) or {}).get("hold_on_join") == "true":
+                    self.ctx.store.update_call(call_sid, hold_on_join="false")
+                    self._safely(self.intake.agent_needed, call_sid)
             elif label == "agent":
                 caller_sid = (self.ctx.store.leg(call_sid) or {}).get("caller", "")
                 if caller_sid:
@@ -92,6 +112,8 @@ class Core:
         if person_id != actor.person_id and actor.role not in ("lead", "supervisor", "manager"):
             raise Forbidden("You may only change your own presence.", code="not_yours")
         self.intake.presence_changed(person_id, presence)
+        if presence == "available" and self.ctx.policy.person(person_id).role != "agent":
+            self.warm_transfer.lead_freed()
         return {"person": person_id, "presence": self.ctx.presence(person_id)}
 
     def live_calls(self, actor: ApiToken) -> list[dict]:
@@ -129,12 +151,25 @@ class Core:
 def build_core(settings: Settings, conn: redis.Redis, clock: Clock | None = None, policy: Policy | None = None) -> Core:
     policy = policy or load_policy(settings.policy_file)
     client = make_client(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base_url)
+    clock = clock or (RedisClock(conn) if settings.virtual_clock else SystemClock())
     ctx = Context(
         policy=policy,
         store=Store(conn),
-        twilio=TwilioGateway(client, settings.twilio_caller_id),
+        twilio=TwilioGateway(client, settings.twilio_caller_id, OutboundThrottle(conn, settings.outbound_calls_per_second)),
         urls=Urls(settings.public_base_url),
-        clock=clock or SystemClock(),
+        clock=clock,
+        timers=Timers(conn, clock),
     )
     intake = Intake(ctx)
-    return Core(ctx=ctx, intake=intake, warm_transfer=WarmTransfer(ctx, intake), settings=settings)
+    hold = Hold(ctx)
+    notifier = Notifier(ctx)
+    warm_transfer = WarmTransfer(ctx, intake, hold)
+    return Core(
+        ctx=ctx,
+        intake=intake,
+        warm_transfer=warm_transfer,
+        hold=hold,
+        callbacks=Callbacks(ctx, hold, notifier, warm_transfer),
+        notify=notifier,
+        settings=settings,
+    )

@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from telephony import numbers
+from telephony.business_hours import BusinessHours, parse_business_hours
 
 ROLES = ("agent", "lead", "supervisor", "manager")
 TIER_ROLES = ("lead", "supervisor", "manager")
@@ -36,6 +37,7 @@ class Person:
     segments: tuple[str, ...] = ()
     leader: str = ""
     presence: str = "available"
+    on_call: bool = False
 
     def serves(self, segment: str | None, region: str | None) -> bool:
         """R-ESC-6: a person with segments or a region only takes callers of those."""
@@ -69,11 +71,52 @@ class Ivr:
 
 @dataclass(frozen=True)
 class Hold:
+    """R-HOLD-1..4: what the caller hears on hold and how long they may be left there."""
+
     message: str
     music_url: str
     check_in_message: str
     check_in_seconds: int
     limit_seconds: int
+    keep_holding_resets: int
+    after_last_limit: str
+    offer_prompt: str
+    offer_unclear: str
+    keep_holding_message: str
+    voicemail_prompt: str
+    voicemail_thanks: str
+
+
+@dataclass(frozen=True)
+class Callbacks:
+    """R-CB-1..8: how a callback is offered, captured, dialled and retried."""
+
+    offer_prompt: str
+    busy_offer_prompt: str
+    refused_message: str
+    number_prompt: str
+    number_invalid: str
+    window_length_minutes: int
+    slots_offered: int
+    earliest_minutes: int
+    attempts_per_window: int
+    retry_spacing_seconds: int
+    max_reschedules: int
+    deadline: str
+    caller_ring_timeout_seconds: int
+    machine_message: str
+    lead_intro: str
+    caller_greeting: str
+    confirmation: str
+
+
+@dataclass(frozen=True)
+class Notifications:
+    """R-NOTE-1: where escalations are posted and how each segment is tagged."""
+
+    channel: str
+    tags: dict[str, str]
+    default_tag: str
 
 
 @dataclass(frozen=True)
@@ -101,6 +144,9 @@ class Policy:
     announcement: Announcement
     people: tuple[Person, ...]
     kinds: dict[str, KindRouting]
+    callbacks: Callbacks
+    business_hours: BusinessHours
+    notifications: Notifications
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     def person(self, person_id: str) -> Person | None:
@@ -109,8 +155,9 @@ class Policy:
     def agents(self) -> list[Person]:
         return [p for p in self.people if p.role == "agent"]
 
-    def tier_people(self, kind: str, tier: str, segment: str | None, region: str | None) -> list[Person]:
-        """Everyone who may take this kind at this tier, in the policy's order (R-ESC-6)."""
+    def tier_people(self, kind: str, tier: str, segment: str | None, region: str | None, on_call_only: bool = False) -> list[Person]:
+        """Everyone who may take this kind at this tier, in the policy's order (R-ESC-6); after
+        hours only those on call (R-HOURS-1)."""
         routing = self.kinds[kind]
         return [
             p
@@ -118,6 +165,7 @@ class Policy:
             if p.role == tier
             and (not routing.teams or p.team in routing.teams)
             and p.serves(segment, region)
+            and (p.on_call or not on_call_only)
         ]
 
 
@@ -167,6 +215,12 @@ class _Reader:
             raise self.fail(name, f"must be between {low} and {high}, got {value}")
         return value
 
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.data.get(name, default)
+        if not isinstance(value, bool):
+            raise self.fail(name, f"must be true or false, got {value!r}")
+        return value
+
     def strings(self, name: str, default: list[str] | None = None) -> tuple[str, ...]:
         value = self.data.get(name, default)
         if value is None:
@@ -209,7 +263,16 @@ def parse_policy(data: dict[str, Any], file: str = "<policy>") -> Policy:
         check_in_message=hold_t.spoken("check_in_message"),
         check_in_seconds=hold_t.integer("check_in_seconds", 120, 10, 3600),
         limit_seconds=hold_t.integer("limit_seconds", 300, 10, 7200),
+        keep_holding_resets=hold_t.integer("keep_holding_resets", 1, 0, 10),
+        after_last_limit=hold_t.text("after_last_limit", "callback"),
+        offer_prompt=hold_t.spoken("offer_prompt"),
+        offer_unclear=hold_t.spoken("offer_unclear", "Sorry, I did not catch that."),
+        keep_holding_message=hold_t.spoken("keep_holding_message"),
+        voicemail_prompt=hold_t.spoken("voicemail_prompt"),
+        voicemail_thanks=hold_t.spoken("voicemail_thanks"),
     )
+    if hold.after_last_limit not in ("callback", "voicemail"):
+        raise hold_t.fail("after_last_limit", "must be 'callback' or 'voicemail'")
     if hold.check_in_seconds >= hold.limit_seconds:
         raise hold_t.fail("check_in_seconds", "must be shorter than limit_seconds")
     ann = top.table("announcement")
@@ -233,6 +296,9 @@ def parse_policy(data: dict[str, Any], file: str = "<policy>") -> Policy:
         announcement=announcement,
         people=people,
         kinds=_kinds(top.table("kinds"), people),
+        callbacks=_callbacks(top.table("callbacks")),
+        business_hours=parse_business_hours(top.data.get("business_hours", {}) if isinstance(top.data.get("business_hours"), dict) else _not_table(top, "business_hours"), file),
+        notifications=_notifications(top.table("notifications")),
         raw=data,
     )
 
@@ -291,6 +357,7 @@ def _people(top: _Reader, region: str) -> tuple[Person, ...]:
             segments=r.strings("segments", []),
             leader=r.text("leader", ""),
             presence=presence,
+            on_call=r.boolean("on_call", False),
         )
         if any(p.id == person.id for p in people):
             raise r.fail("id", f"duplicate person id {person.id!r}")
@@ -328,3 +395,39 @@ def _kinds(t: _Reader, people: tuple[Person, ...]) -> dict[str, KindRouting]:
     if unknown:
         raise t.fail(sorted(unknown)[0], f"unknown escalation kind; kinds are {', '.join(KINDS)}")
     return kinds
+
+
+def _not_table(top: _Reader, name: str):
+    raise top.fail(name, "must be a table")
+
+
+def _callbacks(t: _Reader) -> Callbacks:
+    cb = Callbacks(
+        offer_prompt=t.spoken("offer_prompt"),
+        busy_offer_prompt=t.spoken("busy_offer_prompt"),
+        refused_message=t.spoken("refused_message"),
+        number_prompt=t.spoken("number_prompt"),
+        number_invalid=t.spoken("number_invalid"),
+        window_length_minutes=t.integer("window_length_minutes", 120, 15, 24 * 60),
+        slots_offered=t.integer("slots_offered", 3, 1, 8),
+        earliest_minutes=t.integer("earliest_minutes", 15, 0, 24 * 60),
+        attempts_per_window=t.integer("attempts_per_window", 3, 1, 20),
+        retry_spacing_seconds=t.integer("retry_spacing_seconds", 600, 30, 24 * 3600),
+        max_reschedules=t.integer("max_reschedules", 3, 0, 20),
+        deadline=t.text("deadline", "24h"),
+        caller_ring_timeout_seconds=t.integer("caller_ring_timeout_seconds", 30, 5, 120),
+        machine_message=t.spoken("machine_message"),
+        lead_intro=t.spoken("lead_intro"),
+        caller_greeting=t.spoken("caller_greeting"),
+        confirmation=t.spoken("confirmation"),
+    )
+    if cb.deadline not in ("24h", "end_of_business_day"):
+        raise t.fail("deadline", "must be '24h' or 'end_of_business_day' (R-CB-7)")
+    return cb
+
+
+def _notifications(t: _Reader) -> Notifications:
+    tags = t.data.get("tags", {})
+    if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
+        raise t.fail("tags", "must be a table of segment = \"tag\"")
+    return Notifications(channel=t.text("channel", "escalations"), tags=dict(tags), default_tag=t.text("default_tag", ""))

@@ -88,6 +88,16 @@ return 1
 """
 
 
+_CLAIM_CALLBACK = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 0 end
+if status ~= 'scheduled' and status ~= 'rescheduled' and status ~= 'overdue' then return 0 end
+if tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0') ~= tonumber(ARGV[1]) - 1 then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'dialing', 'attempts', ARGV[1], 'claimed_at', ARGV[2], 'lead_call_sid', '', 'caller_call_sid', '', 'tried', '[]')
+return 1
+"""
+
+
 class Store:
     def __init__(self, conn: redis.Redis):
         self.r = conn
@@ -96,6 +106,7 @@ class Store:
         self._create = conn.register_script(_CREATE_ESCALATION)
         self._claim = conn.register_script(_CLAIM_PERSON)
         self._release = conn.register_script(_RELEASE_PERSON)
+        self._claim_callback = conn.register_script(_CLAIM_CALLBACK)
 
     # -- generic helpers -------------------------------------------------
     def _hash(self, key: str) -> dict[str, str] | None:
@@ -168,6 +179,15 @@ class Store:
 
     def forget_agents_tried(self, call_sid: str) -> None:
         self.r.delete(f"{P}call:{call_sid}:agents_tried")
+
+    def wait_for_lead(self, esc_id: str, at: float) -> None:
+        self.r.zadd(f"{P}waiting_for_lead", {esc_id: at}, nx=True)
+
+    def stop_waiting_for_lead(self, esc_id: str) -> None:
+        self.r.zrem(f"{P}waiting_for_lead", esc_id)
+
+    def waiting_for_lead(self) -> list[str]:
+        return [v.decode() for v in self.r.zrange(f"{P}waiting_for_lead", 0, -1)]
 
     # -- presence ------------------------------------------------------
     def presence(self, person_id: str, default: str) -> str:
@@ -277,6 +297,42 @@ class Store:
     def settle_leg(self, call_sid: str, outcome: str) -> bool:
         """Record how a leg ended the first time only: accept, decline and hang-up race."""
         return bool(self.r.hsetnx(f"{P}leg:{call_sid}", "outcome", outcome))
+
+
+    # -- callbacks (R-CB-8: stored before the caller hears the confirmation) ---------
+    def save_callback(self, cb_id: str, fields: dict[str, Any], at: float) -> None:
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.hset(f"{P}callback:{cb_id}", mapping={k: _text(v) for k, v in fields.items()})
+            pipe.zadd(f"{P}callbacks", {cb_id: at})
+            pipe.execute()
+
+    def callback(self, cb_id: str) -> dict[str, str] | None:
+        return self._hash(f"{P}callback:{cb_id}")
+
+    def update_callback(self, cb_id: str, **fields: Any) -> None:
+        if self.r.exists(f"{P}callback:{cb_id}"):
+            self.r.hset(f"{P}callback:{cb_id}", mapping={k: _text(v) for k, v in fields.items()})
+
+    def claim_callback(self, cb_id: str, attempt: int, at: str) -> bool:
+        """One dial per attempt, whichever worker (or retried job) gets here first."""
+        return self._claim_callback(keys=[f"{P}callback:{cb_id}"], args=[attempt, at]) == 1
+
+    def callback_ids(self) -> list[str]:
+        return [v.decode() for v in self.r.zrange(f"{P}callbacks", 0, -1)]
+
+    def capture(self, esc_id: str) -> dict[str, str]:
+        return self._hash(f"{P}capture:{esc_id}") or {}
+
+    def update_capture(self, esc_id: str, **fields: Any) -> None:
+        self.r.hset(f"{P}capture:{esc_id}", mapping={k: _text(v) for k, v in fields.items()})
+        self.r.expire(f"{P}capture:{esc_id}", 86400)
+
+    # -- notifications (R-NOTE-1): every post is kept, whether or not a webhook is set ---
+    def record_notification(self, note: dict[str, Any]) -> None:
+        self.r.rpush(f"{P}notifications", json.dumps(note))
+
+    def notifications(self) -> list[dict[str, Any]]:
+        return [json.loads(v) for v in self.r.lrange(f"{P}notifications", 0, -1)]
 
 
 def _text(value: Any) -> str:

@@ -31,9 +31,10 @@ def make_client(account_sid: str, auth_token: str, api_base_url: str | None = No
 
 
 class TwilioGateway:
-    def __init__(self, client: Client, caller_id: str):
+    def __init__(self, client: Client, caller_id: str, throttle=None):
         self.client = client
         self.caller_id = caller_id
+        self.throttle = throttle or (lambda: None)
 
     def dial_into_conference(
         self,
@@ -48,6 +49,7 @@ class TwilioGateway:
         end_conference_on_exit: bool,
     ) -> Joined:
         """Ring someone straight into a conference (used for agents, who are briefed by screen)."""
+        self.throttle()
         participant = self._do(
             "dial into conference",
             lambda: self.client.conferences(conference).participants.create(
@@ -66,17 +68,23 @@ class TwilioGateway:
         )
         return Joined(call_sid=participant.call_sid, conference_sid=participant.conference_sid)
 
-    def call(self, to: str, *, url: str, status_callback: str, timeout: int) -> str:
-        """An outbound call that first runs our TwiML (a lead hears the announcement, R-WARM-2)."""
+    def call(self, to: str, *, url: str, status_callback: str, timeout: int, machine_detection: str | None = None) -> str:
+        """An outbound call that first runs our TwiML (a lead hears the announcement, R-WARM-2);
+        with machine detection the TwiML request says who answered (AnsweredBy)."""
+        extra = {"machine_detection": machine_detection} if machine_detection else {}
+        self.throttle()
         call = self._do(
             "place call",
             lambda: self.client.calls.create(
                 to=to,
                 from_=self.caller_id,
                 url=url,
+                method="POST",
                 timeout=timeout,
                 status_callback=status_callback,
                 status_callback_event=CALL_PROGRESS_EVENTS,
+                status_callback_method="POST",
+                **extra,
             ),
         )
         return call.sid

@@ -42,3 +42,48 @@ class Urls:
 
     def lead_status(self, escalation_id: str) -> str:
         return self._url("/voice/lead/status", escalation=escalation_id)
+
+    def hold_check_in(self, escalation_id: str, n: int) -> str:
+        return self._url("/voice/hold", escalation=escalation_id, check_in=n)
+
+    def hold_offer(self, escalation_id: str) -> str:
+        return self._url("/voice/hold/offer", escalation=escalation_id)
+
+    def hold_choice(self, escalation_id: str, tries: int) -> str:
+        return self._url("/voice/hold/choice", escalation=escalation_id, tries=tries)
+
+    def hold_loop(self, escalation_id: str, round_: int) -> str:
+        return self._url("/voice/hold/loop", escalation=escalation_id, round=round_)
+
+    def rejoin(self, escalation_id: str) -> str:
+        return self._url("/voice/rejoin", escalation=escalation_id)
+
+    def voicemail(self, escalation_id: str) -> str:
+        return self._url("/voice/voicemail", escalation=escalation_id)
+
+    def voicemail_done(self, escalation_id: str) -> str:
+        return self._url("/voice/voicemail/done", escalation=escalation_id)
+
+    def callback_offer(self, escalation_id: str, busy: bool = False) -> str:
+        return self._url("/voice/callback/offer", escalation=escalation_id, busy=1 if busy else None)
+
+    def callback_step(self, step: str, escalation_id: str, tries: int = 0, busy: bool = False) -> str:
+        return self._url(f"/voice/callback/{step}", escalation=escalation_id, tries=tries, busy=1 if busy else None)
+
+    def callback_lead_answer(self, callback_id: str) -> str:
+        return self._url("/voice/callback/lead/answer", callback=callback_id)
+
+    def callback_lead_decision(self, callback_id: str) -> str:
+        return self._url("/voice/callback/lead/decision", callback=callback_id)
+
+    def callback_lead_status(self, callback_id: str) -> str:
+        return self._url("/voice/callback/lead/status", callback=callback_id)
+
+    def callback_caller_answer(self, callback_id: str) -> str:
+        return self._url("/voice/callback/caller/answer", callback=callback_id)
+
+    def callback_caller_status(self, callback_id: str) -> str:
+        return self._url("/voice/callback/caller/status", callback=callback_id)
+
+    def hold_loop_choice(self, escalation_id: str) -> str:
+        return self._url("/voice/hold/loop/choice", escalation=escalation_id)

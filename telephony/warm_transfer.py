@@ -12,6 +12,7 @@ from typing import Any
 from telephony.config import ApiToken
 from telephony.context import Context, new_id
 from telephony.errors import Conflict, Forbidden, InvalidRequest, NotFound, TelephonyFailure
+from telephony.hold import Hold
 from telephony.numbers import spoken_digits
 from telephony.policy import KINDS, Person
 from telephony.store import TERMINAL_CALL_STATUSES
@@ -96,9 +97,10 @@ class Briefing:
 
 
 class WarmTransfer:
-    def __init__(self, ctx: Context, intake):
+    def __init__(self, ctx: Context, intake, hold: Hold):
         self.ctx = ctx
         self.intake = intake
+        self.hold = hold
 
     # -- the agent presses escalate --------------------------------------
     def escalate(self, actor: ApiToken, body: Any) -> tuple[dict, bool]:
@@ -134,6 +136,7 @@ class WarmTransfer:
                 "agent_call_sid": call.get("agent_call_sid", ""),
                 "agent_present": "true",
                 "conference_sid": call["conference_sid"],
+                "caller_placement": "conference",
                 "tier_index": 0,
                 "tried": [],
             },
@@ -155,37 +158,60 @@ class WarmTransfer:
             raise
         self.ctx.store.update_escalation(esc_id, hold_started_at=self.ctx.now_iso())
         self.ctx.store.add_event(esc_id, self.ctx.event("caller_on_hold"))
+        self.hold.start(esc_id)
         self.hunt(esc_id)
         return self.view(esc_id), True
 
     # -- the hunt (R-ESC-7) ------------------------------------------------
     def hunt(self, esc_id: str) -> None:
         """Ring the next available person of the tier; when a tier is exhausted move to the
-        next; when every tier is, the caller is not left on hold."""
+        next; when every tier is, the caller is not left on hold (R-ESC-7). After hours only
+        the on-call people are rung (R-HOURS-1)."""
         esc = self.ctx.store.escalation(esc_id)
         if esc is None or esc["state"] != "dialing_lead":
             return
         routing = self.ctx.policy.kinds[esc["kind"]]
         client = json.loads(esc.get("client") or "{}")
         tried = set(json.loads(esc.get("tried") or "[]"))
+        after_hours = not self.ctx.policy.business_hours.is_open(self.ctx.clock.now())
+        busy = False
         for index in range(int(esc.get("tier_index", 0)), len(routing.tiers)):
             tier = routing.tiers[index]
             if str(index) != esc.get("tier_index"):
                 self.ctx.store.update_escalation(esc_id, tier_index=index)
                 self.ctx.store.add_event(esc_id, self.ctx.event("next_tier", tier))
-            for person in self.ctx.policy.tier_people(esc["kind"], tier, client.get("segment"), client.get("region")):
+            people = self.ctx.policy.tier_people(esc["kind"], tier, client.get("segment"), client.get("region"), on_call_only=after_hours)
+            for person in people:
                 if person.id in tried:
                     continue
                 tried.add(person.id)
                 self.ctx.store.update_escalation(esc_id, tried=sorted(tried))
-                if self._ring(esc_id, person, tier):
+                outcome = self._ring(esc_id, person, tier)
+                if outcome == "ringing":
                     return
-        self._tiers_exhausted(esc_id)
+                busy = busy or outcome == "busy"
+        self._tiers_exhausted(esc_id, leads_busy=busy and not after_hours)
 
-    def _ring(self, esc_id: str, person: Person, tier: str) -> bool:
+    def lead_freed(self) -> None:
+        """R-HOURS-2: a lead came free; callers holding for one are hunted for again."""
+        for esc_id in self.ctx.store.waiting_for_lead():
+            esc = self.ctx.store.escalation(esc_id)
+            if esc is None or esc["state"] != "dialing_lead":
+                self.ctx.store.stop_waiting_for_lead(esc_id)
+                continue
+            if esc.get("attempt_call_sid") and not (self.ctx.store.leg(esc["attempt_call_sid"]) or {}).get("outcome"):
+                continue
+            self.ctx.store.stop_waiting_for_lead(esc_id)
+            self.ctx.store.update_escalation(esc_id, tried=[], tier_index=0)
+            self.ctx.store.add_event(esc_id, self.ctx.event("lead_free", "hunting again"))
+            self.hunt(esc_id)
+
+    def _ring(self, esc_id: str, person: Person, tier: str) -> str:
+        """'ringing', 'busy' (taken by another call, or marked busy) or 'failed'."""
         if not self.ctx.store.claim_person(person.id, person.presence, esc_id):
-            self.ctx.store.add_event(esc_id, self.ctx.event("lead_unavailable", f"{person.name} ({tier}) is {self.ctx.presence(person.id)}"))
-            return False
+            presence = self.ctx.presence(person.id)
+            self.ctx.store.add_event(esc_id, self.ctx.event("lead_unavailable", f"{person.name} ({tier}) is {presence}"))
+            return "busy" if presence == "busy" else "failed"
         try:
             call_sid = self.ctx.twilio.call(
                 person.endpoint,
@@ -196,40 +222,40 @@ class WarmTransfer:
         except TelephonyFailure as exc:
             self.ctx.store.release_person(person.id, esc_id)
             self.ctx.store.add_event(esc_id, self.ctx.event("lead_dial_failed", f"{person.name}: {exc.message}"))
-            return False
+            return "failed"
         self.ctx.store.save_leg(call_sid, {"role": "lead", "person": person.id, "escalation": esc_id, "tier": tier})
         self.ctx.store.update_escalation(esc_id, attempt_call_sid=call_sid, attempt_person=person.id, tier=tier)
         self.ctx.store.add_event(esc_id, self.ctx.event("dialing_lead", f"{person.name} ({tier})"))
-        return True
+        return "ringing"
 
-    def _tiers_exhausted(self, esc_id: str) -> None:
-        """Nobody could take the call: the caller leaves hold and goes back to their agent, who
-        can offer a callback; without an agent the caller is held on the wait message while
-        another agent is rung (never left on hold for a lead who is not coming)."""
+    def _tiers_exhausted(self, esc_id: str, leads_busy: bool = False) -> None:
+        """R-ESC-7: nobody could take the call, so the caller is not left on hold: they are
+        taken to the callback offer (a held caller cannot press keys, so the call is redirected).
+        When the leads are only busy (R-HOURS-2) the caller may also keep holding for the next."""
         esc = self.ctx.store.escalation(esc_id)
-        if esc is None:
+        if esc is None or esc["state"] != "dialing_lead" or not self.ctx.store.first_time(f"exhausted:{esc_id}:{esc.get('hold_round')}:{len(self.ctx.store.timeline(esc_id))}"):
             return
-        if not self.ctx.store.transition(esc_id, ("dialing_lead",), "failed", self.ctx.event("tiers_exhausted", "nobody in the tiers answered or accepted")):
-            return
-        self.ctx.store.close_escalation(esc["call_sid"], esc_id)
-        if esc.get("agent_present") == "true":
-            self._unhold_caller(esc)
+        if leads_busy:
+            self.ctx.store.wait_for_lead(esc_id, self.ctx.clock.now().timestamp())
+            self.ctx.store.add_event(esc_id, self.ctx.event("leads_busy", "caller offered to keep holding or a callback by end of business day"))
+            target = self.ctx.urls.callback_offer(esc_id, busy=True)
         else:
-            self._hold_for_agent(esc)
-
-    def _hold_for_agent(self, esc: dict[str, str]) -> None:
+            self.hold.stop(esc_id)
+            self.ctx.store.add_event(esc_id, self.ctx.event("tiers_exhausted", "nobody in the tiers answered or accepted; callback offered"))
+            target = self.ctx.urls.callback_offer(esc_id)
         try:
-            self.ctx.twilio.hold(esc["conference_sid"], esc["call_sid"], self.ctx.urls.wait())
+            self.ctx.twilio.redirect(esc["call_sid"], target)
+            self.ctx.store.update_escalation(esc_id, caller_placement="menu")
         except TelephonyFailure as exc:
-            log.error("could not re-hold caller %s: %s", esc["call_sid"], exc.message)
-        self.ctx.store.update_call(esc["call_sid"], held_for_agent="true")
-        self.intake.dial_agent(esc["call_sid"])
+            log.error("could not offer %s a callback: %s", esc["call_sid"], exc.message)
 
-    def _unhold_caller(self, esc: dict[str, str]) -> None:
-        try:
-            self.ctx.twilio.unhold(esc["conference_sid"], esc["call_sid"])
-        except TelephonyFailure as exc:
-            log.error("could not take caller %s off hold: %s", esc["call_sid"], exc.message)
+    def back_to_agent(self, esc_id: str) -> str:
+        """After a refused callback the caller rejoins their conference: with their agent, or
+        held on the wait message while another agent is rung."""
+        esc = self.ctx.store.escalation(esc_id) or {}
+        if esc.get("agent_present") != "true":
+            self.ctx.store.update_call(esc["call_sid"], hold_on_join="true", agent_left="true")
+        return esc.get("call_sid", "")
 
     # -- the lead's leg ---------------------------------------------------
     def lead_answered(self, esc_id: str, call_sid: str) -> Briefing:
@@ -307,6 +333,7 @@ class WarmTransfer:
         if (self.ctx.store.leg(call_sid) or {}).get("outcome") != "accepted":
             return
         self.ctx.store.release_person(person, esc_id)
+        self.lead_freed()
         esc = self.ctx.store.escalation(esc_id)
         if esc is None:
             return
@@ -350,10 +377,14 @@ class WarmTransfer:
                 raise Conflict(f"The escalation is {esc['state']}, not briefing.", code="not_briefing")
             return
         try:
-            self.ctx.twilio.unhold(esc["conference_sid"], esc["call_sid"])
+            if esc.get("caller_placement", "conference") == "conference":
+                self.ctx.twilio.unhold(esc["conference_sid"], esc["call_sid"])
+            else:
+                self.ctx.twilio.redirect(esc["call_sid"], self.ctx.urls.rejoin(esc_id))
         except TelephonyFailure:
             self.ctx.store.transition(esc_id, ("connected",), "briefing", self.ctx.event("connect_failed"), connected_at=None)
             raise
+        self.hold.stop(esc_id)
         if not stay_to_introduce and esc.get("agent_present") == "true" and esc.get("agent_call_sid"):
             try:
                 self.ctx.twilio.remove_from_conference(esc["conference_sid"], esc["agent_call_sid"])
@@ -376,6 +407,10 @@ class WarmTransfer:
         if esc is None:
             return
         gone = self.ctx.event("caller_left")
+        if esc["state"] == "callback_scheduled":
+            self.ctx.store.close_escalation(esc["call_sid"], esc_id)
+            self._end_conference(esc)
+            return
         if self.ctx.store.transition(esc_id, ("connected",), "resolved", gone):
             pass
         elif not self.ctx.store.transition(esc_id, ("dialing_lead", "briefing"), "abandoned", gone):

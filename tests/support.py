@@ -4,6 +4,7 @@ reads back the TwiML people hear and the REST calls the service made."""
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,7 @@ def settings_for(policy_file: Path | None = None, **overrides) -> Settings:
         policy_file=policy_file or ROOT / "policies" / "default.toml",
         api_tokens={t.token: t for t in TOKENS.values()},
         validate_signatures=True,
+        outbound_calls_per_second=1000,
     )
     values.update(overrides)
     return Settings(**values)
@@ -84,6 +86,39 @@ class Harness:
         self.client = self.app.test_client()
         self.rest = twilio_rest
         self.validator = RequestValidator(AUTH_TOKEN)
+
+    # -- time and the workers ------------------------------------------------------
+    def run_jobs(self) -> int:
+        """Release due timers against the virtual clock and run them in a real RQ worker."""
+        from rq import SimpleWorker
+
+        import workers.runtime
+
+        workers.runtime.use(self.core)
+        ran = 0
+        while True:
+            self.core.ctx.timers.release_due()
+            queue = self.core.ctx.timers.queue
+            if queue.count == 0:
+                return ran
+            ran += queue.count
+            SimpleWorker([queue], connection=self.core.ctx.store.r).work(burst=True)
+
+    def advance(self, seconds: float) -> None:
+        """Move the virtual clock, stopping at each timer that falls due on the way."""
+        target = self.clock.now() + timedelta(seconds=seconds)
+        while True:
+            self.run_jobs()
+            due = [when for _, when in self.core.ctx.timers.scheduled() if when <= target]
+            if not due:
+                break
+            self.clock.set(max(min(due), self.clock.now()))
+        self.clock.set(target)
+        self.run_jobs()
+
+    def jump(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+        self.run_jobs()
 
     # -- as Twilio -------------------------------------------------------------
     def webhook(self, url_or_path: str, params: dict[str, str] | None = None, signed: bool = True, method: str = "POST"):

@@ -143,7 +143,7 @@ def test_declined_lead_hands_over_to_the_next_in_the_tier__R_ESC_7(harness):
     assert [e["event"] for e in esc["timeline"]].count("lead_declined") == 1
 
 
-def test_lead_not_answering_moves_on_then_next_tier_then_nobody__R_ESC_7(harness):
+def test_lead_not_answering_moves_on_then_next_tier_then_callback_offer__R_ESC_7(harness):
     caller_sid, _ = harness.caller_with_agent()
     esc_id = harness.escalate(caller_sid).json["id"]
     for _ in range(2):
@@ -153,10 +153,13 @@ def test_lead_not_answering_moves_on_then_next_tier_then_nobody__R_ESC_7(harness
     rings = [r.param("To") for r in harness.rest.requests("CreateCall")]
     assert rings == ["+13125550111", "sip:morgan@leads.example.com", "+13125550121"]
     esc = harness.escalation(esc_id)
-    assert esc["state"] == "failed"
     assert "tiers_exhausted" in [e["event"] for e in esc["timeline"]]
-    unhold = harness.rest.requests("UpdateParticipant")[-1]
-    assert unhold.param("Hold") == "false", "the caller is not left on hold for a lead who is not coming"
+    redirect = harness.rest.requests("UpdateCall")[-1]
+    assert redirect.path_params["Sid"] == caller_sid
+    assert redirect.param("Url") == f"{BASE}/voice/callback/offer?escalation={esc_id}", "the caller is offered a callback, not left on hold"
+    offer = harness.twiml(redirect.param("Url"), {"CallSid": caller_sid})
+    assert "For a callback, press 1" in offer.text()
+    assert offer.find("Gather").get("input") == "dtmf speech"
 
 
 def test_silent_lead_hears_announcement_again_then_counts_as_declined__R_WARM_2(harness):

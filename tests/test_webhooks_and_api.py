@@ -172,5 +172,5 @@ def test_presence_and_live_calls(harness):
 
 def test_openapi_lists_every_endpoint(harness):
     doc = harness.client.get("/api/openapi.json").json
-    rules = {r.rule.replace("<esc_id>", "{id}").replace("<person_id>", "{id}") for r in harness.app.url_map.iter_rules() if r.rule.startswith("/api/")}
+    rules = {r.rule.replace("<esc_id>", "{id}").replace("<person_id>", "{id}").replace("<cb_id>", "{id}") for r in harness.app.url_map.iter_rules() if r.rule.startswith("/api/")}
     assert rules <= set(doc["paths"])

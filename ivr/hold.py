@@ -1,0 +1,108 @@
+"""What a caller hears when hold runs long (R-HOLD-2, R-HOLD-3): check-ins, the offer to keep
+holding or take a callback (keypad and speech), the keep-holding loop, voicemail."""
+
+from __future__ import annotations
+
+from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
+
+from ivr.caller import CONFERENCE_EVENTS
+from telephony.policy import Policy
+from telephony.urls import Urls
+
+
+def _say(node, policy: Policy, text: str) -> None:
+    node.say(text, voice=policy.voice, language=policy.language)
+
+
+def _music(node, policy: Policy, seconds: int) -> None:
+    if policy.hold.music_url:
+        node.play(policy.hold.music_url)
+    else:
+        node.pause(length=seconds)
+
+
+def on_hold(policy: Policy, urls: Urls, escalation_id: str, check_in: int) -> VoiceResponse:
+    """The conference hold URL: Say/Play/Pause/Redirect only (Twilio error 13238)."""
+    response = VoiceResponse()
+    if check_in:
+        _say(response, policy, policy.hold.check_in_message)
+    _say(response, policy, policy.hold.message)
+    _music(response, policy, 10)
+    response.redirect(urls.hold(escalation_id), method="POST")
+    return response
+
+
+def offer(policy: Policy, urls: Urls, escalation_id: str, tries: int, unclear: bool = False) -> VoiceResponse:
+    """R-HOLD-3: keep holding (1, "hold") or a callback (2, "callback")."""
+    response = VoiceResponse()
+    gather = Gather(
+        input="dtmf speech",
+        num_digits=1,
+        timeout=6,
+        speech_timeout="auto",
+        hints="hold, keep holding, callback, call me back",
+        action=urls.hold_choice(escalation_id, tries),
+        method="POST",
+    )
+    _say(gather, policy, (policy.hold.offer_unclear + " " if unclear else "") + policy.hold.offer_prompt)
+    response.append(gather)
+    response.redirect(urls.hold_choice(escalation_id, tries), method="POST")
+    return response
+
+
+def keep_holding(policy: Policy, urls: Urls, escalation_id: str, round_: int) -> VoiceResponse:
+    """Holding outside the conference after the first limit: a loop that checks in every
+    interval and lets the caller ask for a callback at any time (2 or "callback")."""
+    response = VoiceResponse()
+    gather = Gather(
+        input="dtmf speech",
+        num_digits=1,
+        timeout=1,
+        speech_timeout="auto",
+        hints="callback, call me back",
+        action=urls.hold_loop_choice(escalation_id),
+        method="POST",
+    )
+    _say(gather, policy, policy.hold.keep_holding_message if round_ == 0 else policy.hold.check_in_message)
+    _music(gather, policy, policy.hold.check_in_seconds)
+    response.append(gather)
+    response.redirect(urls.hold_loop(escalation_id, round_ + 1), method="POST")
+    return response
+
+
+def rejoin(policy: Policy, urls: Urls, conference: str, message: str = "") -> VoiceResponse:
+    """Back into the conference, unheld: with the lead (R-WARM-4) or the agent."""
+    response = VoiceResponse()
+    if message:
+        _say(response, policy, message)
+    dial = Dial()
+    dial.conference(
+        conference,
+        start_conference_on_enter=True,
+        end_conference_on_exit=False,
+        beep=False,
+        wait_url=urls.wait(),
+        wait_method="POST",
+        status_callback=urls.conference_events(),
+        status_callback_event=CONFERENCE_EVENTS,
+        status_callback_method="POST",
+        participant_label="caller",
+    )
+    response.append(dial)
+    return response
+
+
+def voicemail(policy: Policy, urls: Urls, escalation_id: str) -> VoiceResponse:
+    response = VoiceResponse()
+    _say(response, policy, policy.hold.voicemail_prompt)
+    response.record(max_length=180, play_beep=True, action=urls.voicemail_done(escalation_id), method="POST")
+    _say(response, policy, policy.hold.voicemail_thanks)
+    response.hangup()
+    return response
+
+
+def goodbye(policy: Policy, text: str) -> VoiceResponse:
+    response = VoiceResponse()
+    _say(response, policy, text)
+    response.hangup()
+    return response

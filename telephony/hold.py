@@ -1,0 +1,109 @@
+"""Hold limits (R-HOLD-2..4): a check-in every 2 minutes, never more than 5 minutes without the
+caller being offered a way out. Each hold is a numbered round; a timer of an old round, or of a
+caller already connected, does nothing."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from telephony.context import Context
+from telephony.errors import TelephonyFailure
+from telephony.timers import job_id
+
+log = logging.getLogger(__name__)
+
+HOLDING_STATES = ("dialing_lead", "briefing")
+KEEP_WORDS = ("hold", "wait", "keep", "stay")
+CALLBACK_WORDS = ("call", "back", "callback")
+
+
+class Hold:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    def start(self, esc_id: str) -> int:
+        """A new hold round: check-ins at every check-in interval, the limit at the end."""
+        esc = self.ctx.store.escalation(esc_id) or {}
+        round_ = int(esc.get("hold_round") or 0) + 1
+        now = self.ctx.clock.now()
+        self.ctx.store.update_escalation(esc_id, hold_round=round_, hold_round_started_at=now.isoformat(timespec="seconds"))
+        hold = self.ctx.policy.hold
+        n = 1
+        while n * hold.check_in_seconds < hold.limit_seconds:
+            self.ctx.timers.at(
+                now + timedelta(seconds=n * hold.check_in_seconds),
+                "workers.jobs.hold_check_in",
+                esc_id,
+                round_,
+                n,
+                key=job_id("check_in", esc_id, round_, n),
+            )
+            n += 1
+        self.ctx.timers.at(
+            now + timedelta(seconds=hold.limit_seconds),
+            "workers.jobs.hold_limit",
+            esc_id,
+            round_,
+            key=job_id("hold_limit", esc_id, round_),
+        )
+        return round_
+
+    def stop(self, esc_id: str) -> None:
+        """Timers stop the moment a lead is connected or the caller leaves hold (R-HOLD-4)."""
+        self.ctx.store.update_escalation(esc_id, hold_round=-1)
+
+    def _holding(self, esc_id: str, round_: int) -> dict[str, str] | None:
+        esc = self.ctx.store.escalation(esc_id)
+        if esc is None or esc["state"] not in HOLDING_STATES or esc.get("hold_round") != str(round_):
+            return None
+        return esc
+
+    def check_in(self, esc_id: str, round_: int, n: int) -> bool:
+        """R-HOLD-2: the caller hears the check-in message; the agent's console is prompted."""
+        esc = self._holding(esc_id, round_)
+        if esc is None or not self.ctx.store.first_time(f"check_in:{esc_id}:{round_}:{n}"):
+            return False
+        minutes = n * self.ctx.policy.hold.check_in_seconds / 60
+        self.ctx.store.add_event(esc_id, self.ctx.event("check_in", f"caller on hold {minutes:g} min: check in with them"))
+        if esc.get("caller_placement", "conference") == "conference":
+            try:
+                self.ctx.twilio.hold(esc["conference_sid"], esc["call_sid"], self.ctx.urls.hold_check_in(esc_id, n))
+            except TelephonyFailure as exc:
+                log.warning("check-in for %s could not be played: %s", esc_id, exc.message)
+        return True
+
+    def limit(self, esc_id: str, round_: int) -> bool:
+        """R-HOLD-3: at the limit the caller leaves hold for a menu (a held caller cannot press
+        keys); after the allowed resets they go to the callback offer or voicemail."""
+        esc = self._holding(esc_id, round_)
+        if esc is None or not self.ctx.store.first_time(f"hold_limit:{esc_id}:{round_}"):
+            return False
+        hold = self.ctx.policy.hold
+        if int(esc.get("hold_resets") or 0) < hold.keep_holding_resets:
+            target, detail = self.ctx.urls.hold_offer(esc_id), "offered to keep holding or a callback"
+        elif hold.after_last_limit == "voicemail":
+            target, detail = self.ctx.urls.voicemail(esc_id), "sent to voicemail"
+        else:
+            target, detail = self.ctx.urls.callback_step("number", esc_id), "sent to the callback offer"
+        self.ctx.store.add_event(esc_id, self.ctx.event("hold_limit", detail))
+        self.ctx.twilio.redirect(esc["call_sid"], target)
+        self.ctx.store.update_escalation(esc_id, caller_placement="menu")
+        return True
+
+    def choice(self, esc_id: str, digits: str, speech: str) -> str:
+        """'keep', 'callback', 'unclear' or 'gone', from a key or a spoken word."""
+        esc = self.ctx.store.escalation(esc_id)
+        if esc is None or esc["state"] not in HOLDING_STATES:
+            return "gone"
+        words = speech.lower()
+        if digits == "1" or (not digits and any(w in words for w in KEEP_WORDS) and "back" not in words):
+            resets = int(esc.get("hold_resets") or 0) + 1
+            self.ctx.store.update_escalation(esc_id, hold_resets=resets, caller_placement="outside")
+            self.ctx.store.add_event(esc_id, self.ctx.event("keep_holding", f"reset {resets}"))
+            self.start(esc_id)
+            return "keep"
+        if digits == "2" or (not digits and any(w in words for w in CALLBACK_WORDS)):
+            self.ctx.store.add_event(esc_id, self.ctx.event("callback_chosen", "at the hold limit"))
+            return "callback"
+        return "unclear"

@@ -1,0 +1,45 @@
+"""Posts to the team channel, the direct leader and the managers (R-NOTE-1, R-CB-5..7). Each
+note is kept in Redis first, then posted by a worker with retries, so none is lost."""
+
+from __future__ import annotations
+
+import json
+
+from telephony.context import Context
+
+
+class Notifier:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    def team(self, esc_id: str, headline: str, callback_time: str = "") -> dict:
+        """R-NOTE-1: client name, client link, quick reason, requested callback time, the tag."""
+        esc = self.ctx.store.escalation(esc_id) or {}
+        client = json.loads(esc.get("client") or "{}")
+        notes = self.ctx.policy.notifications
+        tag = notes.tags.get(client.get("segment", ""), notes.default_tag)
+        lines = [
+            headline,
+            f"Client: {client.get('name') or 'unknown'} (account {client.get('account') or 'unknown'})",
+            f"Link: {client.get('link') or 'none'}",
+            f"Reason: {esc.get('reason', '')} [{esc.get('kind', '')}]",
+        ]
+        if callback_time:
+            lines.append(f"Callback requested: {callback_time}")
+        if tag:
+            lines.append(tag)
+        return self._post({"to": notes.channel, "tag": tag, "escalation": esc_id, "text": "\n".join(lines)})
+
+    def person(self, person_id: str, esc_id: str, text: str) -> dict:
+        person = self.ctx.policy.person(person_id)
+        return self._post({"to": f"@{person_id}", "person": person.name if person else person_id, "escalation": esc_id, "text": text})
+
+    def managers(self, esc_id: str, text: str) -> dict:
+        ids = [p.id for p in self.ctx.policy.people if p.role == "manager"]
+        return self._post({"to": "managers", "people": ids, "escalation": esc_id, "text": text, "urgent": True})
+
+    def _post(self, note: dict) -> dict:
+        note = {"at": self.ctx.now_iso(), **note}
+        self.ctx.store.record_notification(note)
+        self.ctx.timers.soon("workers.jobs.post_to_channel", note)
+        return note

@@ -1,0 +1,56 @@
+"""Everything timed (check-ins, hold limits, callback dials, deadlines) is an RQ job scheduled with
+RQ's own scheduler (`enqueue_at`, `rq worker --with-scheduler`). On the simulator's virtual clock
+`release_due` does the scheduler's work against virtual time, so the same jobs run."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import redis
+from rq import Queue, Retry
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry
+
+from telephony.clock import Clock
+
+QUEUE = "escalations"
+RETRY = Retry(max=3, interval=[5, 30, 120])
+
+
+def job_id(*parts: object) -> str:
+    """A deterministic id, so scheduling the same timer twice keeps one job."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", "-".join(str(p) for p in parts))
+
+
+class Timers:
+    def __init__(self, conn: redis.Redis, clock: Clock, queue_name: str = QUEUE):
+        self.conn = conn
+        self.clock = clock
+        self.queue = Queue(queue_name, connection=conn)
+
+    def at(self, when: datetime, func: str, *args: object, key: str | None = None) -> Job:
+        return self.queue.enqueue_at(when, func, *args, job_id=key, retry=RETRY)
+
+    def soon(self, func: str, *args: object, key: str | None = None) -> Job:
+        return self.queue.enqueue(func, *args, job_id=key, retry=RETRY)
+
+    def release_due(self) -> int:
+        """Move every job due by the clock's now into the queue (what the RQ scheduler does)."""
+        registry = ScheduledJobRegistry(queue=self.queue)
+        ids = registry.get_jobs_to_schedule(int(self.clock.now().timestamp()))
+        released = 0
+        for key, job in zip(ids, Job.fetch_many(ids, connection=self.conn), strict=True):
+            registry.remove(key)
+            if job is not None:
+                self.queue.enqueue_job(job)
+                released += 1
+        return released
+
+    def scheduled(self) -> list[tuple[str, datetime]]:
+        registry = ScheduledJobRegistry(queue=self.queue)
+        times = []
+        for key in registry.get_job_ids():
+            when = registry.get_scheduled_time(key)
+            times.append((key, when if when.tzinfo else when.replace(tzinfo=UTC)))
+        return times

@@ -1,0 +1,49 @@
+"""RQ jobs. Each is idempotent: the core checks state before acting, so a retried or duplicated
+job does nothing the second time."""
+
+from __future__ import annotations
+
+import logging
+
+import requests
+
+from workers.runtime import core
+
+log = logging.getLogger(__name__)
+
+
+def hold_check_in(escalation_id: str, hold_round: int, n: int) -> bool:
+    """R-HOLD-2."""
+    return core().hold.check_in(escalation_id, hold_round, n)
+
+
+def hold_limit(escalation_id: str, hold_round: int) -> bool:
+    """R-HOLD-3."""
+    return core().hold.limit(escalation_id, hold_round)
+
+
+def dial_callback(callback_id: str, attempt: int) -> str:
+    """R-CB-4, R-CB-8: the attempt is claimed atomically inside."""
+    return core().callbacks.dial(callback_id, attempt)
+
+
+def callback_deadline(callback_id: str) -> bool:
+    """R-CB-7."""
+    return core().callbacks.deadline_passed(callback_id)
+
+
+def sweep_callbacks() -> list[str]:
+    """R-CB-8: recover attempts claimed by a worker that died; runs again while any is open."""
+    return core().callbacks.sweep()
+
+
+def post_to_channel(note: dict) -> str:
+    """R-NOTE-1: a Slack- or Teams-style incoming webhook ({"text": ...}). A failure raises,
+    so RQ retries it; the note itself is already kept in Redis."""
+    url = core().settings.chat_webhook_url
+    if not url:
+        log.info("no CHAT_WEBHOOK_URL; note kept in Redis only: %s", note.get("text", "")[:80])
+        return "kept"
+    response = requests.post(url, json={"text": note["text"]}, timeout=10)
+    response.raise_for_status()
+    return "posted"

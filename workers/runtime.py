@@ -1,0 +1,28 @@
+"""The core a worker process uses: built once from the environment, or handed in (tests, the
+simulator) when the worker runs in the same process as the web service."""
+
+from __future__ import annotations
+
+from telephony.core import Core
+
+_core: Core | None = None
+
+
+def use(core: Core | None) -> None:
+    global _core
+    _core = core
+
+
+def core() -> Core:
+    global _core
+    if _core is None:
+        import redis
+
+        from telephony.config import Settings
+        from telephony.core import build_core
+
+        settings = Settings.from_env()
+        if settings.redis_url is None:
+            raise RuntimeError("REDIS_URL must be set for a worker: it shares the web service's Redis")
+        _core = build_core(settings, redis.Redis.from_url(settings.redis_url))
+    return _core
