@@ -163,7 +163,7 @@ def build_core(settings: Settings, conn: redis.Redis, clock: Clock | None = None
     intake = Intake(ctx)
     hold = Hold(ctx)
     notifier = Notifier(ctx)
-    warm_transfer = WarmTransfer(ctx, intake, hold)
+    warm_transfer = WarmTransfer(ctx, intake, hold, notifier)
     return Core(
         ctx=ctx,
         intake=intake,

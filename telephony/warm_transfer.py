@@ -13,6 +13,7 @@ from telephony.config import ApiToken
 from telephony.context import Context, new_id
 from telephony.errors import Conflict, Forbidden, InvalidRequest, NotFound, TelephonyFailure
 from telephony.hold import Hold
+from telephony.notify import Notifier
 from telephony.numbers import spoken_digits
 from telephony.policy import KINDS, Person
 from telephony.store import TERMINAL_CALL_STATUSES
@@ -97,10 +98,11 @@ class Briefing:
 
 
 class WarmTransfer:
-    def __init__(self, ctx: Context, intake, hold: Hold):
+    def __init__(self, ctx: Context, intake, hold: Hold, notifier: Notifier):
         self.ctx = ctx
         self.intake = intake
         self.hold = hold
+        self.notify = notifier
 
     # -- the agent presses escalate --------------------------------------
     def escalate(self, actor: ApiToken, body: Any) -> tuple[dict, bool]:
@@ -159,6 +161,7 @@ class WarmTransfer:
         self.ctx.store.update_escalation(esc_id, hold_started_at=self.ctx.now_iso())
         self.ctx.store.add_event(esc_id, self.ctx.event("caller_on_hold"))
         self.hold.start(esc_id)
+        self.notify.team(esc_id, f"Escalation ({req.kind.replace('_', ' ')}) from {self._name(actor.person_id)}")
         self.hunt(esc_id)
         return self.view(esc_id), True
 

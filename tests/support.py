@@ -35,7 +35,7 @@ def new_call_sid() -> str:
     return "CA" + secrets.token_hex(16)
 
 
-def settings_for(policy_file: Path | None = None, **overrides) -> Settings:
+def settings_for(policy_file: Path | None = None, tokens: dict[str, ApiToken] | None = None, **overrides) -> Settings:
     values = dict(
         twilio_account_sid=ACCOUNT_SID,
         twilio_auth_token=AUTH_TOKEN,
@@ -43,7 +43,7 @@ def settings_for(policy_file: Path | None = None, **overrides) -> Settings:
         public_base_url=BASE,
         redis_url=None,
         policy_file=policy_file or ROOT / "policies" / "default.toml",
-        api_tokens={t.token: t for t in TOKENS.values()},
+        api_tokens={t.token: t for t in (tokens or TOKENS).values()},
         validate_signatures=True,
         outbound_calls_per_second=1000,
     )
@@ -78,8 +78,9 @@ class Twiml:
 
 
 class Harness:
-    def __init__(self, redis_conn, twilio_rest, policy_file: Path | None = None, **overrides):
-        self.settings = settings_for(policy_file, **overrides)
+    def __init__(self, redis_conn, twilio_rest, policy_file: Path | None = None, tokens: dict[str, ApiToken] | None = None, **overrides):
+        self.tokens = tokens or TOKENS
+        self.settings = settings_for(policy_file, self.tokens, **overrides)
         self.clock = VirtualClock()
         self.core = build_core(self.settings, redis_conn, clock=self.clock)
         self.app = create_app(self.settings, core=self.core)
@@ -141,7 +142,7 @@ class Harness:
 
     # -- as staff ---------------------------------------------------------------
     def api(self, method: str, path: str, who: str = "agent-avery", json=None, raw: bytes | None = None):
-        headers = {"Authorization": f"Bearer {TOKENS[who].token}"} if who else {}
+        headers = {"Authorization": f"Bearer {self.tokens[who].token}"} if who else {}
         if raw is not None:
             return self.client.open(path, method=method, data=raw, headers=headers, content_type="application/json")
         return self.client.open(path, method=method, json=json, headers=headers)

@@ -75,6 +75,11 @@ def test_escalation_holds_the_caller_and_rings_the_lead_with_an_announcement__R_
     assert "Twiml" not in ring[0].params, "the lead gets our announcement, not a conference"
     assert harness.rest.requests("CreateParticipant")[-1].param("To") == "client:agent-avery", "no lead was dialled into the conference"
 
+    note = harness.core.ctx.store.notifications()[0]
+    assert note["to"] == "cr-esc" and note["escalation"] == esc["id"]
+    for field in ("Pat Doe", "https://crm.example.test/c/448812", "billed twice for equipment", "@am-leads"):
+        assert field in note["text"], "R-NOTE-1: the team channel gets every escalation"
+
     announcement = harness.lead_answers(esc["id"])
     said = announcement.said()
     assert said[0] == "I have an escalation in transfer.", "the lead hears it is an escalation before any detail"
