@@ -15,7 +15,7 @@ from telephony.context import Context, new_id
 from telephony.errors import Conflict, Forbidden, InvalidRequest, NotFound, TelephonyFailure
 from telephony.hold import CALLBACK_WORDS, HOLDING_STATES, Hold
 from telephony.notify import Notifier
-from telephony.numbers import callable_e164, spoken_digits
+from telephony.numbers import callable_e164, caller_time_zone, spoken_digits
 from telephony.store import TERMINAL_CALL_STATUSES
 from telephony.timers import job_id
 
@@ -140,8 +140,9 @@ class Callbacks:
         asap = bh.asap_window(hours, now, length_minutes=cb.window_length_minutes)
         choices = [WindowChoice("1", "as soon as someone is available", asap.start.isoformat(), asap.end.isoformat(), True)]
         slots = bh.callback_slots(hours, now, length_minutes=cb.window_length_minutes, count=cb.slots_offered, earliest_minutes=cb.earliest_minutes)
+        zone = caller_time_zone(self.pending_number(esc_id), hours.zone)
         for i, slot in enumerate(slots, start=2):
-            choices.append(WindowChoice(str(i), bh.speak_window(slot, hours.zone, now), slot.start.isoformat(), slot.end.isoformat(), False))
+            choices.append(WindowChoice(str(i), bh.speak_window(slot, zone, now), slot.start.isoformat(), slot.end.isoformat(), False))
         self.ctx.store.update_capture(esc_id, windows=[c.__dict__ for c in choices])
         return choices
 
@@ -390,7 +391,7 @@ class Callbacks:
             reschedules=reschedules + 1,
         )
         self.ctx.timers.at(start, "workers.jobs.dial_callback", cb_id, attempts + 1, key=job_id("dial", cb_id, attempts + 1))
-        spoken = bh.speak_window(bh.Window(start, end), self.ctx.policy.business_hours.zone, now)
+        spoken = bh.speak_window(bh.Window(start, end), caller_time_zone(cb["number"], self.ctx.policy.business_hours.zone), now)
         self._event(cb, "callback_rescheduled", f"{why}; new window {spoken}")
         self.notify.team(cb["escalation_id"], f"No answer again on the callback to {cb['number']} ({why}); rescheduled {spoken} (R-CB-5).", callback_time=spoken)
         return "rescheduled"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
+import phonenumbers.timezone
 from phonenumbers import PhoneNumberType
 
 _CLIENT = re.compile(r"^client:[A-Za-z0-9_.\-@]{1,121}$")
@@ -61,3 +63,18 @@ def normalise_endpoint(raw: str, region: str) -> str:
 def spoken_digits(digits: str) -> str:
     """Digits read one by one ("4 4 1 2"), the way a caller expects a number read back."""
     return " ".join(d for d in digits if d.isdigit())
+
+
+def caller_time_zone(e164: str, default: ZoneInfo) -> ZoneInfo:
+    """The caller's own time zone when their number pins it to one, so a window is spoken as
+    the caller lives it ("between 10 AM and 12 PM" in New York); otherwise the organisation's."""
+    try:
+        zones = phonenumbers.timezone.time_zones_for_number(phonenumbers.parse(e164))
+    except phonenumbers.NumberParseException:
+        return default
+    if len(zones) != 1:
+        return default
+    try:
+        return ZoneInfo(zones[0])
+    except (ZoneInfoNotFoundError, ValueError):
+        return default

@@ -385,3 +385,15 @@ def test_leads_busy_callback_is_due_by_end_of_business_day__R_HOURS_2_R_CB_7(har
     book_callback(harness, caller_sid, esc_id)
     cb_id = harness.escalation(esc_id)["callback"]["id"]
     assert harness.core.callbacks.view(cb_id)["deadline"] == "2026-11-24T23:00:00+00:00"
+
+
+def test_windows_are_spoken_in_the_callers_time_zone__R_CB_2(harness):
+    caller_sid, esc_id = holding(harness)
+    harness.twiml(f"/voice/callback/number-choice?escalation={esc_id}&tries=0", {"CallSid": caller_sid, "Digits": "2"})
+    harness.twiml(f"/voice/callback/number-keyed?escalation={esc_id}&tries=0", {"CallSid": caller_sid, "Digits": "2125550123"})
+    windows = harness.twiml(f"/voice/callback/number-confirmed?escalation={esc_id}", {"CallSid": caller_sid, "Digits": "1"})
+    assert "For today between 11 AM and 1 PM, press 2." in windows.text(), "10 AM Chicago is 11 AM in New York"
+    confirmed = harness.twiml(f"/voice/callback/window?escalation={esc_id}&tries=0", {"CallSid": caller_sid, "Digits": "2"})
+    assert "today between 11 AM and 1 PM" in confirmed.text()
+    cb = harness.api("GET", "/api/callbacks", who="lead-lee").json["callbacks"][0]
+    assert cb["number"] == "+12125550123" and cb["window_start"] == "2026-11-24T16:00:00+00:00"
