@@ -297,7 +297,7 @@ def parse_policy(data: dict[str, Any], file: str = "<policy>") -> Policy:
         people=people,
         kinds=_kinds(top.table("kinds"), people),
         callbacks=_callbacks(top.table("callbacks")),
-        business_hours=parse_business_hours(top.data.get("business_hours", {}) if isinstance(top.data.get("business_hours"), dict) else _not_table(top, "business_hours"), file),
+        business_hours=parse_business_hours(top.data.get("business_hours"), file),
         notifications=_notifications(top.table("notifications")),
         raw=data,
     )
@@ -395,10 +395,6 @@ def _kinds(t: _Reader, people: tuple[Person, ...]) -> dict[str, KindRouting]:
     if unknown:
         raise t.fail(sorted(unknown)[0], f"unknown escalation kind; kinds are {', '.join(KINDS)}")
     return kinds
-
-
-def _not_table(top: _Reader, name: str):
-    raise top.fail(name, "must be a table")
 
 
 def _callbacks(t: _Reader) -> Callbacks:

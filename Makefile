@@ -1,0 +1,42 @@
+# make demo: set up and play a simulated escalation call. make test: set up and run the tests.
+SHELL := /bin/sh
+PY := .venv/bin/python
+STAMP := .venv/.installed
+ARGS ?=
+
+.PHONY: setup demo test lint run clean redis-server
+
+setup: $(STAMP) redis-server
+
+.venv/bin/python:
+	python3 -m venv .venv
+
+$(STAMP): requirements.txt .venv/bin/python
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+# redis-server from apt when missing (the tests and the demo start their own on loopback).
+redis-server:
+	@if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; then \
+		echo "installing redis-server with apt"; \
+		if [ "$$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	fi
+
+demo: setup
+	$(PY) -m sim.demo $(ARGS)
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+run: setup
+	scripts/run.sh
+
+clean:
+	rm -rf .venv var .pytest_cache .ruff_cache

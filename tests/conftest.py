@@ -1,0 +1,42 @@
+"""Test setup: a real redis-server on a free loopback port for the session, and Twilio's REST
+API intercepted by a fake that judges every request against Twilio's OpenAPI description."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+import responses
+
+from telephony.local_redis import LocalRedis
+from tests.twilio_contract import FakeTwilioRest, TwilioSpec, intercept
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    server = LocalRedis.start(tmp_path_factory.mktemp("redis"), appendonly=True)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_conn(redis_server):
+    conn = redis.Redis.from_url(redis_server.url)
+    conn.flushall()
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def twilio_rest():
+    fake = FakeTwilioRest(TwilioSpec.load())
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        intercept(mock, fake)
+        yield fake
+    assert not fake.violations, "requests Twilio would refuse:\n" + "\n".join(fake.violations)
+
+
+@pytest.fixture
+def harness(redis_conn, twilio_rest):
+    from tests.support import Harness
+
+    return Harness(redis_conn, twilio_rest)
