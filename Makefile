@@ -12,7 +12,6 @@ setup: $(STAMP) redis-server
 	python3 -m venv .venv
 
 $(STAMP): requirements.txt .venv/bin/python
-	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
