@@ -14,7 +14,15 @@ def _say(node, policy: Policy, text: str) -> None:
     node.say(text, voice=policy.voice, language=policy.language)
 
 
-def _menu(policy: Policy, action: str, lines: list[str], *, speech: bool = False, num_digits: int | None = 1, finish_on_key: str | None = None) -> VoiceResponse:
+def _menu(
+    policy: Policy,
+    action: str,
+    lines: list[str],
+    *,
+    speech: bool = False,
+    num_digits: int | None = 1,
+    finish_on_key: str | None = None,
+) -> VoiceResponse:
     response = VoiceResponse()
     gather = Gather(
         input="dtmf speech" if speech else "dtmf",
@@ -32,7 +40,9 @@ def _menu(policy: Policy, action: str, lines: list[str], *, speech: bool = False
     return response
 
 
-def offer(policy: Policy, urls: Urls, escalation_id: str, tries: int, unclear: bool = False, busy: bool = False) -> VoiceResponse:
+def offer(
+    policy: Policy, urls: Urls, escalation_id: str, tries: int, unclear: bool = False, busy: bool = False
+) -> VoiceResponse:
     """R-ESC-7 (nobody answered) or R-HOURS-2 (leads busy: hold or a callback by end of day)."""
     prompt = policy.callbacks.busy_offer_prompt if busy else policy.callbacks.offer_prompt
     lines = ([policy.hold.offer_unclear] if unclear else []) + [prompt]
@@ -50,7 +60,9 @@ def confirm_caller_id(policy: Policy, urls: Urls, escalation_id: str, number: st
 
 def ask_number(policy: Policy, urls: Urls, escalation_id: str, tries: int, invalid: bool = False) -> VoiceResponse:
     lines = ([policy.callbacks.number_invalid] if invalid else []) + [policy.callbacks.number_prompt]
-    return _menu(policy, urls.callback_step("number-keyed", escalation_id, tries), lines, num_digits=None, finish_on_key="#")
+    return _menu(
+        policy, urls.callback_step("number-keyed", escalation_id, tries), lines, num_digits=None, finish_on_key="#"
+    )
 
 
 def read_back(policy: Policy, urls: Urls, escalation_id: str, number: str) -> VoiceResponse:
@@ -78,7 +90,9 @@ def confirmed(policy: Policy, number: str, spoken: str) -> VoiceResponse:
 
 def lead_announcement(policy: Policy, urls: Urls, callback_id: str, lines: tuple[str, ...]) -> VoiceResponse:
     response = VoiceResponse()
-    gather = Gather(input="dtmf", num_digits=1, timeout=8, action=urls.callback_lead_decision(callback_id), method="POST")
+    gather = Gather(
+        input="dtmf", num_digits=1, timeout=8, action=urls.callback_lead_decision(callback_id), method="POST"
+    )
     for line in lines:
         _say(gather, policy, line)
     response.append(gather)

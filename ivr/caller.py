@@ -20,7 +20,11 @@ def ask_account(policy: Policy, urls: Urls, attempt: int, retry: bool) -> VoiceR
     if attempt == 1 and not retry:
         _say(response, policy, policy.ivr.greeting)
     gather = Gather(input="dtmf", finish_on_key="#", timeout=8, action=urls.account(attempt), method="POST")
-    _say(gather, policy, policy.ivr.account_retry + " " + policy.ivr.account_prompt if retry else policy.ivr.account_prompt)
+    _say(
+        gather,
+        policy,
+        policy.ivr.account_retry + " " + policy.ivr.account_prompt if retry else policy.ivr.account_prompt,
+    )
     response.append(gather)
     response.redirect(urls.account(attempt), method="POST")
     return response

@@ -13,12 +13,14 @@ REPLAYS = 1
 
 
 def announcement(policy: Policy, urls: Urls, escalation_id: str, briefing: Briefing, replay: int) -> VoiceResponse:
-    """"I have an escalation in transfer" first, then the details, then accept (1) or decline (2).
+    """ "I have an escalation in transfer" first, then the details, then accept (1) or decline (2).
     Silence after the prompt replays it once, then counts as a decline."""
     response = VoiceResponse()
     if not briefing.live:
         return caller_gone(policy)
-    gather = Gather(input="dtmf", num_digits=1, timeout=8, action=urls.lead_decision(escalation_id, replay), method="POST")
+    gather = Gather(
+        input="dtmf", num_digits=1, timeout=8, action=urls.lead_decision(escalation_id, replay), method="POST"
+    )
     for line in (briefing.intro, *briefing.details, briefing.prompt):
         gather.say(line, voice=policy.voice, language=policy.language)
     response.append(gather)
@@ -28,7 +30,9 @@ def announcement(policy: Policy, urls: Urls, escalation_id: str, briefing: Brief
 
 def ask_again(policy: Policy, urls: Urls, escalation_id: str, briefing: Briefing, replay: int) -> VoiceResponse:
     response = VoiceResponse()
-    gather = Gather(input="dtmf", num_digits=1, timeout=8, action=urls.lead_decision(escalation_id, replay), method="POST")
+    gather = Gather(
+        input="dtmf", num_digits=1, timeout=8, action=urls.lead_decision(escalation_id, replay), method="POST"
+    )
     gather.say(briefing.prompt, voice=policy.voice, language=policy.language)
     response.append(gather)
     response.redirect(urls.lead_decision(escalation_id, replay), method="POST")

@@ -65,7 +65,9 @@ CALLBACK_STATUSES = ("scheduled", "dialing", "completed", "no_answer", "reschedu
 def callbacks():
     status = request.args.get("status") or None
     if status and status not in CALLBACK_STATUSES:
-        raise InvalidRequest(f"'status' must be one of {', '.join(CALLBACK_STATUSES)}.", code="invalid_query", field="status")
+        raise InvalidRequest(
+            f"'status' must be one of {', '.join(CALLBACK_STATUSES)}.", code="invalid_query", field="status"
+        )
     return jsonify(callbacks=core().callbacks.list(status))
 
 
@@ -92,7 +94,7 @@ def calls():
 def presence(person_id: str):
     body = json_body()
     if not isinstance(body, dict) or "presence" not in body:
-        raise InvalidRequest("Send {\"presence\": \"available\"|\"busy\"|\"offline\"}.", code="missing_field", field="presence")
+        raise InvalidRequest('Send {"presence": "available"|"busy"|"offline"}.', code="missing_field", field="presence")
     return jsonify(core().set_presence(g.actor, person_id, body["presence"]))
 
 

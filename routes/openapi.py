@@ -34,7 +34,13 @@ OPENAPI = {
                     "call_sid": {"type": "string", "pattern": "^CA[0-9a-fA-F]{32}$"},
                     "kind": {
                         "type": "string",
-                        "enum": ["manager_request", "supervisor_demanded", "formal_complaint", "abusive", "no_authority"],
+                        "enum": [
+                            "manager_request",
+                            "supervisor_demanded",
+                            "formal_complaint",
+                            "abusive",
+                            "no_authority",
+                        ],
                     },
                     "reason": {"type": "string"},
                     "client": {
@@ -57,7 +63,15 @@ OPENAPI = {
                     "kind": {"type": "string"},
                     "state": {
                         "type": "string",
-                        "enum": ["dialing_lead", "briefing", "connected", "callback_scheduled", "resolved", "abandoned", "failed"],
+                        "enum": [
+                            "dialing_lead",
+                            "briefing",
+                            "connected",
+                            "callback_scheduled",
+                            "resolved",
+                            "abandoned",
+                            "failed",
+                        ],
                     },
                     "tier": {"type": "string", "nullable": True},
                     "assignee": {"type": "string", "nullable": True},
@@ -68,7 +82,11 @@ OPENAPI = {
                         "type": "array",
                         "items": {
                             "type": "object",
-                            "properties": {"at": {"type": "string"}, "event": {"type": "string"}, "detail": {"type": "string"}},
+                            "properties": {
+                                "at": {"type": "string"},
+                                "event": {"type": "string"},
+                                "detail": {"type": "string"},
+                            },
                         },
                     },
                 },
@@ -80,9 +98,14 @@ OPENAPI = {
         "/api/escalations": {
             "post": {
                 "summary": "The agent presses escalate: hold the caller, ring the tier (R-WARM, R-ESC)",
-                "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/EscalationRequest"}}}},
+                "requestBody": {
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EscalationRequest"}}}
+                },
                 "responses": {
-                    "201": _resp("The escalation (a repeated idempotency_key returns the same one)", {"$ref": "#/components/schemas/Escalation"}),
+                    "201": _resp(
+                        "The escalation (a repeated idempotency_key returns the same one)",
+                        {"$ref": "#/components/schemas/Escalation"},
+                    ),
                     **_ERRORS,
                     "404": _resp("Unknown or finished call", _ERROR),
                     "409": _resp("The call already has an open escalation, or is not with an agent yet", _ERROR),
@@ -99,14 +122,24 @@ OPENAPI = {
             "get": {
                 "summary": "State and timeline of one escalation",
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "responses": {"200": _resp("The escalation", {"$ref": "#/components/schemas/Escalation"}), **_ERRORS, "404": _resp("No such escalation", _ERROR)},
+                "responses": {
+                    "200": _resp("The escalation", {"$ref": "#/components/schemas/Escalation"}),
+                    **_ERRORS,
+                    "404": _resp("No such escalation", _ERROR),
+                },
             }
         },
         "/api/escalations/{id}/connect": {
             "post": {
                 "summary": "Bring the caller off hold to the briefed lead; the agent leaves unless stay_to_introduce (R-WARM-4)",
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {"stay_to_introduce": {"type": "boolean"}}}}}},
+                "requestBody": {
+                    "content": {
+                        "application/json": {
+                            "schema": {"type": "object", "properties": {"stay_to_introduce": {"type": "boolean"}}}
+                        }
+                    }
+                },
                 "responses": {
                     "200": _resp("The escalation, now connected", {"$ref": "#/components/schemas/Escalation"}),
                     **_ERRORS,
@@ -127,28 +160,67 @@ OPENAPI = {
             "post": {
                 "summary": "A lead cancels a callback",
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "responses": {"200": _resp("The callback"), **_ERRORS, "404": _resp("No such callback", _ERROR), "409": _resp("Already made or cancelled", _ERROR)},
+                "responses": {
+                    "200": _resp("The callback"),
+                    **_ERRORS,
+                    "404": _resp("No such callback", _ERROR),
+                    "409": _resp("Already made or cancelled", _ERROR),
+                },
             }
         },
         "/api/callbacks/{id}/reschedule": {
             "post": {
                 "summary": "A lead moves a callback to a new window (ISO 8601 with offset)",
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "requestBody": {"content": {"application/json": {"schema": {"type": "object", "required": ["window_start", "window_end"], "properties": {"window_start": {"type": "string", "format": "date-time"}, "window_end": {"type": "string", "format": "date-time"}}}}}},
-                "responses": {"200": _resp("The callback"), **_ERRORS, "404": _resp("No such callback", _ERROR), "409": _resp("Already made or cancelled", _ERROR)},
+                "requestBody": {
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["window_start", "window_end"],
+                                "properties": {
+                                    "window_start": {"type": "string", "format": "date-time"},
+                                    "window_end": {"type": "string", "format": "date-time"},
+                                },
+                            }
+                        }
+                    }
+                },
+                "responses": {
+                    "200": _resp("The callback"),
+                    **_ERRORS,
+                    "404": _resp("No such callback", _ERROR),
+                    "409": _resp("Already made or cancelled", _ERROR),
+                },
             }
         },
         "/api/calls": {
-            "get": {"summary": "Live calls: an agent sees their own, leads and above see all", "responses": {"200": _resp("{calls: [...]}"), **_ERRORS}}
+            "get": {
+                "summary": "Live calls: an agent sees their own, leads and above see all",
+                "responses": {"200": _resp("{calls: [...]}"), **_ERRORS},
+            }
         },
         "/api/people/{id}/presence": {
             "put": {
                 "summary": "Set presence (available, busy, offline); an agent coming available takes the longest-waiting caller",
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {"presence": {"type": "string", "enum": ["available", "busy", "offline"]}}}}}},
+                "requestBody": {
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "presence": {"type": "string", "enum": ["available", "busy", "offline"]}
+                                },
+                            }
+                        }
+                    }
+                },
                 "responses": {"200": _resp("The person's presence"), **_ERRORS, "404": _resp("No such person", _ERROR)},
             }
         },
-        "/api/openapi.json": {"get": {"summary": "This document", "security": [], "responses": {"200": _resp("OpenAPI 3.0")}}},
+        "/api/openapi.json": {
+            "get": {"summary": "This document", "security": [], "responses": {"200": _resp("OpenAPI 3.0")}}
+        },
     },
 }

@@ -43,9 +43,13 @@ def staff(*roles: str):
             scheme, _, token = header.partition(" ")
             actor = _lookup(token.strip()) if scheme.lower() == "bearer" else None
             if actor is None:
-                return jsonify(error="unauthorized", message="Send Authorization: Bearer <token> with a token from API_TOKENS."), 401
+                return jsonify(
+                    error="unauthorized", message="Send Authorization: Bearer <token> with a token from API_TOKENS."
+                ), 401
             if roles and actor.role not in roles:
-                return jsonify(error="forbidden", message=f"A {actor.role} may not do this; it needs one of: {', '.join(roles)}."), 403
+                return jsonify(
+                    error="forbidden", message=f"A {actor.role} may not do this; it needs one of: {', '.join(roles)}."
+                ), 403
             g.actor = actor
             return view(*args, **kwargs)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request
 
-from ivr import caller as caller_ivr
 from ivr import callback as callback_ivr
+from ivr import caller as caller_ivr
 from ivr import hold as hold_ivr
 from ivr import lead as lead_ivr
 from routes.security import twilio_webhook
@@ -18,11 +18,24 @@ bp = Blueprint("voice", __name__, url_prefix="/voice")
 # Routes whose answer is what a caller hears next: if they fail the caller must not hear
 # "an application error has occurred" and be hung up on.
 CALLER_FACING = {
-    "voice.incoming", "voice.account", "voice.wait", "voice.hold", "voice.hold_offer",
-    "voice.hold_choice", "voice.hold_loop", "voice.hold_loop_choice", "voice.rejoin",
-    "voice.voicemail", "voice.voicemail_done", "voice.callback_offer", "voice.callback_offer_choice",
-    "voice.callback_number", "voice.callback_number_choice", "voice.callback_number_keyed",
-    "voice.callback_number_confirmed", "voice.callback_window",
+    "voice.incoming",
+    "voice.account",
+    "voice.wait",
+    "voice.hold",
+    "voice.hold_offer",
+    "voice.hold_choice",
+    "voice.hold_loop",
+    "voice.hold_loop_choice",
+    "voice.rejoin",
+    "voice.voicemail",
+    "voice.voicemail_done",
+    "voice.callback_offer",
+    "voice.callback_offer_choice",
+    "voice.callback_number",
+    "voice.callback_number_choice",
+    "voice.callback_number_keyed",
+    "voice.callback_number_confirmed",
+    "voice.callback_window",
 }
 UNCLEAR_TRIES = 2
 

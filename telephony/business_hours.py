@@ -83,7 +83,7 @@ def parse_business_hours(table: Any, file: str, key_prefix: str = "business_hour
         return PolicyError(file, f"{key_prefix}.{key}" if key else key_prefix, reason)
 
     if not isinstance(table, dict) or not table:
-        raise fail("", "missing table: give time_zone and days (e.g. mon = \"08:00-17:00\")")
+        raise fail("", 'missing table: give time_zone and days (e.g. mon = "08:00-17:00")')
     zone_name = table.get("time_zone")
     if not isinstance(zone_name, str):
         raise fail("time_zone", "missing: an IANA time zone such as America/Chicago")
@@ -93,7 +93,7 @@ def parse_business_hours(table: Any, file: str, key_prefix: str = "business_hour
         raise fail("time_zone", f"unknown time zone {zone_name!r}") from None
     days = table.get("days")
     if not isinstance(days, dict) or not days:
-        raise fail("days", "must be a table such as { mon = \"08:00-17:00\" }")
+        raise fail("days", 'must be a table such as { mon = "08:00-17:00" }')
     opening: dict[int, tuple[time, time]] = {}
     for name, span in days.items():
         if name not in DAYS:
@@ -111,15 +111,18 @@ def parse_business_hours(table: Any, file: str, key_prefix: str = "business_hour
     country = table.get("holidays", "")
     subdivision = table.get("holiday_subdivision", "")
     if not isinstance(country, str) or not isinstance(subdivision, str):
-        raise fail("holidays", "must be a country code such as \"US\"")
+        raise fail("holidays", 'must be a country code such as "US"')
     if country:
         try:
             _calendar(country, subdivision, 2026)
         except NotImplementedError:
-            raise fail("holidays" if not subdivision else "holiday_subdivision", f"no holiday calendar for {country!r} {subdivision!r}") from None
+            raise fail(
+                "holidays" if not subdivision else "holiday_subdivision",
+                f"no holiday calendar for {country!r} {subdivision!r}",
+            ) from None
     extras = table.get("extra_holidays", [])
     if not isinstance(extras, list):
-        raise fail("extra_holidays", "must be a list of dates (\"2026-12-24\")")
+        raise fail("extra_holidays", 'must be a list of dates ("2026-12-24")')
     extra: set[date] = set()
     for i, value in enumerate(extras):
         try:
@@ -136,7 +139,9 @@ def _next_local_hour(at: datetime, zone: ZoneInfo) -> datetime:
     return local.astimezone(UTC)
 
 
-def callback_slots(hours: BusinessHours, now: datetime, *, length_minutes: int = 120, count: int = 3, earliest_minutes: int = 15) -> list[Window]:
+def callback_slots(
+    hours: BusinessHours, now: datetime, *, length_minutes: int = 120, count: int = 3, earliest_minutes: int = 15
+) -> list[Window]:
     """The next windows a caller can pick (R-CB-2): on the hour, each inside one business day,
     back to back; after hours, weekends and holidays they start at the next opening (R-CB-3)."""
     length = timedelta(minutes=length_minutes)
@@ -155,7 +160,7 @@ def callback_slots(hours: BusinessHours, now: datetime, *, length_minutes: int =
 
 
 def asap_window(hours: BusinessHours, now: datetime, *, length_minutes: int = 120) -> Window:
-    """"As soon as someone is available": from now (or the next opening) for the window length,
+    """ "As soon as someone is available": from now (or the next opening) for the window length,
     never past closing."""
     start = hours.next_opening(now)
     return Window(start, min(start + timedelta(minutes=length_minutes), hours.close_of_business(start)))

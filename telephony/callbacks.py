@@ -72,7 +72,12 @@ class Callbacks:
         esc = self.ctx.store.escalation(esc_id) or {}
         agent = self.ctx.policy.person(esc.get("agent_id", ""))
         leader = agent.leader if agent and agent.leader else ""
-        if not self.ctx.store.transition(esc_id, HOLDING_STATES, "failed", self.ctx.event("callback_refused", f"direct leader {leader or 'unknown'} told")):
+        if not self.ctx.store.transition(
+            esc_id,
+            HOLDING_STATES,
+            "failed",
+            self.ctx.event("callback_refused", f"direct leader {leader or 'unknown'} told"),
+        ):
             return
         self.ctx.store.close_escalation(esc["call_sid"], esc_id)
         self.hold.stop(esc_id)
@@ -94,7 +99,14 @@ class Callbacks:
         number = self.caller_id(esc_id)
         if number and esc["state"] in HOLDING_STATES:
             choice = self.window_choices(esc_id)[0]
-            self.book(esc_id, number, datetime.fromisoformat(choice.start), datetime.fromisoformat(choice.end), choice.spoken, asap=True)
+            self.book(
+                esc_id,
+                number,
+                datetime.fromisoformat(choice.start),
+                datetime.fromisoformat(choice.end),
+                choice.spoken,
+                asap=True,
+            )
         else:
             self.notify.team(esc_id, f"Voicemail left, no callable caller ID: {recording_url}")
 
@@ -138,11 +150,23 @@ class Callbacks:
         cb = self.ctx.policy.callbacks
         now = self.ctx.clock.now()
         asap = bh.asap_window(hours, now, length_minutes=cb.window_length_minutes)
-        choices = [WindowChoice("1", "as soon as someone is available", asap.start.isoformat(), asap.end.isoformat(), True)]
-        slots = bh.callback_slots(hours, now, length_minutes=cb.window_length_minutes, count=cb.slots_offered, earliest_minutes=cb.earliest_minutes)
+        choices = [
+            WindowChoice("1", "as soon as someone is available", asap.start.isoformat(), asap.end.isoformat(), True)
+        ]
+        slots = bh.callback_slots(
+            hours,
+            now,
+            length_minutes=cb.window_length_minutes,
+            count=cb.slots_offered,
+            earliest_minutes=cb.earliest_minutes,
+        )
         zone = caller_time_zone(self.pending_number(esc_id), hours.zone)
         for i, slot in enumerate(slots, start=2):
-            choices.append(WindowChoice(str(i), bh.speak_window(slot, zone, now), slot.start.isoformat(), slot.end.isoformat(), False))
+            choices.append(
+                WindowChoice(
+                    str(i), bh.speak_window(slot, zone, now), slot.start.isoformat(), slot.end.isoformat(), False
+                )
+            )
         self.ctx.store.update_capture(esc_id, windows=[c.__dict__ for c in choices])
         return choices
 
@@ -151,7 +175,14 @@ class Callbacks:
         number = self.pending_number(esc_id)
         if choice is None or not number:
             return None
-        return self.book(esc_id, number, datetime.fromisoformat(choice.start), datetime.fromisoformat(choice.end), choice.spoken, asap=choice.asap)
+        return self.book(
+            esc_id,
+            number,
+            datetime.fromisoformat(choice.start),
+            datetime.fromisoformat(choice.end),
+            choice.spoken,
+            asap=choice.asap,
+        )
 
     def book(self, esc_id: str, number: str, start: datetime, end: datetime, spoken: str, asap: bool) -> dict:
         """Store the callback, then schedule its dial and its deadline, then tell the team; the
@@ -202,7 +233,11 @@ class Callbacks:
         self.ctx.timers.at(max(start, now), "workers.jobs.dial_callback", cb_id, 1, key=job_id("dial", cb_id, 1))
         self.ctx.timers.at(due, "workers.jobs.callback_deadline", cb_id, key=job_id("deadline", cb_id))
         self.ensure_sweeper()
-        self.notify.team(esc_id, "Escalation: callback booked", callback_time=f"{spoken} ({fields['window_start']} to {fields['window_end']})")
+        self.notify.team(
+            esc_id,
+            "Escalation: callback booked",
+            callback_time=f"{spoken} ({fields['window_start']} to {fields['window_end']})",
+        )
         return self.view(cb_id)
 
     def _stop_ringing(self, esc: dict[str, str]) -> None:
@@ -318,7 +353,13 @@ class Callbacks:
             return "machine"
         self.ctx.store.settle_leg(call_sid, "answered")
         self.ctx.store.update_callback(cb_id, status="completed", completed_at=self.ctx.now_iso())
-        self.ctx.store.transition(cb["escalation_id"], ("callback_scheduled",), "connected", self.ctx.event("callback_connected", f"caller reached at {cb['number']}"), assignee=cb.get("lead", ""))
+        self.ctx.store.transition(
+            cb["escalation_id"],
+            ("callback_scheduled",),
+            "connected",
+            self.ctx.event("callback_connected", f"caller reached at {cb['number']}"),
+            assignee=cb.get("lead", ""),
+        )
         return "human"
 
     def caller_status(self, cb_id: str, call_sid: str, status: str) -> None:
@@ -371,15 +412,22 @@ class Callbacks:
         next_at = now + timedelta(seconds=policy.retry_spacing_seconds)
         window_end = datetime.fromisoformat(cb["window_end"])
         if int(cb.get("window_attempts") or 0) < policy.attempts_per_window and next_at < window_end:
-            self.ctx.store.update_callback(cb_id, status="scheduled", next_attempt_at=next_at.isoformat(timespec="seconds"))
-            self.ctx.timers.at(next_at, "workers.jobs.dial_callback", cb_id, attempts + 1, key=job_id("dial", cb_id, attempts + 1))
+            self.ctx.store.update_callback(
+                cb_id, status="scheduled", next_attempt_at=next_at.isoformat(timespec="seconds")
+            )
+            self.ctx.timers.at(
+                next_at, "workers.jobs.dial_callback", cb_id, attempts + 1, key=job_id("dial", cb_id, attempts + 1)
+            )
             self._event(cb, "callback_retry", f"{why}; next try at {next_at.isoformat(timespec='seconds')}")
             return "retry"
         reschedules = int(cb.get("reschedules") or 0)
         if reschedules >= policy.max_reschedules:
             self.ctx.store.update_callback(cb_id, status="no_answer")
             self._event(cb, "callback_gave_up", why)
-            self.notify.team(cb["escalation_id"], f"Callback to {cb['number']} failed after {attempts} attempts ({why}); please follow up by hand.")
+            self.notify.team(
+                cb["escalation_id"],
+                f"Callback to {cb['number']} failed after {attempts} attempts ({why}); please follow up by hand.",
+            )
             return "no_answer"
         start, end = self._next_window(cb, now)
         self.ctx.store.update_callback(
@@ -390,10 +438,18 @@ class Callbacks:
             window_attempts=0,
             reschedules=reschedules + 1,
         )
-        self.ctx.timers.at(start, "workers.jobs.dial_callback", cb_id, attempts + 1, key=job_id("dial", cb_id, attempts + 1))
-        spoken = bh.speak_window(bh.Window(start, end), caller_time_zone(cb["number"], self.ctx.policy.business_hours.zone), now)
+        self.ctx.timers.at(
+            start, "workers.jobs.dial_callback", cb_id, attempts + 1, key=job_id("dial", cb_id, attempts + 1)
+        )
+        spoken = bh.speak_window(
+            bh.Window(start, end), caller_time_zone(cb["number"], self.ctx.policy.business_hours.zone), now
+        )
         self._event(cb, "callback_rescheduled", f"{why}; new window {spoken}")
-        self.notify.team(cb["escalation_id"], f"No answer again on the callback to {cb['number']} ({why}); rescheduled {spoken} (R-CB-5).", callback_time=spoken)
+        self.notify.team(
+            cb["escalation_id"],
+            f"No answer again on the callback to {cb['number']} ({why}); rescheduled {spoken} (R-CB-5).",
+            callback_time=spoken,
+        )
         return "rescheduled"
 
     def _next_window(self, cb: dict[str, str], now: datetime) -> tuple[datetime, datetime]:
@@ -416,14 +472,20 @@ class Callbacks:
             self.ctx.store.update_callback(cb_id, status="overdue")
         self.ctx.store.update_callback(cb_id, overdue="true")
         self._event(cb, "callback_overdue", f"deadline {cb['deadline']} passed")
-        self.notify.managers(cb["escalation_id"], f"Callback to {cb['number']} is overdue: it was due by {cb['deadline']} (R-CB-7).")
+        self.notify.managers(
+            cb["escalation_id"], f"Callback to {cb['number']} is overdue: it was due by {cb['deadline']} (R-CB-7)."
+        )
         return True
 
     def ensure_sweeper(self) -> None:
         """The sweeper runs while any callback is open; one job, whatever calls this."""
         if not self.ctx.store.r.set("esc:sweeper", 1, nx=True, ex=SWEEP_SECONDS * 2):
             return
-        self.ctx.timers.at(self.ctx.clock.now() + timedelta(seconds=SWEEP_SECONDS), "workers.jobs.sweep_callbacks", key="sweep-callbacks")
+        self.ctx.timers.at(
+            self.ctx.clock.now() + timedelta(seconds=SWEEP_SECONDS),
+            "workers.jobs.sweep_callbacks",
+            key="sweep-callbacks",
+        )
 
     def sweep(self, grace_seconds: int = SWEEP_SECONDS) -> list[str]:
         """R-CB-8: a worker that died after claiming an attempt but before ringing anyone leaves
@@ -439,7 +501,9 @@ class Callbacks:
                 continue
             attempt = int(cb.get("attempts") or 1)
             self.ctx.store.update_callback(cb_id, status="scheduled", attempts=attempt - 1)
-            self.ctx.timers.soon("workers.jobs.dial_callback", cb_id, attempt, key=job_id("dial", cb_id, attempt, "recovered"))
+            self.ctx.timers.soon(
+                "workers.jobs.dial_callback", cb_id, attempt, key=job_id("dial", cb_id, attempt, "recovered")
+            )
             self._event(cb, "callback_recovered", f"attempt {attempt} was claimed by a worker that stopped")
             recovered.append(cb_id)
         self.ctx.store.r.delete("esc:sweeper")
@@ -468,14 +532,32 @@ class Callbacks:
             start = datetime.fromisoformat(str(body.get("window_start", "")))
             end = datetime.fromisoformat(str(body.get("window_end", "")))
         except ValueError:
-            raise InvalidRequest("'window_start' and 'window_end' must be ISO 8601 times with an offset.", code="invalid_field", field="window_start") from None
+            raise InvalidRequest(
+                "'window_start' and 'window_end' must be ISO 8601 times with an offset.",
+                code="invalid_field",
+                field="window_start",
+            ) from None
         if start.tzinfo is None or end.tzinfo is None:
-            raise InvalidRequest("Give the window with a UTC offset, e.g. 2026-11-25T14:00:00-06:00.", code="invalid_field", field="window_start")
+            raise InvalidRequest(
+                "Give the window with a UTC offset, e.g. 2026-11-25T14:00:00-06:00.",
+                code="invalid_field",
+                field="window_start",
+            )
         if end <= start or end <= self.ctx.clock.now():
-            raise InvalidRequest("The window must end after it starts, and in the future.", code="invalid_field", field="window_end")
+            raise InvalidRequest(
+                "The window must end after it starts, and in the future.", code="invalid_field", field="window_end"
+            )
         attempt = int(cb.get("attempts") or 0) + 1
-        self.ctx.store.update_callback(cb_id, status="rescheduled", window_start=start.isoformat(), window_end=end.isoformat(), window_attempts=0)
-        self.ctx.timers.at(max(start, self.ctx.clock.now()), "workers.jobs.dial_callback", cb_id, attempt, key=job_id("dial", cb_id, attempt))
+        self.ctx.store.update_callback(
+            cb_id, status="rescheduled", window_start=start.isoformat(), window_end=end.isoformat(), window_attempts=0
+        )
+        self.ctx.timers.at(
+            max(start, self.ctx.clock.now()),
+            "workers.jobs.dial_callback",
+            cb_id,
+            attempt,
+            key=job_id("dial", cb_id, attempt),
+        )
         self._event(cb, "callback_rescheduled", f"by {actor.person_id} to {start.isoformat()}")
         return self.view(cb_id)
 

@@ -64,9 +64,7 @@ class Settings:
             raise ConfigError("PUBLIC_BASE_URL must be an http(s) URL such as https://esc.example.com")
         check = env.get("TWILIO_SIGNATURE_CHECK", "on").strip().lower()
         if check not in ("on", "off-for-local-development"):
-            raise ConfigError(
-                "TWILIO_SIGNATURE_CHECK must be 'on' or 'off-for-local-development'"
-            )
+            raise ConfigError("TWILIO_SIGNATURE_CHECK must be 'on' or 'off-for-local-development'")
         api_base = env.get("TWILIO_API_BASE_URL", "").strip().rstrip("/") or None
         if api_base and urlparse(api_base).scheme not in ("http", "https"):
             raise ConfigError("TWILIO_API_BASE_URL must be an http(s) URL")

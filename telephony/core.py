@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 import redis
 
+from telephony.callbacks import Callbacks
 from telephony.clock import Clock, RedisClock, SystemClock
 from telephony.config import ApiToken, Settings
 from telephony.context import Context
 from telephony.errors import Forbidden, InvalidRequest, NotFound, TelephonyFailure
-from telephony.callbacks import Callbacks
 from telephony.hold import Hold
 from telephony.intake import Intake
 from telephony.notify import Notifier
@@ -108,7 +108,9 @@ class Core:
         if self.ctx.policy.person(person_id) is None:
             raise NotFound(f"No person {person_id} in the policy.", code="person_not_found")
         if presence not in PRESENCES:
-            raise InvalidRequest(f"'presence' must be one of {', '.join(PRESENCES)}.", code="invalid_field", field="presence")
+            raise InvalidRequest(
+                f"'presence' must be one of {', '.join(PRESENCES)}.", code="invalid_field", field="presence"
+            )
         if person_id != actor.person_id and actor.role not in ("lead", "supervisor", "manager"):
             raise Forbidden("You may only change your own presence.", code="not_yours")
         self.intake.presence_changed(person_id, presence)
@@ -120,10 +122,14 @@ class Core:
         calls = []
         for key in self.ctx.store.r.scan_iter(match="esc:call:CA*", count=200):
             sid = key.decode().split(":")[-1]
-            if ":" in key.decode()[len("esc:call:"):]:
+            if ":" in key.decode()[len("esc:call:") :]:
                 continue
             call = self.ctx.store.call(sid)
-            if not call or call.get("role") != "caller" or call.get("status") in ("completed", "busy", "no-answer", "failed", "canceled"):
+            if (
+                not call
+                or call.get("role") != "caller"
+                or call.get("status") in ("completed", "busy", "no-answer", "failed", "canceled")
+            ):
                 continue
             if actor.role == "agent" and call.get("agent_id") != actor.person_id:
                 continue
@@ -155,7 +161,9 @@ def build_core(settings: Settings, conn: redis.Redis, clock: Clock | None = None
     ctx = Context(
         policy=policy,
         store=Store(conn),
-        twilio=TwilioGateway(client, settings.twilio_caller_id, OutboundThrottle(conn, settings.outbound_calls_per_second)),
+        twilio=TwilioGateway(
+            client, settings.twilio_caller_id, OutboundThrottle(conn, settings.outbound_calls_per_second)
+        ),
         urls=Urls(settings.public_base_url),
         clock=clock,
         timers=Timers(conn, clock),

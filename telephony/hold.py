@@ -27,7 +27,9 @@ class Hold:
         esc = self.ctx.store.escalation(esc_id) or {}
         round_ = int(esc.get("hold_round") or 0) + 1
         now = self.ctx.clock.now()
-        self.ctx.store.update_escalation(esc_id, hold_round=round_, hold_round_started_at=now.isoformat(timespec="seconds"))
+        self.ctx.store.update_escalation(
+            esc_id, hold_round=round_, hold_round_started_at=now.isoformat(timespec="seconds")
+        )
         hold = self.ctx.policy.hold
         n = 1
         while n * hold.check_in_seconds < hold.limit_seconds:
@@ -65,7 +67,9 @@ class Hold:
         if esc is None or not self.ctx.store.first_time(f"check_in:{esc_id}:{round_}:{n}"):
             return False
         minutes = n * self.ctx.policy.hold.check_in_seconds / 60
-        self.ctx.store.add_event(esc_id, self.ctx.event("check_in", f"caller on hold {minutes:g} min: check in with them"))
+        self.ctx.store.add_event(
+            esc_id, self.ctx.event("check_in", f"caller on hold {minutes:g} min: check in with them")
+        )
         if esc.get("caller_placement", "conference") == "conference":
             try:
                 self.ctx.twilio.hold(esc["conference_sid"], esc["call_sid"], self.ctx.urls.hold_check_in(esc_id, n))

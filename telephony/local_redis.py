@@ -15,10 +15,18 @@ import redis
 
 
 def find_redis_server() -> str:
-    for candidate in (os.environ.get("REDIS_SERVER"), shutil.which("redis-server"), "/usr/bin/redis-server", "/usr/sbin/redis-server", "/usr/local/bin/redis-server"):
+    for candidate in (
+        os.environ.get("REDIS_SERVER"),
+        shutil.which("redis-server"),
+        "/usr/bin/redis-server",
+        "/usr/sbin/redis-server",
+        "/usr/local/bin/redis-server",
+    ):
         if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
             return candidate
-    raise RuntimeError("redis-server is not installed: run `make setup` (or `apt-get install redis-server`), or set REDIS_URL")
+    raise RuntimeError(
+        "redis-server is not installed: run `make setup` (or `apt-get install redis-server`), or set REDIS_URL"
+    )
 
 
 def free_port() -> int:
@@ -48,9 +56,23 @@ class LocalRedis:
             log = data_dir / "redis.log"
             process = subprocess.Popen(
                 [
-                    binary, "--bind", "127.0.0.1", "--port", str(chosen), "--dir", str(data_dir),
-                    "--appendonly", "yes" if appendonly else "no", "--save", "", "--protected-mode", "yes",
-                    "--daemonize", "no", "--logfile", str(log),
+                    binary,
+                    "--bind",
+                    "127.0.0.1",
+                    "--port",
+                    str(chosen),
+                    "--dir",
+                    str(data_dir),
+                    "--appendonly",
+                    "yes" if appendonly else "no",
+                    "--save",
+                    "",
+                    "--protected-mode",
+                    "yes",
+                    "--daemonize",
+                    "no",
+                    "--logfile",
+                    str(log),
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.STDOUT,

@@ -32,7 +32,9 @@ class Notifier:
 
     def person(self, person_id: str, esc_id: str, text: str) -> dict:
         person = self.ctx.policy.person(person_id)
-        return self._post({"to": f"@{person_id}", "person": person.name if person else person_id, "escalation": esc_id, "text": text})
+        return self._post(
+            {"to": f"@{person_id}", "person": person.name if person else person_id, "escalation": esc_id, "text": text}
+        )
 
     def managers(self, esc_id: str, text: str) -> dict:
         ids = [p.id for p in self.ctx.policy.people if p.role == "manager"]

@@ -155,7 +155,9 @@ class Policy:
     def agents(self) -> list[Person]:
         return [p for p in self.people if p.role == "agent"]
 
-    def tier_people(self, kind: str, tier: str, segment: str | None, region: str | None, on_call_only: bool = False) -> list[Person]:
+    def tier_people(
+        self, kind: str, tier: str, segment: str | None, region: str | None, on_call_only: bool = False
+    ) -> list[Person]:
         """Everyone who may take this kind at this tier, in the policy's order (R-ESC-6); after
         hours only those on call (R-HOURS-1)."""
         routing = self.kinds[kind]
@@ -425,5 +427,7 @@ def _callbacks(t: _Reader) -> Callbacks:
 def _notifications(t: _Reader) -> Notifications:
     tags = t.data.get("tags", {})
     if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
-        raise t.fail("tags", "must be a table of segment = \"tag\"")
-    return Notifications(channel=t.text("channel", "escalations"), tags=dict(tags), default_tag=t.text("default_tag", ""))
+        raise t.fail("tags", 'must be a table of segment = "tag"')
+    return Notifications(
+        channel=t.text("channel", "escalations"), tags=dict(tags), default_tag=t.text("default_tag", "")
+    )

@@ -298,7 +298,6 @@ class Store:
         """Record how a leg ended the first time only: accept, decline and hang-up race."""
         return bool(self.r.hsetnx(f"{P}leg:{call_sid}", "outcome", outcome))
 
-
     # -- callbacks (R-CB-8: stored before the caller hears the confirmation) ---------
     def save_callback(self, cb_id: str, fields: dict[str, Any], at: float) -> None:
         with self.r.pipeline(transaction=True) as pipe:

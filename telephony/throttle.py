@@ -16,7 +16,13 @@ return n
 
 
 class OutboundThrottle:
-    def __init__(self, conn: redis.Redis, calls_per_second: int, now: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        conn: redis.Redis,
+        calls_per_second: int,
+        now: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         if calls_per_second < 1:
             raise ValueError("calls_per_second must be at least 1")
         self.cps = calls_per_second

@@ -68,7 +68,9 @@ class TwilioGateway:
         )
         return Joined(call_sid=participant.call_sid, conference_sid=participant.conference_sid)
 
-    def call(self, to: str, *, url: str, status_callback: str, timeout: int, machine_detection: str | None = None) -> str:
+    def call(
+        self, to: str, *, url: str, status_callback: str, timeout: int, machine_detection: str | None = None
+    ) -> str:
         """An outbound call that first runs our TwiML (a lead hears the announcement, R-WARM-2);
         with machine detection the TwiML request says who answered (AnsweredBy)."""
         extra = {"machine_detection": machine_detection} if machine_detection else {}
@@ -93,9 +95,11 @@ class TwilioGateway:
         """Hold one participant, never the whole conference."""
         self._do(
             "hold",
-            lambda: self.client.conferences(conference_sid)
-            .participants(call_sid)
-            .update(hold=True, hold_url=hold_url, hold_method="POST"),
+            lambda: (
+                self.client.conferences(conference_sid)
+                .participants(call_sid)
+                .update(hold=True, hold_url=hold_url, hold_method="POST")
+            ),
         )
 
     def unhold(self, conference_sid: str, call_sid: str) -> None:

@@ -55,7 +55,9 @@ class EscalationRequest:
 
         call_sid = text("call_sid", required=True)
         if not _CALL_SID.match(call_sid):
-            raise InvalidRequest("'call_sid' must be a Twilio call SID (CA + 32 hex digits).", code="invalid_field", field="call_sid")
+            raise InvalidRequest(
+                "'call_sid' must be a Twilio call SID (CA + 32 hex digits).", code="invalid_field", field="call_sid"
+            )
         kind = text("kind", required=True)
         if kind not in KINDS:
             raise InvalidRequest(f"'kind' must be one of {', '.join(KINDS)}.", code="invalid_field", field="kind")
@@ -65,7 +67,11 @@ class EscalationRequest:
         clean: dict[str, str] = {}
         for key, value in client.items():
             if key not in CLIENT_FIELDS:
-                raise InvalidRequest(f"'client.{key}' is not a known field ({', '.join(CLIENT_FIELDS)}).", code="invalid_field", field=f"client.{key}")
+                raise InvalidRequest(
+                    f"'client.{key}' is not a known field ({', '.join(CLIENT_FIELDS)}).",
+                    code="invalid_field",
+                    field=f"client.{key}",
+                )
             if value is None:
                 continue
             if not isinstance(value, str):
@@ -75,7 +81,9 @@ class EscalationRequest:
             raise InvalidRequest("'client.link' must be an http(s) URL.", code="invalid_field", field="client.link")
         agreed = body.get("caller_agreed_to_hold", True)
         if not isinstance(agreed, bool):
-            raise InvalidRequest("'caller_agreed_to_hold' must be true or false.", code="invalid_field", field="caller_agreed_to_hold")
+            raise InvalidRequest(
+                "'caller_agreed_to_hold' must be true or false.", code="invalid_field", field="caller_agreed_to_hold"
+            )
         return cls(
             call_sid=call_sid,
             kind=kind,
@@ -115,9 +123,14 @@ class WarmTransfer:
         if actor.role == "agent" and call.get("agent_id") != actor.person_id:
             raise Forbidden("Only the agent on this call (or a lead) may escalate it.", code="not_your_call")
         if not call.get("conference_sid") or call.get("agent_left") == "true":
-            raise Conflict("The caller is not with an agent yet; escalate once they are connected.", code="call_not_ready")
+            raise Conflict(
+                "The caller is not with an agent yet; escalate once they are connected.", code="call_not_ready"
+            )
         if not req.caller_agreed_to_hold:
-            raise Conflict("Ask the caller before placing them on hold (R-WARM-6); without their agreement offer a callback.", code="hold_not_agreed")
+            raise Conflict(
+                "Ask the caller before placing them on hold (R-WARM-6); without their agreement offer a callback.",
+                code="hold_not_agreed",
+            )
 
         client = {"account": call.get("account", ""), **req.client}
         esc_id = new_id("esc")
@@ -148,7 +161,11 @@ class WarmTransfer:
         if outcome == "replay":
             return self.view(existing), False
         if outcome == "open":
-            raise Conflict(f"Call {req.call_sid} already has an open escalation {existing}.", code="escalation_open", escalation_id=existing)
+            raise Conflict(
+                f"Call {req.call_sid} already has an open escalation {existing}.",
+                code="escalation_open",
+                escalation_id=existing,
+            )
         self.ctx.store.add_event(esc_id, self.ctx.event("escalated", f"{req.kind} by {actor.person_id}: {req.reason}"))
         if req.caller_agreed_to_hold:
             self.ctx.store.add_event(esc_id, self.ctx.event("caller_agreed_to_hold"))
@@ -183,7 +200,9 @@ class WarmTransfer:
             if str(index) != esc.get("tier_index"):
                 self.ctx.store.update_escalation(esc_id, tier_index=index)
                 self.ctx.store.add_event(esc_id, self.ctx.event("next_tier", tier))
-            people = self.ctx.policy.tier_people(esc["kind"], tier, client.get("segment"), client.get("region"), on_call_only=after_hours)
+            people = self.ctx.policy.tier_people(
+                esc["kind"], tier, client.get("segment"), client.get("region"), on_call_only=after_hours
+            )
             for person in people:
                 if person.id in tried:
                     continue
@@ -213,7 +232,9 @@ class WarmTransfer:
         """'ringing', 'busy' (taken by another call, or marked busy) or 'failed'."""
         if not self.ctx.store.claim_person(person.id, person.presence, esc_id):
             presence = self.ctx.presence(person.id)
-            self.ctx.store.add_event(esc_id, self.ctx.event("lead_unavailable", f"{person.name} ({tier}) is {presence}"))
+            self.ctx.store.add_event(
+                esc_id, self.ctx.event("lead_unavailable", f"{person.name} ({tier}) is {presence}")
+            )
             return "busy" if presence == "busy" else "failed"
         try:
             call_sid = self.ctx.twilio.call(
@@ -236,15 +257,26 @@ class WarmTransfer:
         taken to the callback offer (a held caller cannot press keys, so the call is redirected).
         When the leads are only busy (R-HOURS-2) the caller may also keep holding for the next."""
         esc = self.ctx.store.escalation(esc_id)
-        if esc is None or esc["state"] != "dialing_lead" or not self.ctx.store.first_time(f"exhausted:{esc_id}:{esc.get('hold_round')}:{len(self.ctx.store.timeline(esc_id))}"):
+        if (
+            esc is None
+            or esc["state"] != "dialing_lead"
+            or not self.ctx.store.first_time(
+                f"exhausted:{esc_id}:{esc.get('hold_round')}:{len(self.ctx.store.timeline(esc_id))}"
+            )
+        ):
             return
         if leads_busy:
             self.ctx.store.wait_for_lead(esc_id, self.ctx.clock.now().timestamp())
-            self.ctx.store.add_event(esc_id, self.ctx.event("leads_busy", "caller offered to keep holding or a callback by end of business day"))
+            self.ctx.store.add_event(
+                esc_id,
+                self.ctx.event("leads_busy", "caller offered to keep holding or a callback by end of business day"),
+            )
             target = self.ctx.urls.callback_offer(esc_id, busy=True)
         else:
             self.hold.stop(esc_id)
-            self.ctx.store.add_event(esc_id, self.ctx.event("tiers_exhausted", "nobody in the tiers answered or accepted; callback offered"))
+            self.ctx.store.add_event(
+                esc_id, self.ctx.event("tiers_exhausted", "nobody in the tiers answered or accepted; callback offered")
+            )
             target = self.ctx.urls.callback_offer(esc_id)
         try:
             self.ctx.twilio.redirect(esc["call_sid"], target)
@@ -340,9 +372,18 @@ class WarmTransfer:
         esc = self.ctx.store.escalation(esc_id)
         if esc is None:
             return
-        if self.ctx.store.transition(esc_id, ("briefing",), "dialing_lead", self.ctx.event("lead_left", f"{self._name(person)} left before the caller was connected"), assignee=None, assignee_call_sid=None):
+        if self.ctx.store.transition(
+            esc_id,
+            ("briefing",),
+            "dialing_lead",
+            self.ctx.event("lead_left", f"{self._name(person)} left before the caller was connected"),
+            assignee=None,
+            assignee_call_sid=None,
+        ):
             self.hunt(esc_id)
-        elif self.ctx.store.transition(esc_id, ("connected",), "resolved", self.ctx.event("lead_left", f"{self._name(person)} ended the call")):
+        elif self.ctx.store.transition(
+            esc_id, ("connected",), "resolved", self.ctx.event("lead_left", f"{self._name(person)} ended the call")
+        ):
             self.ctx.store.close_escalation(esc["call_sid"], esc_id)
             self._end_conference(esc)
 
@@ -360,21 +401,31 @@ class WarmTransfer:
             raise InvalidRequest("The body must be a JSON object.", code="invalid_body")
         stay = body.get("stay_to_introduce", False)
         if not isinstance(stay, bool):
-            raise InvalidRequest("'stay_to_introduce' must be true or false.", code="invalid_field", field="stay_to_introduce")
+            raise InvalidRequest(
+                "'stay_to_introduce' must be true or false.", code="invalid_field", field="stay_to_introduce"
+            )
         esc = self.ctx.store.escalation(esc_id)
         if esc is None:
             raise NotFound(f"No escalation {esc_id}.", code="escalation_not_found")
         if actor.role == "agent" and actor.person_id != esc.get("agent_id"):
             raise Forbidden("Only the agent on this call, or the lead, may connect the caller.", code="not_your_call")
         if esc["state"] != "briefing":
-            raise Conflict(f"The caller can be connected once a lead has accepted; the escalation is {esc['state']}.", code="not_briefing", state=esc["state"])
+            raise Conflict(
+                f"The caller can be connected once a lead has accepted; the escalation is {esc['state']}.",
+                code="not_briefing",
+                state=esc["state"],
+            )
         self._connect(esc_id, by=actor.person_id, stay_to_introduce=stay)
         return self.view(esc_id)
 
     def _connect(self, esc_id: str, by: str, stay_to_introduce: bool) -> None:
         esc = self.ctx.store.escalation(esc_id)
         if esc is None or not self.ctx.store.transition(
-            esc_id, ("briefing",), "connected", self.ctx.event("caller_connected", f"to {self._name(esc.get('assignee', ''))}, by {by}"), connected_at=self.ctx.now_iso()
+            esc_id,
+            ("briefing",),
+            "connected",
+            self.ctx.event("caller_connected", f"to {self._name(esc.get('assignee', ''))}, by {by}"),
+            connected_at=self.ctx.now_iso(),
         ):
             if esc is not None and esc["state"] != "connected":
                 raise Conflict(f"The escalation is {esc['state']}, not briefing.", code="not_briefing")
@@ -385,7 +436,9 @@ class WarmTransfer:
             else:
                 self.ctx.twilio.redirect(esc["call_sid"], self.ctx.urls.rejoin(esc_id))
         except TelephonyFailure:
-            self.ctx.store.transition(esc_id, ("connected",), "briefing", self.ctx.event("connect_failed"), connected_at=None)
+            self.ctx.store.transition(
+                esc_id, ("connected",), "briefing", self.ctx.event("connect_failed"), connected_at=None
+            )
             raise
         self.hold.stop(esc_id)
         if not stay_to_introduce and esc.get("agent_present") == "true" and esc.get("agent_call_sid"):

@@ -4,9 +4,9 @@ reads back the TwiML people hear and the REST calls the service made."""
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -78,7 +78,14 @@ class Twiml:
 
 
 class Harness:
-    def __init__(self, redis_conn, twilio_rest, policy_file: Path | None = None, tokens: dict[str, ApiToken] | None = None, **overrides):
+    def __init__(
+        self,
+        redis_conn,
+        twilio_rest,
+        policy_file: Path | None = None,
+        tokens: dict[str, ApiToken] | None = None,
+        **overrides,
+    ):
         self.tokens = tokens or TOKENS
         self.settings = settings_for(policy_file, self.tokens, **overrides)
         self.clock = VirtualClock()
@@ -122,7 +129,9 @@ class Harness:
         self.run_jobs()
 
     # -- as Twilio -------------------------------------------------------------
-    def webhook(self, url_or_path: str, params: dict[str, str] | None = None, signed: bool = True, method: str = "POST"):
+    def webhook(
+        self, url_or_path: str, params: dict[str, str] | None = None, signed: bool = True, method: str = "POST"
+    ):
         params = {k: v for k, v in (params or {}).items() if v is not None}
         url = url_or_path if url_or_path.startswith("http") else BASE + url_or_path
         parsed = urlparse(url)
@@ -166,7 +175,9 @@ class Harness:
     def conference_sid(self, caller_sid: str) -> str:
         return self.core.ctx.store.call(caller_sid)["conference_sid"]
 
-    def conference_event(self, event: str, call_sid: str, label: str = "", conference: str = "", sequence: int | None = None):
+    def conference_event(
+        self, event: str, call_sid: str, label: str = "", conference: str = "", sequence: int | None = None
+    ):
         name = conference or self._conference_of(call_sid)
         conference_sid = self.core.ctx.store.conference_sid(name) or "CF" + "a" * 32
         self._seq = getattr(self, "_seq", 0) + 1
@@ -186,7 +197,11 @@ class Harness:
 
     def _conference_of(self, call_sid: str) -> str:
         leg = self.core.ctx.store.leg(call_sid) or {}
-        caller = leg.get("caller") or (self.core.ctx.store.escalation(leg.get("escalation", "")) or {}).get("call_sid") or call_sid
+        caller = (
+            leg.get("caller")
+            or (self.core.ctx.store.escalation(leg.get("escalation", "")) or {}).get("call_sid")
+            or call_sid
+        )
         return f"call-{caller}"
 
     def leg_status(self, path: str, call_sid: str, status: str):
@@ -208,7 +223,14 @@ class Harness:
             "call_sid": caller_sid,
             "kind": kind,
             "reason": "billed twice for equipment",
-            "client": {"name": "Pat Doe", "account": "448812", "link": "https://crm.example.test/c/448812", "segment": "AM", "region": "east", "contact_name": "Pat Doe"},
+            "client": {
+                "name": "Pat Doe",
+                "account": "448812",
+                "link": "https://crm.example.test/c/448812",
+                "segment": "AM",
+                "region": "east",
+                "contact_name": "Pat Doe",
+            },
             "resolution_offered": "credit on next bill",
             "caller_agreed_to_hold": True,
             **extra,
@@ -228,7 +250,9 @@ class Harness:
 
     def lead_presses(self, esc_id: str, digits: str, replay: int = 0) -> Twiml:
         sid = self.lead_leg(esc_id)
-        return self.twiml(f"/voice/lead/decision?escalation={esc_id}&replay={replay}", {"CallSid": sid, "Digits": digits})
+        return self.twiml(
+            f"/voice/lead/decision?escalation={esc_id}&replay={replay}", {"CallSid": sid, "Digits": digits}
+        )
 
     def lead_accepts_and_joins(self, esc_id: str) -> Twiml:
         self.lead_answers(esc_id)

@@ -21,11 +21,19 @@ def holding(harness) -> tuple[str, str]:
 
 
 def hold_urls(harness, caller_sid):
-    return [r.param("HoldUrl") for r in harness.rest.requests("UpdateParticipant") if r.path_params["CallSid"] == caller_sid and r.param("Hold") == "true"]
+    return [
+        r.param("HoldUrl")
+        for r in harness.rest.requests("UpdateParticipant")
+        if r.path_params["CallSid"] == caller_sid and r.param("Hold") == "true"
+    ]
 
 
 def redirects(harness, call_sid):
-    return [r.param("Url") for r in harness.rest.requests("UpdateCall") if r.path_params["Sid"] == call_sid and r.param("Url")]
+    return [
+        r.param("Url")
+        for r in harness.rest.requests("UpdateCall")
+        if r.path_params["Sid"] == call_sid and r.param("Url")
+    ]
 
 
 def test_check_ins_at_2_and_4_minutes_and_offer_at_5__R_HOLD_2_R_HOLD_3(harness):
@@ -81,7 +89,9 @@ def test_keep_holding_resets_the_clock_once_then_the_callback_offer__R_HOLD_3(ha
 
     harness.lead_accepts_and_joins(esc_id)
     assert harness.api("POST", f"/api/escalations/{esc_id}/connect", json={}).status_code == 200
-    assert redirects(harness, caller_sid)[-1] == f"{BASE}/voice/rejoin?escalation={esc_id}", "a caller outside the conference is brought back in"
+    assert redirects(harness, caller_sid)[-1] == f"{BASE}/voice/rejoin?escalation={esc_id}", (
+        "a caller outside the conference is brought back in"
+    )
     rejoin = harness.twiml(f"/voice/rejoin?escalation={esc_id}", {"CallSid": caller_sid})
     assert rejoin.conference().text == f"call-{caller_sid}"
 
@@ -89,16 +99,24 @@ def test_keep_holding_resets_the_clock_once_then_the_callback_offer__R_HOLD_3(ha
 def test_caller_asks_for_a_callback_by_speech__R_HOLD_3_R_CB_1(harness):
     caller_sid, esc_id = holding(harness)
     harness.advance(300)
-    heard = harness.twiml(f"/voice/hold/choice?escalation={esc_id}&tries=0", {"CallSid": caller_sid, "SpeechResult": "just call me back"})
+    heard = harness.twiml(
+        f"/voice/hold/choice?escalation={esc_id}&tries=0", {"CallSid": caller_sid, "SpeechResult": "just call me back"}
+    )
     assert "We can call you back at 3 1 2 5 5 5 0 1 4 2" in heard.text()
-    unclear = harness.twiml(f"/voice/hold/choice?escalation={esc_id}&tries=0", {"CallSid": caller_sid, "SpeechResult": "banana"})
+    unclear = harness.twiml(
+        f"/voice/hold/choice?escalation={esc_id}&tries=0", {"CallSid": caller_sid, "SpeechResult": "banana"}
+    )
     assert unclear.said()[0].startswith("Sorry, I did not catch that")
 
 
 def book_callback(harness, caller_sid, esc_id, window_digit="2"):
     harness.twiml(f"/voice/callback/number?escalation={esc_id}", {"CallSid": caller_sid})
-    windows = harness.twiml(f"/voice/callback/number-choice?escalation={esc_id}&tries=0", {"CallSid": caller_sid, "Digits": "1"})
-    confirmed = harness.twiml(f"/voice/callback/window?escalation={esc_id}&tries=0", {"CallSid": caller_sid, "Digits": window_digit})
+    windows = harness.twiml(
+        f"/voice/callback/number-choice?escalation={esc_id}&tries=0", {"CallSid": caller_sid, "Digits": "1"}
+    )
+    confirmed = harness.twiml(
+        f"/voice/callback/window?escalation={esc_id}&tries=0", {"CallSid": caller_sid, "Digits": window_digit}
+    )
     return windows, confirmed
 
 
@@ -121,20 +139,32 @@ def test_callback_booked_in_a_two_hour_window_and_stored_before_the_confirmation
     esc = harness.escalation(esc_id)
     assert esc["state"] == "callback_scheduled" and esc["callback"]["id"] == cb["id"]
     note = harness.core.ctx.store.notifications()[-1]
-    for field in ("Pat Doe", "https://crm.example.test/c/448812", "billed twice for equipment", "today between 10 AM and 12 PM", "@am-leads"):
+    for field in (
+        "Pat Doe",
+        "https://crm.example.test/c/448812",
+        "billed twice for equipment",
+        "today between 10 AM and 12 PM",
+        "@am-leads",
+    ):
         assert field in note["text"]
     assert any(key.startswith("dial-") for key, _ in harness.core.ctx.timers.scheduled())
 
 
 def test_bad_numbers_are_reprompted_never_stored__R_CB_2(harness):
     caller_sid, esc_id = holding(harness)
-    asked = harness.twiml(f"/voice/callback/number-choice?escalation={esc_id}&tries=0", {"CallSid": caller_sid, "Digits": "2"})
+    asked = harness.twiml(
+        f"/voice/callback/number-choice?escalation={esc_id}&tries=0", {"CallSid": caller_sid, "Digits": "2"}
+    )
     assert "enter the number" in asked.text()
     for bad in ("123", "9005550123", "5550123"):
-        again = harness.twiml(f"/voice/callback/number-keyed?escalation={esc_id}&tries=0", {"CallSid": caller_sid, "Digits": bad})
+        again = harness.twiml(
+            f"/voice/callback/number-keyed?escalation={esc_id}&tries=0", {"CallSid": caller_sid, "Digits": bad}
+        )
         assert "cannot call that number" in again.text(), bad
         assert harness.core.callbacks.pending_number(esc_id) == ""
-    good = harness.twiml(f"/voice/callback/number-keyed?escalation={esc_id}&tries=1", {"CallSid": caller_sid, "Digits": "3125550199"})
+    good = harness.twiml(
+        f"/voice/callback/number-keyed?escalation={esc_id}&tries=1", {"CallSid": caller_sid, "Digits": "3125550199"}
+    )
     assert "You entered 1 3 1 2 5 5 5 0 1 9 9" in good.text()
     assert harness.core.callbacks.pending_number(esc_id) == "+13125550199"
 
@@ -184,7 +214,9 @@ def test_callback_rings_the_lead_first_then_the_caller_with_machine_detection__R
     assert caller_leg.param("MachineDetection") == "DetectMessageEnd"
     assert caller_leg.param("From") == "+13125550100"
     caller_leg_sid = harness.core.ctx.store.callback(cb_id)["caller_call_sid"]
-    hello = harness.twiml(f"/voice/callback/caller/answer?callback={cb_id}", {"CallSid": caller_leg_sid, "AnsweredBy": "human"})
+    hello = harness.twiml(
+        f"/voice/callback/caller/answer?callback={cb_id}", {"CallSid": caller_leg_sid, "AnsweredBy": "human"}
+    )
     assert hello.conference().text == f"callback-{cb_id}"
     assert harness.core.callbacks.view(cb_id)["status"] == "completed"
     assert harness.escalation(esc_id)["state"] == "connected"
@@ -225,7 +257,9 @@ def test_answering_machine_gets_the_message_and_a_retry__R_CB_5(harness):
     harness.twiml(f"/voice/callback/lead/answer?callback={cb_id}", {"CallSid": lead_sid})
     harness.twiml(f"/voice/callback/lead/decision?callback={cb_id}", {"CallSid": lead_sid, "Digits": "1"})
     caller_leg = harness.core.ctx.store.callback(cb_id)["caller_call_sid"]
-    machine = harness.twiml(f"/voice/callback/caller/answer?callback={cb_id}", {"CallSid": caller_leg, "AnsweredBy": "machine_end_beep"})
+    machine = harness.twiml(
+        f"/voice/callback/caller/answer?callback={cb_id}", {"CallSid": caller_leg, "AnsweredBy": "machine_end_beep"}
+    )
     assert "returning your call" in machine.text() and machine.verbs()[-1] == "Hangup"
     assert machine.conference() is None
     cb = harness.core.callbacks.view(cb_id)
@@ -242,7 +276,10 @@ def test_lead_not_answering_a_callback_rings_the_next_lead__R_CB_4(harness):
     first = harness.core.ctx.store.callback(cb_id)["lead_call_sid"]
     harness.leg_status(f"/voice/callback/lead/status?callback={cb_id}", first, "no-answer")
     harness.leg_status(f"/voice/callback/lead/status?callback={cb_id}", first, "no-answer")
-    assert [r.param("To") for r in harness.rest.requests("CreateCall")][-2:] == ["+13125550111", "sip:morgan@leads.example.com"]
+    assert [r.param("To") for r in harness.rest.requests("CreateCall")][-2:] == [
+        "+13125550111",
+        "sip:morgan@leads.example.com",
+    ]
 
 
 def test_two_workers_racing_dial_one_callback_once__R_CB_8(harness, redis_conn):
@@ -286,7 +323,9 @@ def test_caller_refusing_a_callback_tells_the_agents_direct_leader__R_CB_6(harne
     caller_sid, esc_id = holding(harness)
     for _ in range(3):
         harness.leg_status(f"/voice/lead/status?escalation={esc_id}", harness.lead_leg(esc_id), "no-answer")
-    back = harness.twiml(f"/voice/callback/offer-choice?escalation={esc_id}&tries=0", {"CallSid": caller_sid, "Digits": "2"})
+    back = harness.twiml(
+        f"/voice/callback/offer-choice?escalation={esc_id}&tries=0", {"CallSid": caller_sid, "Digits": "2"}
+    )
     assert back.conference().text == f"call-{caller_sid}", "the caller goes back to their agent, not dropped"
     assert "letting a team leader know" in back.text()
     note = harness.core.ctx.store.notifications()[-1]
@@ -301,7 +340,12 @@ def test_callbacks_api_lists_cancels_and_reschedules_for_leads_only(harness):
     assert harness.api("POST", f"/api/callbacks/{cb_id}/cancel", who="agent-avery").status_code == 403
     bad = harness.api("POST", f"/api/callbacks/{cb_id}/reschedule", who="lead-lee", json={"window_start": "tomorrow"})
     assert bad.status_code == 400 and bad.json["field"] == "window_start"
-    moved = harness.api("POST", f"/api/callbacks/{cb_id}/reschedule", who="lead-lee", json={"window_start": "2026-11-25T10:00:00-06:00", "window_end": "2026-11-25T12:00:00-06:00"})
+    moved = harness.api(
+        "POST",
+        f"/api/callbacks/{cb_id}/reschedule",
+        who="lead-lee",
+        json={"window_start": "2026-11-25T10:00:00-06:00", "window_end": "2026-11-25T12:00:00-06:00"},
+    )
     assert moved.status_code == 200 and moved.json["status"] == "rescheduled"
     assert moved.json["window_start"] == "2026-11-25T10:00:00-06:00"
     cancelled = harness.api("POST", f"/api/callbacks/{cb_id}/cancel", who="lead-lee")
@@ -334,7 +378,12 @@ def test_outbound_calls_respect_calls_per_second(redis_conn):
 def test_voicemail_after_last_limit_when_policy_says_so__R_HOLD_3(redis_conn, twilio_rest, tmp_path):
     from tests.support import ROOT
 
-    text = (ROOT / "policies" / "default.toml").read_text().replace('after_last_limit = "callback"', 'after_last_limit = "voicemail"').replace("keep_holding_resets = 1", "keep_holding_resets = 0")
+    text = (
+        (ROOT / "policies" / "default.toml")
+        .read_text()
+        .replace('after_last_limit = "callback"', 'after_last_limit = "voicemail"')
+        .replace("keep_holding_resets = 1", "keep_holding_resets = 0")
+    )
     policy = tmp_path / "voicemail.toml"
     policy.write_text(text)
     harness = Harness(redis_conn, twilio_rest, policy_file=policy)
@@ -343,7 +392,10 @@ def test_voicemail_after_last_limit_when_policy_says_so__R_HOLD_3(redis_conn, tw
     assert redirects(harness, caller_sid) == [f"{BASE}/voice/voicemail?escalation={esc_id}"]
     vm = harness.twiml(f"/voice/voicemail?escalation={esc_id}", {"CallSid": caller_sid})
     assert vm.find("Record") is not None
-    harness.twiml(f"/voice/voicemail/done?escalation={esc_id}", {"CallSid": caller_sid, "RecordingUrl": "https://api.twilio.com/rec/RE1"})
+    harness.twiml(
+        f"/voice/voicemail/done?escalation={esc_id}",
+        {"CallSid": caller_sid, "RecordingUrl": "https://api.twilio.com/rec/RE1"},
+    )
     esc = harness.escalation(esc_id)
     assert esc["state"] == "callback_scheduled" and esc["callback"]["number"] == "+13125550142"
 
@@ -360,16 +412,26 @@ def test_after_hours_only_the_on_call_people_are_rung_then_callback_next_day__R_
 
 def test_leads_busy_caller_keeps_holding_until_one_is_free__R_HOURS_2(harness):
     for person in ("lead-lee", "lead-morgan", "supervisor-sam"):
-        assert harness.api("PUT", f"/api/people/{person}/presence", who="lead-lee", json={"presence": "busy"}).status_code == 200
+        assert (
+            harness.api("PUT", f"/api/people/{person}/presence", who="lead-lee", json={"presence": "busy"}).status_code
+            == 200
+        )
     caller_sid, esc_id = holding(harness)
     assert harness.rest.requests("CreateCall") == []
     offer_url = redirects(harness, caller_sid)[-1]
     assert offer_url == f"{BASE}/voice/callback/offer?escalation={esc_id}&busy=1"
     offer = harness.twiml(offer_url, {"CallSid": caller_sid})
     assert "currently assisting other customers" in offer.text() and "end of business today" in offer.text()
-    loop = harness.twiml(f"/voice/callback/offer-choice?escalation={esc_id}&tries=0&busy=1", {"CallSid": caller_sid, "Digits": "2"})
+    loop = harness.twiml(
+        f"/voice/callback/offer-choice?escalation={esc_id}&tries=0&busy=1", {"CallSid": caller_sid, "Digits": "2"}
+    )
     assert "still in line" in loop.text()
-    assert harness.api("PUT", "/api/people/lead-morgan/presence", who="lead-lee", json={"presence": "available"}).status_code == 200
+    assert (
+        harness.api(
+            "PUT", "/api/people/lead-morgan/presence", who="lead-lee", json={"presence": "available"}
+        ).status_code
+        == 200
+    )
     assert [r.param("To") for r in harness.rest.requests("CreateCall")] == ["sip:morgan@leads.example.com"]
     harness.lead_accepts_and_joins(esc_id)
     harness.api("POST", f"/api/escalations/{esc_id}/connect", json={})
@@ -380,7 +442,10 @@ def test_leads_busy_callback_is_due_by_end_of_business_day__R_HOURS_2_R_CB_7(har
     for person in ("lead-lee", "lead-morgan", "supervisor-sam"):
         harness.core.ctx.store.set_presence(person, "busy")
     caller_sid, esc_id = holding(harness)
-    heard = harness.twiml(f"/voice/callback/offer-choice?escalation={esc_id}&tries=0&busy=1", {"CallSid": caller_sid, "SpeechResult": "call me back"})
+    heard = harness.twiml(
+        f"/voice/callback/offer-choice?escalation={esc_id}&tries=0&busy=1",
+        {"CallSid": caller_sid, "SpeechResult": "call me back"},
+    )
     assert "We can call you back" in heard.text()
     book_callback(harness, caller_sid, esc_id)
     cb_id = harness.escalation(esc_id)["callback"]["id"]
@@ -390,10 +455,16 @@ def test_leads_busy_callback_is_due_by_end_of_business_day__R_HOURS_2_R_CB_7(har
 def test_windows_are_spoken_in_the_callers_time_zone__R_CB_2(harness):
     caller_sid, esc_id = holding(harness)
     harness.twiml(f"/voice/callback/number-choice?escalation={esc_id}&tries=0", {"CallSid": caller_sid, "Digits": "2"})
-    harness.twiml(f"/voice/callback/number-keyed?escalation={esc_id}&tries=0", {"CallSid": caller_sid, "Digits": "2125550123"})
-    windows = harness.twiml(f"/voice/callback/number-confirmed?escalation={esc_id}", {"CallSid": caller_sid, "Digits": "1"})
+    harness.twiml(
+        f"/voice/callback/number-keyed?escalation={esc_id}&tries=0", {"CallSid": caller_sid, "Digits": "2125550123"}
+    )
+    windows = harness.twiml(
+        f"/voice/callback/number-confirmed?escalation={esc_id}", {"CallSid": caller_sid, "Digits": "1"}
+    )
     assert "For today between 11 AM and 1 PM, press 2." in windows.text(), "10 AM Chicago is 11 AM in New York"
-    confirmed = harness.twiml(f"/voice/callback/window?escalation={esc_id}&tries=0", {"CallSid": caller_sid, "Digits": "2"})
+    confirmed = harness.twiml(
+        f"/voice/callback/window?escalation={esc_id}&tries=0", {"CallSid": caller_sid, "Digits": "2"}
+    )
     assert "today between 11 AM and 1 PM" in confirmed.text()
     cb = harness.api("GET", "/api/callbacks", who="lead-lee").json["callbacks"][0]
     assert cb["number"] == "+12125550123" and cb["window_start"] == "2026-11-24T16:00:00+00:00"

@@ -36,7 +36,9 @@ def test_every_shipped_policy_runs_a_warm_transfer__R_ESC_6_R_WARM_4(redis_conn,
 
 
 @pytest.mark.parametrize("policy_file", POLICIES, ids=lambda p: p.stem)
-def test_formal_complaints_and_abusive_callers_reach_managers_only__R_ESC_3_R_ESC_4(redis_conn, twilio_rest, policy_file):
+def test_formal_complaints_and_abusive_callers_reach_managers_only__R_ESC_3_R_ESC_4(
+    redis_conn, twilio_rest, policy_file
+):
     policy = load_policy(policy_file)
     managers = {p.endpoint for p in policy.people if p.role == "manager"}
     for kind in ("formal_complaint", "abusive"):
@@ -46,7 +48,12 @@ def test_formal_complaints_and_abusive_callers_reach_managers_only__R_ESC_3_R_ES
         harness = Harness(redis_conn, twilio_rest, policy_file=policy_file, tokens=tokens)
         caller_sid, _ = harness.caller_with_agent()
         before = len(harness.rest.requests("CreateCall"))
-        assert harness.escalate(caller_sid, kind=kind, client={"name": "Pat Doe", "segment": "AM", "region": "east"}).status_code == 201
+        assert (
+            harness.escalate(
+                caller_sid, kind=kind, client={"name": "Pat Doe", "segment": "AM", "region": "east"}
+            ).status_code
+            == 201
+        )
         rung = [r.param("To") for r in harness.rest.requests("CreateCall")[before:]]
         assert rung and set(rung) <= managers
 
@@ -77,7 +84,9 @@ def _policy(**changes):
 
 def test_bad_policies_name_the_file_key_and_reason():
     cases = {
-        "kinds.formal_complaint.tiers": {"kinds": {**_policy()["kinds"], "formal_complaint": {"tiers": ["lead", "manager"]}}},
+        "kinds.formal_complaint.tiers": {
+            "kinds": {**_policy()["kinds"], "formal_complaint": {"tiers": ["lead", "manager"]}}
+        },
         "organisation.time_zone": _policy(organisation__time_zone="Mars/Olympus"),
         "hold.check_in_seconds": _policy(hold__check_in_seconds=400),
         "callbacks.deadline": _policy(callbacks__deadline="whenever"),
@@ -99,7 +108,9 @@ def test_bad_policies_name_the_file_key_and_reason():
 
 def test_bad_setting_stops_start_up_with_one_line():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "API_TOKENS", "PUBLIC_BASE_URL"))}
-    result = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert lines == ["cannot start: TWILIO_ACCOUNT_SID is not set (see .env.example)"]

@@ -23,7 +23,9 @@ def test_caller_greeted_asked_for_account_and_hears_wait_message_in_own_conferen
     assert conference.get("participantLabel") == "caller"
 
     wait = harness.twiml("/voice/wait", {"CallSid": call_sid})
-    assert set(wait.verbs()) <= {"Say", "Play", "Pause", "Redirect"}, "a wait URL may hold only Say/Play/Pause/Redirect (13238)"
+    assert set(wait.verbs()) <= {"Say", "Play", "Pause", "Redirect"}, (
+        "a wait URL may hold only Say/Play/Pause/Redirect (13238)"
+    )
     assert wait.said() and wait.verbs()[-1] == "Redirect"
 
     dialled = harness.rest.requests("CreateParticipant")
@@ -73,7 +75,9 @@ def test_escalation_holds_the_caller_and_rings_the_lead_with_an_announcement__R_
     assert ring[0].param("From") == CALLER_ID
     assert ring[0].param("Url") == f"{BASE}/voice/lead/answer?escalation={esc['id']}&replay=0"
     assert "Twiml" not in ring[0].params, "the lead gets our announcement, not a conference"
-    assert harness.rest.requests("CreateParticipant")[-1].param("To") == "client:agent-avery", "no lead was dialled into the conference"
+    assert harness.rest.requests("CreateParticipant")[-1].param("To") == "client:agent-avery", (
+        "no lead was dialled into the conference"
+    )
 
     note = harness.core.ctx.store.notifications()[0]
     assert note["to"] == "cr-esc" and note["escalation"] == esc["id"]
@@ -161,7 +165,9 @@ def test_lead_not_answering_moves_on_then_next_tier_then_callback_offer__R_ESC_7
     assert "tiers_exhausted" in [e["event"] for e in esc["timeline"]]
     redirect = harness.rest.requests("UpdateCall")[-1]
     assert redirect.path_params["Sid"] == caller_sid
-    assert redirect.param("Url") == f"{BASE}/voice/callback/offer?escalation={esc_id}", "the caller is offered a callback, not left on hold"
+    assert redirect.param("Url") == f"{BASE}/voice/callback/offer?escalation={esc_id}", (
+        "the caller is offered a callback, not left on hold"
+    )
     offer = harness.twiml(redirect.param("Url"), {"CallSid": caller_sid})
     assert "For a callback, press 1" in offer.text()
     assert offer.find("Gather").get("input") == "dtmf speech"

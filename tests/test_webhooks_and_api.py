@@ -16,7 +16,9 @@ def test_forged_or_unsigned_webhook_is_refused(harness):
     forged = harness.client.post("/voice/incoming", data=params, headers={"X-Twilio-Signature": "bm90IGEgc2lnbmF0dXJl"})
     assert forged.status_code == 403
     tampered_sig = harness.validator.compute_signature(BASE + "/voice/incoming", params)
-    tampered = harness.client.post("/voice/incoming", data={**params, "From": "+13125550199"}, headers={"X-Twilio-Signature": tampered_sig})
+    tampered = harness.client.post(
+        "/voice/incoming", data={**params, "From": "+13125550199"}, headers={"X-Twilio-Signature": tampered_sig}
+    )
     assert tampered.status_code == 403
     assert harness.core.ctx.store.call(call_sid) is None, "a refused webhook changes nothing"
     for path in ("/voice/status", "/voice/conference", "/voice/lead/answer?escalation=x", "/voice/fallback"):
@@ -127,7 +129,18 @@ def test_escalation_read_back_and_listed_by_state(harness):
     caller_sid, _ = harness.caller_with_agent()
     esc_id = harness.escalate(caller_sid).json["id"]
     one = harness.api("GET", f"/api/escalations/{esc_id}", who="lead-lee").json
-    for key in ("id", "call_sid", "kind", "state", "tier", "assignee", "created_at", "hold_started_at", "callback", "timeline"):
+    for key in (
+        "id",
+        "call_sid",
+        "kind",
+        "state",
+        "tier",
+        "assignee",
+        "created_at",
+        "hold_started_at",
+        "callback",
+        "timeline",
+    ):
         assert key in one
     assert one["created_at"].endswith("+00:00")
     assert [e["event"] for e in one["timeline"]][:3] == ["escalated", "caller_agreed_to_hold", "caller_on_hold"]
@@ -167,10 +180,17 @@ def test_presence_and_live_calls(harness):
     assert harness.api("PUT", "/api/people/agent-blake/presence", json={"presence": "offline"}).status_code == 403
     ok = harness.api("PUT", "/api/people/agent-blake/presence", who="agent-blake", json={"presence": "offline"})
     assert ok.status_code == 200 and ok.json["presence"] == "offline"
-    assert harness.api("PUT", "/api/people/agent-blake/presence", who="agent-blake", json={"presence": "away"}).status_code == 400
+    assert (
+        harness.api("PUT", "/api/people/agent-blake/presence", who="agent-blake", json={"presence": "away"}).status_code
+        == 400
+    )
 
 
 def test_openapi_lists_every_endpoint(harness):
     doc = harness.client.get("/api/openapi.json").json
-    rules = {r.rule.replace("<esc_id>", "{id}").replace("<person_id>", "{id}").replace("<cb_id>", "{id}") for r in harness.app.url_map.iter_rules() if r.rule.startswith("/api/")}
+    rules = {
+        r.rule.replace("<esc_id>", "{id}").replace("<person_id>", "{id}").replace("<cb_id>", "{id}")
+        for r in harness.app.url_map.iter_rules()
+        if r.rule.startswith("/api/")
+    }
     assert rules <= set(doc["paths"])

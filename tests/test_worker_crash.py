@@ -80,7 +80,11 @@ def test_worker_killed_mid_dial_callback_made_exactly_once__R_CB_8(harness, redi
     log = tmp_path / "worker.log"
     worker = subprocess.Popen(
         [str(rq), "worker", "--burst", "--url", env["REDIS_URL"], "escalations"],
-        cwd=ROOT, env=env, start_new_session=True, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_for(
@@ -93,7 +97,9 @@ def test_worker_killed_mid_dial_callback_made_exactly_once__R_CB_8(harness, redi
         worker.wait(timeout=10)
         hole.close()
     stuck = harness.core.ctx.store.callback(cb_id)
-    assert stuck["status"] == "dialing" and not stuck["lead_call_sid"], "killed after the claim, before any call was placed"
+    assert stuck["status"] == "dialing" and not stuck["lead_call_sid"], (
+        "killed after the claim, before any call was placed"
+    )
 
     harness.advance(600)
     calls = harness.rest.requests("CreateCall")[before:]

@@ -63,7 +63,12 @@ class TwilioSpec:
                     continue
                 params = {p["name"]: p for p in shared + op.get("parameters", [])}
                 path_params = {n: self.resolve(p.get("schema", {})) for n, p in params.items() if p["in"] == "path"}
-                body_schema = self.resolve(op.get("requestBody", {}).get("content", {}).get("application/x-www-form-urlencoded", {}).get("schema", {}))
+                body_schema = self.resolve(
+                    op.get("requestBody", {})
+                    .get("content", {})
+                    .get("application/x-www-form-urlencoded", {})
+                    .get("schema", {})
+                )
                 body = {n: self.resolve(s) for n, s in body_schema.get("properties", {}).items()}
                 for n, p in params.items():
                     if p["in"] == "query":
@@ -74,7 +79,17 @@ class TwilioSpec:
                 response_schema = self.resolve(content.get("application/json", {}).get("schema", {}))
                 regex = "^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template)) + "$"
                 self.operations.append(
-                    Operation(op["operationId"], method.upper(), template, re.compile(regex), path_params, body, tuple(body_schema.get("required", [])), success, response_schema)
+                    Operation(
+                        op["operationId"],
+                        method.upper(),
+                        template,
+                        re.compile(regex),
+                        path_params,
+                        body,
+                        tuple(body_schema.get("required", [])),
+                        success,
+                        response_schema,
+                    )
                 )
 
     @classmethod
@@ -159,7 +174,9 @@ class FakeTwilioRest:
     def requests(self, operation_id: str | None = None) -> list[TwilioRequest]:
         return [r for r in self.recorded if operation_id is None or r.operation_id == operation_id]
 
-    def fail_next(self, operation_id: str, status: int = 429, code: int = 20429, message: str = "Too Many Requests") -> None:
+    def fail_next(
+        self, operation_id: str, status: int = 429, code: int = 20429, message: str = "Too Many Requests"
+    ) -> None:
         self.failures.setdefault(operation_id, []).append((status, code, message))
 
     def __call__(self, request):
@@ -192,22 +209,46 @@ class FakeTwilioRest:
         first = {k: v[0] for k, v in params.items()}
         answer["account_sid"] = path_params.get("AccountSid")
         if op.operation_id == "CreateCall":
-            answer.update(sid=_sid("CA"), to=first.get("To"), **{"from": first.get("From")}, status="queued", direction="outbound-api")
+            answer.update(
+                sid=_sid("CA"),
+                to=first.get("To"),
+                **{"from": first.get("From")},
+                status="queued",
+                direction="outbound-api",
+            )
         elif op.operation_id == "UpdateCall":
             answer.update(sid=path_params["Sid"], status=first.get("Status", "in-progress"))
         elif op.operation_id == "CreateParticipant":
             name = path_params["ConferenceSid"]
             conference = name if name.startswith("CF") else self.conferences.setdefault(name, _sid("CF"))
-            answer.update(call_sid=_sid("CA"), conference_sid=conference, label=first.get("Label"), hold=False, muted=False, status="queued")
+            answer.update(
+                call_sid=_sid("CA"),
+                conference_sid=conference,
+                label=first.get("Label"),
+                hold=False,
+                muted=False,
+                status="queued",
+            )
         elif op.operation_id == "UpdateParticipant":
-            answer.update(call_sid=path_params["CallSid"], conference_sid=path_params["ConferenceSid"], hold=first.get("Hold") == "true", muted=first.get("Muted") == "true", status="connected")
+            answer.update(
+                call_sid=path_params["CallSid"],
+                conference_sid=path_params["ConferenceSid"],
+                hold=first.get("Hold") == "true",
+                muted=first.get("Muted") == "true",
+                status="connected",
+            )
         elif op.operation_id == "UpdateConference":
             answer.update(sid=path_params["Sid"], status=first.get("Status", "in-progress"))
         return answer
 
     @staticmethod
     def _error(status: int, code: int, message: str):
-        body = {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status}
+        body = {
+            "code": code,
+            "message": message,
+            "more_info": f"https://www.twilio.com/docs/errors/{code}",
+            "status": status,
+        }
         return (status, {"Content-Type": "application/json"}, json.dumps(body))
 
 
