@@ -3,15 +3,13 @@ confirmation; and what the lead and the caller hear when the callback is made (R
 
 from __future__ import annotations
 
-from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
+from twilio.twiml.voice_response import Gather, VoiceResponse
 
+from ivr.common import join_conference
+from ivr.common import say as _say
 from telephony.numbers import spoken_digits
 from telephony.policy import Policy
 from telephony.urls import Urls
-
-
-def _say(node, policy: Policy, text: str) -> None:
-    node.say(text, voice=policy.voice, language=policy.language)
 
 
 def _menu(
@@ -104,31 +102,13 @@ def lead_waits_for_caller(policy: Policy, urls: Urls, callback_id: str) -> Voice
     """The lead is in the callback conference first; the caller is rung only now (R-CB-4)."""
     response = VoiceResponse()
     _say(response, policy, "Calling the caller now. Please stay on the line.")
-    dial = Dial()
-    dial.conference(
-        f"callback-{callback_id}",
-        start_conference_on_enter=True,
-        end_conference_on_exit=True,
-        beep=False,
-        participant_label="lead",
-    )
-    response.append(dial)
-    return response
+    return join_conference(response, f"callback-{callback_id}", "lead", None, start_on_enter=True, end_on_exit=True)
 
 
 def caller_joins(policy: Policy, callback_id: str) -> VoiceResponse:
     response = VoiceResponse()
     _say(response, policy, policy.callbacks.caller_greeting)
-    dial = Dial()
-    dial.conference(
-        f"callback-{callback_id}",
-        start_conference_on_enter=True,
-        end_conference_on_exit=True,
-        beep=False,
-        participant_label="caller",
-    )
-    response.append(dial)
-    return response
+    return join_conference(response, f"callback-{callback_id}", "caller", None, start_on_enter=True, end_on_exit=True)
 
 
 def machine_message(policy: Policy) -> VoiceResponse:

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
+from ivr.common import join_conference
+from ivr.common import say as _say
 from telephony.policy import Policy
 from telephony.urls import Urls
-
-CONFERENCE_EVENTS = "start end join leave hold"
-
-
-def _say(node, policy: Policy, text: str) -> None:
-    node.say(text, voice=policy.voice, language=policy.language)
 
 
 def ask_account(policy: Policy, urls: Urls, attempt: int, retry: bool) -> VoiceResponse:
@@ -35,21 +31,9 @@ def join_own_conference(policy: Policy, urls: Urls, conference: str) -> VoiceRes
     then the wait URL plays, and their leaving never ends it for the others."""
     response = VoiceResponse()
     _say(response, policy, policy.ivr.wait_message)
-    dial = Dial()
-    dial.conference(
-        conference,
-        start_conference_on_enter=False,
-        end_conference_on_exit=False,
-        beep=False,
-        wait_url=urls.wait(),
-        wait_method="POST",
-        status_callback=urls.conference_events(),
-        status_callback_event=CONFERENCE_EVENTS,
-        status_callback_method="POST",
-        participant_label="caller",
+    return join_conference(
+        response, conference, "caller", urls, start_on_enter=False, end_on_exit=False, wait_url=urls.wait()
     )
-    response.append(dial)
-    return response
 
 
 def waiting_for_agent(policy: Policy, urls: Urls) -> VoiceResponse:

@@ -3,15 +3,12 @@ holding or take a callback (keypad and speech), the keep-holding loop, voicemail
 
 from __future__ import annotations
 
-from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
+from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from ivr.caller import CONFERENCE_EVENTS
+from ivr.common import join_conference
+from ivr.common import say as _say
 from telephony.policy import Policy
 from telephony.urls import Urls
-
-
-def _say(node, policy: Policy, text: str) -> None:
-    node.say(text, voice=policy.voice, language=policy.language)
 
 
 def _music(node, policy: Policy, seconds: int) -> None:
@@ -75,21 +72,9 @@ def rejoin(policy: Policy, urls: Urls, conference: str, message: str = "") -> Vo
     response = VoiceResponse()
     if message:
         _say(response, policy, message)
-    dial = Dial()
-    dial.conference(
-        conference,
-        start_conference_on_enter=True,
-        end_conference_on_exit=False,
-        beep=False,
-        wait_url=urls.wait(),
-        wait_method="POST",
-        status_callback=urls.conference_events(),
-        status_callback_event=CONFERENCE_EVENTS,
-        status_callback_method="POST",
-        participant_label="caller",
+    return join_conference(
+        response, conference, "caller", urls, start_on_enter=True, end_on_exit=False, wait_url=urls.wait()
     )
-    response.append(dial)
-    return response
 
 
 def voicemail(policy: Policy, urls: Urls, escalation_id: str) -> VoiceResponse:

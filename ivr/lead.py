@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
+from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from ivr.caller import CONFERENCE_EVENTS
+from ivr.common import join_conference
 from telephony.policy import Policy
 from telephony.urls import Urls
 from telephony.warm_transfer import Briefing
@@ -43,19 +43,7 @@ def accepted(policy: Policy, urls: Urls, conference: str) -> VoiceResponse:
     """The lead joins the agent; the caller is still on hold and cannot hear them (R-WARM-3)."""
     response = VoiceResponse()
     response.say(policy.announcement.accepted, voice=policy.voice, language=policy.language)
-    dial = Dial()
-    dial.conference(
-        conference,
-        start_conference_on_enter=True,
-        end_conference_on_exit=False,
-        beep=False,
-        status_callback=urls.conference_events(),
-        status_callback_event=CONFERENCE_EVENTS,
-        status_callback_method="POST",
-        participant_label="lead",
-    )
-    response.append(dial)
-    return response
+    return join_conference(response, conference, "lead", urls, start_on_enter=True, end_on_exit=False)
 
 
 def declined(policy: Policy) -> VoiceResponse:
