@@ -45,6 +45,7 @@ def create_app(settings: Settings, core: Core | None = None, clock: Clock | None
         return exc
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     return app
 
 

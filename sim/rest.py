@@ -1,0 +1,183 @@
+"""The part of Twilio's REST API (2010-04-01) the service uses, served on loopback with Twilio's
+request and response shapes, so the service's Twilio client only needs TWILIO_API_BASE_URL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Flask, jsonify, request
+
+from sim.world import TERMINAL, Call, Conference, World
+
+PREFIX = "/2010-04-01/Accounts/<account>"
+
+
+def _error(status: int, code: int, message: str):
+    return jsonify(
+        code=code, message=message, more_info=f"https://www.twilio.com/docs/errors/{code}", status=status
+    ), status
+
+
+def _call_json(world: World, call: Call) -> dict:
+    return {
+        "sid": call.sid,
+        "account_sid": world.account_sid,
+        "to": call.to,
+        "from": call.frm,
+        "status": call.status,
+        "direction": call.direction,
+        "api_version": "2010-04-01",
+        "date_created": datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S +0000"),
+        "uri": f"/2010-04-01/Accounts/{world.account_sid}/Calls/{call.sid}.json",
+    }
+
+
+def _participant_json(world: World, conf: Conference, call: Call) -> dict:
+    part = conf.participants.get(call.sid)
+    return {
+        "account_sid": world.account_sid,
+        "call_sid": call.sid,
+        "conference_sid": conf.sid,
+        "label": part.label if part else None,
+        "hold": bool(part and part.hold),
+        "muted": False,
+        "status": "connected" if part else "queued",
+        "end_conference_on_exit": bool(part and part.end_on_exit),
+        "start_conference_on_enter": bool(part and part.start_on_enter),
+        "uri": f"/2010-04-01/Accounts/{world.account_sid}/Conferences/{conf.sid}/Participants/{call.sid}.json",
+    }
+
+
+def create_rest_app(world: World) -> Flask:
+    app = Flask("twilio-simulator")
+
+    @app.before_request
+    def authenticate():
+        auth = request.authorization
+        if auth is None or auth.username != world.account_sid or auth.password != world.auth_token:
+            return _error(401, 20003, "Authenticate")
+        if request.view_args and request.view_args.get("account") != world.account_sid:
+            return _error(404, 20404, "The requested resource was not found")
+        world.rest_log.append((request.method, request.path, {k: request.form.getlist(k) for k in request.form}))
+        world.transcript.add(world.now, "service", "rest", f"{request.method} {request.path} {dict(request.form)}")
+        return None
+
+    def flag(name: str, default: bool = False) -> bool:
+        value = request.form.get(name)
+        return default if value is None else value.lower() == "true"
+
+    @app.post(f"{PREFIX}/Calls.json")
+    def create_call(account):
+        form = request.form
+        if not form.get("To") or not form.get("From") or not (form.get("Url") or form.get("Twiml")):
+            return _error(400, 21205, "To, From and Url are required")
+        with world.lock:
+            call = world.outbound_call(
+                form["To"],
+                form["From"],
+                form.get("Url", ""),
+                form.get("StatusCallback", ""),
+                form.getlist("StatusCallbackEvent"),
+                int(form.get("Timeout", "60")),
+                form.get("MachineDetection", ""),
+            )
+            return jsonify(_call_json(world, call)), 201
+
+    @app.post(f"{PREFIX}/Calls/<call_sid>.json")
+    def update_call(account, call_sid):
+        with world.lock:
+            call = world.calls.get(call_sid)
+            if call is None:
+                return _error(404, 20404, f"The requested resource /Calls/{call_sid}.json was not found")
+            status = request.form.get("Status")
+            if status == "canceled":
+                if call.status not in ("queued", "initiated", "ringing"):
+                    return _error(400, 21220, "Call is not queued or ringing: cannot cancel")
+                world.at(0, lambda: world.finish(call, "canceled"))
+            elif status == "completed":
+                world.at(0, lambda: world.hang_up(call, "the service hangs up"))
+            elif request.form.get("Url"):
+                if call.status in TERMINAL:
+                    return _error(400, 21220, "Call is not in-progress. Cannot redirect.")
+                url = request.form["Url"]
+                world.at(0, lambda: world.redirect(call, url))
+            return jsonify(_call_json(world, call)), 200
+
+    @app.post(f"{PREFIX}/Conferences/<conference>/Participants.json")
+    def create_participant(account, conference):
+        form = request.form
+        with world.lock:
+            conf = world.conference(conference)
+            spec = {
+                "name": conf.name,
+                "label": form.get("Label", ""),
+                "start": flag("StartConferenceOnEnter", True),
+                "end": flag("EndConferenceOnExit", False),
+                "wait_url": form.get("WaitUrl", ""),
+                "callback": form.get("ConferenceStatusCallback", ""),
+                "events": form.getlist("ConferenceStatusCallbackEvent") or ["start", "end"],
+            }
+            call = world.outbound_call(
+                form["To"],
+                form["From"],
+                "",
+                form.get("StatusCallback", ""),
+                form.getlist("StatusCallbackEvent"),
+                int(form.get("Timeout", "60")),
+                conference=spec,
+            )
+            return jsonify(_participant_json(world, conf, call)), 201
+
+    def participant(conference: str, call_sid: str):
+        try:
+            conf = world.conference(conference)
+        except KeyError:
+            return None, None, _error(404, 20404, f"Conference {conference} was not found")
+        if call_sid not in conf.participants:
+            return conf, None, _error(404, 20404, f"Participant {call_sid} was not found in {conference}")
+        return conf, conf.participants[call_sid].call, None
+
+    @app.post(f"{PREFIX}/Conferences/<conference>/Participants/<call_sid>.json")
+    def update_participant(account, conference, call_sid):
+        with world.lock:
+            conf, call, error = participant(conference, call_sid)
+            if error:
+                return error
+            if "Hold" in request.form:
+                hold, url = flag("Hold"), request.form.get("HoldUrl", "")
+                world.at(0, lambda: call_sid in conf.participants and world.set_hold(conf, call_sid, hold, url))
+            body = _participant_json(world, conf, call)
+            body["hold"] = flag("Hold", body["hold"])
+            return jsonify(body), 200
+
+    @app.delete(f"{PREFIX}/Conferences/<conference>/Participants/<call_sid>.json")
+    def delete_participant(account, conference, call_sid):
+        with world.lock:
+            conf, call, error = participant(conference, call_sid)
+            if error:
+                return error
+            world.say(call, "removed", f"from conference {conf.name}")
+            world.at(0, lambda: world.leave(call, resume=True))
+            return "", 204
+
+    @app.post(f"{PREFIX}/Conferences/<conference>.json")
+    def update_conference(account, conference):
+        with world.lock:
+            try:
+                conf = world.conference(conference)
+            except KeyError:
+                return _error(404, 20404, f"Conference {conference} was not found")
+            if request.form.get("Status") == "completed":
+                world.at(0, lambda: world.end_conference(conf))
+            return jsonify(
+                sid=conf.sid,
+                friendly_name=conf.name,
+                status="completed" if conf.ended else "in-progress",
+                account_sid=world.account_sid,
+            ), 200
+
+    @app.errorhandler(404)
+    def unknown(_):
+        return _error(404, 20404, f"The requested resource {request.path} was not found")
+
+    return app

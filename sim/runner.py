@@ -1,0 +1,182 @@
+"""A whole simulated run on one machine: a private Redis, the real web service on loopback, the
+simulated Twilio (REST API + calls), and RQ jobs run by an in-process worker on the shared
+virtual clock."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import redis
+import requests
+from rq import SimpleWorker
+from werkzeug.serving import make_server
+
+import workers.runtime
+from routes import create_app
+from sim.people import Person
+from sim.rest import create_rest_app
+from sim.transcript import Transcript
+from sim.world import World
+from telephony.clock import RedisClock
+from telephony.config import ApiToken, Settings
+from telephony.core import build_core
+from telephony.local_redis import LocalRedis, free_port
+
+ACCOUNT_SID = "AC" + "5" * 32
+AUTH_TOKEN = "simulated-auth-token-0123456789"
+NUMBER = "+13125550100"
+START = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)  # a Tuesday, 10:00 in Chicago
+
+
+@dataclass
+class Served:
+    server: object
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join(timeout=5)
+
+
+def serve(app, port: int) -> Served:
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return Served(server, thread)
+
+
+@dataclass
+class Simulation:
+    people: list[Person]
+    policy_file: Path
+    data_dir: Path
+    live: bool = False
+    speed: float | None = None
+    chaos: bool = False
+    service_port: int = 0
+    redis_url: str | None = None
+    start: datetime = START
+    transcript: Transcript = field(init=False)
+
+    def __post_init__(self):
+        self.transcript = Transcript(live=self.live)
+        self._served: list[Served] = []
+        self._redis: LocalRedis | None = None
+
+    def __enter__(self) -> Simulation:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        if self.redis_url is None:
+            self._redis = LocalRedis.start(self.data_dir / "redis", appendonly=True)
+            self.redis_url = self._redis.url
+        self.conn = redis.Redis.from_url(self.redis_url)
+        self.conn.flushall()
+        self.clock = RedisClock(self.conn)
+        self.clock.set(self.start)
+        service_port = self.service_port or free_port()
+        rest_port = free_port()
+        tokens = {p.token: ApiToken(p.token, p.endpoint.split(":")[-1], p.role) for p in self.people if p.token}
+        self.base = f"http://127.0.0.1:{service_port}"
+        self.settings = Settings(
+            twilio_account_sid=ACCOUNT_SID,
+            twilio_auth_token=AUTH_TOKEN,
+            twilio_caller_id=NUMBER,
+            public_base_url=self.base,
+            redis_url=self.redis_url,
+            policy_file=self.policy_file,
+            api_tokens=tokens,
+            twilio_api_base_url=f"http://127.0.0.1:{rest_port}",
+            virtual_clock=True,
+            outbound_calls_per_second=10,
+            data_dir=self.data_dir,
+        )
+        self.core = build_core(self.settings, self.conn, clock=self.clock)
+        workers.runtime.use(self.core)
+        self.world = World(
+            self.people,
+            account_sid=ACCOUNT_SID,
+            auth_token=AUTH_TOKEN,
+            number=NUMBER,
+            incoming_url=f"{self.base}/voice/incoming",
+            status_url=f"{self.base}/voice/status",
+            fallback_url=f"{self.base}/voice/fallback",
+            transcript=self.transcript,
+            on_tick=self._tick,
+            next_timer=self._next_timer,
+            speed=self.speed,
+            chaos=self.chaos,
+        )
+        self.world.agent_api = self._agent_api
+        self._served.append(serve(create_app(self.settings, core=self.core), service_port))
+        self._served.append(serve(create_rest_app(self.world), rest_port))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for served in self._served:
+            served.stop()
+        workers.runtime.use(None)
+        if self._redis is not None:
+            self._redis.stop()
+
+    # -- time: the service and its worker share the simulator's clock ---------------------------
+    def _tick(self, now: float) -> None:
+        self.clock.set(self.start + timedelta(seconds=now))
+        timers = self.core.ctx.timers
+        while timers.release_due() or timers.queue.count:
+            SimpleWorker([timers.queue], connection=self.conn).work(burst=True, logging_level="WARNING")
+
+    def _next_timer(self) -> float | None:
+        times = [when for _, when in self.core.ctx.timers.scheduled()]
+        return (min(times) - self.start).total_seconds() if times else None
+
+    def run(self, seconds: float) -> None:
+        self.world.run(until=self.world.now + seconds)
+
+    # -- the agent's softphone -------------------------------------------------------------------
+    def _agent_api(self, person: Person, action: str, body: dict) -> None:
+        headers = {"Authorization": f"Bearer {person.token}"}
+        if action == "escalate":
+            calls = requests.get(f"{self.base}/api/calls", headers=headers, timeout=15).json()["calls"]
+            if not calls:
+                self.transcript.add(self.world.now, person.name, "softphone", "no live call to escalate")
+                return
+            response = requests.post(
+                f"{self.base}/api/escalations",
+                json={"call_sid": calls[0]["call_sid"], **body},
+                headers=headers,
+                timeout=15,
+            )
+            detail = response.json().get("state") or response.json().get("message")
+            self.transcript.add(
+                self.world.now,
+                person.name,
+                "softphone",
+                f"presses escalate ({body.get('kind')}): {response.status_code} {detail}",
+            )
+        elif action == "connect":
+            escalations = requests.get(
+                f"{self.base}/api/escalations?state=briefing", headers=headers, timeout=15
+            ).json()["escalations"]
+            mine = [e for e in escalations if e.get("agent") == person.endpoint.split(":")[-1]]
+            if not mine:
+                self.transcript.add(self.world.now, person.name, "softphone", "nothing to connect")
+                return
+            response = requests.post(
+                f"{self.base}/api/escalations/{mine[0]['id']}/connect", json=body, headers=headers, timeout=15
+            )
+            self.transcript.add(
+                self.world.now,
+                person.name,
+                "softphone",
+                f"presses connect: {response.status_code} {response.json().get('state')}",
+            )
+
+    # -- reading the outcome ------------------------------------------------------------------------
+    def escalations(self) -> list[dict]:
+        return self.core.warm_transfer.list(None)
+
+    def callbacks(self) -> list[dict]:
+        return self.core.callbacks.list(None)

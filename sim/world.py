@@ -1,0 +1,653 @@
+"""Twilio's side of the phone calls, simulated: calls, TwiML, conferences, signed webhooks and
+status callbacks, on a virtual clock. People are scripts (sim/people.py); everything anyone
+hears or does goes into the transcript."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import secrets
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
+
+import requests
+from twilio.request_validator import RequestValidator
+
+from sim.people import Person
+from sim.transcript import Transcript
+
+log = logging.getLogger(__name__)
+
+WAIT_HOLD_VERBS = {"Say", "Play", "Pause", "Redirect"}
+TERMINAL = ("completed", "busy", "no-answer", "failed", "canceled")
+WEBHOOK_TIMEOUT = 15.0
+PLAY_SECONDS = 20.0
+
+
+def sid(prefix: str) -> str:
+    return prefix + secrets.token_hex(16)
+
+
+def speaking_time(text: str) -> float:
+    return max(1.0, round(len(text.split()) / 2.5, 1))
+
+
+@dataclass
+class Runner:
+    """One TwiML document being executed for one call (the call's own program, or a wait or
+    hold URL's loop inside a conference)."""
+
+    call: Call
+    verbs: list[ET.Element]
+    url: str
+    kind: str = "main"
+    pc: int = 0
+    id: int = field(default_factory=itertools.count().__next__)
+
+
+@dataclass
+class Call:
+    sid: str
+    person: Person
+    frm: str
+    to: str
+    direction: str
+    status: str = "queued"
+    status_callback: str = ""
+    events: tuple[str, ...] = ("completed",)
+    url: str = ""
+    fallback_url: str = ""
+    machine_detection: str = ""
+    runner: Runner | None = None
+    suspended: Runner | None = None
+    conference: str = ""
+    via_api: bool = False
+    answered_at: float | None = None
+    hearing: tuple[str, ...] = ()
+    hearing_since: float = 0.0
+
+
+@dataclass
+class Participant:
+    call: Call
+    label: str
+    start_on_enter: bool
+    end_on_exit: bool
+    wait_url: str = ""
+    hold: bool = False
+    hold_url: str = ""
+
+
+@dataclass
+class Conference:
+    name: str
+    sid: str
+    status_callback: str = ""
+    events: tuple[str, ...] = ()
+    started: bool = False
+    ended: bool = False
+    participants: dict[str, Participant] = field(default_factory=dict)
+    sequence: int = 0
+
+
+class World:
+    def __init__(
+        self,
+        people: list[Person],
+        *,
+        account_sid: str,
+        auth_token: str,
+        number: str,
+        incoming_url: str,
+        status_url: str,
+        fallback_url: str,
+        transcript: Transcript,
+        on_tick: Callable[[float], None] = lambda now: None,
+        next_timer: Callable[[], float | None] = lambda: None,
+        speed: float | None = None,
+        chaos: bool = False,
+    ):
+        self.people = {p.endpoint: p for p in people}
+        self.account_sid, self.auth_token, self.number = account_sid, auth_token, number
+        self.incoming_url, self.status_url, self.fallback_url = incoming_url, status_url, fallback_url
+        self.transcript = transcript
+        self.validator = RequestValidator(auth_token)
+        self.calls: dict[str, Call] = {}
+        self.conferences: dict[str, Conference] = {}
+        self.now = 0.0
+        self.queue: list[tuple[float, int, Callable[[], None]]] = []
+        self.counter = itertools.count()
+        self.lock = threading.RLock()
+        self.on_tick = on_tick
+        self.next_timer = next_timer
+        self.speed = speed
+        self.chaos = chaos
+        self.http = requests.Session()
+        self.errors: list[str] = []
+        self.rest_log: list[tuple[str, str, dict[str, list[str]]]] = []
+        self.agent_api: Callable[[Person, str, dict], None] | None = None
+
+    # -- the clock --------------------------------------------------------------------
+    def at(self, delay: float, action: Callable[[], None]) -> None:
+        with self.lock:
+            heapq.heappush(self.queue, (self.now + max(0.0, delay), next(self.counter), action))
+
+    def run(self, until: float, stop: Callable[[], bool] = lambda: False) -> None:
+        """Play events in time order; virtual time jumps from one to the next (or, with a speed,
+        follows the wall clock)."""
+        started = time.monotonic()
+        while True:
+            with self.lock:
+                next_event = self.queue[0][0] if self.queue else None
+            timer = self.next_timer()
+            candidates = [t for t in (next_event, timer) if t is not None]
+            if not candidates or stop():
+                return
+            when = max(self.now, min(candidates))
+            if when > until:
+                return
+            if self.speed:
+                delay = started + when / self.speed - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            self.now = when
+            self.on_tick(self.now)
+            with self.lock:
+                ready = []
+                while self.queue and self.queue[0][0] <= self.now:
+                    ready.append(heapq.heappop(self.queue)[2])
+            for action in ready:
+                action()
+
+    # -- people and calls ----------------------------------------------------------------
+    def name(self, call: Call) -> str:
+        return call.person.name
+
+    def say(self, call: Call, kind: str, text: str, until: float | None = None) -> None:
+        self.transcript.add(self.now, self.name(call), kind, text, until)
+
+    def incoming_call(self, person: Person, after: float = 0.0) -> Call:
+        """A person rings the support number."""
+        call = Call(
+            sid("CA"),
+            person,
+            person.endpoint,
+            self.number,
+            "inbound",
+            status_callback=self.status_url,
+            url=self.incoming_url,
+            fallback_url=self.fallback_url,
+        )
+        self.calls[call.sid] = call
+
+        def ring():
+            self.say(call, "dials", self.number)
+            call.status = "ringing"
+            self.answered(call)
+
+        self.at(after, ring)
+        return call
+
+    def outbound_call(
+        self,
+        to: str,
+        frm: str,
+        url: str,
+        status_callback: str,
+        events: list[str],
+        timeout: int,
+        machine_detection: str = "",
+        conference: dict | None = None,
+    ) -> Call:
+        person = self.people.get(to) or Person(name=to, role="unknown", endpoint=to, answer_after=None)
+        call = Call(
+            sid("CA"),
+            person,
+            frm,
+            to,
+            "outbound-api",
+            status_callback=status_callback,
+            events=tuple(events) or ("completed",),
+            url=url,
+            machine_detection=machine_detection,
+            via_api=conference is not None,
+        )
+        self.calls[call.sid] = call
+        self.at(0.1, lambda: self._ring(call, timeout, conference))
+        return call
+
+    def _ring(self, call: Call, timeout: int, conference: dict | None) -> None:
+        if call.status in TERMINAL:
+            return
+        call.status = "initiated"
+        self.status(call, "initiated")
+        if call.person.busy:
+            self.say(call, "busy", "line busy")
+            self.finish(call, "busy")
+            return
+        call.status = "ringing"
+        self.status(call, "ringing")
+        self.say(call, "rings", f"phone rings (from {call.frm})")
+        answer = call.person.next_answer()
+        if answer is None or answer >= timeout:
+            self.at(
+                timeout,
+                lambda: (
+                    call.status == "ringing"
+                    and (self.say(call, "no answer", "does not pick up"), self.finish(call, "no-answer"))
+                ),
+            )
+            return
+        self.at(answer, lambda: self._pick_up(call, conference))
+
+    def _pick_up(self, call: Call, conference: dict | None) -> None:
+        if call.status != "ringing":
+            return
+        if conference is not None:
+            self.say(call, "answers", "picks up")
+            self.answered(call, fetch=False)
+            self.join(call, conference)
+            return
+        self.answered(call)
+
+    def answered(self, call: Call, fetch: bool = True) -> None:
+        call.status = "in-progress"
+        call.answered_at = self.now
+        self.status(call, "answered" if call.direction != "inbound" else "in-progress")
+        if call.direction != "inbound" and fetch:
+            self.say(call, "answers", "answering machine picks up" if call.person.machine else "picks up")
+        if call.person.hang_up_after is not None:
+            self.at(call.person.hang_up_after, lambda: self.hang_up(call, "hangs up"))
+        if fetch:
+            extra = {}
+            if call.machine_detection:
+                extra["AnsweredBy"] = "machine_end_beep" if call.person.machine else "human"
+            self.fetch(call, call.url, extra)
+        if call.person.role == "agent":
+            self.agent_moment(call, "joined")
+
+    def hang_up(self, call: Call, why: str) -> None:
+        if call.status in TERMINAL:
+            return
+        self.say(call, "hangs up", why)
+        self.finish(call, "completed")
+
+    def finish(self, call: Call, status: str) -> None:
+        if call.status in TERMINAL:
+            return
+        call.status = status
+        call.runner = call.suspended = None
+        if call.conference:
+            self.leave(call)
+        self.flush_hearing(call)
+        self.status(call, status)
+
+    # -- webhooks --------------------------------------------------------------------------
+    def params(self, call: Call, extra: dict | None = None) -> dict[str, str]:
+        return {
+            "AccountSid": self.account_sid,
+            "CallSid": call.sid,
+            "From": call.frm,
+            "To": call.to,
+            "CallStatus": call.status,
+            "Direction": call.direction,
+            "ApiVersion": "2010-04-01",
+            **(extra or {}),
+        }
+
+    def post(self, url: str, params: dict[str, str]) -> requests.Response | None:
+        signature = self.validator.compute_signature(url, params)
+        try:
+            response = self.http.post(
+                url, data=params, headers={"X-Twilio-Signature": signature}, timeout=WEBHOOK_TIMEOUT
+            )
+        except requests.RequestException as exc:
+            self.transcript.add(self.now, "twilio", "webhook", f"POST {url} failed: {exc}")
+            return None
+        self.transcript.add(self.now, "twilio", "webhook", f"POST {url} -> {response.status_code}")
+        return response
+
+    def status(self, call: Call, status: str) -> None:
+        """A status callback, if the call asked for this event (duplicated in chaos mode)."""
+        event = {"in-progress": "answered"}.get(
+            status, status if status in ("initiated", "ringing", "answered") else "completed"
+        )
+        if not call.status_callback or event not in call.events:
+            return
+        params = self.params(call, {"CallStatus": status, "SequenceNumber": str(next(self.counter))})
+        url = call.status_callback
+        self.at(0.2 if not self.chaos else 0.2 + secrets.randbelow(3) * 0.3, lambda: self.post(url, params))
+        if self.chaos:
+            self.at(1.5, lambda: self.post(url, params))
+
+    def fetch(self, call: Call, url: str, extra: dict | None = None, kind: str = "main") -> None:
+        """Fetch TwiML and run it; a failed primary handler falls back (Twilio's 15 s rule)."""
+        if call.status in TERMINAL:
+            return
+        response = self.post(url, self.params(call, extra))
+        if (response is None or response.status_code >= 400) and call.fallback_url and kind == "main":
+            self.say(
+                call,
+                "error",
+                f"the service failed ({'timeout' if response is None else response.status_code}); Twilio uses the fallback URL",
+            )
+            response = self.post(call.fallback_url, self.params(call, {"ErrorCode": "11200", "ErrorUrl": url}))
+        if response is None or response.status_code >= 400:
+            self.errors.append(f"{url}: {'no answer' if response is None else response.status_code}")
+            self.say(call, "error", "An application error has occurred. Goodbye.")
+            self.finish(call, "failed" if call.answered_at is None else "completed")
+            return
+        try:
+            root = ET.fromstring(response.text)
+        except ET.ParseError:
+            self.errors.append(f"{url}: not TwiML")
+            self.finish(call, "completed")
+            return
+        if kind in ("wait", "hold"):
+            bad = sorted({el.tag for el in root} - WAIT_HOLD_VERBS)
+            if bad:
+                self.errors.append(f"13238: {kind} URL {url} returned {', '.join(bad)}")
+                self.say(call, "error", f"Twilio error 13238: {kind} music TwiML may not use {', '.join(bad)}")
+                return
+        runner = Runner(call, list(root), url, kind)
+        call.runner = runner
+        self.at(0, lambda: self.step(runner))
+
+    # -- TwiML ---------------------------------------------------------------------------------
+    def step(self, runner: Runner) -> None:
+        call = runner.call
+        if call.runner is not runner or call.status in TERMINAL:
+            return
+        if runner.pc >= len(runner.verbs):
+            if runner.kind == "main" and not call.conference:
+                self.hang_up(call, "TwiML ended")
+            return
+        verb = runner.verbs[runner.pc]
+        runner.pc += 1
+        handler = getattr(self, f"_verb_{verb.tag.lower()}", None)
+        if handler is None:
+            self.errors.append(f"unsupported TwiML verb {verb.tag}")
+            self.at(0, lambda: self.step(runner))
+            return
+        handler(runner, verb)
+
+    def _next(self, runner: Runner, after: float) -> None:
+        self.at(after, lambda: self.step(runner))
+
+    def _verb_say(self, runner: Runner, verb: ET.Element) -> None:
+        text = (verb.text or "").strip()
+        length = speaking_time(text)
+        self.say(runner.call, "say", text, self.now + length)
+        self._next(runner, length)
+
+    def _verb_play(self, runner: Runner, verb: ET.Element) -> None:
+        self.say(runner.call, "play", (verb.text or "").strip() or "music", self.now + PLAY_SECONDS)
+        self._next(runner, PLAY_SECONDS)
+
+    def _verb_pause(self, runner: Runner, verb: ET.Element) -> None:
+        self._next(runner, float(verb.get("length", "1")))
+
+    def _verb_hangup(self, runner: Runner, verb: ET.Element) -> None:
+        self.hang_up(runner.call, "the service hangs up")
+
+    def _verb_redirect(self, runner: Runner, verb: ET.Element) -> None:
+        url = urljoin(runner.url, (verb.text or "").strip())
+        self.at(0, lambda: runner.call.runner is runner and self.fetch(runner.call, url, kind=runner.kind))
+
+    def _verb_record(self, runner: Runner, verb: ET.Element) -> None:
+        call = runner.call
+        message = call.person.voicemail or "(silence)"
+        self.say(call, "records", message)
+        action = urljoin(runner.url, verb.get("action", runner.url))
+        self.at(
+            5,
+            lambda: (
+                call.runner is runner
+                and self.fetch(
+                    call,
+                    action,
+                    {"RecordingUrl": f"https://api.twilio.com/recordings/{sid('RE')}", "RecordingDuration": "5"},
+                )
+            ),
+        )
+
+    def _verb_gather(self, runner: Runner, verb: ET.Element) -> None:
+        """Play the nested prompt; the person answers at its end (or stays silent)."""
+        call = runner.call
+        prompt, length = [], 0.0
+        for child in verb:
+            if child.tag == "Say":
+                text = (child.text or "").strip()
+                took = speaking_time(text)
+                self._hear_later(runner, length, "say", text, took)
+                prompt.append(text)
+                length += took
+            elif child.tag == "Play":
+                self._hear_later(runner, length, "play", (child.text or "music").strip(), PLAY_SECONDS)
+                length += PLAY_SECONDS
+            elif child.tag == "Pause":
+                length += float(child.get("length", "1"))
+        reply = call.person.reply_to(" ".join(prompt))
+        action = urljoin(runner.url, verb.get("action", runner.url))
+        if reply is None:
+            self._next(runner, length + float(verb.get("timeout", "5")))
+            return
+
+        def answer():
+            if call.runner is not runner:
+                return
+            if reply.speech:
+                self.say(call, "says", reply.speech)
+                extra = {"SpeechResult": reply.speech, "Confidence": "0.9"}
+            else:
+                self.say(call, "presses", reply.digits)
+                extra = {"Digits": reply.digits.rstrip("#")}
+            call.runner = None
+            self.fetch(call, action, extra, kind=runner.kind)
+
+        self.at(length + reply.after, answer)
+
+    def _hear_later(self, runner: Runner, offset: float, kind: str, text: str, took: float) -> None:
+        """A prompt line heard when its turn comes, unless the caller has moved on by then."""
+        call = runner.call
+
+        def hear():
+            if call.runner is runner and call.status not in TERMINAL:
+                self.say(call, kind, text, self.now + took)
+
+        self.at(offset, hear)
+
+    def _verb_dial(self, runner: Runner, verb: ET.Element) -> None:
+        call = runner.call
+        for noun in verb:
+            if noun.tag == "Conference":
+                attrs = noun.attrib
+                call.suspended, call.runner = runner, None
+                self.join(
+                    call,
+                    {
+                        "name": (noun.text or "").strip(),
+                        "label": attrs.get("participantLabel", ""),
+                        "start": attrs.get("startConferenceOnEnter", "true") == "true",
+                        "end": attrs.get("endConferenceOnExit", "false") == "true",
+                        "wait_url": urljoin(runner.url, attrs["waitUrl"]) if attrs.get("waitUrl") else "",
+                        "callback": attrs.get("statusCallback", ""),
+                        "events": attrs.get("statusCallbackEvent", "").split(),
+                    },
+                )
+                return
+            if noun.tag in ("Number", "Client", "Sip"):
+                target = (noun.text or "").strip()
+                target = f"client:{target}" if noun.tag == "Client" else target
+                self.say(call, "dials", target)
+                person = self.people.get(target)
+                answers = person is not None and person.answer_after is not None and not person.busy
+                if answers:
+                    self.say(call, "voices", f"talks with {person.name}", self.now + 60)
+                    self._next(runner, 60)
+                else:
+                    self._next(runner, float(verb.get("timeout", "30")))
+                return
+        self._next(runner, 0)
+
+    # -- conferences -----------------------------------------------------------------------------
+    def conference(self, name: str) -> Conference:
+        if name.startswith("CF"):
+            found = next((c for c in self.conferences.values() if c.sid == name), None)
+            if found is None:
+                raise KeyError(name)
+            return found
+        conf = self.conferences.get(name)
+        if conf is None or conf.ended:
+            conf = Conference(name, sid("CF"))
+            self.conferences[name] = conf
+        return conf
+
+    def conference_event(
+        self, conf: Conference, event: str, call: Call | None = None, participant: Participant | None = None
+    ) -> None:
+        short = event.split("-")[-1]
+        if not conf.status_callback or (short not in conf.events and event not in conf.events):
+            return
+        conf.sequence += 1
+        params = {
+            "AccountSid": self.account_sid,
+            "ConferenceSid": conf.sid,
+            "FriendlyName": conf.name,
+            "StatusCallbackEvent": event,
+            "SequenceNumber": str(conf.sequence),
+            "Timestamp": f"{self.now:.1f}",
+        }
+        if call is not None:
+            params["CallSid"] = call.sid
+        if participant is not None:
+            params.update(
+                ParticipantLabel=participant.label,
+                Hold=str(participant.hold).lower(),
+                EndConferenceOnExit=str(participant.end_on_exit).lower(),
+                StartConferenceOnEnter=str(participant.start_on_enter).lower(),
+            )
+        url = conf.status_callback
+        self.at(0.1, lambda: self.post(url, params))
+        if self.chaos:
+            self.at(0.05, lambda: self.post(url, params))
+
+    def join(self, call: Call, spec: dict) -> Conference:
+        conf = self.conference(spec["name"])
+        if spec.get("callback"):
+            conf.status_callback = spec["callback"]
+            conf.events = tuple(spec.get("events") or ("start", "end"))
+        part = Participant(
+            call, spec.get("label", ""), spec.get("start", True), spec.get("end", False), spec.get("wait_url", "")
+        )
+        conf.participants[call.sid] = part
+        call.conference = conf.name
+        self.say(call, "joins", f"conference {conf.name}" + (f" as {part.label}" if part.label else ""))
+        self.conference_event(conf, "participant-join", call, part)
+        if part.start_on_enter and not conf.started:
+            conf.started = True
+            self.conference_event(conf, "conference-start")
+            for other in conf.participants.values():
+                if other.call.runner is not None and other.call.runner.kind == "wait":
+                    other.call.runner = None
+        if not conf.started and part.wait_url:
+            self.fetch(call, part.wait_url, kind="wait")
+        self.update_hearing(conf)
+        if part.label == "lead":
+            for other in conf.participants.values():
+                if other.call.person.role == "agent":
+                    self.agent_moment(other.call, "lead_joined")
+        return conf
+
+    def leave(self, call: Call, resume: bool = False) -> None:
+        conf = self.conferences.get(call.conference)
+        call.conference = ""
+        if conf is None:
+            return
+        part = conf.participants.pop(call.sid, None)
+        if part is None:
+            return
+        if call.runner is not None and call.runner.kind in ("wait", "hold"):
+            call.runner = None
+        self.flush_hearing(call)
+        self.say(call, "leaves", f"conference {conf.name}")
+        self.conference_event(conf, "participant-leave", call, part)
+        if resume and call.suspended is not None and call.status not in TERMINAL:
+            runner, call.suspended = call.suspended, None
+            call.runner = runner
+            self._next(runner, 0)
+        elif resume and call.via_api:
+            self.hang_up(call, "removed from the conference")
+        if part.end_on_exit or not conf.participants:
+            self.end_conference(conf)
+        else:
+            self.update_hearing(conf)
+
+    def end_conference(self, conf: Conference) -> None:
+        if conf.ended:
+            return
+        conf.ended = True
+        for part in list(conf.participants.values()):
+            self.leave(part.call, resume=True)
+        self.conference_event(conf, "conference-end")
+
+    def set_hold(self, conf: Conference, call_sid: str, hold: bool, hold_url: str = "") -> Participant:
+        part = conf.participants[call_sid]
+        call = part.call
+        if hold:
+            part.hold, part.hold_url = True, hold_url or part.hold_url
+            self.conference_event(conf, "participant-hold", call, part)
+            if part.hold_url:
+                self.fetch(call, part.hold_url, kind="hold")
+        elif part.hold:
+            part.hold = False
+            if call.runner is not None and call.runner.kind == "hold":
+                call.runner = None
+            self.conference_event(conf, "participant-unhold", call, part)
+        self.update_hearing(conf)
+        return part
+
+    def update_hearing(self, conf: Conference) -> None:
+        """Who hears whom: in a started conference, everyone not on hold hears everyone else
+        not on hold."""
+        live = [p for p in conf.participants.values() if conf.started and not p.hold]
+        for part in conf.participants.values():
+            hears = tuple(sorted(o.call.person.name for o in live if o is not part)) if part in live else ()
+            if hears != part.call.hearing:
+                self.flush_hearing(part.call)
+                part.call.hearing, part.call.hearing_since = hears, self.now
+                if hears:
+                    self.say(part.call, "hears", ", ".join(hears))
+
+    def flush_hearing(self, call: Call) -> None:
+        if call.hearing:
+            self.transcript.add(
+                call.hearing_since, self.name(call), "voices", "with " + ", ".join(call.hearing), self.now
+            )
+        call.hearing = ()
+
+    def redirect(self, call: Call, url: str) -> None:
+        """Calls(sid).update(Url=...): the call leaves whatever it was doing for new TwiML."""
+        if call.conference:
+            call.suspended = None
+            self.leave(call)
+        call.runner = None
+        self.at(0, lambda: self.fetch(call, url))
+
+    def agent_moment(self, call: Call, moment: str) -> None:
+        for step in list(call.person.steps):
+            if step.when == moment:
+                call.person.steps.remove(step)
+                self.at(step.after, lambda step=step: self._agent_does(call, step))
+
+    def _agent_does(self, call: Call, step) -> None:
+        if step.do == "hang_up":
+            self.hang_up(call, "agent's leg drops")
+            return
+        if self.agent_api is not None and call.status not in TERMINAL:
+            self.agent_api(call.person, step.do, step.body)

@@ -1,0 +1,126 @@
+"""Whole calls through the local Twilio simulator: the real service on loopback with its
+signature check on, a real Redis, RQ jobs on the shared virtual clock; assertions on the
+transcript of what each person heard and did."""
+
+from __future__ import annotations
+
+from twilio.request_validator import RequestValidator
+
+from sim.demo import main as demo
+from sim.runner import Simulation
+from sim.scenarios import SCENARIOS, agent, caller, escalation, others
+from tests.support import ROOT
+from tests.twilio_contract import TwilioSpec
+
+POLICY = ROOT / "policies" / "default.toml"
+
+
+def play(scenario, tmp_path, redis_server, chaos=False) -> Simulation:
+    sim = Simulation(scenario.people, POLICY, tmp_path, redis_url=redis_server.url, chaos=chaos)
+    with sim:
+        person = next(p for p in scenario.people if p.role == "caller")
+        sim.world.incoming_call(person, after=1)
+        sim.run(scenario.seconds)
+    return sim
+
+
+def test_escalation_end_to_end__R_WARM_1_R_WARM_2_R_WARM_3_R_WARM_4(tmp_path, redis_server):
+    sim = play(escalation(), tmp_path, redis_server)
+    assert escalation().check(sim) == []
+    assert sim.world.errors == []
+    t = sim.transcript
+    heard = t.heard("Caller (Pat)")
+    assert heard[:2] == [
+        "Thank you for calling Example Support.",
+        "Please enter your account number, then press pound.",
+    ]
+    assert "Thank you for your patience. I am getting a lead on the line for you now. Please stay on hold." in heard
+    lee = t.heard("Lead Lee")
+    assert lee[0] == "I have an escalation in transfer.", "an escalation is announced before any detail"
+    assert t.of("Lead Lee", "hears") == [], "a lead who declined never hears the caller"
+    morgan_first_voice = t.of("Lead Morgan", "hears")[0]
+    assert morgan_first_voice.text == "Agent Avery", "the lead is briefed by the agent first"
+    assert t.first("Caller (Pat)", "hears", "Lead Morgan").at >= t.first("Agent Avery", "softphone", "connect").at
+    assert t.first("Agent Avery", "leaves").at <= t.first("Caller (Pat)", "hears", "Lead Morgan").at + 1
+    esc = sim.escalations()[0]
+    assert esc["state"] == "resolved" and esc["assignee"] == "lead-morgan"
+
+
+def test_caller_never_sits_in_silence_while_waiting(tmp_path, redis_server):
+    sim = play(escalation(), tmp_path, redis_server)
+    t = sim.transcript
+    joined = t.first("Caller (Pat)", "joins").at
+    with_lead = t.first("Caller (Pat)", "hears", "Lead Morgan").at
+    assert with_lead - joined > 60
+    assert t.longest_silence("Caller (Pat)", t.first("Caller (Pat)", "dials").at, with_lead) <= 3
+
+
+def test_agent_leg_dropping_leaves_the_caller_connected__R_WARM_5(tmp_path, redis_server):
+    scenario = SCENARIOS["agent-drops"]()
+    sim = play(scenario, tmp_path, redis_server)
+    assert scenario.check(sim) == []
+    t = sim.transcript
+    dropped = t.first("Agent Avery", "hangs up")
+    assert dropped.text == "agent's leg drops"
+    assert t.first("Caller (Pat)", "hangs up") is None or t.first("Caller (Pat)", "hangs up").at > dropped.at + 30
+    assert t.first("Caller (Pat)", "hears", "Lead Lee").at > dropped.at
+
+
+def test_callback_rings_the_lead_then_the_caller__R_CB_4_R_ESC_7(tmp_path, redis_server):
+    scenario = SCENARIOS["callback"]()
+    sim = play(scenario, tmp_path, redis_server)
+    assert scenario.check(sim) == []
+    t = sim.transcript
+    assert t.first("Caller (Pat)", "say", "For a callback, press 1") is not None
+    confirmation = t.first("Caller (Pat)", "say", "We will call you at")
+    assert "1 3 1 2 5 5 5 0 1 4 2" in confirmation.text
+    cb = sim.callbacks()[0]
+    assert cb["status"] == "completed" and cb["attempts"] == 1
+
+
+def test_duplicated_and_reordered_callbacks_change_nothing(tmp_path, redis_server):
+    sim = play(escalation(), tmp_path, redis_server, chaos=True)
+    assert escalation().check(sim) == []
+    events = [e["event"] for e in sim.escalations()[0]["timeline"]]
+    assert (
+        events.count("lead_declined") == 1
+        and events.count("lead_accepted") == 1
+        and events.count("caller_connected") == 1
+    )
+    webhooks = [
+        e.text for e in sim.transcript.of("twilio", "webhook") if "/voice/status" in e.text or "/lead/status" in e.text
+    ]
+    assert len(webhooks) > len(set(webhooks)), "the simulator really did send duplicates"
+
+
+def test_every_request_the_service_sent_is_one_twilio_accepts(tmp_path, redis_server):
+    sim = play(SCENARIOS["callback"](), tmp_path, redis_server)
+    spec = TwilioSpec.load()
+    assert sim.world.rest_log
+    problems = []
+    for method, path, params in sim.world.rest_log:
+        op, path_params = spec.find(method, path)
+        if op is None:
+            problems.append(f"{method} {path}")
+            continue
+        problems += spec.check(op, path_params, params)
+    assert problems == []
+
+
+def test_a_forged_webhook_from_the_simulator_is_refused(tmp_path, redis_server):
+    people = [caller(), agent(), *others()]
+    sim = Simulation(people, POLICY, tmp_path, redis_url=redis_server.url)
+    with sim:
+        sim.world.validator = RequestValidator("not-the-auth-token")
+        sim.world.incoming_call(people[0], after=1)
+        sim.run(30)
+    assert sim.escalations() == []
+    assert any("-> 403" in e.text for e in sim.transcript.of("twilio", "webhook"))
+    assert sim.transcript.first("Caller (Pat)", "say", "Thank you for calling") is None
+
+
+def test_make_demo_fast_plays_the_escalation_and_exits_0(capsys, redis_server):
+    assert demo(["--fast", "--exit-after-scenario", "--port", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "I have an escalation in transfer." in out
+    assert "The scenario went as the procedure says." in out
