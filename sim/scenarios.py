@@ -189,4 +189,42 @@ def callback() -> Scenario:
     )
 
 
-SCENARIOS = {s.__name__.replace("_", "-"): s for s in (escalation, agent_drops, callback)}
+def _hold_limit(sim) -> list[str]:
+    problems = []
+    t = sim.transcript
+    check_ins = [
+        e for e in t.of("Caller (Pat)", "say") if e.text.startswith("Thank you for holding. We have not forgotten you")
+    ]
+    held = t.first("Caller (Pat)", "say", "getting a lead on the line")
+    if len(check_ins) < 2 or held is None:
+        return ["the caller did not hear two check-ins (R-HOLD-2)"]
+    gaps = [round(c.at - held.at) for c in check_ins[:2]]
+    if abs(gaps[0] - 120) > 2 or abs(gaps[1] - 240) > 2:
+        problems.append(f"check-ins came at {gaps} s, not at 120 and 240 (R-HOLD-2)")
+    offer = t.first("Caller (Pat)", "say", "You have been holding for five minutes")
+    if offer is None or abs(offer.at - held.at - 300) > 2:
+        problems.append("the caller was not offered a way out at 5 minutes (R-HOLD-3)")
+    if not sim.callbacks():
+        problems.append("the caller asked for a callback by speech but none was booked")
+    return problems
+
+
+def hold_limit() -> Scenario:
+    return Scenario(
+        "hold-limit",
+        "Lead Morgan accepts but the agent never connects: the caller hears check-ins at 2 and 4 minutes, at 5 is offered to keep holding or a callback, and says 'call me back'.",
+        [
+            caller(
+                Reply(speech="call me back please", heard="five minutes"),
+                Reply("1", heard="Press 1 to use this number"),
+                Reply("1", heard="When should we call"),
+            ),
+            agent(AgentStep("escalate", "joined", 20, ESCALATE)),
+            *others(lee=[None], morgan_hangs_up=3600),
+        ],
+        900,
+        _hold_limit,
+    )
+
+
+SCENARIOS = {s.__name__.replace("_", "-"): s for s in (escalation, agent_drops, callback, hold_limit)}

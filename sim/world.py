@@ -129,6 +129,7 @@ class World:
         self.chaos = chaos
         self.http = requests.Session()
         self.errors: list[str] = []
+        self.webhook_timeout = WEBHOOK_TIMEOUT
         self.rest_log: list[tuple[str, str, dict[str, list[str]]]] = []
         self.agent_api: Callable[[Person, str, dict], None] | None = None
 

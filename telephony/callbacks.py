@@ -25,6 +25,7 @@ OPEN_STATUSES = ("scheduled", "rescheduled", "overdue", "dialing")
 MACHINE = ("machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
 LEAD_ROLES = ("lead", "supervisor", "manager")
 SWEEP_SECONDS = 300
+ASAP_DELAY_SECONDS = 60  # the caller has heard the confirmation and hung up before we ring back
 
 
 @dataclass(frozen=True)
@@ -230,7 +231,8 @@ class Callbacks:
             raise Conflict(f"The escalation is {esc['state']}; no callback was booked.", code="not_holding")
         self.hold.stop(esc_id)
         self._stop_ringing(esc)
-        self.ctx.timers.at(max(start, now), "workers.jobs.dial_callback", cb_id, 1, key=job_id("dial", cb_id, 1))
+        first_dial = max(start, now + timedelta(seconds=ASAP_DELAY_SECONDS))
+        self.ctx.timers.at(first_dial, "workers.jobs.dial_callback", cb_id, 1, key=job_id("dial", cb_id, 1))
         self.ctx.timers.at(due, "workers.jobs.callback_deadline", cb_id, key=job_id("deadline", cb_id))
         self.ensure_sweeper()
         self.notify.team(
@@ -308,13 +310,18 @@ class Callbacks:
         return tuple(lines)
 
     def lead_decided(self, cb_id: str, call_sid: str, digits: str) -> str:
-        """'accepted' (the caller is being rung), 'declined', 'ask_again' or 'gone'."""
+        """'accepted' (the caller is being rung), 'declined', 'ask_again' or 'gone'. A lead who
+        stays silent after hearing the prompt twice has declined: the next lead is rung."""
         cb = self.ctx.store.callback(cb_id)
         if cb is None or cb.get("status") != "dialing" or cb.get("lead_call_sid") != call_sid:
             return "gone"
-        if digits not in ("1", "2"):
-            return "ask_again"
         leg = self.ctx.store.leg(call_sid) or {}
+        if digits not in ("1", "2"):
+            asked = int(leg.get("asked") or 0) + 1
+            self.ctx.store.update_leg(call_sid, asked=asked)
+            if asked <= 1 or digits:
+                return "ask_again"
+            digits = "2"
         if digits == "2":
             if self.ctx.store.settle_leg(call_sid, "declined"):
                 self.ctx.store.release_person(leg.get("person", ""), cb_id)

@@ -124,3 +124,47 @@ def test_make_demo_fast_plays_the_escalation_and_exits_0(capsys, redis_server):
     out = capsys.readouterr().out
     assert "I have an escalation in transfer." in out
     assert "The scenario went as the procedure says." in out
+
+
+def test_hold_check_ins_and_the_five_minute_offer_by_speech__R_HOLD_2_R_HOLD_3(tmp_path, redis_server):
+    scenario = SCENARIOS["hold-limit"]()
+    sim = play(scenario, tmp_path, redis_server)
+    assert scenario.check(sim) == []
+    t = sim.transcript
+    said = t.first("Caller (Pat)", "says")
+    assert said.text == "call me back please"
+    assert t.first("Caller (Pat)", "say", "We can call you back at").at >= said.at
+    events = [e["event"] for e in sim.escalations()[0]["timeline"]]
+    assert events.count("check_in") == 2 and "hold_limit" in events
+
+
+def test_a_webhook_that_does_not_answer_in_time_falls_back_and_keeps_the_caller(tmp_path, redis_server):
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    people = [caller(), agent(), *others()]
+    sim = Simulation(people, POLICY, tmp_path, redis_url=redis_server.url)
+    with sim:
+        sim.world.incoming_url = f"http://127.0.0.1:{silent.getsockname()[1]}/voice/incoming"
+        sim.world.webhook_timeout = 1.0
+        sim.world.incoming_call(people[0], after=1)
+        sim.run(40)
+    silent.close()
+    t = sim.transcript
+    assert t.first("Caller (Pat)", "error", "fallback URL") is not None
+    assert "We are sorry, we are having trouble with our phone system. Please hold while we connect you." in t.heard(
+        "Caller (Pat)"
+    )
+    assert t.first("Caller (Pat)", "dials", "+13125550100") is not None, "put through to the staffed line"
+
+
+def test_gather_in_a_hold_url_is_refused_like_twilio_error_13238(tmp_path, redis_server):
+    people = [caller(), agent(), *others()]
+    sim = Simulation(people, POLICY, tmp_path, redis_url=redis_server.url)
+    with sim:
+        call = sim.world.incoming_call(people[0], after=0)
+        sim.run(0.5)
+        sim.world.fetch(call, f"{sim.base}/voice/callback/offer?escalation=esc_x", kind="hold")
+    assert any(e.startswith("13238") for e in sim.world.errors)
