@@ -245,7 +245,7 @@ def test_half_past_opening_gives_windows_on_the_hour__R_CB_2():
         (utc(2026, 11, 23, 19), utc(2026, 11, 23, 21)),
     )
     short = office(days={"mon": "16:30-17:00", "tue": "08:00-17:00"})
-    got = callback_slots(short, ct(2026, 11, 23, 16, 0), length_minutes=30, count=1)
+    got = callback_slots(short, ct(2026, 11, 23, 15, 0), length_minutes=30, count=1)  # opens 16:30
     assert got == windows((utc(2026, 11, 24, 14), utc(2026, 11, 24, 14, 30))), "17:00 Monday is closed"
 
 
