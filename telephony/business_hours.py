@@ -98,7 +98,7 @@ class BusinessHours:
     def is_open(self, at: datetime) -> bool:
         at = _utc(at)
         span = self.day_span(at.astimezone(self.zone).date())
-        return bool(span and span[0] <= at <= span[1])
+        return bool(span and span[0] <= at < span[1])
 
     def next_opening(self, at: datetime) -> datetime:
         """`at` itself (in UTC) while open, else the next opening instant (UTC)."""
