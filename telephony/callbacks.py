@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from telephony import business_hours as bh
 from telephony.config import ApiToken
-from telephony.context import Context, new_id
+from telephony.context import Context, new_id, ring_person
 from telephony.errors import Conflict, Forbidden, InvalidRequest, NotFound, TelephonyFailure
 from telephony.hold import CALLBACK_WORDS, HOLDING_STATES, Hold
 from telephony.notify import Notifier
@@ -273,18 +273,15 @@ class Callbacks:
                     continue
                 tried.add(person.id)
                 self.ctx.store.update_callback(cb_id, tried=sorted(tried))
-                if not self.ctx.store.claim_person(person.id, person.presence, cb_id):
-                    continue
-                try:
-                    sid = self.ctx.twilio.call(
-                        person.endpoint,
-                        url=self.ctx.urls.callback_lead_answer(cb_id),
-                        status_callback=self.ctx.urls.callback_lead_status(cb_id),
-                        timeout=self.ctx.policy.announcement.ring_timeout_seconds,
-                    )
-                except TelephonyFailure as exc:
-                    self.ctx.store.release_person(person.id, cb_id)
-                    log.warning("callback %s: could not ring %s: %s", cb_id, person.id, exc.message)
+                sid, why = ring_person(
+                    self.ctx,
+                    person,
+                    cb_id,
+                    url=self.ctx.urls.callback_lead_answer(cb_id),
+                    status_callback=self.ctx.urls.callback_lead_status(cb_id),
+                )
+                if sid is None:
+                    log.info("callback %s: %s not rung (%s)", cb_id, person.id, why)
                     continue
                 self.ctx.store.save_leg(sid, {"role": "callback_lead", "person": person.id, "callback": cb_id})
                 self.ctx.store.update_callback(cb_id, lead_call_sid=sid, lead=person.id)

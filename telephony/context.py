@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 from telephony.clock import Clock, iso
+from telephony.errors import TelephonyFailure
 from telephony.policy import Policy
 from telephony.store import Store
 from telephony.timers import Timers
@@ -41,3 +42,21 @@ def conference_name(caller_call_sid: str) -> str:
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:16]}"
+
+
+def ring_person(ctx: Context, person, holder: str, *, url: str, status_callback: str) -> tuple[str | None, str]:
+    """Claim an available person for one leg and ring them with our TwiML first (an
+    announcement, R-WARM-2). Returns (call SID, "") or (None, why) with the person freed again."""
+    if not ctx.store.claim_person(person.id, person.presence, holder):
+        return None, ctx.presence(person.id)
+    try:
+        call_sid = ctx.twilio.call(
+            person.endpoint,
+            url=url,
+            status_callback=status_callback,
+            timeout=ctx.policy.announcement.ring_timeout_seconds,
+        )
+    except TelephonyFailure as exc:
+        ctx.store.release_person(person.id, holder)
+        return None, f"not reached: {exc.message}"
+    return call_sid, ""

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from telephony.config import ApiToken
-from telephony.context import Context, new_id
+from telephony.context import Context, new_id, ring_person
 from telephony.errors import Conflict, Forbidden, InvalidRequest, NotFound, TelephonyFailure
 from telephony.hold import Hold
 from telephony.notify import Notifier
@@ -230,23 +230,16 @@ class WarmTransfer:
 
     def _ring(self, esc_id: str, person: Person, tier: str) -> str:
         """'ringing', 'busy' (taken by another call, or marked busy) or 'failed'."""
-        if not self.ctx.store.claim_person(person.id, person.presence, esc_id):
-            presence = self.ctx.presence(person.id)
-            self.ctx.store.add_event(
-                esc_id, self.ctx.event("lead_unavailable", f"{person.name} ({tier}) is {presence}")
-            )
-            return "busy" if presence == "busy" else "failed"
-        try:
-            call_sid = self.ctx.twilio.call(
-                person.endpoint,
-                url=self.ctx.urls.lead_answer(esc_id),
-                status_callback=self.ctx.urls.lead_status(esc_id),
-                timeout=self.ctx.policy.announcement.ring_timeout_seconds,
-            )
-        except TelephonyFailure as exc:
-            self.ctx.store.release_person(person.id, esc_id)
-            self.ctx.store.add_event(esc_id, self.ctx.event("lead_dial_failed", f"{person.name}: {exc.message}"))
-            return "failed"
+        call_sid, why = ring_person(
+            self.ctx,
+            person,
+            esc_id,
+            url=self.ctx.urls.lead_answer(esc_id),
+            status_callback=self.ctx.urls.lead_status(esc_id),
+        )
+        if call_sid is None:
+            self.ctx.store.add_event(esc_id, self.ctx.event("lead_unavailable", f"{person.name} ({tier}): {why}"))
+            return "busy" if why == "busy" else "failed"
         self.ctx.store.save_leg(call_sid, {"role": "lead", "person": person.id, "escalation": esc_id, "tier": tier})
         self.ctx.store.update_escalation(esc_id, attempt_call_sid=call_sid, attempt_person=person.id, tier=tier)
         self.ctx.store.add_event(esc_id, self.ctx.event("dialing_lead", f"{person.name} ({tier})"))
