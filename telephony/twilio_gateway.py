@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -31,10 +32,13 @@ def make_client(account_sid: str, auth_token: str, api_base_url: str | None = No
 
 
 class TwilioGateway:
-    def __init__(self, client: Client, caller_id: str, throttle=None):
+    retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0)
+
+    def __init__(self, client: Client, caller_id: str, throttle=None, sleep=time.sleep):
         self.client = client
         self.caller_id = caller_id
         self.throttle = throttle or (lambda: None)
+        self.sleep = sleep
 
     def dial_into_conference(
         self,
@@ -143,17 +147,25 @@ class TwilioGateway:
         self._do("redirect", lambda: self.client.calls(call_sid).update(url=url, method="POST"))
 
     def _do(self, what: str, action, missing_ok: bool = False):
-        try:
-            return action()
-        except TwilioRestException as exc:
-            if missing_ok and exc.status == 404:
-                log.info("%s: already gone (%s)", what, exc.msg)
-                return None
-            raise TelephonyFailure(
-                f"Twilio refused to {what}: {exc.msg} (HTTP {exc.status}, code {exc.code})",
-                code="telephony_failure",
-            ) from exc
-        except TwilioException as exc:
-            raise TelephonyFailure(f"Twilio could not be reached to {what}: {exc}") from exc
-        except OSError as exc:
-            raise TelephonyFailure(f"Twilio could not be reached to {what}: {exc}") from exc
+        """One REST call; Twilio's 429 (too many requests) is retried with back-off, anything
+        else becomes a TelephonyFailure naming what could not be done."""
+        for delay in (*self.retry_delays, None):
+            try:
+                return action()
+            except TwilioRestException as exc:
+                if missing_ok and exc.status == 404:
+                    log.info("%s: already gone (%s)", what, exc.msg)
+                    return None
+                if exc.status == 429 and delay is not None:
+                    log.warning("%s: Twilio says too many requests; again in %.1f s", what, delay)
+                    self.sleep(delay)
+                    continue
+                raise TelephonyFailure(
+                    f"Twilio refused to {what}: {exc.msg} (HTTP {exc.status}, code {exc.code})",
+                    code="telephony_failure",
+                ) from exc
+            except TwilioException as exc:
+                raise TelephonyFailure(f"Twilio could not be reached to {what}: {exc}") from exc
+            except OSError as exc:
+                raise TelephonyFailure(f"Twilio could not be reached to {what}: {exc}") from exc
+        raise AssertionError("unreachable")

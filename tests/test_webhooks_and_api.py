@@ -152,7 +152,7 @@ def test_escalation_read_back_and_listed_by_state(harness):
 
 def test_twilio_refusing_the_hold_leaves_nothing_half_done(harness):
     caller_sid, _ = harness.caller_with_agent()
-    harness.rest.fail_next("UpdateParticipant", status=429, code=20429, message="Too Many Requests")
+    harness.rest.fail_next("UpdateParticipant", status=400, code=21220, message="Participant is not in-progress")
     response = harness.escalate(caller_sid)
     assert response.status_code == 502 and response.json["error"] == "telephony_failure"
     assert harness.rest.requests("CreateCall") == [], "no lead is rung for a caller who is not on hold"
@@ -194,3 +194,15 @@ def test_openapi_lists_every_endpoint(harness):
         if r.rule.startswith("/api/")
     }
     assert rules <= set(doc["paths"])
+
+
+def test_twilio_too_many_requests_is_retried_with_back_off(harness):
+    caller_sid, _ = harness.caller_with_agent()
+    slept = []
+    harness.core.ctx.twilio.sleep = slept.append
+    harness.rest.fail_next("CreateCall", status=429, code=20429, message="Too Many Requests")
+    harness.rest.fail_next("CreateCall", status=429, code=20429, message="Too Many Requests")
+    response = harness.escalate(caller_sid)
+    assert response.status_code == 201
+    assert slept == [0.5, 1.0]
+    assert [r.param("To") for r in harness.rest.requests("CreateCall")] == ["+13125550111"]
