@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 
 import redis
@@ -63,7 +64,9 @@ def connect_redis(settings: Settings) -> redis.Redis:
         from telephony.local_redis import LocalRedis
 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        url = LocalRedis.start(settings.data_dir / "redis", appendonly=True).url
+        server = LocalRedis.start(settings.data_dir / "redis", appendonly=True)
+        atexit.register(server.stop)
+        url = server.url
     conn = redis.Redis.from_url(url)
     try:
         conn.ping()
