@@ -243,3 +243,14 @@ def test_lead_ending_the_connected_call_resolves_it(harness):
     assert harness.escalation(esc_id)["state"] == "resolved"
     assert harness.rest.requests("UpdateConference")[-1].param("Status") == "completed"
     assert harness.core.ctx.presence("lead-lee") == "available"
+
+
+def test_no_hold_without_the_callers_agreement__R_WARM_6(harness):
+    caller_sid, _ = harness.caller_with_agent()
+    response = harness.escalate(caller_sid, caller_agreed_to_hold=False)
+    assert response.status_code == 409 and response.json["error"] == "hold_not_agreed"
+    assert "R-WARM-6" in response.json["message"]
+    assert harness.rest.requests("UpdateParticipant") == [] and harness.rest.requests("CreateCall") == []
+    agreed = harness.escalate(caller_sid)
+    assert agreed.status_code == 201
+    assert "caller_agreed_to_hold" in [e["event"] for e in agreed.json["timeline"]]
