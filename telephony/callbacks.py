@@ -483,7 +483,7 @@ class Callbacks:
 
     def ensure_sweeper(self) -> None:
         """The sweeper runs while any callback is open; one job, whatever calls this."""
-        if not self.ctx.store.r.set("esc:sweeper", 1, nx=True, ex=SWEEP_SECONDS * 2):
+        if not self.ctx.store.claim_sweeper(SWEEP_SECONDS * 2):
             return
         self.ctx.timers.at(
             self.ctx.clock.now() + timedelta(seconds=SWEEP_SECONDS),
@@ -510,8 +510,10 @@ class Callbacks:
             )
             self._event(cb, "callback_recovered", f"attempt {attempt} was claimed by a worker that stopped")
             recovered.append(cb_id)
-        self.ctx.store.r.delete("esc:sweeper")
-        if any(self.ctx.store.callback(i).get("status") in OPEN_STATUSES for i in self.ctx.store.callback_ids()):
+        self.ctx.store.release_sweeper()
+        if any(
+            (self.ctx.store.callback(i) or {}).get("status") in OPEN_STATUSES for i in self.ctx.store.callback_ids()
+        ):
             self.ensure_sweeper()
         return recovered
 

@@ -18,7 +18,7 @@ from telephony.hold import Hold
 from telephony.intake import Intake
 from telephony.notify import Notifier
 from telephony.policy import PRESENCES, Policy, load_policy
-from telephony.store import Store
+from telephony.store import TERMINAL_CALL_STATUSES, Store
 from telephony.throttle import OutboundThrottle
 from telephony.timers import Timers
 from telephony.twilio_gateway import TwilioGateway, make_client
@@ -114,21 +114,19 @@ class Core:
         if person_id != actor.person_id and actor.role not in ("lead", "supervisor", "manager"):
             raise Forbidden("You may only change your own presence.", code="not_yours")
         self.intake.presence_changed(person_id, presence)
-        if presence == "available" and self.ctx.policy.person(person_id).role != "agent":
+        person = self.ctx.policy.person(person_id)
+        if presence == "available" and person is not None and person.role != "agent":
             self.warm_transfer.lead_freed()
         return {"person": person_id, "presence": self.ctx.presence(person_id)}
 
     def live_calls(self, actor: ApiToken) -> list[dict]:
         calls = []
-        for key in self.ctx.store.r.scan_iter(match="esc:call:CA*", count=200):
-            sid = key.decode().split(":")[-1]
-            if ":" in key.decode()[len("esc:call:") :]:
-                continue
+        for sid in self.ctx.store.call_sids():
             call = self.ctx.store.call(sid)
             if (
                 not call
                 or call.get("role") != "caller"
-                or call.get("status") in ("completed", "busy", "no-answer", "failed", "canceled")
+                or call.get("status") in TERMINAL_CALL_STATUSES
             ):
                 continue
             if actor.role == "agent" and call.get("agent_id") != actor.person_id:

@@ -326,6 +326,22 @@ class Store:
         self.r.hset(f"{P}capture:{esc_id}", mapping={k: _text(v) for k, v in fields.items()})
         self.r.expire(f"{P}capture:{esc_id}", 86400)
 
+    def claim_sweeper(self, ttl: int) -> bool:
+        """One sweeper job at a time, whoever schedules it."""
+        return bool(self.r.set(f"{P}sweeper", 1, nx=True, ex=ttl))
+
+    def release_sweeper(self) -> None:
+        self.r.delete(f"{P}sweeper")
+
+    def call_sids(self) -> list[str]:
+        """Every call this service knows of (the caller legs and the legs it dialled)."""
+        sids = []
+        for key in self.r.scan_iter(match=f"{P}call:CA*", count=200):
+            rest = key.decode()[len(f"{P}call:") :]
+            if ":" not in rest:
+                sids.append(rest)
+        return sids
+
     # -- notifications (R-NOTE-1): every post is kept, whether or not a webhook is set ---
     def record_notification(self, note: dict[str, Any]) -> None:
         self.r.rpush(f"{P}notifications", json.dumps(note))
