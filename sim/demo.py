@@ -19,6 +19,17 @@ from sim.scenarios import SCENARIOS
 from telephony.config import ROOT
 
 
+class _closing:
+    def __init__(self, sim: Simulation):
+        self.sim = sim
+
+    def __enter__(self) -> Simulation:
+        return self.sim
+
+    def __exit__(self, *exc) -> None:
+        self.sim.__exit__(*exc)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="make demo ARGS=", description="Play an escalated call through the local Twilio simulator."
@@ -49,7 +60,12 @@ def main(argv: list[str] | None = None) -> int:
             service_port=args.port,
         )
         sim.transcript.show_requests = args.requests
-        with sim:
+        try:
+            sim.__enter__()
+        except OSError as exc:
+            print(f'cannot start the demo: {exc} (is port {args.port} busy? try ARGS="--port 5055")', file=sys.stderr)
+            return 2
+        with _closing(sim):
             caller = next(p for p in scenario.people if p.role == "caller")
             sim.world.incoming_call(caller, after=1)
             sim.run(scenario.seconds)

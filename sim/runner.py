@@ -110,8 +110,12 @@ class Simulation:
             chaos=self.chaos,
         )
         self.world.agent_api = self._agent_api
-        self._served.append(serve(create_app(self.settings, core=self.core), service_port))
-        self._served.append(serve(create_rest_app(self.world), rest_port))
+        try:
+            self._served.append(serve(create_app(self.settings, core=self.core), service_port))
+            self._served.append(serve(create_rest_app(self.world), rest_port))
+        except (OSError, SystemExit) as exc:
+            self.__exit__(None, None, None)
+            raise OSError(f"cannot listen on 127.0.0.1:{service_port}") from exc
         return self
 
     def __exit__(self, *exc) -> None:
