@@ -123,11 +123,7 @@ class Core:
         calls = []
         for sid in self.ctx.store.call_sids():
             call = self.ctx.store.call(sid)
-            if (
-                not call
-                or call.get("role") != "caller"
-                or call.get("status") in TERMINAL_CALL_STATUSES
-            ):
+            if not call or call.get("role") != "caller" or call.get("status") in TERMINAL_CALL_STATUSES:
                 continue
             if actor.role == "agent" and call.get("agent_id") != actor.person_id:
                 continue
