@@ -116,6 +116,8 @@ def create_rest_app(world: World) -> Flask:
                 "wait_url": form.get("WaitUrl", ""),
                 "callback": form.get("ConferenceStatusCallback", ""),
                 "events": form.getlist("ConferenceStatusCallbackEvent") or ["start", "end"],
+                "muted": flag("Muted"),
+                "coaching": form.get("CallSidToCoach", "") if flag("Coaching") else "",
             }
             call = world.outbound_call(
                 form["To"],
@@ -146,6 +148,17 @@ def create_rest_app(world: World) -> Flask:
             if "Hold" in request.form:
                 hold, url = flag("Hold"), request.form.get("HoldUrl", "")
                 world.at(0, lambda: call_sid in conf.participants and world.set_hold(conf, call_sid, hold, url))
+            if "Muted" in request.form or "Coaching" in request.form:
+                muted = flag("Muted") if "Muted" in request.form else None
+                coach = (
+                    (request.form.get("CallSidToCoach", "") if flag("Coaching") else "")
+                    if "Coaching" in request.form
+                    else None
+                )
+                world.at(0, lambda: world.set_flags(conf, call_sid, muted, coach))
+            if request.form.get("AnnounceUrl"):
+                announce_url = request.form["AnnounceUrl"]
+                world.at(0, lambda: world.announce(conf, announce_url, call_sid))
             body = _participant_json(world, conf, call)
             body["hold"] = flag("Hold", body["hold"])
             return jsonify(body), 200
@@ -169,6 +182,9 @@ def create_rest_app(world: World) -> Flask:
                 return _error(404, 20404, f"Conference {conference} was not found")
             if request.form.get("Status") == "completed":
                 world.at(0, lambda: world.end_conference(conf))
+            if request.form.get("AnnounceUrl"):
+                announce_url = request.form["AnnounceUrl"]
+                world.at(0, lambda: world.announce(conf, announce_url))
             return jsonify(
                 sid=conf.sid,
                 friendly_name=conf.name,

@@ -81,6 +81,8 @@ class Participant:
     wait_url: str = ""
     hold: bool = False
     hold_url: str = ""
+    muted: bool = False
+    coaching: str = ""
 
 
 @dataclass
@@ -544,7 +546,13 @@ class World:
             conf.status_callback = spec["callback"]
             conf.events = tuple(spec.get("events") or ("start", "end"))
         part = Participant(
-            call, spec.get("label", ""), spec.get("start", True), spec.get("end", False), spec.get("wait_url", "")
+            call,
+            spec.get("label", ""),
+            spec.get("start", True),
+            spec.get("end", False),
+            spec.get("wait_url", ""),
+            muted=spec.get("muted", False),
+            coaching=spec.get("coaching", ""),
         )
         conf.participants[call.sid] = part
         call.conference = conf.name
@@ -614,16 +622,65 @@ class World:
         return part
 
     def update_hearing(self, conf: Conference) -> None:
-        """Who hears whom: in a started conference, everyone not on hold hears everyone else
-        not on hold."""
+        """Who hears whom: in a started conference, everyone not on hold hears everyone else not
+        on hold, except that a muted participant is heard by nobody and a coach only by the
+        participant they coach."""
         live = [p for p in conf.participants.values() if conf.started and not p.hold]
+
+        def audible(speaker: Participant, listener: Participant) -> bool:
+            if speaker is listener or speaker.muted:
+                return False
+            return not speaker.coaching or speaker.coaching == listener.call.sid
+
         for part in conf.participants.values():
-            hears = tuple(sorted(o.call.person.name for o in live if o is not part)) if part in live else ()
+            hears = tuple(sorted(o.call.person.name for o in live if audible(o, part))) if part in live else ()
             if hears != part.call.hearing:
                 self.flush_hearing(part.call)
                 part.call.hearing, part.call.hearing_since = hears, self.now
                 if hears:
                     self.say(part.call, "hears", ", ".join(hears))
+
+    def set_flags(
+        self, conf: Conference, call_sid: str, muted: bool | None = None, coaching: str | None = None
+    ) -> None:
+        """Participant update Muted / Coaching + CallSidToCoach."""
+        part = conf.participants.get(call_sid)
+        if part is None:
+            return
+        if muted is not None:
+            part.muted = muted
+            self.say(part.call, "muted" if muted else "unmuted", f"in conference {conf.name}")
+        if coaching is not None:
+            part.coaching = coaching
+        self.update_hearing(conf)
+
+    def announce(self, conf: Conference, url: str, call_sid: str = "") -> None:
+        """AnnounceUrl: the TwiML's Say/Play is heard by the whole conference, or by one participant."""
+        try:
+            response = self.post(
+                url, {"AccountSid": self.account_sid, "ConferenceSid": conf.sid, "FriendlyName": conf.name}
+            )
+            root = ET.fromstring(response.text) if response is not None and response.status_code < 400 else None
+        except ET.ParseError:
+            root = None
+        if root is None:
+            self.errors.append(f"announce URL {url} gave no TwiML")
+            return
+        bad = sorted({el.tag for el in root} - WAIT_HOLD_VERBS)
+        if bad:
+            self.errors.append(f"13238: announce URL {url} returned {', '.join(bad)}")
+            return
+        listeners = [p for p in conf.participants.values() if not call_sid or p.call.sid == call_sid]
+        for el in root:
+            if el.tag in ("Say", "Play"):
+                text = (el.text or "").strip()
+                for part in listeners:
+                    self.say(
+                        part.call,
+                        el.tag.lower(),
+                        text,
+                        self.now + (speaking_time(text) if el.tag == "Say" else PLAY_SECONDS),
+                    )
 
     def flush_hearing(self, call: Call) -> None:
         if call.hearing:

@@ -168,3 +168,42 @@ def test_gather_in_a_hold_url_is_refused_like_twilio_error_13238(tmp_path, redis
         sim.run(0.5)
         sim.world.fetch(call, f"{sim.base}/voice/callback/offer?escalation=esc_x", kind="hold")
     assert any(e.startswith("13238") for e in sim.world.errors)
+
+
+def test_simulated_conferences_mute_coach_and_announce_like_twilio(tmp_path, redis_server):
+    from sim.people import Person
+
+    listener = Person("Lead Lee (listening)", "lead", "+13125550111", answer_after=2)
+    people = [caller(), agent(), listener, *[p for p in others() if p.endpoint != "+13125550111"]]
+    sim = Simulation(people, POLICY, tmp_path, redis_url=redis_server.url)
+    with sim:
+        sim.world.incoming_call(people[0], after=1)
+        sim.run(20)
+        call = sim.core.ctx.store.call(next(iter(c for c in sim.world.calls.values() if c.direction == "inbound")).sid)
+        client = sim.core.ctx.twilio.client
+        conference = client.conferences(call["conference_sid"])
+        coach = conference.participants.create(
+            from_="+13125550100",
+            to="+13125550111",
+            label="coach",
+            coaching=True,
+            call_sid_to_coach=call["agent_call_sid"],
+        )
+        sim.run(10)
+        conference.participants(call["agent_call_sid"]).update(muted=True)
+        sim.run(2)
+        conference.update(announce_url=f"{sim.base}/voice/wait")
+        sim.run(2)
+    t = sim.transcript
+    assert t.first("Agent Avery", "hears", "Lead Lee (listening)") is not None, "the coach is heard by the agent"
+    assert all("Lead Lee" not in e.text for e in t.of("Caller (Pat)", "hears")), "the caller never hears the coach"
+    assert t.of("Caller (Pat)", "hears")[-1].text == "Agent Avery"
+    assert t.first("Caller (Pat)", "muted") is None and t.first("Agent Avery", "muted") is not None
+    muted_at = t.first("Agent Avery", "muted").at
+    caller_voices = t.of("Caller (Pat)", "voices")
+    assert abs(caller_voices[-1].until - muted_at) < 0.01, "once the agent is muted the caller hears nobody"
+    assert all(e.at <= muted_at for e in t.of("Caller (Pat)", "hears"))
+    assert "All of our agents are helping other callers" in t.heard("Lead Lee (listening)")[-2], (
+        "an announcement reaches everyone"
+    )
+    assert coach.call_sid
