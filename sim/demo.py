@@ -1,8 +1,11 @@
 """`make demo`: play a simulated escalation call end to end with no Twilio account, printing what
 each person hears and does as it happens.
 
-    python -m sim.demo [--scenario escalation|agent-drops|callback] [--policy FILE]
+    python -m sim.demo [--scenario escalation|agent-drops|callback|hold-limit] [--policy FILE]
                        [--fast | --speed N] [--exit-after-scenario] [--chaos] [--requests]
+
+The cast comes from the policy file (its first agent, the people its tiers ring), so every
+policy in policies/ plays.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ import time
 from pathlib import Path
 
 from sim.runner import Simulation
-from sim.scenarios import SCENARIOS
-from telephony.config import ROOT
+from sim.scenarios import DEFAULT_POLICY, SCENARIOS
+from telephony.policy import PolicyError, load_policy
 
 
 class _closing:
@@ -35,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="make demo ARGS=", description="Play an escalated call through the local Twilio simulator."
     )
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="escalation")
-    parser.add_argument("--policy", type=Path, default=ROOT / "policies" / "default.toml")
+    parser.add_argument("--policy", type=Path, default=DEFAULT_POLICY)
     parser.add_argument("--fast", action="store_true", help="virtual clock: the whole call in a few seconds")
     parser.add_argument("--speed", type=float, default=1.0, help="with no --fast: how many times faster than real time")
     parser.add_argument("--exit-after-scenario", action="store_true", help="do not stay up serving the API afterwards")
@@ -46,7 +49,15 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("rq").setLevel(logging.WARNING)
-    scenario = SCENARIOS[args.scenario]()
+    try:
+        policy = load_policy(args.policy)
+        scenario = SCENARIOS[args.scenario](policy)
+    except (OSError, PolicyError) as exc:
+        print(f"cannot start the demo: {exc}", file=sys.stderr)
+        return 2
+    except (IndexError, KeyError) as exc:
+        print(f"cannot start the demo: {args.policy} has nobody to play this scenario ({exc!r})", file=sys.stderr)
+        return 2
     print(f"Scenario '{scenario.name}': {scenario.about}")
     print(f"Policy: {args.policy}   clock: {'virtual (fast)' if args.fast else f'{args.speed:g}x real time'}\n")
     with tempfile.TemporaryDirectory(prefix="escalations-demo-") as tmp:
@@ -58,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             speed=None if args.fast else args.speed,
             chaos=args.chaos,
             service_port=args.port,
+            start=scenario.start,
         )
         sim.transcript.show_requests = args.requests
         try:
@@ -66,8 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f'cannot start the demo: {exc} (is port {args.port} busy? try ARGS="--port 5055")', file=sys.stderr)
             return 2
         with _closing(sim):
-            caller = next(p for p in scenario.people if p.role == "caller")
-            sim.world.incoming_call(caller, after=1)
+            sim.world.incoming_call(scenario.caller, after=1)
             sim.run(scenario.seconds)
             problems = scenario.check(sim) + [f"simulator: {e}" for e in sim.world.errors]
             print()

@@ -41,6 +41,7 @@ class Person:
     token: str = ""
     steps: list[AgentStep] = field(default_factory=list)
     voicemail: str = ""
+    id: str = ""
 
     def next_answer(self) -> float | None:
         """How long this ring takes to be answered (None: never): per call if scripted so."""

@@ -3,6 +3,7 @@ request and response shapes, so the service's Twilio client only needs TWILIO_AP
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import Flask, jsonify, request
@@ -12,10 +13,26 @@ from sim.world import TERMINAL, Call, Conference, World
 PREFIX = "/2010-04-01/Accounts/<account>"
 
 
+@dataclass(frozen=True)
+class RestRequest:
+    """One request the service sent to the simulated REST API, and how it was answered."""
+
+    method: str
+    path: str
+    params: dict[str, list[str]]
+    status: int
+    body: str = ""
+
+
 def _error(status: int, code: int, message: str):
     return jsonify(
         code=code, message=message, more_info=f"https://www.twilio.com/docs/errors/{code}", status=status
     ), status
+
+
+def _shown(params: dict[str, list[str]]) -> dict:
+    """Form fields for the transcript: one value as itself, a repeated field as its list."""
+    return {k: v[0] if len(v) == 1 else v for k, v in params.items()}
 
 
 def _call_json(world: World, call: Call) -> dict:
@@ -58,9 +75,20 @@ def create_rest_app(world: World) -> Flask:
             return _error(401, 20003, "Authenticate")
         if request.view_args and request.view_args.get("account") != world.account_sid:
             return _error(404, 20404, "The requested resource was not found")
-        world.rest_log.append((request.method, request.path, {k: request.form.getlist(k) for k in request.form}))
-        world.transcript.add(world.now, "service", "rest", f"{request.method} {request.path} {dict(request.form)}")
         return None
+
+    @app.after_request
+    def record(response):
+        params = {k: request.form.getlist(k) for k in request.form}
+        body = response.get_data(as_text=True) if response.is_json else ""
+        world.rest_log.append(RestRequest(request.method, request.path, params, response.status_code, body))
+        world.transcript.add(
+            world.now,
+            "service",
+            "rest",
+            f"{request.method} {request.path} {_shown(params)} -> {response.status_code}",
+        )
+        return response
 
     def flag(name: str, default: bool = False) -> bool:
         value = request.form.get(name)
@@ -80,6 +108,7 @@ def create_rest_app(world: World) -> Flask:
                 form.getlist("StatusCallbackEvent"),
                 int(form.get("Timeout", "60")),
                 form.get("MachineDetection", ""),
+                fallback_url=form.get("FallbackUrl", ""),
             )
             return jsonify(_call_json(world, call)), 201
 
@@ -106,14 +135,19 @@ def create_rest_app(world: World) -> Flask:
     @app.post(f"{PREFIX}/Conferences/<conference>/Participants.json")
     def create_participant(account, conference):
         form = request.form
+        if not form.get("To") or not form.get("From"):
+            return _error(400, 21205, "To and From are required")
         with world.lock:
-            conf = world.conference(conference)
+            try:
+                conf = world.conference(conference)
+            except KeyError:
+                return _error(404, 20404, f"Conference {conference} was not found")
             spec = {
                 "name": conf.name,
                 "label": form.get("Label", ""),
                 "start": flag("StartConferenceOnEnter", True),
                 "end": flag("EndConferenceOnExit", False),
-                "wait_url": form.get("WaitUrl", ""),
+                "wait_url": form.get("WaitUrl"),
                 "callback": form.get("ConferenceStatusCallback", ""),
                 "events": form.getlist("ConferenceStatusCallbackEvent") or ["start", "end"],
                 "muted": flag("Muted"),

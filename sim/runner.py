@@ -44,7 +44,7 @@ class Served:
 
 def serve(app, port: int) -> Served:
     server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     return Served(server, thread)
 
@@ -78,7 +78,7 @@ class Simulation:
         self.clock.set(self.start)
         service_port = self.service_port or free_port()
         rest_port = free_port()
-        tokens = {p.token: ApiToken(p.token, p.endpoint.split(":")[-1], p.role) for p in self.people if p.token}
+        tokens = {p.token: ApiToken(p.token, p.id, p.role) for p in self.people if p.token and p.id}
         self.base = f"http://127.0.0.1:{service_port}"
         self.settings = Settings(
             twilio_account_sid=ACCOUNT_SID,
@@ -108,6 +108,7 @@ class Simulation:
             next_timer=self._next_timer,
             speed=self.speed,
             chaos=self.chaos,
+            epoch=self.start,
         )
         self.world.agent_api = self._agent_api
         try:
@@ -164,7 +165,7 @@ class Simulation:
             escalations = requests.get(
                 f"{self.base}/api/escalations?state=briefing", headers=headers, timeout=15
             ).json()["escalations"]
-            mine = [e for e in escalations if e.get("agent") == person.endpoint.split(":")[-1]]
+            mine = [e for e in escalations if e.get("agent") == person.id]
             if not mine:
                 self.transcript.add(self.world.now, person.name, "softphone", "nothing to connect")
                 return

@@ -1,28 +1,25 @@
-"""Scenarios for the demo and the end-to-end tests, with the default policy's people (roles and
-example numbers, +1 312 555 01xx). Each returns the people and checks what should have happened."""
+"""Scenarios for the demo and the end-to-end tests. The cast comes from the policy file: its
+first agent takes the call, the people of the escalation's tiers are rung in the order the
+service will ring them (their scripts are given by that order, so any policy plays), and every
+other person does not pick up. Each scenario checks what should have happened."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from sim.people import AgentStep, Person, Reply
+from telephony.config import ROOT
+from telephony.policy import Policy, load_policy
 
+DEFAULT_POLICY = ROOT / "policies" / "default.toml"
 CALLER = "+13125550142"
-ESCALATE = {
-    "kind": "manager_request",
-    "reason": "billed twice for equipment and wants a manager",
-    "client": {
-        "name": "Pat Doe",
-        "account": "448812",
-        "link": "https://crm.example.com/clients/448812",
-        "segment": "AM",
-        "region": "east",
-    },
-    "resolution_offered": "a credit on the next bill",
-    "caller_agreed_to_hold": True,
-    "idempotency_key": "escalate-448812",
-}
+CALLER_NAME = "Caller (Pat)"
+ACCOUNT = "448812"
+CALLBACK_LEAD_PROMPT = "Press 1 to call them now"
+DAY = datetime(2026, 11, 24).date()  # a Tuesday
 
 
 @dataclass
@@ -32,199 +29,305 @@ class Scenario:
     people: list[Person]
     seconds: float
     check: Callable[[object], list[str]]
+    start: datetime
+    roles: dict[str, str] = field(default_factory=dict)
+    policy_file: Path = DEFAULT_POLICY
+
+    @property
+    def caller(self) -> Person:
+        return next(p for p in self.people if p.role == "caller")
 
 
-def caller(*replies: Reply, hang_up_after: float | None = None) -> Person:
-    return Person(
-        "Caller (Pat)",
-        "caller",
-        CALLER,
-        answer_after=3,
-        replies=[Reply("448812#", heard="account number"), *replies],
-        hang_up_after=hang_up_after,
-    )
+def display_name(person) -> str:
+    """'Agent Avery', 'Lead Lee', 'Team Lead': the role first unless the name already says it."""
+    role = person.role.title()
+    return person.name if role.lower() in person.name.lower() else f"{role} {person.name}"
 
 
-def agent(*steps: AgentStep) -> Person:
-    return Person(
-        "Agent Avery",
-        "agent",
-        "client:agent-avery",
-        answer_after=3,
-        token="sim-token-agent-avery-0001",
-        steps=list(steps),
-    )
+def opening_time(policy: Policy) -> datetime:
+    """Two hours after the organisation opens on the first business day from DAY (R-HOURS-1:
+    the scenarios run during hours)."""
+    hours = policy.business_hours
+    for offset in range(14):
+        span = hours.day_span(DAY + timedelta(days=offset))
+        if span:
+            return min(span[0] + timedelta(hours=2), span[1] - timedelta(hours=1))
+    raise ValueError(f"{policy.file}: no business day in two weeks")
 
 
-def others(**answers) -> list[Person]:
-    return [
-        Person("Agent Blake", "agent", "client:agent-blake", answer_after=None, token="sim-token-agent-blake-0001"),
-        Person(
-            "Lead Lee",
-            "lead",
-            "+13125550111",
-            answers=answers.get("lee", [6]),
-            replies=answers.get("lee_replies", [Reply("2", heard="Press 1")]),
-        ),
-        Person(
-            "Lead Morgan",
-            "lead",
-            "sip:morgan@leads.example.com",
-            answers=answers.get("morgan", [5]),
-            replies=answers.get("morgan_replies", [Reply("1", heard="Press 1")]),
-            hang_up_after=answers.get("morgan_hangs_up", 120),
-        ),
-        Person("Supervisor Sam", "supervisor", "+13125550121", answer_after=None),
-        Person("Manager Max", "manager", "+13125550131", answer_after=None),
-    ]
+@dataclass
+class Cast:
+    """Who plays whom, for one policy and one escalation kind."""
+
+    policy: Policy
+    kind: str = "manager_request"
+    client: dict = field(init=False)
+    agent: Person = field(init=False)
+    hunt: list[Person] = field(init=False)
+    staff: dict[str, Person] = field(init=False)
+
+    def __post_init__(self):
+        policy = self.policy
+        self.staff = {
+            p.id: Person(display_name(p), p.role, p.endpoint, answer_after=None, id=p.id, token=f"sim-token-{p.id}")
+            for p in policy.people
+        }
+        self.agent = self.staff[policy.agents()[0].id]
+        segment, region = self._routing()
+        self.client = {
+            "name": "Pat Doe",
+            "account": ACCOUNT,
+            "link": f"https://crm.example.com/clients/{ACCOUNT}",
+            **({"segment": segment} if segment else {}),
+            **({"region": region} if region else {}),
+        }
+        routing = policy.kinds[self.kind]
+        order = [p.id for tier in routing.tiers for p in policy.tier_people(self.kind, tier, segment, region)]
+        self.hunt = [self.staff[i] for i in dict.fromkeys(order)]
+
+    def _routing(self) -> tuple[str | None, str | None]:
+        """The caller's segment and region (R-ESC-6): the ones with the most people to hunt, so a
+        'first declines, next accepts' story can play on this policy."""
+        segments = [None, *sorted({s for p in self.policy.people for s in p.segments})]
+        regions = [None, *sorted({p.region for p in self.policy.people if p.region})]
+        agent_region = self.policy.agents()[0].region or None
+
+        def hunt_size(choice):
+            segment, region = choice
+            tiers = self.policy.kinds[self.kind].tiers
+            size = sum(len(self.policy.tier_people(self.kind, t, segment, region)) for t in tiers)
+            return min(size, 2), segment is not None, region == agent_region, size
+
+        return max(((s, r) for s in segments for r in regions), key=hunt_size)
+
+    def escalate_body(self) -> dict:
+        return {
+            "kind": self.kind,
+            "reason": "billed twice for equipment and wants a manager",
+            "client": self.client,
+            "resolution_offered": "a credit on the next bill",
+            "caller_agreed_to_hold": True,
+            "idempotency_key": f"escalate-{ACCOUNT}",
+        }
+
+    def caller(self, *replies: Reply, hang_up_after: float | None = None) -> Person:
+        key = Reply(f"{ACCOUNT}#", heard=self.policy.ivr.account_prompt[:40])
+        return Person(
+            CALLER_NAME, "caller", CALLER, answer_after=3, replies=[key, *replies], hang_up_after=hang_up_after
+        )
+
+    def accepts(self, person: Person, after: float = 5, hang_up_after: float | None = 120) -> None:
+        person.answers, person.hang_up_after = [after], hang_up_after
+        person.replies = [Reply("1", heard=self.policy.announcement.accept_prompt[:40])]
+
+    def declines(self, person: Person, after: float = 6) -> None:
+        person.answers = [after]
+        person.replies = [Reply("2", heard=self.policy.announcement.accept_prompt[:40])]
+
+    def people(self, caller: Person) -> list[Person]:
+        return [caller, *self.staff.values()]
 
 
-def _escalation(sim) -> list[str]:
-    problems = []
+def _timeline(sim) -> tuple[dict | None, list[str]]:
     escalations = sim.escalations()
     if len(escalations) != 1:
-        return [f"expected one escalation, found {len(escalations)}"]
-    esc = escalations[0]
-    events = [e["event"] for e in esc["timeline"]]
-    for needed in ("lead_declined", "lead_accepted", "caller_connected"):
-        if needed not in events:
-            problems.append(f"the timeline has no {needed}: {events}")
-    if esc["state"] not in ("connected", "resolved"):
-        problems.append(f"the escalation ended {esc['state']}, not connected")
-    t = sim.transcript
-    announced = t.first("Lead Morgan", "say", "escalation in transfer")
-    heard_caller = next((e for e in t.of("Lead Morgan", "hears") if "Caller" in e.text), None)
-    if announced is None or heard_caller is None or announced.at > heard_caller.at:
-        problems.append("Lead Morgan did not hear the announcement before hearing the caller (R-WARM-1, R-WARM-2)")
-    if heard_caller is not None:
-        joined = t.first("Caller (Pat)", "joins")
-        longest = t.longest_silence("Caller (Pat)", joined.at if joined else 0, heard_caller.at)
-        if longest > 3:
-            problems.append(f"the caller sat in silence for {longest:.1f} s while waiting")
-    if t.first("Agent Avery", "leaves") is None:
-        problems.append("the agent never left the call (R-WARM-4)")
-    return problems
+        return None, [f"expected one escalation, found {len(escalations)}"]
+    return escalations[0], [e["event"] for e in escalations[0]["timeline"]]
 
 
-def escalation() -> Scenario:
+def escalation(policy: Policy | None = None) -> Scenario:
+    policy = policy or load_policy(DEFAULT_POLICY)
+    cast = Cast(policy)
+    cast.agent.answer_after = 3
+    cast.agent.steps = [
+        AgentStep("escalate", "joined", 20, cast.escalate_body()),
+        AgentStep("connect", "lead_joined", 15),
+    ]
+    if len(cast.hunt) >= 2:
+        declined, accepted = cast.hunt[0], cast.hunt[1]
+        cast.declines(declined)
+        story = f"{declined.name} declines; {accepted.name} accepts"
+    else:
+        declined, accepted = None, cast.hunt[0]
+        story = f"{accepted.name} (the only one this policy rings) accepts"
+    cast.accepts(accepted)
+    caller = cast.caller()
+    intro = policy.announcement.intro
+
+    def check(sim) -> list[str]:
+        esc, events = _timeline(sim)
+        if esc is None:
+            return events
+        problems = []
+        for needed in ("lead_declined", "lead_accepted", "caller_connected")[0 if declined else 1 :]:
+            if needed not in events:
+                problems.append(f"the timeline has no {needed}: {events}")
+        if esc["state"] not in ("connected", "resolved"):
+            problems.append(f"the escalation ended {esc['state']}, not connected")
+        t = sim.transcript
+        announced = t.first(accepted.name, "say", intro)
+        heard_caller = t.first(accepted.name, "hears", CALLER_NAME)
+        if announced is None or heard_caller is None or announced.at > heard_caller.at:
+            problems.append(f"{accepted.name} did not hear the announcement before the caller (R-WARM-1, R-WARM-2)")
+        if declined is not None and t.first(declined.name, "hears", CALLER_NAME) is not None:
+            problems.append(f"{declined.name} declined but was put through to the caller (R-WARM-1)")
+        if heard_caller is not None:
+            joined = t.first(CALLER_NAME, "joins")
+            longest = t.longest_silence(CALLER_NAME, joined.at if joined else 0, heard_caller.at)
+            if longest > 3:
+                problems.append(f"the caller sat in silence for {longest:.1f} s while waiting (R-WARM-3)")
+        if t.first(cast.agent.name, "leaves") is None:
+            problems.append("the agent never left the call (R-WARM-4)")
+        return problems
+
     return Scenario(
         "escalation",
-        "The caller asks for a manager; the agent escalates; Lead Lee declines; Lead Morgan accepts and is briefed while the caller holds; the agent connects and leaves.",
-        [
-            caller(),
-            agent(AgentStep("escalate", "joined", 20, ESCALATE), AgentStep("connect", "lead_joined", 15)),
-            *others(),
-        ],
+        f"The caller asks for a manager; {cast.agent.name} escalates; {story} and is briefed while the caller "
+        "holds; the agent connects and leaves.",
+        cast.people(caller),
         600,
-        _escalation,
+        check,
+        opening_time(policy),
+        {"caller": CALLER_NAME, "agent": cast.agent.name, "accepted": accepted.name}
+        | ({"declined": declined.name} if declined else {}),
+        policy_file=Path(policy.file),
     )
 
 
-def _agent_drops(sim) -> list[str]:
-    esc = sim.escalations()[0] if sim.escalations() else None
-    if esc is None:
-        return ["no escalation"]
-    problems = []
-    if "agent_left" not in [e["event"] for e in esc["timeline"]]:
-        problems.append("the agent's leg dropping was not recorded")
-    if (
-        sim.transcript.first("Caller (Pat)", "hangs up") is not None
-        and sim.transcript.first("Caller (Pat)", "hangs up").text != "hangs up"
-    ):
-        problems.append("the caller was dropped with the agent (R-WARM-5)")
-    if esc["state"] not in ("connected", "resolved"):
-        problems.append(f"the caller never reached the lead: {esc['state']}")
-    return problems
+def agent_drops(policy: Policy | None = None) -> Scenario:
+    policy = policy or load_policy(DEFAULT_POLICY)
+    cast = Cast(policy)
+    cast.agent.answer_after = 3
+    cast.agent.steps = [AgentStep("escalate", "joined", 20, cast.escalate_body()), AgentStep("hang_up", "joined", 25)]
+    accepted = cast.hunt[0]
+    cast.accepts(accepted, after=8)
+    caller = cast.caller()
 
+    def check(sim) -> list[str]:
+        esc, events = _timeline(sim)
+        if esc is None:
+            return events
+        problems = []
+        if "agent_left" not in events:
+            problems.append("the agent's leg dropping was not recorded")
+        t = sim.transcript
+        dropped, hung_up = t.first(cast.agent.name, "hangs up"), t.first(CALLER_NAME, "hangs up")
+        with_lead = t.first(CALLER_NAME, "hears", accepted.name)
+        if dropped is None:
+            problems.append("the agent's leg never dropped")
+        elif with_lead is None or (hung_up is not None and hung_up.at < with_lead.at):
+            problems.append("the caller was dropped with the agent (R-WARM-5)")
+        if esc["state"] not in ("connected", "resolved"):
+            problems.append(f"the caller never reached {accepted.name}: {esc['state']}")
+        return problems
 
-def agent_drops() -> Scenario:
     return Scenario(
         "agent-drops",
-        "The agent escalates, then their softphone drops while the lead is being rung; the caller stays on hold and the lead takes the call (R-WARM-5).",
-        [
-            caller(),
-            agent(AgentStep("escalate", "joined", 20, ESCALATE), AgentStep("hang_up", "joined", 25)),
-            *others(lee=[8], lee_replies=[Reply("1", heard="Press 1")]),
-        ],
+        f"{cast.agent.name} escalates, then their softphone drops while {accepted.name} is being rung; the caller "
+        "stays on hold and the lead takes the call (R-WARM-5).",
+        cast.people(caller),
         600,
-        _agent_drops,
+        check,
+        opening_time(policy),
+        {"caller": CALLER_NAME, "agent": cast.agent.name, "accepted": accepted.name},
+        policy_file=Path(policy.file),
     )
 
 
-def _callback(sim) -> list[str]:
-    callbacks = sim.callbacks()
-    if len(callbacks) != 1:
-        return [f"expected one callback, found {len(callbacks)}"]
-    problems = []
-    cb = callbacks[0]
-    if cb["status"] != "completed":
-        problems.append(f"the callback is {cb['status']}, not completed")
-    t = sim.transcript
-    confirmed = t.first("Caller (Pat)", "say", "We will call you at")
-    if confirmed is None:
-        problems.append("the caller never heard the confirmation")
-    lead_rung = [e for e in t.of("Lead Lee", "rings")]
-    caller_rung = t.first("Caller (Pat)", "rings")
-    if not lead_rung or caller_rung is None or lead_rung[-1].at > caller_rung.at:
-        problems.append("the caller was rung before the lead (R-CB-4)")
-    return problems
+def callback(policy: Policy | None = None) -> Scenario:
+    policy = policy or load_policy(DEFAULT_POLICY)
+    cast = Cast(policy)
+    cast.agent.answer_after = 3
+    cast.agent.steps = [AgentStep("escalate", "joined", 20, cast.escalate_body())]
+    for person in cast.hunt:
+        person.answers, person.answer_after = [None], 4
+        person.replies = [Reply("1", heard=CALLBACK_LEAD_PROMPT)]
+    caller = cast.caller(
+        Reply("1", heard=policy.callbacks.offer_prompt[:40]),
+        Reply("1", heard="Press 1 to use this number"),
+        Reply("2", heard="When should we call"),
+    )
+    staff = [p.name for p in cast.hunt]
 
+    def check(sim) -> list[str]:
+        callbacks = sim.callbacks()
+        if len(callbacks) != 1:
+            return [f"expected one callback, found {len(callbacks)}"]
+        problems = []
+        if callbacks[0]["status"] != "completed":
+            problems.append(f"the callback is {callbacks[0]['status']}, not completed")
+        t = sim.transcript
+        if t.first(CALLER_NAME, "say", "We will call you at") is None:
+            problems.append("the caller never heard the confirmation")
+        caller_rung = t.first(CALLER_NAME, "rings")
+        lead_answered = [e for e in t.entries if e.who in staff and e.kind == "answers"]
+        if not lead_answered or caller_rung is None or lead_answered[-1].at > caller_rung.at:
+            problems.append("the caller was rung before a lead was on the line (R-CB-4)")
+        return problems
 
-def callback() -> Scenario:
     return Scenario(
         "callback",
-        "Nobody in the tiers answers; the caller takes a callback in a 2-hour window; at the window the worker rings Lead Lee first, then the caller.",
-        [
-            caller(
-                Reply("1", heard="For a callback"),
-                Reply("1", heard="Press 1 to use this number"),
-                Reply("2", heard="When should we call"),
-                hang_up_after=None,
-            ),
-            agent(AgentStep("escalate", "joined", 20, ESCALATE)),
-            *others(lee=[None, 4], lee_replies=[Reply("1", heard="call them now")], morgan=[None]),
-        ],
+        "Nobody in the tiers answers; the caller takes a callback in a 2-hour window; at the window the worker "
+        "rings a lead first, then the caller.",
+        cast.people(caller),
         4 * 3600,
-        _callback,
+        check,
+        opening_time(policy),
+        {"caller": CALLER_NAME, "agent": cast.agent.name},
+        policy_file=Path(policy.file),
     )
 
 
-def _hold_limit(sim) -> list[str]:
-    problems = []
-    t = sim.transcript
-    check_ins = [
-        e for e in t.of("Caller (Pat)", "say") if e.text.startswith("Thank you for holding. We have not forgotten you")
-    ]
-    held = t.first("Caller (Pat)", "say", "getting a lead on the line")
-    if len(check_ins) < 2 or held is None:
-        return ["the caller did not hear two check-ins (R-HOLD-2)"]
-    gaps = [round(c.at - held.at) for c in check_ins[:2]]
-    if abs(gaps[0] - 120) > 2 or abs(gaps[1] - 240) > 2:
-        problems.append(f"check-ins came at {gaps} s, not at 120 and 240 (R-HOLD-2)")
-    offer = t.first("Caller (Pat)", "say", "You have been holding for five minutes")
-    if offer is None or abs(offer.at - held.at - 300) > 2:
-        problems.append("the caller was not offered a way out at 5 minutes (R-HOLD-3)")
-    if not sim.callbacks():
-        problems.append("the caller asked for a callback by speech but none was booked")
-    return problems
+def hold_limit(policy: Policy | None = None) -> Scenario:
+    policy = policy or load_policy(DEFAULT_POLICY)
+    cast = Cast(policy)
+    cast.agent.answer_after = 3
+    cast.agent.steps = [AgentStep("escalate", "joined", 20, cast.escalate_body())]
+    accepted = cast.hunt[0]
+    cast.accepts(accepted, hang_up_after=3600)
+    hold = policy.hold
+    caller = cast.caller(
+        Reply(speech="call me back please", heard=hold.offer_prompt[:40]),
+        Reply("1", heard="Press 1 to use this number"),
+        Reply("1", heard="When should we call"),
+    )
 
+    def check(sim) -> list[str]:
+        problems = []
+        t = sim.transcript
+        check_ins = [e for e in t.of(CALLER_NAME, "say") if e.text == hold.check_in_message]
+        held = t.first(CALLER_NAME, "say", hold.message)
+        if len(check_ins) < 2 or held is None:
+            return ["the caller did not hear two check-ins (R-HOLD-2)"]
+        gaps = [round(c.at - held.at) for c in check_ins[:2]]
+        step = hold.check_in_seconds
+        if abs(gaps[0] - step) > 2 or abs(gaps[1] - 2 * step) > 2:
+            problems.append(f"check-ins came at {gaps} s, not at {step} and {2 * step} (R-HOLD-2)")
+        offer = t.first(CALLER_NAME, "say", hold.offer_prompt)
+        if offer is None or abs(offer.at - held.at - hold.limit_seconds) > 2:
+            problems.append(f"the caller was not offered a way out at {hold.limit_seconds} s (R-HOLD-3)")
+        if not sim.callbacks():
+            problems.append("the caller asked for a callback by speech but none was booked")
+        return problems
 
-def hold_limit() -> Scenario:
     return Scenario(
         "hold-limit",
-        "Lead Morgan accepts but the agent never connects: the caller hears check-ins at 2 and 4 minutes, at 5 is offered to keep holding or a callback, and says 'call me back'.",
-        [
-            caller(
-                Reply(speech="call me back please", heard="five minutes"),
-                Reply("1", heard="Press 1 to use this number"),
-                Reply("1", heard="When should we call"),
-            ),
-            agent(AgentStep("escalate", "joined", 20, ESCALATE)),
-            *others(lee=[None], morgan_hangs_up=3600),
-        ],
+        f"{accepted.name} accepts but the agent never connects: the caller hears check-ins every "
+        f"{hold.check_in_seconds} s, at {hold.limit_seconds} s is offered to keep holding or a callback, and "
+        "says 'call me back'.",
+        cast.people(caller),
         900,
-        _hold_limit,
+        check,
+        opening_time(policy),
+        {"caller": CALLER_NAME, "agent": cast.agent.name, "accepted": accepted.name},
+        policy_file=Path(policy.file),
     )
 
 
-SCENARIOS = {s.__name__.replace("_", "-"): s for s in (escalation, agent_drops, callback, hold_limit)}
+SCENARIOS: dict[str, Callable[[Policy | None], Scenario]] = {
+    s.__name__.replace("_", "-"): s for s in (escalation, agent_drops, callback, hold_limit)
+}
+
+
+def scenario(name: str, policy_file: Path | None = None) -> Scenario:
+    return SCENARIOS[name](load_policy(policy_file or DEFAULT_POLICY))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 AUDIBLE = ("say", "play", "voices")
 
@@ -18,7 +18,7 @@ class Entry:
 
     def line(self) -> str:
         minutes, seconds = divmod(int(self.at), 60)
-        return f"[{minutes:02d}:{seconds:02d}] {self.who:<14} {self.kind:<10} {self.text}"
+        return f"[{minutes:02d}:{seconds:02d}] {self.who:<16} {self.kind:<10} {self.text}"
 
 
 @dataclass
@@ -33,6 +33,13 @@ class Transcript:
         if self.live and kind != "voices" and (self.show_requests or kind not in ("webhook", "rest")):
             print(entry.line(), file=sys.stdout, flush=True)
         return entry
+
+    def cut(self, entry: Entry, at: float) -> None:
+        """Audio that stopped early (the caller was taken off hold mid-sentence) ends at `at`."""
+        for i in range(len(self.entries) - 1, -1, -1):
+            if self.entries[i] is entry:
+                self.entries[i] = replace(entry, until=round(max(at, entry.at), 2))
+                return
 
     def of(self, who: str, kind: str | None = None) -> list[Entry]:
         return [e for e in self.entries if e.who == who and (kind is None or e.kind == kind)]

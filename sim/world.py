@@ -7,12 +7,15 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import random
 import secrets
 import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from urllib.parse import urljoin
 
 import requests
@@ -27,6 +30,9 @@ WAIT_HOLD_VERBS = {"Say", "Play", "Pause", "Redirect"}
 TERMINAL = ("completed", "busy", "no-answer", "failed", "canceled")
 WEBHOOK_TIMEOUT = 15.0
 PLAY_SECONDS = 20.0
+PLAY_FOREVER = 1000  # Twilio plays loop="0" a thousand times
+DEFAULT_WAIT_MUSIC = "http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
+EPOCH = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)
 
 
 def sid(prefix: str) -> str:
@@ -47,6 +53,7 @@ class Runner:
     url: str
     kind: str = "main"
     pc: int = 0
+    played: int = 0
     id: int = field(default_factory=itertools.count().__next__)
 
 
@@ -70,6 +77,7 @@ class Call:
     answered_at: float | None = None
     hearing: tuple[str, ...] = ()
     hearing_since: float = 0.0
+    audio: object | None = None
 
 
 @dataclass
@@ -113,6 +121,8 @@ class World:
         next_timer: Callable[[], float | None] = lambda: None,
         speed: float | None = None,
         chaos: bool = False,
+        seed: int = 7,
+        epoch: datetime = EPOCH,
     ):
         self.people = {p.endpoint: p for p in people}
         self.account_sid, self.auth_token, self.number = account_sid, auth_token, number
@@ -129,10 +139,13 @@ class World:
         self.next_timer = next_timer
         self.speed = speed
         self.chaos = chaos
+        self.rng = random.Random(seed)
+        self.epoch = epoch
         self.http = requests.Session()
         self.errors: list[str] = []
         self.webhook_timeout = WEBHOOK_TIMEOUT
-        self.rest_log: list[tuple[str, str, dict[str, list[str]]]] = []
+        self.sent: list[tuple[str, dict[str, str], int]] = []  # every webhook: url, params, status
+        self.rest_log: list = []  # sim.rest.RestRequest, in the order they came
         self.agent_api: Callable[[Person, str, dict], None] | None = None
 
     # -- the clock --------------------------------------------------------------------
@@ -143,7 +156,7 @@ class World:
     def run(self, until: float, stop: Callable[[], bool] = lambda: False) -> None:
         """Play events in time order; virtual time jumps from one to the next (or, with a speed,
         follows the wall clock)."""
-        started = time.monotonic()
+        started, begun = time.monotonic(), self.now
         while True:
             with self.lock:
                 next_event = self.queue[0][0] if self.queue else None
@@ -155,9 +168,14 @@ class World:
             if when > until:
                 return
             if self.speed:
-                delay = started + when / self.speed - time.monotonic()
+                delay = started + (when - begun) / self.speed - time.monotonic()
                 if delay > 0:
-                    time.sleep(delay)
+                    # Wake up now and then: time moves for the service too, and a REST request
+                    # may have queued something sooner.
+                    time.sleep(min(delay, 0.1))
+                    self.now = min(when, max(self.now, begun + (time.monotonic() - started) * self.speed))
+                    self.on_tick(self.now)
+                    continue
             self.now = when
             self.on_tick(self.now)
             with self.lock:
@@ -172,7 +190,19 @@ class World:
         return call.person.name
 
     def say(self, call: Call, kind: str, text: str, until: float | None = None) -> None:
-        self.transcript.add(self.now, self.name(call), kind, text, until)
+        entry = self.transcript.add(self.now, self.name(call), kind, text, until)
+        if kind in ("say", "play") and until is not None:
+            call.audio = entry
+
+    def set_runner(self, call: Call, runner: Runner | None) -> None:
+        """The call moves on to other TwiML (or to none): what it was hearing stops now."""
+        if call.audio is not None and call.audio.until is not None and call.audio.until > self.now:
+            self.transcript.cut(call.audio, self.now)
+        call.audio = None
+        call.runner = runner
+
+    def timestamp(self) -> str:
+        return format_datetime(self.epoch + timedelta(seconds=self.now), usegmt=True)
 
     def incoming_call(self, person: Person, after: float = 0.0) -> Call:
         """A person rings the support number."""
@@ -191,7 +221,7 @@ class World:
         def ring():
             self.say(call, "dials", self.number)
             call.status = "ringing"
-            self.answered(call)
+            self.answered(call, inbound_status="ringing")
 
         self.at(after, ring)
         return call
@@ -206,6 +236,7 @@ class World:
         timeout: int,
         machine_detection: str = "",
         conference: dict | None = None,
+        fallback_url: str = "",
     ) -> Call:
         person = self.people.get(to) or Person(name=to, role="unknown", endpoint=to, answer_after=None)
         call = Call(
@@ -219,6 +250,7 @@ class World:
             url=url,
             machine_detection=machine_detection,
             via_api=conference is not None,
+            fallback_url=fallback_url,
         )
         self.calls[call.sid] = call
         self.at(0.1, lambda: self._ring(call, timeout, conference))
@@ -258,10 +290,10 @@ class World:
             return
         self.answered(call)
 
-    def answered(self, call: Call, fetch: bool = True) -> None:
+    def answered(self, call: Call, fetch: bool = True, inbound_status: str = "") -> None:
         call.status = "in-progress"
         call.answered_at = self.now
-        self.status(call, "answered" if call.direction != "inbound" else "in-progress")
+        self.status(call, "in-progress")
         if call.direction != "inbound" and fetch:
             self.say(call, "answers", "answering machine picks up" if call.person.machine else "picks up")
         if call.person.hang_up_after is not None:
@@ -270,6 +302,8 @@ class World:
             extra = {}
             if call.machine_detection:
                 extra["AnsweredBy"] = "machine_end_beep" if call.person.machine else "human"
+            if inbound_status:
+                extra["CallStatus"] = inbound_status
             self.fetch(call, call.url, extra)
         if call.person.role == "agent":
             self.agent_moment(call, "joined")
@@ -284,7 +318,8 @@ class World:
         if call.status in TERMINAL:
             return
         call.status = status
-        call.runner = call.suspended = None
+        self.set_runner(call, None)
+        call.suspended = None
         if call.conference:
             self.leave(call)
         self.flush_hearing(call)
@@ -307,26 +342,38 @@ class World:
         signature = self.validator.compute_signature(url, params)
         try:
             response = self.http.post(
-                url, data=params, headers={"X-Twilio-Signature": signature}, timeout=WEBHOOK_TIMEOUT
+                url, data=params, headers={"X-Twilio-Signature": signature}, timeout=self.webhook_timeout
             )
         except requests.RequestException as exc:
             self.transcript.add(self.now, "twilio", "webhook", f"POST {url} failed: {exc}")
             return None
         self.transcript.add(self.now, "twilio", "webhook", f"POST {url} -> {response.status_code}")
+        self.sent.append((url, params, response.status_code))
         return response
 
     def status(self, call: Call, status: str) -> None:
         """A status callback, if the call asked for this event (duplicated in chaos mode)."""
-        event = {"in-progress": "answered"}.get(
-            status, status if status in ("initiated", "ringing", "answered") else "completed"
-        )
+        event = {"in-progress": "answered"}.get(status, status if status in ("initiated", "ringing") else "completed")
         if not call.status_callback or event not in call.events:
             return
-        params = self.params(call, {"CallStatus": status, "SequenceNumber": str(next(self.counter))})
-        url = call.status_callback
-        self.at(0.2 if not self.chaos else 0.2 + secrets.randbelow(3) * 0.3, lambda: self.post(url, params))
-        if self.chaos:
-            self.at(1.5, lambda: self.post(url, params))
+        extra = {
+            "CallStatus": status,
+            "SequenceNumber": str(next(self.counter)),
+            "Timestamp": self.timestamp(),
+            "CallbackSource": "call-progress-events",
+        }
+        if event == "completed":
+            extra["CallDuration"] = str(int(self.now - call.answered_at) if call.answered_at is not None else 0)
+        self.deliver(call.status_callback, self.params(call, extra), 0.2)
+
+    def deliver(self, url: str, params: dict[str, str], delay: float) -> None:
+        """A status callback or conference event. With chaos, each is sent twice, each copy at a
+        random delay, so callbacks overtake one another (Twilio promises no order)."""
+        if not self.chaos:
+            self.at(delay, lambda: self.post(url, params))
+            return
+        for _ in range(2):
+            self.at(self.rng.uniform(0.05, 1.5), lambda: self.post(url, params))
 
     def fetch(self, call: Call, url: str, extra: dict | None = None, kind: str = "main") -> None:
         """Fetch TwiML and run it; a failed primary handler falls back (Twilio's 15 s rule)."""
@@ -358,7 +405,7 @@ class World:
                 self.say(call, "error", f"Twilio error 13238: {kind} music TwiML may not use {', '.join(bad)}")
                 return
         runner = Runner(call, list(root), url, kind)
-        call.runner = runner
+        self.set_runner(call, runner)
         self.at(0, lambda: self.step(runner))
 
     # -- TwiML ---------------------------------------------------------------------------------
@@ -369,6 +416,9 @@ class World:
         if runner.pc >= len(runner.verbs):
             if runner.kind == "main" and not call.conference:
                 self.hang_up(call, "TwiML ended")
+            elif runner.kind in ("wait", "hold") and _duration(runner.verbs) > 0:
+                runner.pc = 0
+                self._next(runner, 0)
             return
         verb = runner.verbs[runner.pc]
         runner.pc += 1
@@ -389,7 +439,14 @@ class World:
         self._next(runner, length)
 
     def _verb_play(self, runner: Runner, verb: ET.Element) -> None:
+        """A recording takes PLAY_SECONDS; `loop` plays it again (0: on and on)."""
         self.say(runner.call, "play", (verb.text or "").strip() or "music", self.now + PLAY_SECONDS)
+        loops = int(verb.get("loop", "1") or "1") or PLAY_FOREVER
+        runner.played += 1
+        if runner.played < loops:
+            runner.pc -= 1
+        else:
+            runner.played = 0
         self._next(runner, PLAY_SECONDS)
 
     def _verb_pause(self, runner: Runner, verb: ET.Element) -> None:
@@ -437,9 +494,19 @@ class World:
                 length += float(child.get("length", "1"))
         reply = call.person.reply_to(" ".join(prompt))
         action = urljoin(runner.url, verb.get("action", runner.url))
+        inputs = verb.get("input", "dtmf").split()
+        timeout = float(verb.get("timeout", "5"))
         if reply is None:
-            self._next(runner, length + float(verb.get("timeout", "5")))
+            self._next(runner, length + timeout)
             return
+        if ("speech" if reply.speech else "dtmf") not in inputs:
+            self.at(length + reply.after, lambda: call.runner is runner and self._unheard(call, reply))
+            self._next(runner, length + timeout)
+            return
+        finish = verb.get("finishOnKey", "#")
+        digits = reply.digits.split(finish)[0] if finish else reply.digits
+        if verb.get("numDigits"):
+            digits = digits[: int(verb.get("numDigits"))]
 
         def answer():
             if call.runner is not runner:
@@ -449,11 +516,16 @@ class World:
                 extra = {"SpeechResult": reply.speech, "Confidence": "0.9"}
             else:
                 self.say(call, "presses", reply.digits)
-                extra = {"Digits": reply.digits.rstrip("#")}
-            call.runner = None
+                extra = {"Digits": digits}
+            self.set_runner(call, None)
             self.fetch(call, action, extra, kind=runner.kind)
 
         self.at(length + reply.after, answer)
+
+    def _unheard(self, call: Call, reply) -> None:
+        """The person answers in a way this Gather does not listen for (speech to a keypad menu)."""
+        self.say(call, "says" if reply.speech else "presses", reply.speech or reply.digits)
+        self.say(call, "ignored", "the menu does not listen for that")
 
     def _hear_later(self, runner: Runner, offset: float, kind: str, text: str, took: float) -> None:
         """A prompt line heard when its turn comes, unless the caller has moved on by then."""
@@ -470,7 +542,8 @@ class World:
         for noun in verb:
             if noun.tag == "Conference":
                 attrs = noun.attrib
-                call.suspended, call.runner = runner, None
+                call.suspended = runner
+                self.set_runner(call, None)
                 self.join(
                     call,
                     {
@@ -478,7 +551,9 @@ class World:
                         "label": attrs.get("participantLabel", ""),
                         "start": attrs.get("startConferenceOnEnter", "true") == "true",
                         "end": attrs.get("endConferenceOnExit", "false") == "true",
-                        "wait_url": urljoin(runner.url, attrs["waitUrl"]) if attrs.get("waitUrl") else "",
+                        "wait_url": urljoin(runner.url, attrs["waitUrl"])
+                        if attrs.get("waitUrl")
+                        else attrs.get("waitUrl"),
                         "callback": attrs.get("statusCallback", ""),
                         "events": attrs.get("statusCallbackEvent", "").split(),
                     },
@@ -492,11 +567,23 @@ class World:
                 answers = person is not None and person.answer_after is not None and not person.busy
                 if answers:
                     self.say(call, "voices", f"talks with {person.name}", self.now + 60)
-                    self._next(runner, 60)
+                    self.at(60, lambda: self._dial_ended(runner, verb, "completed"))
                 else:
-                    self._next(runner, float(verb.get("timeout", "30")))
+                    self.at(float(verb.get("timeout", "30")), lambda: self._dial_ended(runner, verb, "no-answer"))
                 return
         self._next(runner, 0)
+
+    def _dial_ended(self, runner: Runner, verb: ET.Element, status: str) -> None:
+        """After <Dial>: its action URL (with DialCallStatus) if it has one, else the next verb."""
+        call = runner.call
+        if call.status in TERMINAL or call.runner not in (runner, None):
+            return
+        self.set_runner(call, runner)
+        if verb.get("action"):
+            self.set_runner(call, None)
+            self.fetch(call, urljoin(runner.url, verb.get("action")), {"DialCallStatus": status})
+        else:
+            self.step(runner)
 
     # -- conferences -----------------------------------------------------------------------------
     def conference(self, name: str) -> Conference:
@@ -514,7 +601,7 @@ class World:
     def conference_event(
         self, conf: Conference, event: str, call: Call | None = None, participant: Participant | None = None
     ) -> None:
-        short = event.split("-")[-1]
+        short = {"unhold": "hold", "unmute": "mute"}.get(event.split("-")[-1], event.split("-")[-1])
         if not conf.status_callback or (short not in conf.events and event not in conf.events):
             return
         conf.sequence += 1
@@ -524,7 +611,7 @@ class World:
             "FriendlyName": conf.name,
             "StatusCallbackEvent": event,
             "SequenceNumber": str(conf.sequence),
-            "Timestamp": f"{self.now:.1f}",
+            "Timestamp": self.timestamp(),
         }
         if call is not None:
             params["CallSid"] = call.sid
@@ -532,13 +619,12 @@ class World:
             params.update(
                 ParticipantLabel=participant.label,
                 Hold=str(participant.hold).lower(),
+                Muted=str(participant.muted).lower(),
+                Coaching=str(bool(participant.coaching)).lower(),
                 EndConferenceOnExit=str(participant.end_on_exit).lower(),
                 StartConferenceOnEnter=str(participant.start_on_enter).lower(),
             )
-        url = conf.status_callback
-        self.at(0.1, lambda: self.post(url, params))
-        if self.chaos:
-            self.at(0.05, lambda: self.post(url, params))
+        self.deliver(conf.status_callback, params, 0.1)
 
     def join(self, call: Call, spec: dict) -> Conference:
         conf = self.conference(spec["name"])
@@ -550,7 +636,7 @@ class World:
             spec.get("label", ""),
             spec.get("start", True),
             spec.get("end", False),
-            spec.get("wait_url", ""),
+            spec.get("wait_url"),
             muted=spec.get("muted", False),
             coaching=spec.get("coaching", ""),
         )
@@ -563,9 +649,14 @@ class World:
             self.conference_event(conf, "conference-start")
             for other in conf.participants.values():
                 if other.call.runner is not None and other.call.runner.kind == "wait":
-                    other.call.runner = None
+                    self.set_runner(other.call, None)
         if not conf.started and part.wait_url:
             self.fetch(call, part.wait_url, kind="wait")
+        elif not conf.started and part.wait_url is None:
+            music = ET.fromstring(f'<Response><Play loop="0">{DEFAULT_WAIT_MUSIC}</Play></Response>')
+            runner = Runner(call, list(music), DEFAULT_WAIT_MUSIC, "wait")
+            self.set_runner(call, runner)
+            self.at(0, lambda: self.step(runner))
         self.update_hearing(conf)
         if part.label == "lead":
             for other in conf.participants.values():
@@ -582,14 +673,13 @@ class World:
         if part is None:
             return
         if call.runner is not None and call.runner.kind in ("wait", "hold"):
-            call.runner = None
+            self.set_runner(call, None)
         self.flush_hearing(call)
         self.say(call, "leaves", f"conference {conf.name}")
         self.conference_event(conf, "participant-leave", call, part)
         if resume and call.suspended is not None and call.status not in TERMINAL:
             runner, call.suspended = call.suspended, None
-            call.runner = runner
-            self._next(runner, 0)
+            self.at(0, lambda: self._dial_ended(runner, runner.verbs[runner.pc - 1], "completed"))
         elif resume and call.via_api:
             self.hang_up(call, "removed from the conference")
         if part.end_on_exit or not conf.participants:
@@ -616,7 +706,7 @@ class World:
         elif part.hold:
             part.hold = False
             if call.runner is not None and call.runner.kind == "hold":
-                call.runner = None
+                self.set_runner(call, None)
             self.conference_event(conf, "participant-unhold", call, part)
         self.update_hearing(conf)
         return part
@@ -694,7 +784,7 @@ class World:
         if call.conference:
             call.suspended = None
             self.leave(call)
-        call.runner = None
+        self.set_runner(call, None)
         self.at(0, lambda: self.fetch(call, url))
 
     def agent_moment(self, call: Call, moment: str) -> None:
@@ -709,3 +799,16 @@ class World:
             return
         if self.agent_api is not None and call.status not in TERMINAL:
             self.agent_api(call.person, step.do, step.body)
+
+
+def _duration(verbs: list[ET.Element]) -> float:
+    """How long a wait or hold document plays before it would start again."""
+    total = 0.0
+    for verb in verbs:
+        if verb.tag == "Say":
+            total += speaking_time((verb.text or "").strip())
+        elif verb.tag == "Play":
+            total += PLAY_SECONDS
+        elif verb.tag == "Pause":
+            total += float(verb.get("length", "1"))
+    return total

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 
 def find_redis_server() -> str:
@@ -101,8 +103,10 @@ class LocalRedis:
 
     def stop(self) -> None:
         if self.process.poll() is None:
+            # No retries: the connection closing is the shutdown working (retrying cost seconds).
+            conn = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2, retry=Retry(NoBackoff(), 0))
             try:
-                redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2).shutdown(nosave=True)
+                conn.shutdown(nosave=True)
             except redis.RedisError:
                 pass
             try:
