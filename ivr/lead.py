@@ -5,9 +5,9 @@ from __future__ import annotations
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ivr.common import join_conference
+from telephony.lead_hunt import Briefing
 from telephony.policy import Policy
 from telephony.urls import Urls
-from telephony.warm_transfer import Briefing
 
 REPLAYS = 1
 

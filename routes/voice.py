@@ -131,7 +131,10 @@ def hold_loop():
 def hold_loop_choice():
     c = core()
     esc_id = request.args.get("escalation", "")
-    if c.callbacks.offer_choice(esc_id, "1" if _form("Digits") == "2" else "", _form("SpeechResult")) == "callback":
+    if (
+        c.callback_capture.offer_choice(esc_id, "1" if _form("Digits") == "2" else "", _form("SpeechResult"))
+        == "callback"
+    ):
         return _callback_number_step(esc_id, 0)
     return twiml(hold_ivr.keep_holding(c.policy, c.ctx.urls, esc_id, 1))
 
@@ -159,7 +162,7 @@ def voicemail():
 @twilio_webhook
 def voicemail_done():
     c = core()
-    c.callbacks.voicemail_left(request.args.get("escalation", ""), _form("RecordingUrl"))
+    c.callback_capture.voicemail_left(request.args.get("escalation", ""), _form("RecordingUrl"))
     return twiml(hold_ivr.goodbye(c.policy, c.policy.hold.voicemail_thanks))
 
 
@@ -177,7 +180,7 @@ def callback_offer_choice():
     c = core()
     esc_id, tries = request.args.get("escalation", ""), _int_arg("tries", 0)
     busy = request.args.get("busy") == "1"
-    choice = c.callbacks.offer_choice(esc_id, _form("Digits"), _form("SpeechResult"), leads_busy=busy)
+    choice = c.callback_capture.offer_choice(esc_id, _form("Digits"), _form("SpeechResult"), leads_busy=busy)
     if choice == "callback":
         return _callback_number_step(esc_id, 0)
     if choice == "hold" or (choice == "unclear" and busy and tries >= UNCLEAR_TRIES):
@@ -185,7 +188,7 @@ def callback_offer_choice():
     if choice == "unclear" and tries < UNCLEAR_TRIES:
         return twiml(callback_ivr.offer(c.policy, c.ctx.urls, esc_id, tries + 1, unclear=True, busy=busy))
     if choice == "unclear":
-        c.callbacks.refused(esc_id)
+        c.callback_capture.refused(esc_id)
     c.warm_transfer.back_to_agent(esc_id)
     caller_sid = c.warm_transfer.view(esc_id)["call_sid"]
     return twiml(hold_ivr.rejoin(c.policy, c.ctx.urls, conference_name(caller_sid), c.policy.callbacks.refused_message))
@@ -200,7 +203,7 @@ def callback_number():
 def _callback_number_step(esc_id: str, tries: int) -> Response:
     """Offer the caller ID read back first; without a usable one, ask for a number."""
     c = core()
-    number = c.callbacks.caller_id(esc_id)
+    number = c.callback_capture.caller_id(esc_id)
     if number and tries < UNCLEAR_TRIES:
         return twiml(callback_ivr.confirm_caller_id(c.policy, c.ctx.urls, esc_id, number, tries))
     return twiml(callback_ivr.ask_number(c.policy, c.ctx.urls, esc_id, 0))
@@ -212,8 +215,8 @@ def callback_number_choice():
     c = core()
     esc_id, tries = request.args.get("escalation", ""), _int_arg("tries", 0)
     digits = _form("Digits")
-    if digits == "1" and c.callbacks.use_caller_id(esc_id):
-        return twiml(callback_ivr.windows(c.policy, c.ctx.urls, esc_id, c.callbacks.window_choices(esc_id), 0))
+    if digits == "1" and c.callback_capture.use_caller_id(esc_id):
+        return twiml(callback_ivr.windows(c.policy, c.ctx.urls, esc_id, c.callback_capture.window_choices(esc_id), 0))
     if digits == "2":
         return twiml(callback_ivr.ask_number(c.policy, c.ctx.urls, esc_id, 0))
     return _callback_number_step(esc_id, tries + 1)
@@ -224,7 +227,7 @@ def callback_number_choice():
 def callback_number_keyed():
     c = core()
     esc_id, tries = request.args.get("escalation", ""), _int_arg("tries", 0)
-    number = c.callbacks.number_entered(esc_id, _form("Digits"))
+    number = c.callback_capture.number_entered(esc_id, _form("Digits"))
     if number is None:
         return twiml(callback_ivr.ask_number(c.policy, c.ctx.urls, esc_id, tries + 1, invalid=bool(_form("Digits"))))
     return twiml(callback_ivr.read_back(c.policy, c.ctx.urls, esc_id, number))
@@ -235,8 +238,8 @@ def callback_number_keyed():
 def callback_number_confirmed():
     c = core()
     esc_id = request.args.get("escalation", "")
-    if _form("Digits") == "1" and c.callbacks.pending_number(esc_id):
-        return twiml(callback_ivr.windows(c.policy, c.ctx.urls, esc_id, c.callbacks.window_choices(esc_id), 0))
+    if _form("Digits") == "1" and c.callback_capture.pending_number(esc_id):
+        return twiml(callback_ivr.windows(c.policy, c.ctx.urls, esc_id, c.callback_capture.window_choices(esc_id), 0))
     return twiml(callback_ivr.ask_number(c.policy, c.ctx.urls, esc_id, 0))
 
 
@@ -246,9 +249,11 @@ def callback_window():
     c = core()
     esc_id, tries = request.args.get("escalation", ""), _int_arg("tries", 0)
     digits = _form("Digits") or ("1" if tries >= UNCLEAR_TRIES else "")
-    booked = c.callbacks.window_chosen(esc_id, digits)
+    booked = c.callback_capture.window_chosen(esc_id, digits)
     if booked is None:
-        return twiml(callback_ivr.windows(c.policy, c.ctx.urls, esc_id, c.callbacks.window_choices(esc_id), tries + 1))
+        return twiml(
+            callback_ivr.windows(c.policy, c.ctx.urls, esc_id, c.callback_capture.window_choices(esc_id), tries + 1)
+        )
     return twiml(callback_ivr.confirmed(c.policy, booked["number"], booked["requested"]))
 
 
@@ -257,7 +262,7 @@ def callback_window():
 def callback_lead_answer():
     c = core()
     cb_id = request.args.get("callback", "")
-    lines = c.callbacks.lead_answered(cb_id, _form("CallSid"))
+    lines = c.dialler.lead_answered(cb_id, _form("CallSid"))
     if lines is None:
         return twiml(lead_ivr.caller_gone(c.policy))
     return twiml(callback_ivr.lead_announcement(c.policy, c.ctx.urls, cb_id, lines))
@@ -268,11 +273,11 @@ def callback_lead_answer():
 def callback_lead_decision():
     c = core()
     cb_id, call_sid = request.args.get("callback", ""), _form("CallSid")
-    decision = c.callbacks.lead_decided(cb_id, call_sid, _form("Digits"))
+    decision = c.dialler.lead_decided(cb_id, call_sid, _form("Digits"))
     if decision == "accepted":
         return twiml(callback_ivr.lead_waits_for_caller(c.policy, c.ctx.urls, cb_id))
     if decision == "ask_again":
-        lines = c.callbacks.lead_answered(cb_id, call_sid) or ()
+        lines = c.dialler.lead_answered(cb_id, call_sid) or ()
         return twiml(callback_ivr.lead_announcement(c.policy, c.ctx.urls, cb_id, lines[-1:]))
     if decision == "declined":
         return twiml(lead_ivr.declined(c.policy))
@@ -291,7 +296,7 @@ def callback_lead_status():
 def callback_caller_answer():
     c = core()
     cb_id = request.args.get("callback", "")
-    outcome = c.callbacks.caller_answered(cb_id, _form("CallSid"), _form("AnsweredBy"))
+    outcome = c.dialler.caller_answered(cb_id, _form("CallSid"), _form("AnsweredBy"))
     if outcome == "human":
         return twiml(callback_ivr.caller_joins(c.policy, cb_id))
     if outcome == "machine":
@@ -332,7 +337,7 @@ def agent_status():
 def lead_answer():
     c = core()
     esc_id = request.args.get("escalation", "")
-    briefing = c.warm_transfer.lead_answered(esc_id, _form("CallSid"))
+    briefing = c.lead_hunt.lead_answered(esc_id, _form("CallSid"))
     return twiml(lead_ivr.announcement(c.policy, c.ctx.urls, esc_id, briefing, _int_arg("replay", 0)))
 
 
@@ -341,12 +346,12 @@ def lead_answer():
 def lead_decision():
     c = core()
     esc_id, call_sid, replay = request.args.get("escalation", ""), _form("CallSid"), _int_arg("replay", 0)
-    decision = c.warm_transfer.lead_decided(esc_id, call_sid, _form("Digits"), replay, lead_ivr.REPLAYS)
+    decision = c.lead_hunt.lead_decided(esc_id, call_sid, _form("Digits"), replay, lead_ivr.REPLAYS)
     if decision == "accepted":
         caller_sid = c.warm_transfer.view(esc_id)["call_sid"]
         return twiml(lead_ivr.accepted(c.policy, c.ctx.urls, conference_name(caller_sid)))
     if decision in ("replay", "ask_again"):
-        briefing = c.warm_transfer.lead_answered(esc_id, call_sid)
+        briefing = c.lead_hunt.lead_answered(esc_id, call_sid)
         if decision == "replay":
             return twiml(lead_ivr.announcement(c.policy, c.ctx.urls, esc_id, briefing, replay + 1))
         return twiml(lead_ivr.ask_again(c.policy, c.ctx.urls, esc_id, briefing, replay))

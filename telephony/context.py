@@ -3,6 +3,7 @@ Twilio fetches, and the clock."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 
@@ -13,6 +14,8 @@ from telephony.store import Store
 from telephony.timers import Timers
 from telephony.twilio_gateway import TwilioGateway
 from telephony.urls import Urls
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -30,6 +33,10 @@ class Context:
     def event(self, name: str, detail: str = "") -> dict[str, str]:
         return {"at": self.now_iso(), "event": name, "detail": detail}
 
+    def name(self, person_id: str) -> str:
+        person = self.policy.person(person_id)
+        return person.name if person else person_id
+
     def presence(self, person_id: str) -> str:
         person = self.policy.person(person_id)
         return self.store.presence(person_id, person.presence if person else "offline")
@@ -38,6 +45,14 @@ class Context:
 def conference_name(caller_call_sid: str) -> str:
     """Derived from the caller's CallSid alone, so the fallback can find it without Redis."""
     return f"call-{caller_call_sid}"
+
+
+def end_conference(ctx: Context, esc: dict[str, str]) -> None:
+    """Close an escalation's conference; a failure is logged, the escalation is already settled."""
+    try:
+        ctx.twilio.end_conference(esc["conference_sid"])
+    except TelephonyFailure as exc:
+        log.warning("could not end conference %s: %s", esc["conference_sid"], exc.message)
 
 
 def new_id(prefix: str) -> str:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import redis
 
+from telephony.callback_capture import CallbackCapture
+from telephony.callback_dialler import CallbackDialler
 from telephony.callbacks import Callbacks
 from telephony.clock import Clock, RedisClock, SystemClock
 from telephony.config import ApiToken, Settings
@@ -16,6 +18,7 @@ from telephony.context import Context
 from telephony.errors import Forbidden, InvalidRequest, NotFound, TelephonyFailure
 from telephony.hold import Hold
 from telephony.intake import Intake
+from telephony.lead_hunt import LeadHunt
 from telephony.notify import Notifier
 from telephony.policy import PRESENCES, Policy, load_policy
 from telephony.store import TERMINAL_CALL_STATUSES, Store
@@ -33,7 +36,10 @@ class Core:
     ctx: Context
     intake: Intake
     warm_transfer: WarmTransfer
+    lead_hunt: LeadHunt
     hold: Hold
+    callback_capture: CallbackCapture
+    dialler: CallbackDialler
     callbacks: Callbacks
     notify: Notifier
     settings: Settings
@@ -66,16 +72,16 @@ class Core:
         call_sid, status = form.get("CallSid", ""), form.get("CallStatus", "")
         if not self.ctx.store.first_time(f"lead:{call_sid}:{status}"):
             return
-        self.warm_transfer.lead_leg_status(esc_id, call_sid, status)
+        self.lead_hunt.lead_leg_status(esc_id, call_sid, status)
 
     def callback_leg_status(self, cb_id: str, role: str, form: Mapping[str, str]) -> None:
         call_sid, status = form.get("CallSid", ""), form.get("CallStatus", "")
         if not self.ctx.store.first_time(f"callback:{role}:{call_sid}:{status}"):
             return
         if role == "lead":
-            self.callbacks.lead_status(cb_id, call_sid, status)
+            self.dialler.lead_status(cb_id, call_sid, status)
         else:
-            self.callbacks.caller_status(cb_id, call_sid, status)
+            self.dialler.caller_status(cb_id, call_sid, status)
 
     def conference_event(self, form: Mapping[str, str]) -> None:
         """Conference events: learn the conference SID, who is in it, who joined."""
@@ -116,7 +122,7 @@ class Core:
         self.intake.presence_changed(person_id, presence)
         person = self.ctx.policy.person(person_id)
         if presence == "available" and person is not None and person.role != "agent":
-            self.warm_transfer.lead_freed()
+            self.lead_hunt.lead_freed()
         return {"person": person_id, "presence": self.ctx.presence(person_id)}
 
     def live_calls(self, actor: ApiToken) -> list[dict]:
@@ -162,16 +168,20 @@ def build_core(settings: Settings, conn: redis.Redis, clock: Clock | None = None
         clock=clock,
         timers=Timers(conn, clock),
     )
-    intake = Intake(ctx)
     hold = Hold(ctx)
     notifier = Notifier(ctx)
-    warm_transfer = WarmTransfer(ctx, intake, hold, notifier)
+    lead_hunt = LeadHunt(ctx, hold)
+    callbacks = Callbacks(ctx, notifier)
+    dialler = CallbackDialler(ctx, notifier)
     return Core(
         ctx=ctx,
-        intake=intake,
-        warm_transfer=warm_transfer,
+        intake=Intake(ctx),
+        warm_transfer=WarmTransfer(ctx, hold, lead_hunt, notifier),
+        lead_hunt=lead_hunt,
         hold=hold,
-        callbacks=Callbacks(ctx, hold, notifier, warm_transfer),
+        callback_capture=CallbackCapture(ctx, hold, notifier, dialler, callbacks),
+        dialler=dialler,
+        callbacks=callbacks,
         notify=notifier,
         settings=settings,
     )

@@ -161,12 +161,12 @@ def test_bad_numbers_are_reprompted_never_stored__R_CB_2(harness):
             f"/voice/callback/number-keyed?escalation={esc_id}&tries=0", {"CallSid": caller_sid, "Digits": bad}
         )
         assert "cannot call that number" in again.text(), bad
-        assert harness.core.callbacks.pending_number(esc_id) == ""
+        assert harness.core.callback_capture.pending_number(esc_id) == ""
     good = harness.twiml(
         f"/voice/callback/number-keyed?escalation={esc_id}&tries=1", {"CallSid": caller_sid, "Digits": "3125550199"}
     )
     assert "You entered 1 3 1 2 5 5 5 0 1 9 9" in good.text()
-    assert harness.core.callbacks.pending_number(esc_id) == "+13125550199"
+    assert harness.core.callback_capture.pending_number(esc_id) == "+13125550199"
 
 
 def test_after_hours_callback_slots_start_next_business_day__R_CB_3_R_HOURS_1(harness):
@@ -293,7 +293,7 @@ def test_two_workers_racing_dial_one_callback_once__R_CB_8(harness, redis_conn):
 
     def worker(core):
         barrier.wait()
-        results.append(core.callbacks.dial(cb_id, 1))
+        results.append(core.dialler.dial(cb_id, 1))
 
     threads = [threading.Thread(target=worker, args=(c,)) for c in (harness.core, other)]
     for t in threads:
@@ -302,7 +302,7 @@ def test_two_workers_racing_dial_one_callback_once__R_CB_8(harness, redis_conn):
         t.join()
     assert sorted(results) == ["dialing", "skipped"]
     assert len(harness.rest.requests("CreateCall")) == before + 1
-    assert harness.core.callbacks.dial(cb_id, 1) == "skipped", "a retried job does not dial again"
+    assert harness.core.dialler.dial(cb_id, 1) == "skipped", "a retried job does not dial again"
 
 
 def test_callback_not_made_by_its_deadline_is_overdue_and_managers_told__R_CB_7(harness):

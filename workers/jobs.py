@@ -24,7 +24,7 @@ def hold_limit(escalation_id: str, hold_round: int) -> bool:
 
 def dial_callback(callback_id: str, attempt: int) -> str:
     """R-CB-4, R-CB-8: the attempt is claimed atomically inside."""
-    return core().callbacks.dial(callback_id, attempt)
+    return core().dialler.dial(callback_id, attempt)
 
 
 def callback_deadline(callback_id: str) -> bool:
@@ -34,7 +34,7 @@ def callback_deadline(callback_id: str) -> bool:
 
 def sweep_callbacks() -> list[str]:
     """R-CB-8: recover attempts claimed by a worker that died; runs again while any is open."""
-    return core().callbacks.sweep()
+    return core().dialler.sweep()
 
 
 def post_to_channel(note: dict) -> str:
