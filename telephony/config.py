@@ -41,6 +41,7 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: ROOT / "var")
     virtual_clock: bool = False
     outbound_calls_per_second: int = 1
+    twilio_rest_timeout_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -89,6 +90,7 @@ class Settings:
             data_dir=Path(env.get("DATA_DIR", "").strip() or ROOT / "var"),
             virtual_clock=_clock(env.get("CLOCK", "system")),
             outbound_calls_per_second=_positive(env, "OUTBOUND_CALLS_PER_SECOND", 1),
+            twilio_rest_timeout_seconds=_seconds(env, "TWILIO_REST_TIMEOUT_SECONDS", 5.0),
         )
 
 
@@ -99,6 +101,19 @@ def _positive(env: Mapping[str, str], name: str, default: int) -> int:
     if not raw.isdigit() or int(raw) < 1:
         raise ConfigError(f"{name} must be a whole number of at least 1")
     return int(raw)
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not 0.1 <= value <= 60:
+        raise ConfigError(f"{name} must be a number of seconds from 0.1 to 60")
+    return value
 
 
 def _clock(value: str) -> bool:

@@ -61,7 +61,9 @@ def new_id(prefix: str) -> str:
 
 def ring_person(ctx: Context, person, holder: str, *, url: str, status_callback: str) -> tuple[str | None, str]:
     """Claim an available person for one leg and ring them with our TwiML first (an
-    announcement, R-WARM-2). Returns (call SID, "") or (None, why) with the person freed again."""
+    announcement, R-WARM-2). Returns (call SID, "") or (None, why) with the person freed again.
+    A transient TelephonyFailure (Twilio down, not this person's number) is raised, the person
+    freed: ringing the next person would fail the same way."""
     if not ctx.store.claim_person(person.id, person.presence, holder):
         return None, ctx.presence(person.id)
     try:
@@ -73,5 +75,7 @@ def ring_person(ctx: Context, person, holder: str, *, url: str, status_callback:
         )
     except TelephonyFailure as exc:
         ctx.store.release_person(person.id, holder)
+        if exc.transient:
+            raise
         return None, f"not reached: {exc.message}"
     return call_sid, ""

@@ -156,7 +156,12 @@ class Core:
 
 def build_core(settings: Settings, conn: redis.Redis, clock: Clock | None = None, policy: Policy | None = None) -> Core:
     policy = policy or load_policy(settings.policy_file)
-    client = make_client(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base_url)
+    client = make_client(
+        settings.twilio_account_sid,
+        settings.twilio_auth_token,
+        settings.twilio_api_base_url,
+        timeout=settings.twilio_rest_timeout_seconds,
+    )
     clock = clock or (RedisClock(conn) if settings.virtual_clock else SystemClock())
     ctx = Context(
         policy=policy,
@@ -168,9 +173,9 @@ def build_core(settings: Settings, conn: redis.Redis, clock: Clock | None = None
         clock=clock,
         timers=Timers(conn, clock),
     )
-    hold = Hold(ctx)
     notifier = Notifier(ctx)
-    lead_hunt = LeadHunt(ctx, hold)
+    hold = Hold(ctx, notifier)
+    lead_hunt = LeadHunt(ctx, hold, notifier)
     callbacks = Callbacks(ctx, notifier)
     dialler = CallbackDialler(ctx, notifier)
     return Core(

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from telephony.context import Context
 from telephony.errors import TelephonyFailure
+from telephony.notify import Notifier
 from telephony.timers import job_id
 
 log = logging.getLogger(__name__)
@@ -19,8 +20,9 @@ CALLBACK_WORDS = ("call", "back", "callback")
 
 
 class Hold:
-    def __init__(self, ctx: Context):
+    def __init__(self, ctx: Context, notifier: Notifier):
         self.ctx = ctx
+        self.notify = notifier
 
     def start(self, esc_id: str) -> int:
         """A new hold round: check-ins at every check-in interval, the limit at the end."""
@@ -77,11 +79,14 @@ class Hold:
                 log.warning("check-in for %s could not be played: %s", esc_id, exc.message)
         return True
 
-    def limit(self, esc_id: str, round_: int) -> bool:
+    def limit(self, esc_id: str, round_: int, tries: int = 0) -> bool:
         """R-HOLD-3: at the limit the caller leaves hold for a menu (a held caller cannot press
-        keys); after the allowed resets they go to the callback offer or voicemail."""
+        keys); after the allowed resets they go to the callback offer or voicemail. If Twilio
+        cannot redirect them, the limit is tried again until it works or the caller has gone:
+        a caller is never left on hold past the limit because one request failed."""
         esc = self._holding(esc_id, round_)
-        if esc is None or not self.ctx.store.first_time(f"hold_limit:{esc_id}:{round_}"):
+        marker = f"hold_limit:{esc_id}:{round_}"
+        if esc is None or not self.ctx.store.first_time(marker):
             return False
         hold = self.ctx.policy.hold
         if int(esc.get("hold_resets") or 0) < hold.keep_holding_resets:
@@ -90,9 +95,17 @@ class Hold:
             target, detail = self.ctx.urls.voicemail(esc_id), "sent to voicemail"
         else:
             target, detail = self.ctx.urls.callback_step("number", esc_id), "sent to the callback offer"
+        try:
+            self.ctx.twilio.redirect(esc["call_sid"], target)
+        except TelephonyFailure as exc:
+            self.ctx.store.forget_seen(marker)
+            self.notify.step_failed(esc_id, "hold_limit", exc, tries)
+            self.ctx.timers.again(
+                "workers.jobs.hold_limit", esc_id, round_, tries=tries + 1, key=job_id("hold_limit", esc_id, round_)
+            )
+            return False
         self.ctx.store.add_event(esc_id, self.ctx.event("hold_limit", detail))
-        self.ctx.twilio.redirect(esc["call_sid"], target)
-        self.ctx.store.update_escalation(esc_id, caller_placement="menu")
+        self.ctx.store.update_escalation(esc_id, caller_placement="menu", limit_round=round_)
         return True
 
     def choice(self, esc_id: str, digits: str, speech: str) -> str:

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from telephony.context import Context, end_conference, ring_person
 from telephony.errors import TelephonyFailure
 from telephony.hold import Hold
+from telephony.notify import Notifier
 from telephony.numbers import spoken_digits
 from telephony.policy import Person
 from telephony.store import TERMINAL_CALL_STATUSES
+from telephony.timers import job_id
 
 log = logging.getLogger(__name__)
 
@@ -28,17 +30,19 @@ class Briefing:
 
 
 class LeadHunt:
-    def __init__(self, ctx: Context, hold: Hold):
+    def __init__(self, ctx: Context, hold: Hold, notifier: Notifier):
         self.ctx = ctx
         self.hold = hold
+        self.notify = notifier
 
     # -- the hunt (R-ESC-7) ------------------------------------------------
-    def hunt(self, esc_id: str) -> None:
+    def hunt(self, esc_id: str, tries: int = 0) -> None:
         """Ring the next available person of the tier; when a tier is exhausted move to the
         next; when every tier is, the caller is not left on hold (R-ESC-7). After hours only
-        the on-call people are rung (R-HOURS-1)."""
+        the on-call people are rung (R-HOURS-1). One person rings at a time. If Twilio itself
+        fails, the same person is rung again later (the caller holds meanwhile, timers running)."""
         esc = self.ctx.store.escalation(esc_id)
-        if esc is None or esc["state"] != "dialing_lead":
+        if esc is None or esc["state"] != "dialing_lead" or self._ringing(esc):
             return
         routing = self.ctx.policy.kinds[esc["kind"]]
         client = json.loads(esc.get("client") or "{}")
@@ -58,11 +62,22 @@ class LeadHunt:
                     continue
                 tried.add(person.id)
                 self.ctx.store.update_escalation(esc_id, tried=sorted(tried))
-                outcome = self._ring(esc_id, person, tier)
+                try:
+                    outcome = self._ring(esc_id, person, tier)
+                except TelephonyFailure as exc:
+                    self.ctx.store.update_escalation(esc_id, tried=sorted(tried - {person.id}))
+                    self.notify.step_failed(esc_id, "ring_lead", exc, tries)
+                    self.ctx.timers.again("workers.jobs.hunt", esc_id, tries=tries + 1, key=job_id("hunt", esc_id))
+                    return
                 if outcome == "ringing":
                     return
                 busy = busy or outcome == "busy"
         self._tiers_exhausted(esc_id, leads_busy=busy and not after_hours)
+
+    def _ringing(self, esc: dict[str, str]) -> bool:
+        """Someone is being rung for this escalation and has not answered, declined or gone."""
+        attempt = esc.get("attempt_call_sid")
+        return bool(attempt) and not (self.ctx.store.leg(attempt) or {}).get("outcome")
 
     def lead_freed(self) -> None:
         """R-HOURS-2: a lead came free; callers holding for one are hunted for again."""
@@ -71,7 +86,7 @@ class LeadHunt:
             if esc is None or esc["state"] != "dialing_lead":
                 self.ctx.store.stop_waiting_for_lead(esc_id)
                 continue
-            if esc.get("attempt_call_sid") and not (self.ctx.store.leg(esc["attempt_call_sid"]) or {}).get("outcome"):
+            if self._ringing(esc):
                 continue
             self.ctx.store.stop_waiting_for_lead(esc_id)
             self.ctx.store.update_escalation(esc_id, tried=[], tier_index=0)
@@ -95,37 +110,45 @@ class LeadHunt:
         self.ctx.store.add_event(esc_id, self.ctx.event("dialing_lead", f"{person.name} ({tier})"))
         return "ringing"
 
-    def _tiers_exhausted(self, esc_id: str, leads_busy: bool = False) -> None:
+    def _tiers_exhausted(self, esc_id: str, leads_busy: bool = False, tries: int = 0) -> None:
         """R-ESC-7: nobody could take the call, so the caller is not left on hold: they are
         taken to the callback offer (a held caller cannot press keys, so the call is redirected).
-        When the leads are only busy (R-HOURS-2) the caller may also keep holding for the next."""
+        When the leads are only busy (R-HOURS-2) the caller may also keep holding for the next.
+        Until the redirect has worked the hold timers keep running and it is tried again."""
         esc = self.ctx.store.escalation(esc_id)
         if (
             esc is None
             or esc["state"] != "dialing_lead"
+            or esc.get("caller_placement", "conference") != "conference"
             or not self.ctx.store.first_time(
                 f"exhausted:{esc_id}:{esc.get('hold_round')}:{len(self.ctx.store.timeline(esc_id))}"
             )
         ):
             return
+        try:
+            self.ctx.twilio.redirect(esc["call_sid"], self.ctx.urls.callback_offer(esc_id, busy=leads_busy))
+        except TelephonyFailure as exc:
+            self.notify.step_failed(esc_id, "callback_offer", exc, tries)
+            self.ctx.timers.again(
+                "workers.jobs.offer_callback", esc_id, leads_busy, tries=tries + 1, key=job_id("offer_callback", esc_id)
+            )
+            return
+        self.ctx.store.update_escalation(esc_id, caller_placement="menu")
         if leads_busy:
             self.ctx.store.wait_for_lead(esc_id, self.ctx.clock.now().timestamp())
             self.ctx.store.add_event(
                 esc_id,
                 self.ctx.event("leads_busy", "caller offered to keep holding or a callback by end of business day"),
             )
-            target = self.ctx.urls.callback_offer(esc_id, busy=True)
         else:
             self.hold.stop(esc_id)
             self.ctx.store.add_event(
                 esc_id, self.ctx.event("tiers_exhausted", "nobody in the tiers answered or accepted; callback offered")
             )
-            target = self.ctx.urls.callback_offer(esc_id)
-        try:
-            self.ctx.twilio.redirect(esc["call_sid"], target)
-            self.ctx.store.update_escalation(esc_id, caller_placement="menu")
-        except TelephonyFailure as exc:
-            log.error("could not offer %s a callback: %s", esc["call_sid"], exc.message)
+
+    def offer_callback(self, esc_id: str, leads_busy: bool, tries: int) -> None:
+        """Another try at taking the caller to the callback offer (R-ESC-7)."""
+        self._tiers_exhausted(esc_id, leads_busy=leads_busy, tries=tries)
 
     # -- the lead's leg ---------------------------------------------------
     def lead_answered(self, esc_id: str, call_sid: str) -> Briefing:

@@ -122,6 +122,10 @@ class Store:
         """True the first time a webhook with this identity is seen: duplicates are no-ops."""
         return bool(self.r.set(f"{P}seen:{dedupe_key}", 1, nx=True, ex=ttl))
 
+    def forget_seen(self, dedupe_key: str) -> None:
+        """Undo first_time: the step it guarded did not happen, so its retry must run."""
+        self.r.delete(f"{P}seen:{dedupe_key}")
+
     # -- calls (the caller's leg and every leg we dial) -----------------
     def save_call(self, call_sid: str, fields: dict[str, Any]) -> bool:
         """Create the call record once; a retried webhook finds it already there."""

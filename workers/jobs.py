@@ -17,9 +17,19 @@ def hold_check_in(escalation_id: str, hold_round: int, n: int) -> bool:
     return core().hold.check_in(escalation_id, hold_round, n)
 
 
-def hold_limit(escalation_id: str, hold_round: int) -> bool:
+def hold_limit(escalation_id: str, hold_round: int, tries: int = 0) -> bool:
     """R-HOLD-3."""
-    return core().hold.limit(escalation_id, hold_round)
+    return core().hold.limit(escalation_id, hold_round, tries)
+
+
+def hunt(escalation_id: str, tries: int = 0) -> None:
+    """R-ESC-7: ring the next person again after Twilio failed."""
+    core().lead_hunt.hunt(escalation_id, tries)
+
+
+def offer_callback(escalation_id: str, leads_busy: bool, tries: int = 0) -> None:
+    """R-ESC-7: take the caller to the callback offer again after Twilio failed."""
+    core().lead_hunt.offer_callback(escalation_id, leads_busy, tries)
 
 
 def dial_callback(callback_id: str, attempt: int) -> str:
