@@ -40,11 +40,11 @@ class Timers:
         return self.queue.enqueue(func, *args, job_id=key, retry=RETRY)
 
     def again(self, func: str, *args: object, tries: int, key: str) -> datetime:
-        """Schedule try number `tries + 1` of a step that failed `tries` times; its own job id,
-        so a duplicate of the failed job does not schedule it twice."""
+        """Schedule the next try of a step that has failed `tries` times (the job is called with
+        `tries` last); its own job id, so a duplicate of the failed job does not schedule it twice."""
         delay = AGAIN_AFTER_SECONDS[min(tries, len(AGAIN_AFTER_SECONDS)) - 1]
         when = self.clock.now() + timedelta(seconds=delay)
-        self.at(when, func, *args, tries + 1, key=job_id(key, "try", tries + 1))
+        self.at(when, func, *args, tries, key=job_id(key, "try", tries))
         return when
 
     def release_due(self) -> int:

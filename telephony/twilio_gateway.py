@@ -25,9 +25,7 @@ class Joined:
     conference_sid: str
 
 
-def make_client(
-    account_sid: str, auth_token: str, api_base_url: str | None = None, timeout: float = 5.0
-) -> Client:
+def make_client(account_sid: str, auth_token: str, api_base_url: str | None = None, timeout: float = 5.0) -> Client:
     """A Twilio client whose every request gives up after `timeout` seconds to connect and again
     to read, so a hung Twilio never holds a web request or a worker (TWILIO_API_BASE_URL: the
     local simulator)."""

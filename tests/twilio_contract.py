@@ -256,3 +256,59 @@ def intercept(mock: responses.RequestsMock, fake: FakeTwilioRest) -> None:
     pattern = re.compile(re.escape(API_HOST) + r"/.*")
     for method in (responses.GET, responses.POST, responses.DELETE):
         mock.add_callback(method, pattern, callback=fake)
+
+
+class _Forwarded:
+    """What FakeTwilioRest reads of a request (method, url, body), from a real HTTP request."""
+
+    def __init__(self, method: str, url: str, body: bytes):
+        self.method, self.url, self.body = method, url, body
+
+
+class TwilioStandIn:
+    """A real HTTP server on 127.0.0.1 that answers as FakeTwilioRest (so every request is still
+    judged by Twilio's OpenAPI file), or, for the operations in `hang`, accepts the request and
+    never answers: the service's own timeouts are what end it."""
+
+    def __init__(self, fake: FakeTwilioRest):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.fake = fake
+        self.hang: set[str] = set()
+        self.hung: list[str] = []
+        self.released = threading.Event()
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                url = f"{API_HOST}{self.path}"
+                op, _ = fake.spec.find(self.command, urlparse(url).path)
+                if op is not None and op.operation_id in stand_in.hang:
+                    stand_in.hung.append(op.operation_id)
+                    stand_in.released.wait(30)
+                    return
+                status, headers, text = fake(_Forwarded(self.command, url, body))
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                data = text.encode() if isinstance(text, str) else text
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_DELETE = _answer
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.released.set()
+        self.server.shutdown()
+        self.server.server_close()
