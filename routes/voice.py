@@ -262,7 +262,7 @@ def callback_window():
 def callback_lead_answer():
     c = core()
     cb_id = request.args.get("callback", "")
-    lines = c.dialler.lead_answered(cb_id, _form("CallSid"))
+    lines = c.dialler.lead_answered(cb_id, _form("CallSid"), request.args.get("attempt", ""))
     if lines is None:
         return twiml(lead_ivr.caller_gone(c.policy))
     return twiml(callback_ivr.lead_announcement(c.policy, c.ctx.urls, cb_id, lines))
@@ -287,7 +287,7 @@ def callback_lead_decision():
 @bp.post("/callback/lead/status")
 @twilio_webhook
 def callback_lead_status():
-    core().callback_leg_status(request.args.get("callback", ""), "lead", request.form)
+    core().callback_leg_status(request.args.get("callback", ""), "lead", request.form, request.args.get("attempt", ""))
     return "", 204
 
 

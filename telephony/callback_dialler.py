@@ -47,26 +47,60 @@ class CallbackDialler:
                 if person.id in tried:
                     continue
                 tried.add(person.id)
-                self.ctx.store.update_callback(cb_id, tried=sorted(tried))
-                sid, why = ring_person(
-                    self.ctx,
-                    person,
-                    cb_id,
-                    url=self.ctx.urls.callback_lead_answer(cb_id),
-                    status_callback=self.ctx.urls.callback_lead_status(cb_id),
+                attempt = int(cb.get("attempts") or 0)
+                self.ctx.store.update_callback(
+                    cb_id, tried=sorted(tried), ringing=person.id, ringing_since=self.ctx.now_iso()
                 )
+                try:
+                    sid, why = ring_person(
+                        self.ctx,
+                        person,
+                        cb_id,
+                        url=self.ctx.urls.callback_lead_answer(cb_id, attempt),
+                        status_callback=self.ctx.urls.callback_lead_status(cb_id, attempt),
+                    )
+                except TelephonyFailure as exc:
+                    self.ctx.store.update_callback(cb_id, ringing="")
+                    self.attempt_failed(cb_id, f"Twilio unavailable: {exc.message}")
+                    return False
                 if sid is None:
+                    self.ctx.store.update_callback(cb_id, ringing="")
                     log.info("callback %s: %s not rung (%s)", cb_id, person.id, why)
                     continue
-                self.ctx.store.save_leg(sid, {"role": "callback_lead", "person": person.id, "callback": cb_id})
-                self.ctx.store.update_callback(cb_id, lead_call_sid=sid, lead=person.id)
+                self._lead_leg(cb_id, person.id, sid)
                 callback_event(self.ctx, cb, "callback_dialing_lead", person.name)
                 return True
         self.attempt_failed(cb_id, "no lead answered or was available")
         return False
 
-    def lead_answered(self, cb_id: str, call_sid: str) -> tuple[str, ...] | None:
+    def _lead_leg(self, cb_id: str, person_id: str, call_sid: str) -> None:
+        self.ctx.store.save_leg(call_sid, {"role": "callback_lead", "person": person_id, "callback": cb_id})
+        self.ctx.store.update_callback(cb_id, lead_call_sid=call_sid, lead=person_id, ringing="")
+
+    def adopt(self, cb_id: str, call_sid: str, attempt: str) -> bool:
+        """R-CB-8: Twilio placed this lead's call but its SID was never saved (the worker died
+        waiting for the answer). Its webhooks name the attempt, so it becomes that attempt's lead
+        leg instead of being dialled again."""
+        cb = self.ctx.store.callback(cb_id)
+        if (
+            cb is None
+            or cb.get("status") != "dialing"
+            or cb.get("lead_call_sid")
+            or not cb.get("ringing")
+            or not attempt
+            or attempt != cb.get("attempts")
+            or self.ctx.store.leg(call_sid) is not None
+        ):
+            return False
+        self._lead_leg(cb_id, cb["ringing"], call_sid)
+        callback_event(
+            self.ctx, cb, "callback_lead_found", f"{self.ctx.name(cb['ringing'])}: placed, but its answer was lost"
+        )
+        return True
+
+    def lead_answered(self, cb_id: str, call_sid: str, attempt: str = "") -> tuple[str, ...] | None:
         """R-WARM-2 for a callback: the lead hears what it is about before the caller is rung."""
+        self.adopt(cb_id, call_sid, attempt)
         cb = self.ctx.store.callback(cb_id)
         if cb is None or cb.get("status") != "dialing" or cb.get("lead_call_sid") != call_sid:
             return None
@@ -155,7 +189,8 @@ class CallbackDialler:
             self.ctx.store.transition(cb["escalation_id"], ("connected",), "resolved", self.ctx.event("callback_ended"))
             self.ctx.store.release_person(cb.get("lead", ""), cb_id)
 
-    def lead_status(self, cb_id: str, call_sid: str, status: str) -> None:
+    def lead_status(self, cb_id: str, call_sid: str, status: str, attempt: str = "") -> None:
+        self.adopt(cb_id, call_sid, attempt)
         leg = self.ctx.store.leg(call_sid)
         if leg is None or leg.get("callback") != cb_id or not self.ctx.store.advance_call_status_leg(call_sid, status):
             return
@@ -255,8 +290,10 @@ class CallbackDialler:
         )
 
     def sweep(self, grace_seconds: int = SWEEP_SECONDS) -> list[str]:
-        """R-CB-8: a worker that died after claiming an attempt but before ringing anyone leaves
-        the callback in `dialing` with no leg: give the attempt back and dial it again."""
+        """R-CB-8: a worker that died after claiming an attempt leaves the callback `dialing`
+        with no lead leg. If it got as far as ringing someone, Twilio's call list says whether
+        that call was placed: if so it becomes the attempt's leg; if not, the person is freed and
+        the attempt dialled again. Either way it is dialled once."""
         recovered = []
         now = self.ctx.clock.now()
         for cb_id in self.ctx.store.callback_ids():
@@ -266,18 +303,45 @@ class CallbackDialler:
             claimed = datetime.fromisoformat(cb.get("claimed_at") or now.isoformat())
             if (now - claimed).total_seconds() < grace_seconds:
                 continue
+            try:
+                placed = self._placed_call(cb)
+            except TelephonyFailure as exc:
+                log.warning("callback %s: cannot ask Twilio about its lost dial yet: %s", cb_id, exc.message)
+                continue
+            recovered.append(cb_id)
+            if placed is not None:
+                sid, status = placed
+                self.adopt(cb_id, sid, cb.get("attempts", ""))
+                if status in TERMINAL_CALL_STATUSES:
+                    self.lead_status(cb_id, sid, status)
+                continue
+            if cb.get("ringing"):
+                self.ctx.store.release_person(cb["ringing"], cb_id)
             attempt = int(cb.get("attempts") or 1)
-            self.ctx.store.update_callback(cb_id, status="scheduled", attempts=attempt - 1)
+            self.ctx.store.update_callback(cb_id, status="scheduled", attempts=attempt - 1, ringing="")
             self.ctx.timers.soon(
                 "workers.jobs.dial_callback", cb_id, attempt, key=job_id("dial", cb_id, attempt, "recovered")
             )
             callback_event(
                 self.ctx, cb, "callback_recovered", f"attempt {attempt} was claimed by a worker that stopped"
             )
-            recovered.append(cb_id)
         self.ctx.store.release_sweeper()
         if any(
             (self.ctx.store.callback(i) or {}).get("status") in OPEN_STATUSES for i in self.ctx.store.callback_ids()
         ):
             self.ensure_sweeper()
         return recovered
+
+    def _placed_call(self, cb: dict[str, str]) -> tuple[str, str] | None:
+        """The call this attempt placed to its lead, if Twilio has one: (SID, status). A call
+        the service already knows (another escalation's, an earlier attempt's) is not it."""
+        person = self.ctx.policy.person(cb.get("ringing", ""))
+        if person is None:
+            return None
+        since = datetime.fromisoformat(cb.get("ringing_since") or cb["claimed_at"]) - timedelta(minutes=1)
+        placed = [
+            (sid, status)
+            for sid, status in self.ctx.twilio.calls_placed(person.endpoint, since)
+            if self.ctx.store.leg(sid) is None
+        ]
+        return placed[0] if placed else None

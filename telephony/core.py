@@ -74,12 +74,12 @@ class Core:
             return
         self.lead_hunt.lead_leg_status(esc_id, call_sid, status)
 
-    def callback_leg_status(self, cb_id: str, role: str, form: Mapping[str, str]) -> None:
+    def callback_leg_status(self, cb_id: str, role: str, form: Mapping[str, str], attempt: str = "") -> None:
         call_sid, status = form.get("CallSid", ""), form.get("CallStatus", "")
         if not self.ctx.store.first_time(f"callback:{role}:{call_sid}:{status}"):
             return
         if role == "lead":
-            self.dialler.lead_status(cb_id, call_sid, status)
+            self.dialler.lead_status(cb_id, call_sid, status, attempt)
         else:
             self.dialler.caller_status(cb_id, call_sid, status)
 

@@ -93,7 +93,7 @@ local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return 0 end
 if status ~= 'scheduled' and status ~= 'rescheduled' and status ~= 'overdue' then return 0 end
 if tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0') ~= tonumber(ARGV[1]) - 1 then return 0 end
-redis.call('HSET', KEYS[1], 'status', 'dialing', 'attempts', ARGV[1], 'claimed_at', ARGV[2], 'lead_call_sid', '', 'caller_call_sid', '', 'tried', '[]')
+redis.call('HSET', KEYS[1], 'status', 'dialing', 'attempts', ARGV[1], 'claimed_at', ARGV[2], 'lead_call_sid', '', 'caller_call_sid', '', 'tried', '[]', 'ringing', '')
 return 1
 """
 

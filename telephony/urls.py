@@ -70,14 +70,15 @@ class Urls:
     def callback_step(self, step: str, escalation_id: str, tries: int = 0, busy: bool = False) -> str:
         return self._url(f"/voice/callback/{step}", escalation=escalation_id, tries=tries, busy=1 if busy else None)
 
-    def callback_lead_answer(self, callback_id: str) -> str:
-        return self._url("/voice/callback/lead/answer", callback=callback_id)
+    def callback_lead_answer(self, callback_id: str, attempt: int | None = None) -> str:
+        """`attempt` marks the call as this attempt's, so a lost dial is recognised (R-CB-8)."""
+        return self._url("/voice/callback/lead/answer", callback=callback_id, attempt=attempt)
 
     def callback_lead_decision(self, callback_id: str) -> str:
         return self._url("/voice/callback/lead/decision", callback=callback_id)
 
-    def callback_lead_status(self, callback_id: str) -> str:
-        return self._url("/voice/callback/lead/status", callback=callback_id)
+    def callback_lead_status(self, callback_id: str, attempt: int | None = None) -> str:
+        return self._url("/voice/callback/lead/status", callback=callback_id, attempt=attempt)
 
     def callback_caller_answer(self, callback_id: str) -> str:
         return self._url("/voice/callback/caller/answer", callback=callback_id)

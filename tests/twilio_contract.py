@@ -170,6 +170,7 @@ class FakeTwilioRest:
     recorded: list[TwilioRequest] = field(default_factory=list)
     conferences: dict[str, str] = field(default_factory=dict)
     failures: dict[str, list[tuple[int, int, str]]] = field(default_factory=dict)
+    calls: list[dict] = field(default_factory=list)
 
     def requests(self, operation_id: str | None = None) -> list[TwilioRequest]:
         return [r for r in self.recorded if operation_id is None or r.operation_id == operation_id]
@@ -215,6 +216,18 @@ class FakeTwilioRest:
                 **{"from": first.get("From")},
                 status="queued",
                 direction="outbound-api",
+            )
+            self.calls.append({"sid": answer["sid"], "to": answer["to"], "from": answer["from"], "status": "queued"})
+        elif op.operation_id == "ListCall":
+            wanted = {k.lower(): v for k, v in first.items() if k in ("To", "From")}
+            answer.pop("account_sid")
+            answer.update(
+                calls=[c for c in reversed(self.calls) if all(c[k] == v for k, v in wanted.items())],
+                page=0,
+                page_size=50,
+                start=0,
+                next_page_uri=None,
+                previous_page_uri=None,
             )
         elif op.operation_id == "UpdateCall":
             answer.update(sid=path_params["Sid"], status=first.get("Status", "in-progress"))
@@ -267,8 +280,9 @@ class _Forwarded:
 
 class TwilioStandIn:
     """A real HTTP server on 127.0.0.1 that answers as FakeTwilioRest (so every request is still
-    judged by Twilio's OpenAPI file), or, for the operations in `hang`, accepts the request and
-    never answers: the service's own timeouts are what end it."""
+    judged by Twilio's OpenAPI file), or, for the operations in `hang`, takes the request and
+    never answers: the service's own timeouts are what end it. For `hang_after_accepting` Twilio
+    has done the work (the call is placed and listed) but the answer never comes back."""
 
     def __init__(self, fake: FakeTwilioRest):
         import threading
@@ -276,6 +290,7 @@ class TwilioStandIn:
 
         self.fake = fake
         self.hang: set[str] = set()
+        self.hang_after_accepting: set[str] = set()
         self.hung: list[str] = []
         self.released = threading.Event()
         stand_in = self
@@ -290,6 +305,10 @@ class TwilioStandIn:
                     stand_in.released.wait(30)
                     return
                 status, headers, text = fake(_Forwarded(self.command, url, body))
+                if op is not None and op.operation_id in stand_in.hang_after_accepting:
+                    stand_in.hung.append(op.operation_id)
+                    stand_in.released.wait(30)
+                    return
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
