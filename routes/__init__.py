@@ -24,6 +24,7 @@ def create_app(settings: Settings, core: Core | None = None, clock: Clock | None
         policy = load_policy(settings.policy_file)
         core = build_core(settings, connect_redis(settings), clock=clock, policy=policy)
     check_tokens(settings, core)
+    check_fallback(settings, core)
     app.config["POLICY"] = core.policy
     app.extensions["core"] = core
     app.register_blueprint(voice.bp)
@@ -55,6 +56,18 @@ def check_tokens(settings: Settings, core: Core) -> None:
         person = core.policy.person(entry.person_id)
         if person is None:
             raise ConfigError(f"API_TOKENS names person {entry.person_id!r}, who is not in {settings.policy_file}")
+
+
+def check_fallback(settings: Settings, core: Core) -> None:
+    """The fallback must reach people when this service fails; one of its own numbers would ring
+    straight back into it (CONTRACT: /voice/fallback keeps the caller connected)."""
+    endpoint = core.policy.ivr.fallback_endpoint
+    if endpoint and endpoint in settings.own_numbers():
+        raise ConfigError(
+            f"{settings.policy_file}: ivr.fallback_endpoint {endpoint} is this service's own number "
+            "(TWILIO_CALLER_ID or SERVICE_NUMBERS): the fallback would ring back into the failing service; "
+            "give a staffed line"
+        )
 
 
 def connect_redis(settings: Settings) -> redis.Redis:

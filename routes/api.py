@@ -39,7 +39,7 @@ def escalate():
 @bp.get("/escalations/<esc_id>")
 @staff()
 def escalation(esc_id: str):
-    return jsonify(core().warm_transfer.view(esc_id))
+    return jsonify(core().warm_transfer.read(g.actor, esc_id))
 
 
 @bp.get("/escalations")
@@ -48,7 +48,7 @@ def escalations():
     state = request.args.get("state") or None
     if state and state not in STATES:
         raise InvalidRequest(f"'state' must be one of {', '.join(STATES)}.", code="invalid_query", field="state")
-    return jsonify(escalations=core().warm_transfer.list(state))
+    return jsonify(escalations=core().warm_transfer.list(state, g.actor))
 
 
 @bp.post("/escalations/<esc_id>/connect")
@@ -68,7 +68,7 @@ def callbacks():
         raise InvalidRequest(
             f"'status' must be one of {', '.join(CALLBACK_STATUSES)}.", code="invalid_query", field="status"
         )
-    return jsonify(callbacks=core().callbacks.list(status))
+    return jsonify(callbacks=core().callbacks.list(status, g.actor))
 
 
 @bp.post("/callbacks/<cb_id>/cancel")

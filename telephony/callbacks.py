@@ -3,7 +3,7 @@ deadline. Capture is in callback_capture.py, dialling in callback_dialler.py."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from telephony.config import ApiToken
 from telephony.context import Context
@@ -13,6 +13,7 @@ from telephony.timers import job_id
 
 OPEN_STATUSES = ("scheduled", "rescheduled", "overdue", "dialing")
 LEAD_ROLES = ("lead", "supervisor", "manager")
+RESCHEDULE_DAYS = 30
 
 
 def callback_event(ctx: Context, cb: dict[str, str], name: str, detail: str) -> None:
@@ -76,10 +77,7 @@ class Callbacks:
                 code="invalid_field",
                 field="window_start",
             )
-        if end <= start or end <= self.ctx.clock.now():
-            raise InvalidRequest(
-                "The window must end after it starts, and in the future.", code="invalid_field", field="window_end"
-            )
+        self._check_window(start, end)
         attempt = int(cb.get("attempts") or 0) + 1
         self.ctx.store.update_callback(
             cb_id, status="rescheduled", window_start=start.isoformat(), window_end=end.isoformat(), window_attempts=0
@@ -94,8 +92,46 @@ class Callbacks:
         callback_event(self.ctx, cb, "callback_rescheduled", f"by {actor.person_id} to {start.isoformat()}")
         return self.view(cb_id)
 
-    def list(self, status: str | None) -> list[dict]:
+    def _check_window(self, start: datetime, end: datetime) -> None:
+        """A rescheduled window is one a person can be rung in (R-CB-3): in the future, within
+        the next RESCHEDULE_DAYS days, and inside one business day's opening hours."""
+        now = self.ctx.clock.now()
+        hours = self.ctx.policy.business_hours
+        try:
+            if end <= start or end <= now:
+                raise InvalidRequest(
+                    "The window must end after it starts, and in the future.", code="invalid_field", field="window_end"
+                )
+            if start > now + timedelta(days=RESCHEDULE_DAYS):
+                raise InvalidRequest(
+                    f"The window must start within the next {RESCHEDULE_DAYS} days.",
+                    code="invalid_field",
+                    field="window_start",
+                )
+            open_at_start = hours.is_open(start)
+            inside = open_at_start and end <= hours.close_of_business(start)
+        except OverflowError:
+            raise InvalidRequest(
+                "The window is too far from today to be a callback time.", code="invalid_field", field="window_start"
+            ) from None
+        if not inside:
+            raise InvalidRequest(
+                "The window must fall inside business hours (one business day, from opening to close).",
+                code="invalid_field",
+                field="window_start" if not open_at_start else "window_end",
+            )
+
+    def list(self, status: str | None, actor: ApiToken | None = None) -> list[dict]:
+        """Leads and above see every callback; an agent, only those of their own calls."""
         views = [self.view(i) for i in self.ctx.store.callback_ids()]
+        if actor is not None and actor.role == "agent":
+            mine = {
+                v["escalation_id"]
+                for v in views
+                if actor.person_id
+                in ((self.ctx.store.escalation(v["escalation_id"]) or {}).get(k) for k in ("agent_id", "created_by"))
+            }
+            views = [v for v in views if v["escalation_id"] in mine]
         return [v for v in views if status is None or v["status"] == status]
 
     def view(self, cb_id: str) -> dict:

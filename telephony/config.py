@@ -42,6 +42,7 @@ class Settings:
     virtual_clock: bool = False
     outbound_calls_per_second: int = 1
     twilio_rest_timeout_seconds: float = 5.0
+    service_numbers: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -91,7 +92,13 @@ class Settings:
             virtual_clock=_clock(env.get("CLOCK", "system")),
             outbound_calls_per_second=_positive(env, "OUTBOUND_CALLS_PER_SECOND", 1),
             twilio_rest_timeout_seconds=_seconds(env, "TWILIO_REST_TIMEOUT_SECONDS", 5.0),
+            service_numbers=_numbers(env, "SERVICE_NUMBERS"),
         )
+
+    def own_numbers(self) -> set[str]:
+        """The numbers that reach this service: the caller ID it dials from and the numbers
+        callers dial (SERVICE_NUMBERS)."""
+        return {self.twilio_caller_id, *self.service_numbers}
 
 
 def _positive(env: Mapping[str, str], name: str, default: int) -> int:
@@ -101,6 +108,14 @@ def _positive(env: Mapping[str, str], name: str, default: int) -> int:
     if not raw.isdigit() or int(raw) < 1:
         raise ConfigError(f"{name} must be a whole number of at least 1")
     return int(raw)
+
+
+def _numbers(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    found = tuple(n.strip() for n in env.get(name, "").split(",") if n.strip())
+    for number in found:
+        if not re.fullmatch(r"\+[1-9]\d{6,14}", number):
+            raise ConfigError(f"{name} must list E.164 numbers such as +13125550100, comma separated")
+    return found
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

@@ -11,6 +11,27 @@ from telephony.policy import KINDS
 
 CLIENT_FIELDS = ("name", "account", "link", "segment", "region", "contact_name")
 _CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
+# Characters XML 1.0 cannot carry (the lead hears these fields in TwiML) and that no person types:
+# C0 controls but tab and newlines, DEL, C1 controls, and the two non-characters U+FFFE/U+FFFF.
+_UNSPEAKABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+LIMITS = {"reason": 500, "resolution_offered": 500, "idempotency_key": 200, "client.link": 2000}
+CLIENT_FIELD_LIMIT = 200
+
+
+def free_text(value: Any, field: str, limit: int) -> str:
+    """Text a person typed, safe to store and to read aloud: a string, within its limit, with no
+    control characters or broken unicode (a lone surrogate cannot be encoded, or spoken)."""
+    if not isinstance(value, str):
+        raise InvalidRequest(f"'{field}' must be a string.", code="invalid_field", field=field)
+    if len(value) > limit:
+        raise InvalidRequest(f"'{field}' is longer than {limit} characters.", code="invalid_field", field=field)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequest(f"'{field}' is not valid unicode text.", code="invalid_field", field=field) from None
+    if _UNSPEAKABLE.search(value):
+        raise InvalidRequest(f"'{field}' contains control characters.", code="invalid_field", field=field)
+    return value.strip()
 
 
 @dataclass(frozen=True)
@@ -28,17 +49,13 @@ class EscalationRequest:
         if not isinstance(body, dict):
             raise InvalidRequest("The body must be a JSON object.", code="invalid_body")
 
-        def text(name: str, required: bool = False, limit: int = 2000) -> str:
+        def text(name: str, required: bool = False) -> str:
             value = body.get(name)
             if value is None or value == "":
                 if required:
                     raise InvalidRequest(f"'{name}' is required.", code="missing_field", field=name)
                 return ""
-            if not isinstance(value, str):
-                raise InvalidRequest(f"'{name}' must be a string.", code="invalid_field", field=name)
-            if len(value) > limit:
-                raise InvalidRequest(f"'{name}' is longer than {limit} characters.", code="invalid_field", field=name)
-            return value.strip()
+            return free_text(value, name, LIMITS.get(name, 100))
 
         call_sid = text("call_sid", required=True)
         if not _CALL_SID.match(call_sid):
@@ -48,6 +65,7 @@ class EscalationRequest:
         kind = text("kind", required=True)
         if kind not in KINDS:
             raise InvalidRequest(f"'kind' must be one of {', '.join(KINDS)}.", code="invalid_field", field="kind")
+        reason = text("reason", required=True)
         client = body.get("client") or {}
         if not isinstance(client, dict):
             raise InvalidRequest("'client' must be an object.", code="invalid_field", field="client")
@@ -61,12 +79,17 @@ class EscalationRequest:
                 )
             if value is None:
                 continue
-            if not isinstance(value, str):
-                raise InvalidRequest(f"'client.{key}' must be a string.", code="invalid_field", field=f"client.{key}")
-            clean[key] = value.strip()
+            field = f"client.{key}"
+            clean[key] = free_text(value, field, LIMITS.get(field, CLIENT_FIELD_LIMIT))
         if clean.get("link") and not re.match(r"^https?://", clean["link"]):
             raise InvalidRequest("'client.link' must be an http(s) URL.", code="invalid_field", field="client.link")
-        agreed = body.get("caller_agreed_to_hold", True)
+        if "caller_agreed_to_hold" not in body:
+            raise InvalidRequest(
+                "'caller_agreed_to_hold' is required: ask the caller before placing them on hold (R-WARM-6).",
+                code="missing_field",
+                field="caller_agreed_to_hold",
+            )
+        agreed = body["caller_agreed_to_hold"]
         if not isinstance(agreed, bool):
             raise InvalidRequest(
                 "'caller_agreed_to_hold' must be true or false.", code="invalid_field", field="caller_agreed_to_hold"
@@ -74,9 +97,9 @@ class EscalationRequest:
         return cls(
             call_sid=call_sid,
             kind=kind,
-            reason=text("reason", required=True),
+            reason=reason,
             client=clean,
             resolution_offered=text("resolution_offered"),
             caller_agreed_to_hold=agreed,
-            idempotency_key=text("idempotency_key", limit=200) or None,
+            idempotency_key=text("idempotency_key") or None,
         )

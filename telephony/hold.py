@@ -109,12 +109,15 @@ class Hold:
         return True
 
     def choice(self, esc_id: str, digits: str, speech: str) -> str:
-        """'keep', 'callback', 'unclear' or 'gone', from a key or a spoken word."""
+        """'keep', 'callback', 'unclear' or 'gone', from a key or a spoken word. Keeping holding
+        resets the clock once per limit reached, however often the request is replayed."""
         esc = self.ctx.store.escalation(esc_id)
         if esc is None or esc["state"] not in HOLDING_STATES:
             return "gone"
         words = speech.lower()
         if digits == "1" or (not digits and any(w in words for w in KEEP_WORDS) and "back" not in words):
+            if not self.ctx.store.first_time(f"keep_holding:{esc_id}:{esc.get('limit_round', '')}"):
+                return "keep"
             resets = int(esc.get("hold_resets") or 0) + 1
             self.ctx.store.update_escalation(esc_id, hold_resets=resets, caller_placement="outside")
             self.ctx.store.add_event(esc_id, self.ctx.event("keep_holding", f"reset {resets}"))

@@ -4,11 +4,20 @@ that must not race (a state transition, claiming a lead, creating an escalation)
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import redis
 
 P = "esc:"
+# Ids that come from outside (URLs, API paths) become parts of keys: only these characters, so
+# `esc_x:timeline` can never reach another key.
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+
+
+def safe_id(ident: str) -> bool:
+    return bool(_SAFE_ID.match(ident or ""))
+
 
 # Call progress only moves forward: a late "ringing" never undoes "completed" (Twilio sends
 # status callbacks with no ordering guarantee).
@@ -139,6 +148,8 @@ class Store:
         return bool(created)
 
     def call(self, call_sid: str) -> dict[str, str] | None:
+        if not safe_id(call_sid):
+            return None
         return self._hash(f"{P}call:{call_sid}")
 
     def update_call(self, call_sid: str, **fields: Any) -> None:
@@ -227,6 +238,8 @@ class Store:
         return outcome.decode(), ident.decode()
 
     def escalation(self, esc_id: str) -> dict[str, str] | None:
+        if not safe_id(esc_id):
+            return None
         return self._hash(f"{P}escalation:{esc_id}")
 
     def open_escalation_id(self, call_sid: str) -> str | None:
@@ -272,6 +285,8 @@ class Store:
         self.r.rpush(f"{P}escalation:{esc_id}:timeline", json.dumps(event))
 
     def timeline(self, esc_id: str) -> list[dict[str, str]]:
+        if not safe_id(esc_id):
+            return []
         return [json.loads(v) for v in self.r.lrange(f"{P}escalation:{esc_id}:timeline", 0, -1)]
 
     def escalation_ids(self, state: str | None = None) -> list[str]:
@@ -286,6 +301,8 @@ class Store:
         self.r.hset(f"{P}leg:{call_sid}", mapping={k: _text(v) for k, v in fields.items()})
 
     def leg(self, call_sid: str) -> dict[str, str] | None:
+        if not safe_id(call_sid):
+            return None
         return self._hash(f"{P}leg:{call_sid}")
 
     def update_leg(self, call_sid: str, **fields: Any) -> None:
@@ -310,6 +327,8 @@ class Store:
             pipe.execute()
 
     def callback(self, cb_id: str) -> dict[str, str] | None:
+        if not safe_id(cb_id):
+            return None
         return self._hash(f"{P}callback:{cb_id}")
 
     def update_callback(self, cb_id: str, **fields: Any) -> None:
@@ -324,6 +343,8 @@ class Store:
         return [v.decode() for v in self.r.zrange(f"{P}callbacks", 0, -1)]
 
     def capture(self, esc_id: str) -> dict[str, str]:
+        if not safe_id(esc_id):
+            return {}
         return self._hash(f"{P}capture:{esc_id}") or {}
 
     def update_capture(self, esc_id: str, **fields: Any) -> None:

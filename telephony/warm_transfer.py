@@ -72,7 +72,7 @@ class WarmTransfer:
                 "tier_index": 0,
                 "tried": [],
             },
-            req.idempotency_key,
+            f"{actor.person_id}:{req.call_sid}:{req.idempotency_key}" if req.idempotency_key else None,
             now.timestamp(),
         )
         if outcome == "replay":
@@ -227,5 +227,19 @@ class WarmTransfer:
             "timeline": self.ctx.store.timeline(esc_id),
         }
 
-    def list(self, state: str | None) -> list[dict]:
-        return [self.view(i) for i in self.ctx.store.escalation_ids(state)]
+    def read(self, actor: ApiToken, esc_id: str) -> dict:
+        """What a person may see: an agent, only the escalations of their own calls."""
+        esc = self.ctx.store.escalation(esc_id)
+        if esc is not None and not self.visible(actor, esc):
+            raise Forbidden("An agent can see only the escalations of their own calls.", code="not_your_call")
+        return self.view(esc_id)
+
+    def list(self, state: str | None, actor: ApiToken | None = None) -> list[dict]:
+        ids = self.ctx.store.escalation_ids(state)
+        if actor is not None and actor.role == "agent":
+            ids = [i for i in ids if self.visible(actor, self.ctx.store.escalation(i) or {})]
+        return [self.view(i) for i in ids]
+
+    @staticmethod
+    def visible(actor: ApiToken, esc: dict[str, str]) -> bool:
+        return actor.role != "agent" or actor.person_id in (esc.get("agent_id"), esc.get("created_by"))

@@ -165,7 +165,7 @@ def test_fallback_keeps_the_caller_connected_without_redis(twilio_rest):
     harness = Harness(redis.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=1), twilio_rest)
     heard = harness.twiml("/voice/fallback", {"CallSid": call_sid, "ErrorCode": "11200"})
     assert "trouble" in heard.text()
-    assert heard.find("Number").text == "+13125550100"
+    assert heard.find("Number").text == "+13125550190"
     assert heard.conference().text == f"call-{call_sid}"
     assert "Hangup" not in heard.verbs()
     broken = harness.twiml("/voice/account?attempt=1", {"CallSid": call_sid, "Digits": "448812"})
