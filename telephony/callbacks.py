@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from telephony.config import ApiToken
 from telephony.context import Context
 from telephony.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from telephony.escalation_request import RescheduleRequest, parse
 from telephony.notify import Notifier
 from telephony.timers import job_id
 
@@ -60,23 +61,8 @@ class Callbacks:
         cb = self._get(cb_id)
         if cb["status"] not in ("scheduled", "rescheduled", "overdue", "no_answer"):
             raise Conflict(f"A callback that is {cb['status']} cannot be rescheduled.", code="not_reschedulable")
-        if not isinstance(body, dict):
-            raise InvalidRequest("The body must be a JSON object.", code="invalid_body")
-        try:
-            start = datetime.fromisoformat(str(body.get("window_start", "")))
-            end = datetime.fromisoformat(str(body.get("window_end", "")))
-        except ValueError:
-            raise InvalidRequest(
-                "'window_start' and 'window_end' must be ISO 8601 times with an offset.",
-                code="invalid_field",
-                field="window_start",
-            ) from None
-        if start.tzinfo is None or end.tzinfo is None:
-            raise InvalidRequest(
-                "Give the window with a UTC offset, e.g. 2026-11-25T14:00:00-06:00.",
-                code="invalid_field",
-                field="window_start",
-            )
+        window = parse(RescheduleRequest, body)
+        start, end = window.window_start, window.window_end
         self._check_window(start, end)
         attempt = int(cb.get("attempts") or 0) + 1
         self.ctx.store.update_callback(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
@@ -15,12 +16,13 @@ from telephony.callbacks import Callbacks
 from telephony.clock import Clock, RedisClock, SystemClock
 from telephony.config import ApiToken, Settings
 from telephony.context import Context
-from telephony.errors import Forbidden, InvalidRequest, NotFound, TelephonyFailure
+from telephony.errors import Forbidden, NotFound, TelephonyFailure
+from telephony.escalation_request import PresenceRequest, parse
 from telephony.hold import Hold
 from telephony.intake import Intake
 from telephony.lead_hunt import LeadHunt
 from telephony.notify import Notifier
-from telephony.policy import PRESENCES, Policy, load_policy
+from telephony.policy import Policy, load_policy
 from telephony.store import TERMINAL_CALL_STATUSES, Store
 from telephony.throttle import OutboundThrottle
 from telephony.timers import Timers
@@ -110,13 +112,10 @@ class Core:
                 if esc_id:
                     self._safely(self.warm_transfer.lead_joined, esc_id)
 
-    def set_presence(self, actor: ApiToken, person_id: str, presence: str) -> dict:
+    def set_presence(self, actor: ApiToken, person_id: str, body: Any) -> dict:
+        presence = parse(PresenceRequest, body).presence
         if self.ctx.policy.person(person_id) is None:
             raise NotFound(f"No person {person_id} in the policy.", code="person_not_found")
-        if presence not in PRESENCES:
-            raise InvalidRequest(
-                f"'presence' must be one of {', '.join(PRESENCES)}.", code="invalid_field", field="presence"
-            )
         if person_id != actor.person_id and actor.role not in ("lead", "supervisor", "manager"):
             raise Forbidden("You may only change your own presence.", code="not_yours")
         self.intake.presence_changed(person_id, presence)

@@ -9,8 +9,8 @@ from typing import Any
 
 from telephony.config import ApiToken
 from telephony.context import Context, end_conference, new_id
-from telephony.errors import Conflict, Forbidden, InvalidRequest, NotFound, TelephonyFailure
-from telephony.escalation_request import EscalationRequest
+from telephony.errors import Conflict, Forbidden, NotFound, TelephonyFailure
+from telephony.escalation_request import ConnectRequest, EscalationRequest, parse
 from telephony.hold import Hold
 from telephony.lead_hunt import LeadHunt
 from telephony.notify import Notifier
@@ -49,7 +49,7 @@ class WarmTransfer:
                 code="hold_not_agreed",
             )
 
-        client = {"account": call.get("account", ""), **req.client}
+        client = {"account": call.get("account", ""), **req.client_fields()}
         esc_id = new_id("esc")
         now = self.ctx.clock.now()
         outcome, existing = self.ctx.store.create_escalation(
@@ -116,14 +116,7 @@ class WarmTransfer:
 
     # -- the agent connects and leaves (R-WARM-4) ------------------------------
     def connect(self, actor: ApiToken, esc_id: str, body: Any) -> dict:
-        body = body or {}
-        if not isinstance(body, dict):
-            raise InvalidRequest("The body must be a JSON object.", code="invalid_body")
-        stay = body.get("stay_to_introduce", False)
-        if not isinstance(stay, bool):
-            raise InvalidRequest(
-                "'stay_to_introduce' must be true or false.", code="invalid_field", field="stay_to_introduce"
-            )
+        stay = parse(ConnectRequest, body or {}).stay_to_introduce
         esc = self.ctx.store.escalation(esc_id)
         if esc is None:
             raise NotFound(f"No escalation {esc_id}.", code="escalation_not_found")
