@@ -9,8 +9,9 @@ from ivr import caller as caller_ivr
 from ivr import hold as hold_ivr
 from ivr import lead as lead_ivr
 from routes.security import twilio_webhook
-from telephony.context import conference_name
+from telephony.context import conference_name, is_call_sid
 from telephony.core import Core
+from telephony.errors import DomainError
 from telephony.hold import HOLDING_STATES
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
@@ -377,7 +378,7 @@ def _fallback_twiml() -> Response:
     """Never touches Redis: the policy is in memory and the conference name comes from the
     CallSid, so this works while the store is down."""
     policy = current_app.config["POLICY"]
-    call_sid = _form("CallSid")
+    call_sid = _form("CallSid") if is_call_sid(_form("CallSid")) else ""
     return twiml(
         caller_ivr.fallback(
             policy.ivr.fallback_message,
@@ -390,7 +391,10 @@ def _fallback_twiml() -> Response:
 
 @bp.errorhandler(Exception)
 def failed(exc: Exception):
-    current_app.logger.exception("voice webhook %s failed", request.path)
+    if isinstance(exc, DomainError):
+        current_app.logger.warning("voice webhook %s: %s", request.path, exc.message)
+    else:
+        current_app.logger.exception("voice webhook %s failed", request.path)
     if request.endpoint in CALLER_FACING:
         return _fallback_twiml()
     return "service error\n", 500, {"Content-Type": "text/plain"}

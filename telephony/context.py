@@ -4,6 +4,7 @@ Twilio fetches, and the clock."""
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -40,6 +41,13 @@ class Context:
     def presence(self, person_id: str) -> str:
         person = self.policy.person(person_id)
         return self.store.presence(person_id, person.presence if person else "offline")
+
+
+CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
+
+
+def is_call_sid(value: str) -> bool:
+    return bool(CALL_SID.match(value or ""))
 
 
 def conference_name(caller_call_sid: str) -> str:
