@@ -9,6 +9,7 @@ import redis
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from routes.outage import StoreOutage
 from telephony.clock import Clock
 from telephony.config import ConfigError, Settings
 from telephony.core import Core, build_core
@@ -27,6 +28,7 @@ def create_app(settings: Settings, core: Core | None = None, clock: Clock | None
     check_fallback(settings, core)
     app.config["POLICY"] = core.policy
     app.extensions["core"] = core
+    app.extensions["store_outage"] = StoreOutage()
     app.register_blueprint(voice.bp)
     app.register_blueprint(api.bp)
     if not settings.validate_signatures:

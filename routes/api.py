@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import redis
 from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
@@ -129,6 +130,22 @@ def presence(person_id: str):
 def openapi():
     """Generated from the models in code (routes/openapi.py)."""
     return jsonify(SPEC.spec)
+
+
+@bp.errorhandler(redis.RedisError)
+def store_unavailable(exc: redis.RedisError):
+    current_app.extensions["store_outage"].failed(exc)
+    return jsonify(
+        error="store_unavailable",
+        message="The call store is not reachable right now; nothing was changed. Try again in a moment.",
+    ), 503
+
+
+@bp.after_request
+def store_answered(response):
+    if response.status_code != 503:
+        current_app.extensions["store_outage"].answered()
+    return response
 
 
 @bp.errorhandler(DomainError)

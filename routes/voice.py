@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import redis
 from flask import Blueprint, Response, current_app, request
 
 from ivr import callback as callback_ivr
@@ -393,8 +394,12 @@ def _fallback_twiml() -> Response:
 def failed(exc: Exception):
     if isinstance(exc, DomainError):
         current_app.logger.warning("voice webhook %s: %s", request.path, exc.message)
+    elif isinstance(exc, redis.RedisError):
+        current_app.extensions["store_outage"].failed(exc)
     else:
         current_app.logger.exception("voice webhook %s failed", request.path)
     if request.endpoint in CALLER_FACING:
         return _fallback_twiml()
+    if isinstance(exc, redis.RedisError):
+        return "store unavailable\n", 503, {"Content-Type": "text/plain"}
     return "service error\n", 500, {"Content-Type": "text/plain"}
