@@ -9,6 +9,8 @@ from tests.test_hold_and_callbacks import holding, redirects
 
 
 def hanging_harness(redis_conn, twilio_rest, twilio_stand_in) -> Harness:
+    """The service talking to Twilio over a real socket: the stand-in answers as Twilio, hangs, or
+    fails (fail_next), as each test asks."""
     return Harness(
         redis_conn,
         twilio_rest,
@@ -79,7 +81,8 @@ def test_twilio_failing_for_a_while_tells_the_team_and_keeps_trying__R_ESC_7(har
     assert [c.param("To") for c in harness.rest.requests("CreateCall")] == ["+13125550111"]
 
 
-def test_a_500_on_the_redirect_at_the_hold_limit_is_tried_again__R_HOLD_3(harness):
+def test_a_500_on_the_redirect_at_the_hold_limit_is_tried_again__R_HOLD_3(redis_conn, twilio_rest, twilio_stand_in):
+    harness = hanging_harness(redis_conn, twilio_rest, twilio_stand_in)
     caller_sid, esc_id = holding(harness)
     harness.advance(299)
     harness.rest.fail_next("UpdateCall", status=500, code=20500, message="Internal Server Error")
@@ -94,7 +97,10 @@ def test_a_500_on_the_redirect_at_the_hold_limit_is_tried_again__R_HOLD_3(harnes
     assert harness.core.ctx.store.escalation(esc_id)["caller_placement"] == "menu"
 
 
-def test_a_500_on_the_callback_offer_after_every_tier_declined_is_tried_again__R_ESC_7(harness):
+def test_a_500_on_the_callback_offer_after_every_tier_declined_is_tried_again__R_ESC_7(
+    redis_conn, twilio_rest, twilio_stand_in
+):
+    harness = hanging_harness(redis_conn, twilio_rest, twilio_stand_in)
     caller_sid, esc_id = holding(harness)
     harness.rest.fail_next("UpdateCall", status=500, code=20500, message="Internal Server Error")
     for _ in range(10):
