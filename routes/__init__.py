@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import logging
 
 import redis
 from flask import Flask, jsonify, request
@@ -13,11 +12,14 @@ from routes.outage import StoreOutage
 from telephony.clock import Clock
 from telephony.config import ConfigError, Settings
 from telephony.core import Core, build_core
+from telephony.logs import configure_logging
 from telephony.policy import load_policy
 
 
 def create_app(settings: Settings, core: Core | None = None, clock: Clock | None = None) -> Flask:
-    from routes import api, voice
+    from routes import api, operations, voice
+
+    configure_logging()
 
     app = Flask(__name__)
     app.config["SETTINGS"] = settings
@@ -31,6 +33,7 @@ def create_app(settings: Settings, core: Core | None = None, clock: Clock | None
     app.extensions["store_outage"] = StoreOutage()
     app.register_blueprint(voice.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(operations.bp)
     if not settings.validate_signatures:
         app.logger.warning("TWILIO_SIGNATURE_CHECK is off: for local development only")
 
@@ -48,8 +51,6 @@ def create_app(settings: Settings, core: Core | None = None, clock: Clock | None
             return jsonify(error=exc.name.lower().replace(" ", "_"), message=exc.description), exc.code
         return exc
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     return app
 
 

@@ -11,6 +11,7 @@ from telephony import business_hours as bh
 from telephony.callbacks import OPEN_STATUSES, callback_event
 from telephony.context import Context, ring_person
 from telephony.errors import TelephonyFailure
+from telephony.metrics import CALLBACKS_DIALLED
 from telephony.notify import Notifier
 from telephony.numbers import caller_time_zone, spoken_digits
 from telephony.store import TERMINAL_CALL_STATUSES
@@ -68,6 +69,7 @@ class CallbackDialler:
                     log.info("callback %s: %s not rung (%s)", cb_id, person.id, why)
                     continue
                 self._lead_leg(cb_id, person.id, sid)
+                CALLBACKS_DIALLED.inc()
                 callback_event(self.ctx, cb, "callback_dialing_lead", person.name)
                 return True
         self.attempt_failed(cb_id, "no lead answered or was available")

@@ -5,10 +5,11 @@ caller already connected, does nothing."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from telephony.context import Context
 from telephony.errors import TelephonyFailure
+from telephony.metrics import TIMER_LATENESS_SECONDS
 from telephony.notify import Notifier
 from telephony.timers import job_id
 
@@ -68,6 +69,7 @@ class Hold:
         esc = self._holding(esc_id, round_)
         if esc is None or not self.ctx.store.first_time(f"check_in:{esc_id}:{round_}:{n}"):
             return False
+        self._lateness("check_in", esc, n * self.ctx.policy.hold.check_in_seconds)
         minutes = n * self.ctx.policy.hold.check_in_seconds / 60
         self.ctx.store.add_event(
             esc_id, self.ctx.event("check_in", f"caller on hold {minutes:g} min: check in with them")
@@ -88,6 +90,8 @@ class Hold:
         marker = f"hold_limit:{esc_id}:{round_}"
         if esc is None or not self.ctx.store.first_time(marker):
             return False
+        if not tries:
+            self._lateness("hold_limit", esc, self.ctx.policy.hold.limit_seconds)
         hold = self.ctx.policy.hold
         if int(esc.get("hold_resets") or 0) < hold.keep_holding_resets:
             target, detail = self.ctx.urls.hold_offer(esc_id), "offered to keep holding or a callback"
@@ -107,6 +111,13 @@ class Hold:
         self.ctx.store.add_event(esc_id, self.ctx.event("hold_limit", detail))
         self.ctx.store.update_escalation(esc_id, caller_placement="menu", limit_round=round_)
         return True
+
+    def _lateness(self, timer: str, esc: dict[str, str], after_seconds: int) -> None:
+        """How late this timer ran against its due time (the operator's view of the scheduler)."""
+        started = esc.get("hold_round_started_at")
+        if started:
+            due = datetime.fromisoformat(started) + timedelta(seconds=after_seconds)
+            TIMER_LATENESS_SECONDS.labels(timer=timer).observe(max(0.0, (self.ctx.clock.now() - due).total_seconds()))
 
     def choice(self, esc_id: str, digits: str, speech: str) -> str:
         """'keep', 'callback', 'unclear' or 'gone', from a key or a spoken word. Keeping holding

@@ -12,6 +12,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from telephony.errors import TelephonyFailure
+from telephony.metrics import TWILIO_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -175,11 +176,13 @@ class TwilioGateway:
                     log.warning("%s: Twilio says too many requests; again in %.1f s", what, delay)
                     self.sleep(delay)
                     continue
+                TWILIO_ERRORS.labels(operation=what, status=str(exc.status)).inc()
                 raise TelephonyFailure(
                     f"Twilio refused to {what}: {exc.msg} (HTTP {exc.status}, code {exc.code})",
                     code="telephony_failure",
                     transient=exc.status >= 500 or exc.status == 429,
                 ) from exc
             except (TwilioException, OSError) as exc:
+                TWILIO_ERRORS.labels(operation=what, status="0").inc()
                 raise TelephonyFailure(f"Twilio could not be reached to {what}: {exc}", transient=True) from exc
         raise AssertionError("unreachable")

@@ -20,7 +20,9 @@ def core() -> Core:
 
         from telephony.config import Settings
         from telephony.core import build_core
+        from telephony.logs import configure_logging
 
+        configure_logging()
         settings = Settings.from_env()
         if settings.redis_url is None:
             raise RuntimeError("REDIS_URL must be set for a worker: it shares the web service's Redis")
