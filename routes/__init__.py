@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import logging
 
 import redis
 from flask import Flask, jsonify, request
@@ -10,10 +11,11 @@ from werkzeug.exceptions import HTTPException
 
 from routes.outage import StoreOutage
 from telephony.clock import Clock
-from telephony.config import ConfigError, Settings
+from telephony.config import ConfigError, Settings, check_persistence
 from telephony.core import Core, build_core
 from telephony.logs import configure_logging
-from telephony.policy import load_policy
+from telephony.policy import Policy, load_policy
+from telephony.store import persistence_problem
 
 
 def create_app(settings: Settings, core: Core | None = None, clock: Clock | None = None) -> Flask:
@@ -26,8 +28,8 @@ def create_app(settings: Settings, core: Core | None = None, clock: Clock | None
     if core is None:
         policy = load_policy(settings.policy_file)
         core = build_core(settings, connect_redis(settings), clock=clock, policy=policy)
-    check_tokens(settings, core)
-    check_fallback(settings, core)
+    check_tokens(settings, core.policy)
+    check_fallback(settings, core.policy)
     app.config["POLICY"] = core.policy
     app.extensions["core"] = core
     app.extensions["store_outage"] = StoreOutage()
@@ -39,10 +41,12 @@ def create_app(settings: Settings, core: Core | None = None, clock: Clock | None
 
     @app.get("/health")
     def health():
+        """Unauthenticated: says whether the store answers, never how it is reached."""
         try:
             core.ctx.store.ping()
         except redis.RedisError as exc:
-            return jsonify(status="degraded", redis=str(exc)), 503
+            app.logger.warning("health: Redis does not answer: %s", exc)
+            return jsonify(status="degraded", redis="unreachable"), 503
         return jsonify(status="ok", policy=core.policy.name)
 
     @app.errorhandler(HTTPException)
@@ -54,17 +58,28 @@ def create_app(settings: Settings, core: Core | None = None, clock: Clock | None
     return app
 
 
-def check_tokens(settings: Settings, core: Core) -> None:
+def preflight(settings: Settings) -> None:
+    """Everything start-up checks that needs no Redis: the policy file, API_TOKENS, the fallback."""
+    policy = load_policy(settings.policy_file)
+    check_tokens(settings, policy)
+    check_fallback(settings, policy)
+
+
+def check_tokens(settings: Settings, policy: Policy) -> None:
     for entry in settings.api_tokens.values():
-        person = core.policy.person(entry.person_id)
+        person = policy.person(entry.person_id)
         if person is None:
             raise ConfigError(f"API_TOKENS names person {entry.person_id!r}, who is not in {settings.policy_file}")
+        if person.role != entry.role:
+            raise ConfigError(
+                f"API_TOKENS gives {entry.person_id} the role {entry.role!r}, but {settings.policy_file} says they are a {person.role}"
+            )
 
 
-def check_fallback(settings: Settings, core: Core) -> None:
+def check_fallback(settings: Settings, policy: Policy) -> None:
     """The fallback must reach people when this service fails; one of its own numbers would ring
     straight back into it (CONTRACT: /voice/fallback keeps the caller connected)."""
-    endpoint = core.policy.ivr.fallback_endpoint
+    endpoint = policy.ivr.fallback_endpoint
     if endpoint and endpoint in settings.own_numbers():
         raise ConfigError(
             f"{settings.policy_file}: ivr.fallback_endpoint {endpoint} is this service's own number "
@@ -86,6 +101,7 @@ def connect_redis(settings: Settings) -> redis.Redis:
     conn = redis.Redis.from_url(url)
     try:
         conn.ping()
+        check_persistence(settings, persistence_problem(conn), logging.getLogger("routes"))
     except redis.RedisError as exc:
         raise ConfigError(f"REDIS_URL {url} does not answer: {exc}") from None
     return conn

@@ -43,6 +43,7 @@ class Settings:
     outbound_calls_per_second: int = 1
     twilio_rest_timeout_seconds: float = 5.0
     service_numbers: tuple[str, ...] = ()
+    redis_persistence_check: str = "refuse"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -93,6 +94,7 @@ class Settings:
             outbound_calls_per_second=_positive(env, "OUTBOUND_CALLS_PER_SECOND", 1),
             twilio_rest_timeout_seconds=_seconds(env, "TWILIO_REST_TIMEOUT_SECONDS", 5.0),
             service_numbers=_numbers(env, "SERVICE_NUMBERS"),
+            redis_persistence_check=_choice(env, "REDIS_PERSISTENCE_CHECK", ("refuse", "warn"), "refuse"),
         )
 
     def own_numbers(self) -> set[str]:
@@ -108,6 +110,23 @@ def _positive(env: Mapping[str, str], name: str, default: int) -> int:
     if not raw.isdigit() or int(raw) < 1:
         raise ConfigError(f"{name} must be a whole number of at least 1")
     return int(raw)
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = env.get(name, "").strip().lower() or default
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}")
+    return value
+
+
+def check_persistence(settings: Settings, problem: tuple[str, bool], log) -> None:
+    """Refuse to start on a Redis that keeps nothing (unless REDIS_PERSISTENCE_CHECK=warn); warn
+    about one that keeps less than it should."""
+    why, fatal = problem
+    if fatal and settings.redis_persistence_check == "refuse":
+        raise ConfigError(f"REDIS_URL: {why} (or set REDIS_PERSISTENCE_CHECK=warn to start anyway)")
+    if why:
+        log.warning("REDIS_URL: %s", why)
 
 
 def _numbers(env: Mapping[str, str], name: str) -> tuple[str, ...]:

@@ -381,3 +381,27 @@ def _text(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value)
     return str(value)
+
+
+def persistence_problem(conn: redis.Redis) -> tuple[str, bool]:
+    """What this Redis would lose on a restart: ("", False) when it writes an append-only file;
+    (why, fatal) otherwise. A booked callback has been confirmed to the caller (R-CB-8), so a
+    Redis that keeps nothing is refused; snapshots only, or a Redis that will not say, is warned."""
+    try:
+        config = conn.config_get("appendonly")
+        config.update(conn.config_get("save"))
+    except redis.ResponseError as exc:
+        return f"cannot read Redis's persistence settings ({exc}); make sure it has appendonly yes", False
+    aof = str(config.get("appendonly", "")).lower() == "yes"
+    snapshots = bool(str(config.get("save", "")).strip())
+    if aof:
+        return "", False
+    if snapshots:
+        return (
+            "Redis keeps snapshots only (appendonly no): changes since the last one are lost on a crash; set appendonly yes",
+            False,
+        )
+    return (
+        "Redis has no persistence (appendonly no, no save points): a restart would lose booked callbacks; set appendonly yes",
+        True,
+    )
