@@ -33,8 +33,11 @@ def core() -> Core:
 
 
 def json_body():
-    if not request.data:
+    """The JSON body ({} when there is none); a body of another type is 415, not a puzzle."""
+    if not request.content_length and not request.data:
         return {}
+    if not request.is_json:
+        raise UnsupportedMediaType()
     body = request.get_json(silent=True)
     if body is None:
         raise InvalidRequest("The body is not valid JSON.", code="invalid_json")
@@ -146,6 +149,14 @@ def store_answered(response):
     if response.status_code != 503:
         current_app.extensions["store_outage"].answered()
     return response
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+    code = "unsupported_media_type"
+
+    def __init__(self):
+        super().__init__("Send the body as JSON, with the header Content-Type: application/json.")
 
 
 @bp.errorhandler(DomainError)

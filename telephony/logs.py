@@ -62,9 +62,13 @@ class ContextAndMasking(logging.Filter):
         return True
 
 
-def configure_logging(fmt: str | None = None, level: int = logging.INFO, stream=None) -> None:
-    """Once per process (web or worker); LOG_FORMAT=text gives plain lines for a terminal."""
+def configure_logging(fmt: str | None = None, level: int | None = None, stream=None) -> None:
+    """Once per process (web or worker); LOG_FORMAT=text gives plain lines for a terminal,
+    LOG_LEVEL (INFO) how much."""
     fmt = (fmt or os.environ.get("LOG_FORMAT", "json")).strip().lower()
+    if level is None:
+        level = logging.getLevelName(os.environ.get("LOG_LEVEL", "INFO").strip().upper())
+        level = level if isinstance(level, int) else logging.INFO
     handler = logging.StreamHandler(stream or sys.stderr)
     if fmt == "text":
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

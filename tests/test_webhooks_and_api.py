@@ -211,3 +211,15 @@ def test_twilio_too_many_requests_is_retried_with_back_off(harness):
     assert response.status_code == 201
     assert slept == [0.5, 1.0]
     assert [r.param("To") for r in harness.rest.requests("CreateCall")] == ["+13125550111"]
+
+
+def test_a_body_that_is_not_json_is_415_not_a_missing_field(harness):
+    caller_sid, _ = harness.caller_with_agent()
+    form = harness.client.post(
+        "/api/escalations",
+        data={"call_sid": caller_sid, "kind": "manager_request", "reason": "x", "caller_agreed_to_hold": "true"},
+        headers={"Authorization": f"Bearer {harness.tokens['agent-avery'].token}"},
+    )
+    assert form.status_code == 415 and form.json["error"] == "unsupported_media_type"
+    assert "Content-Type: application/json" in form.json["message"]
+    assert harness.rest.requests("UpdateParticipant") == []

@@ -1,5 +1,5 @@
 """A fake of Twilio's REST API for tests, judged by Twilio's own OpenAPI description
-(`../shared/twilio/twilio_api_v2010.json`): every request the service sends must name an
+(`tests/twilio/twilio_api_v2010.json`, MIT, with its licence): every request the service sends must name an
 operation that exists, use only parameters that operation accepts, and enum values it allows."""
 
 from __future__ import annotations
@@ -15,14 +15,13 @@ from urllib.parse import parse_qs, urlparse
 
 import responses
 
-ROOT = Path(__file__).resolve().parent.parent
 API_HOST = "https://api.twilio.com"
 _CAN_BE = re.compile(r"Can be: (.*?)(?:\.\s|\.$|$)", re.S)
 _TICKED = re.compile(r"`([^`]+)`")
 
 
 def spec_path() -> Path:
-    return Path(os.environ.get("TWILIO_OPENAPI_SPEC") or ROOT.parent / "shared" / "twilio" / "twilio_api_v2010.json")
+    return Path(os.environ.get("TWILIO_OPENAPI_SPEC") or Path(__file__).parent / "twilio" / "twilio_api_v2010.json")
 
 
 @dataclass(frozen=True)
