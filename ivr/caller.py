@@ -36,10 +36,10 @@ def join_own_conference(policy: Policy, urls: Urls, conference: str) -> VoiceRes
     )
 
 
-def waiting_for_agent(policy: Policy, urls: Urls) -> VoiceResponse:
+def waiting_for_agent(policy: Policy, urls: Urls, words: str) -> VoiceResponse:
     """A wait URL: only Say, Play, Pause and Redirect are allowed here (Twilio error 13238)."""
     response = VoiceResponse()
-    _say(response, policy, policy.ivr.agent_busy_message)
+    _say(response, policy, words)
     if policy.ivr.wait_music_url:
         response.play(policy.ivr.wait_music_url)
     else:

@@ -84,14 +84,15 @@ def account():
 @twilio_webhook
 def wait():
     c = core()
-    return twiml(caller_ivr.waiting_for_agent(c.policy, c.ctx.urls))
+    return twiml(caller_ivr.waiting_for_agent(c.policy, c.ctx.urls, c.intake.words_while_waiting(_form("CallSid"))))
 
 
 @bp.route("/hold", methods=["GET", "POST"])
 @twilio_webhook
 def hold():
     c = core()
-    return twiml(hold_ivr.on_hold(c.policy, c.ctx.urls, request.args.get("escalation", ""), _int_arg("check_in", 0)))
+    esc_id = request.args.get("escalation", "")
+    return twiml(hold_ivr.on_hold(c.policy, c.ctx.urls, esc_id, c.hold.words_on_hold(esc_id, _int_arg("check_in", 0))))
 
 
 @bp.post("/hold/offer")
@@ -114,7 +115,7 @@ def hold_choice():
     if choice == "unclear":
         choice = c.hold.choice(esc_id, "1", "")
     if choice == "keep":
-        return twiml(hold_ivr.keep_holding(c.policy, c.ctx.urls, esc_id, 0))
+        return twiml(hold_ivr.keep_holding(c.policy, c.ctx.urls, esc_id, 0, c.hold.role_for(esc_id)))
     return _rejoin(esc_id)
 
 
@@ -125,7 +126,7 @@ def hold_loop():
     esc_id = request.args.get("escalation", "")
     if c.warm_transfer.view(esc_id)["state"] not in HOLDING_STATES:
         return _rejoin(esc_id)
-    return twiml(hold_ivr.keep_holding(c.policy, c.ctx.urls, esc_id, _int_arg("round", 1)))
+    return twiml(hold_ivr.keep_holding(c.policy, c.ctx.urls, esc_id, _int_arg("round", 1), c.hold.role_for(esc_id)))
 
 
 @bp.post("/hold/loop/choice")
@@ -138,7 +139,7 @@ def hold_loop_choice():
         == "callback"
     ):
         return _callback_number_step(esc_id, 0)
-    return twiml(hold_ivr.keep_holding(c.policy, c.ctx.urls, esc_id, 1))
+    return twiml(hold_ivr.keep_holding(c.policy, c.ctx.urls, esc_id, 1, c.hold.role_for(esc_id)))
 
 
 @bp.route("/rejoin", methods=["GET", "POST"])
@@ -157,7 +158,8 @@ def _rejoin(esc_id: str) -> Response:
 @twilio_webhook
 def voicemail():
     c = core()
-    return twiml(hold_ivr.voicemail(c.policy, c.ctx.urls, request.args.get("escalation", "")))
+    esc_id = request.args.get("escalation", "")
+    return twiml(hold_ivr.voicemail(c.policy, c.ctx.urls, esc_id, c.hold.role_for(esc_id)))
 
 
 @bp.post("/voicemail/done")
@@ -186,7 +188,7 @@ def callback_offer_choice():
     if choice == "callback":
         return _callback_number_step(esc_id, 0)
     if choice == "hold" or (choice == "unclear" and busy and tries >= UNCLEAR_TRIES):
-        return twiml(hold_ivr.keep_holding(c.policy, c.ctx.urls, esc_id, 0))
+        return twiml(hold_ivr.keep_holding(c.policy, c.ctx.urls, esc_id, 0, c.hold.role_for(esc_id)))
     if choice == "unclear" and tries < UNCLEAR_TRIES:
         return twiml(callback_ivr.offer(c.policy, c.ctx.urls, esc_id, tries + 1, unclear=True, busy=busy))
     if choice == "unclear":

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sim.people import AgentStep, Person, Reply
 from telephony.config import ROOT
+from telephony.hold import with_role
 from telephony.policy import Policy, load_policy
 
 DEFAULT_POLICY = ROOT / "policies" / "default.toml"
@@ -295,8 +296,8 @@ def hold_limit(policy: Policy | None = None) -> Scenario:
     def check(sim) -> list[str]:
         problems = []
         t = sim.transcript
-        check_ins = [e for e in t.of(CALLER_NAME, "say") if e.text == hold.check_in_message]
-        held = t.first(CALLER_NAME, "say", hold.message)
+        check_ins = [e for e in t.of(CALLER_NAME, "say") if e.text == with_role(hold.check_in_message, "lead")]
+        held = t.first(CALLER_NAME, "say", with_role(hold.message, "lead"))
         if len(check_ins) < 2 or held is None:
             return ["the caller did not hear two check-ins (R-HOLD-2)"]
         gaps = [round(c.at - held.at) for c in check_ins[:2]]

@@ -20,6 +20,11 @@ KEEP_WORDS = ("hold", "wait", "keep", "stay")
 CALLBACK_WORDS = ("call", "back", "callback")
 
 
+def with_role(text: str, role: str) -> str:
+    """Policy wording may name the role being reached as {role} ("a {role} will be with you")."""
+    return text.replace("{role}", role)
+
+
 class Hold:
     def __init__(self, ctx: Context, notifier: Notifier):
         self.ctx = ctx
@@ -118,6 +123,34 @@ class Hold:
         if started:
             due = datetime.fromisoformat(started) + timedelta(seconds=after_seconds)
             TIMER_LATENESS_SECONDS.labels(timer=timer).observe(max(0.0, (self.ctx.clock.now() - due).total_seconds()))
+
+    def words_on_hold(self, esc_id: str, check_in: int) -> str | None:
+        """What a held caller hears next, or None for music only (R-HOLD-1, R-HOLD-2). The message
+        follows the escalation: "getting a lead" while one is sought, "a lead is reviewing your
+        call" once one has accepted, naming the role being reached. It is said at most once per
+        message_repeat_seconds, and a check-in takes its place: the two never follow each other."""
+        esc = self.ctx.store.escalation(esc_id)
+        if esc is None or esc["state"] not in HOLDING_STATES:
+            return None
+        hold = self.ctx.policy.hold
+        now = self.ctx.clock.now().timestamp()
+        if check_in and self.ctx.store.first_time(f"check_in_said:{esc_id}:{esc.get('hold_round')}:{check_in}"):
+            self.ctx.store.update_escalation(esc_id, hold_said_at=now)
+            return with_role(hold.check_in_message, self.role_sought(esc))
+        if now - float(esc.get("hold_said_at") or 0) < hold.message_repeat_seconds:
+            return None
+        self.ctx.store.update_escalation(esc_id, hold_said_at=now)
+        text = hold.briefing_message if esc["state"] == "briefing" else hold.message
+        return with_role(text, self.role_sought(esc))
+
+    def role_for(self, esc_id: str) -> str:
+        esc = self.ctx.store.escalation(esc_id)
+        return self.role_sought(esc) if esc else "lead"
+
+    def role_sought(self, esc: dict[str, str]) -> str:
+        """The role of the person being reached: the tier rung now, or the first tier of the kind."""
+        tier = esc.get("tier") or self.ctx.policy.kinds[esc["kind"]].tiers[0]
+        return tier.replace("_", " ")
 
     def choice(self, esc_id: str, digits: str, speech: str) -> str:
         """'keep', 'callback', 'unclear' or 'gone', from a key or a spoken word. Keeping holding
