@@ -351,9 +351,10 @@ def lead_decision():
     c = core()
     esc_id, call_sid, replay = request.args.get("escalation", ""), _form("CallSid"), _int_arg("replay", 0)
     decision = c.lead_hunt.lead_decided(esc_id, call_sid, _form("Digits"), replay, lead_ivr.REPLAYS)
-    if decision == "accepted":
+    if decision in ("accepted", "accepted_agent_gone"):
         caller_sid = c.warm_transfer.view(esc_id)["call_sid"]
-        return twiml(lead_ivr.accepted(c.policy, c.ctx.urls, conference_name(caller_sid)))
+        words = c.policy.announcement.accepted if decision == "accepted" else c.policy.announcement.accepted_agent_gone
+        return twiml(lead_ivr.accepted(c.policy, c.ctx.urls, conference_name(caller_sid), words))
     if decision in ("replay", "ask_again"):
         briefing = c.lead_hunt.lead_answered(esc_id, call_sid)
         if decision == "replay":
@@ -362,6 +363,22 @@ def lead_decision():
     if decision == "declined":
         return twiml(lead_ivr.declined(c.policy))
     return twiml(lead_ivr.caller_gone(c.policy))
+
+
+@bp.route("/lead/notice", methods=["GET", "POST"])
+@twilio_webhook
+def lead_notice():
+    """What a lead who accepted is told (an announcement, or as their call leaves)."""
+    c = core()
+    words = c.hold.lead_notice.words(request.args.get("notice", ""))
+    return twiml(lead_ivr.notice(c.policy, words, leave=request.args.get("leave") == "1"))
+
+
+@bp.route("/caller/connected", methods=["GET", "POST"])
+@twilio_webhook
+def caller_connected():
+    c = core()
+    return twiml(lead_ivr.notice(c.policy, c.hold.lead_notice.caller_hears(request.args.get("escalation", ""))))
 
 
 @bp.post("/lead/status")

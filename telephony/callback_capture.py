@@ -227,6 +227,9 @@ class CallbackCapture:
             raise Conflict(f"The escalation is {esc['state']}; no callback was booked.", code="not_holding")
         self.hold.stop(esc_id)
         self._stop_ringing(esc)
+        if esc["state"] == "briefing" and esc.get("assignee"):
+            self.ctx.store.update_callback(cb_id, not_again=[esc["assignee"]])
+            self.hold.lead_notice.dismiss(esc, "callback_chosen")
         first_dial = max(start, now + timedelta(seconds=ASAP_DELAY_SECONDS))
         self.ctx.timers.at(first_dial, "workers.jobs.dial_callback", cb_id, 1, key=job_id("dial", cb_id, 1))
         self.ctx.timers.at(due, "workers.jobs.callback_deadline", cb_id, key=job_id("deadline", cb_id))

@@ -41,7 +41,7 @@ class CallbackDialler:
 
     def _ring_next_lead(self, cb_id: str) -> bool:
         cb = self.ctx.store.callback(cb_id) or {}
-        tried = set(json.loads(cb.get("tried") or "[]"))
+        tried = set(json.loads(cb.get("tried") or "[]")) | set(json.loads(cb.get("not_again") or "[]"))
         client = json.loads(cb.get("client") or "{}")
         for tier in self.ctx.policy.kinds[cb["kind"]].tiers:
             for person in self.ctx.policy.tier_people(cb["kind"], tier, client.get("segment"), client.get("region")):

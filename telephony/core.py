@@ -21,6 +21,7 @@ from telephony.escalation_request import PresenceRequest, parse
 from telephony.hold import Hold
 from telephony.intake import Intake
 from telephony.lead_hunt import LeadHunt
+from telephony.lead_notice import LeadNotice
 from telephony.notify import Notifier
 from telephony.policy import Policy, load_policy
 from telephony.store import TERMINAL_CALL_STATUSES, Store
@@ -111,6 +112,10 @@ class Core:
                 esc_id = (self.ctx.store.leg(call_sid) or {}).get("escalation", "")
                 if esc_id:
                     self._safely(self.warm_transfer.lead_joined, esc_id)
+        elif event == "announcement-end" and call_sid:
+            esc_id = (self.ctx.store.leg(call_sid) or {}).get("escalation", "")
+            if esc_id:
+                self._safely(self.warm_transfer.notice_heard, esc_id, call_sid)
 
     def set_presence(self, actor: ApiToken, person_id: str, body: Any) -> dict:
         presence = parse(PresenceRequest, body).presence
@@ -173,7 +178,7 @@ def build_core(settings: Settings, conn: redis.Redis, clock: Clock | None = None
         timers=Timers(conn, clock),
     )
     notifier = Notifier(ctx)
-    hold = Hold(ctx, notifier)
+    hold = Hold(ctx, notifier, LeadNotice(ctx))
     lead_hunt = LeadHunt(ctx, hold, notifier)
     callbacks = Callbacks(ctx, notifier)
     dialler = CallbackDialler(ctx, notifier)

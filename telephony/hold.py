@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from telephony.context import Context
 from telephony.errors import TelephonyFailure
+from telephony.lead_notice import LeadNotice
 from telephony.metrics import TIMER_LATENESS_SECONDS
 from telephony.notify import Notifier
 from telephony.timers import job_id
@@ -26,9 +27,10 @@ def with_role(text: str, role: str) -> str:
 
 
 class Hold:
-    def __init__(self, ctx: Context, notifier: Notifier):
+    def __init__(self, ctx: Context, notifier: Notifier, lead_notice: LeadNotice):
         self.ctx = ctx
         self.notify = notifier
+        self.lead_notice = lead_notice
 
     def start(self, esc_id: str) -> int:
         """A new hold round: check-ins at every check-in interval, the limit at the end."""
@@ -115,6 +117,7 @@ class Hold:
             return False
         self.ctx.store.add_event(esc_id, self.ctx.event("hold_limit", detail))
         self.ctx.store.update_escalation(esc_id, caller_placement="menu", limit_round=round_)
+        self.lead_notice.tell(esc, "hold_limit")
         return True
 
     def _lateness(self, timer: str, esc: dict[str, str], after_seconds: int) -> None:
@@ -166,6 +169,7 @@ class Hold:
             self.ctx.store.update_escalation(esc_id, hold_resets=resets, caller_placement="outside")
             self.ctx.store.add_event(esc_id, self.ctx.event("keep_holding", f"reset {resets}"))
             self.start(esc_id)
+            self.lead_notice.tell(esc, "still_holding")
             return "keep"
         if digits == "2" or (not digits and any(w in words for w in CALLBACK_WORDS)):
             self.ctx.store.add_event(esc_id, self.ctx.event("callback_chosen", "at the hold limit"))

@@ -206,7 +206,12 @@ class LeadHunt:
             assignee_call_sid=call_sid,
             tier=leg.get("tier", ""),
         )
-        return "accepted" if moved else "gone"
+        if not moved:
+            return "gone"
+        if (self.ctx.store.escalation(esc_id) or {}).get("agent_present") != "true":
+            self.ctx.store.update_escalation(esc_id, lead_told_agent_gone="true")
+            return "accepted_agent_gone"
+        return "accepted"
 
     def lead_leg_status(self, esc_id: str, call_sid: str, status: str) -> None:
         leg = self.ctx.store.leg(call_sid)

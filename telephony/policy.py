@@ -132,6 +132,12 @@ class Announcement:
     accepted: str
     declined: str
     ring_timeout_seconds: int
+    agent_dropped: str
+    accepted_agent_gone: str
+    hold_limit: str
+    still_holding: str
+    callback_chosen: str
+    caller_connected: str
 
 
 @dataclass(frozen=True)
@@ -292,6 +298,20 @@ def parse_policy(data: dict[str, Any], file: str = "<policy>") -> Policy:
         accepted=ann.spoken("accepted"),
         declined=ann.spoken("declined"),
         ring_timeout_seconds=ann.integer("ring_timeout_seconds", 20, 5, 120),
+        agent_dropped=ann.spoken("agent_dropped", "The agent's line dropped. The caller is with you now."),
+        accepted_agent_gone=ann.spoken(
+            "accepted_agent_gone",
+            "Thank you. The agent's line dropped, so you are being put through to the caller now.",
+        ),
+        hold_limit=ann.spoken(
+            "hold_limit",
+            "The caller has reached the hold limit and is being offered a callback or more time. Please stay on the line.",
+        ),
+        still_holding=ann.spoken("still_holding", "The caller is still holding. Please stay on the line."),
+        callback_chosen=ann.spoken(
+            "callback_chosen", "The caller chose a callback instead of waiting, and it is booked. Thank you. Goodbye."
+        ),
+        caller_connected=ann.spoken("caller_connected", "You are now connected with {name}, a {role}."),
     )
     return Policy(
         name=org.text("name"),

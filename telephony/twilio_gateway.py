@@ -17,7 +17,7 @@ from telephony.metrics import TWILIO_ERRORS
 log = logging.getLogger(__name__)
 
 CALL_PROGRESS_EVENTS = ["initiated", "ringing", "answered", "completed"]
-CONFERENCE_EVENTS = ["start", "end", "join", "leave", "hold"]
+CONFERENCE_EVENTS = ["start", "end", "join", "leave", "hold", "announcement"]
 
 
 @dataclass(frozen=True)
@@ -111,10 +111,23 @@ class TwilioGateway:
             ),
         )
 
-    def unhold(self, conference_sid: str, call_sid: str) -> None:
+    def unhold(self, conference_sid: str, call_sid: str, announce_url: str | None = None) -> None:
+        """Off hold; with `announce_url` the participant is first told who they are with."""
+        extra = {"announce_url": announce_url, "announce_method": "POST"} if announce_url else {}
         self._do(
             "unhold",
-            lambda: self.client.conferences(conference_sid).participants(call_sid).update(hold=False),
+            lambda: self.client.conferences(conference_sid).participants(call_sid).update(hold=False, **extra),
+        )
+
+    def announce_to(self, conference_sid: str, call_sid: str, url: str) -> None:
+        """Say something to one participant only; the conference sends `announcement-end`."""
+        self._do(
+            "announce",
+            lambda: (
+                self.client.conferences(conference_sid)
+                .participants(call_sid)
+                .update(announce_url=url, announce_method="POST")
+            ),
         )
 
     def remove_from_conference(self, conference_sid: str, call_sid: str) -> None:

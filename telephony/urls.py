@@ -55,6 +55,13 @@ class Urls:
     def hold_loop(self, escalation_id: str, round_: int) -> str:
         return self._url("/voice/hold/loop", escalation=escalation_id, round=round_)
 
+    def lead_notice(self, escalation_id: str, notice: str, leave: bool = False) -> str:
+        """What a lead is told (an announcement in the conference, or on leaving it)."""
+        return self._url("/voice/lead/notice", escalation=escalation_id, notice=notice, leave=1 if leave else None)
+
+    def caller_connected(self, escalation_id: str) -> str:
+        return self._url("/voice/caller/connected", escalation=escalation_id)
+
     def rejoin(self, escalation_id: str) -> str:
         return self._url("/voice/rejoin", escalation=escalation_id)
 

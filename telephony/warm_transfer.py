@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 from typing import Any
 
 from telephony.config import ApiToken
@@ -15,10 +16,12 @@ from telephony.hold import Hold
 from telephony.lead_hunt import LeadHunt
 from telephony.notify import Notifier
 from telephony.store import TERMINAL_CALL_STATUSES
+from telephony.timers import job_id
 
 log = logging.getLogger(__name__)
 
 OPEN_STATES = ("dialing_lead", "briefing", "connected")
+CONNECT_AFTER_NOTICE_SECONDS = 15
 ESCALATING_ROLES = ("agent", "lead", "supervisor")
 
 
@@ -109,10 +112,41 @@ class WarmTransfer:
 
     def lead_joined(self, esc_id: str) -> None:
         """The lead is in the conference. If the agent has already gone there is nobody to do
-        the brief: the lead heard the announcement, so connect the caller (R-WARM-5)."""
+        the brief: the lead heard the announcement, so the caller is put through (R-WARM-5),
+        once the lead has been told so."""
+        self.ctx.store.update_escalation(esc_id, lead_in_conference="true")
         esc = self.ctx.store.escalation(esc_id)
         if esc and esc["state"] == "briefing" and esc.get("agent_present") != "true":
-            self._connect(esc_id, by="system", stay_to_introduce=True)
+            if esc.get("lead_told_agent_gone") == "true":
+                self._connect(esc_id, by="system", stay_to_introduce=True, tell_caller=True)
+            else:
+                self._connect_after_telling_lead(esc)
+
+    def _connect_after_telling_lead(self, esc: dict[str, str]) -> None:
+        """The lead hears that the agent's line dropped before the caller is with them; the
+        caller comes off hold when that announcement ends (or, at the latest, a few seconds on)."""
+        if not self.hold.lead_notice.tell(esc, "agent_dropped"):
+            self._connect(esc["id"], by="system", stay_to_introduce=True, tell_caller=True)
+            return
+        self.ctx.store.update_escalation(esc["id"], connect_after_notice="true")
+        self.ctx.timers.at(
+            self.ctx.clock.now() + timedelta(seconds=CONNECT_AFTER_NOTICE_SECONDS),
+            "workers.jobs.connect_after_notice",
+            esc["id"],
+            key=job_id("connect_after_notice", esc["id"]),
+        )
+
+    def notice_heard(self, esc_id: str, call_sid: str) -> None:
+        """`announcement-end` for the lead: if the caller was waiting on it, put them through."""
+        esc = self.ctx.store.escalation(esc_id)
+        if esc and esc.get("assignee_call_sid") == call_sid:
+            self.connect_after_notice(esc_id)
+
+    def connect_after_notice(self, esc_id: str) -> None:
+        esc = self.ctx.store.escalation(esc_id)
+        if esc and esc.get("connect_after_notice") == "true" and self.ctx.store.first_time(f"after_notice:{esc_id}"):
+            self.ctx.store.update_escalation(esc_id, connect_after_notice="false")
+            self._connect(esc_id, by="system", stay_to_introduce=True, tell_caller=True)
 
     # -- the agent connects and leaves (R-WARM-4) ------------------------------
     def connect(self, actor: ApiToken, esc_id: str, body: Any) -> dict:
@@ -131,7 +165,7 @@ class WarmTransfer:
         self._connect(esc_id, by=actor.person_id, stay_to_introduce=stay)
         return self.view(esc_id)
 
-    def _connect(self, esc_id: str, by: str, stay_to_introduce: bool) -> None:
+    def _connect(self, esc_id: str, by: str, stay_to_introduce: bool, tell_caller: bool = False) -> None:
         esc = self.ctx.store.escalation(esc_id)
         if esc is None or not self.ctx.store.transition(
             esc_id,
@@ -145,7 +179,8 @@ class WarmTransfer:
             return
         try:
             if esc.get("caller_placement", "conference") == "conference":
-                self.ctx.twilio.unhold(esc["conference_sid"], esc["call_sid"])
+                announce = self.ctx.urls.caller_connected(esc_id) if tell_caller else None
+                self.ctx.twilio.unhold(esc["conference_sid"], esc["call_sid"], announce_url=announce)
             else:
                 self.ctx.twilio.redirect(esc["call_sid"], self.ctx.urls.rejoin(esc_id))
         except TelephonyFailure:
@@ -168,8 +203,8 @@ class WarmTransfer:
             return
         self.ctx.store.update_escalation(esc_id, agent_present="false")
         self.ctx.store.add_event(esc_id, self.ctx.event("agent_left", self.ctx.name(esc.get("agent_id", ""))))
-        if esc["state"] == "briefing":
-            self._connect(esc_id, by="system", stay_to_introduce=True)
+        if esc["state"] == "briefing" and esc.get("lead_in_conference") == "true":
+            self._connect_after_telling_lead(esc)
 
     def caller_left(self, esc_id: str) -> None:
         esc = self.ctx.store.escalation(esc_id)
@@ -185,6 +220,8 @@ class WarmTransfer:
         elif not self.ctx.store.transition(esc_id, ("dialing_lead", "briefing"), "abandoned", gone):
             return
         self.ctx.store.close_escalation(esc["call_sid"], esc_id)
+        if esc["state"] == "briefing":
+            self.hold.lead_notice.dismiss(esc, "caller_left")
         attempt = esc.get("attempt_call_sid")
         if esc["state"] == "dialing_lead" and attempt:
             leg = self.ctx.store.leg(attempt) or {}

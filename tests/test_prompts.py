@@ -52,3 +52,41 @@ def test_agents_are_busy_only_when_nobody_is_being_rung_for_the_caller(harness):
     harness.twiml("/voice/account?attempt=1", {"CallSid": waiting, "Digits": "448812"})
     busy = harness.twiml("/voice/wait", {"CallSid": waiting})
     assert busy.said() == [harness.core.policy.ivr.agent_busy_message], "nobody free: now it is true"
+
+
+def announcements_to(harness, call_sid) -> list[str]:
+    return [
+        harness.twiml(r.param("AnnounceUrl"), {"CallSid": call_sid}).text()
+        for r in harness.rest.requests("UpdateParticipant")
+        if r.path_params["CallSid"] == call_sid and r.param("AnnounceUrl")
+    ]
+
+
+def test_a_lead_in_the_briefing_is_told_about_the_hold_limit_and_the_callers_choice__R_HOLD_3(harness):
+    caller_sid, esc_id = holding(harness)
+    harness.lead_accepts_and_joins(esc_id)
+    lead_sid = harness.lead_leg(esc_id)
+    harness.advance(300)
+    assert announcements_to(harness, lead_sid) == [harness.core.policy.announcement.hold_limit]
+
+    harness.twiml(f"/voice/hold/choice?escalation={esc_id}", {"CallSid": caller_sid, "Digits": "1"})
+    assert announcements_to(harness, lead_sid)[-1] == "The caller is still holding. Please stay on the line."
+
+
+def test_a_lead_whose_caller_chose_a_callback_is_told_and_not_rung_again_for_it__R_CB_1(harness):
+    caller_sid, esc_id = holding(harness)
+    harness.lead_accepts_and_joins(esc_id)
+    lead_sid = harness.lead_leg(esc_id)
+    harness.advance(300)
+    harness.twiml(f"/voice/hold/choice?escalation={esc_id}", {"CallSid": caller_sid, "Digits": "2"})
+    harness.twiml(f"/voice/callback/number-choice?escalation={esc_id}", {"CallSid": caller_sid, "Digits": "1"})
+    harness.twiml(f"/voice/callback/window?escalation={esc_id}", {"CallSid": caller_sid, "Digits": "1"})
+    [dismissed] = [r for r in harness.rest.requests("UpdateCall") if r.path_params["Sid"] == lead_sid]
+    heard = harness.twiml(dismissed.param("Url"), {"CallSid": lead_sid})
+    assert heard.said() == [harness.core.policy.announcement.callback_chosen] and heard.find("Hangup") is not None
+    harness.leg_status(f"/voice/lead/status?escalation={esc_id}", lead_sid, "completed")
+
+    before = len(harness.rest.requests("CreateCall"))
+    harness.advance(120)
+    rung = [r.param("To") for r in harness.rest.requests("CreateCall")[before:]]
+    assert rung and "+13125550111" not in rung, "Lee accepted this escalation: another lead makes the callback"

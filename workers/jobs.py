@@ -53,6 +53,12 @@ def offer_callback(escalation_id: str, leads_busy: bool, tries: int = 0) -> None
     core().lead_hunt.offer_callback(escalation_id, leads_busy, tries)
 
 
+@about("escalation_id")
+def connect_after_notice(escalation_id: str) -> None:
+    """R-WARM-5: the lead was told the agent dropped; put the caller through now at the latest."""
+    core().warm_transfer.connect_after_notice(escalation_id)
+
+
 @about("callback_id")
 def dial_callback(callback_id: str, attempt: int) -> str:
     """R-CB-4, R-CB-8: the attempt is claimed atomically inside."""
