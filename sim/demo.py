@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from sim.experience import check as check_experience
 from sim.runner import Simulation
 from sim.scenarios import DEFAULT_POLICY, SCENARIOS
 from telephony.policy import PolicyError, load_policy
@@ -87,8 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         with _closing(sim):
             sim.world.incoming_call(scenario.caller, after=1)
             sim.run(scenario.seconds)
-            problems = scenario.check(sim) + [f"simulator: {e}" for e in sim.world.errors]
+            experience = check_experience(sim.transcript, scenario.people, policy)
+            problems = scenario.check(sim) + [f"simulator: {e}" for e in sim.world.errors] + experience.problems
             print()
+            print("\n".join(experience.lines()))
             for esc in sim.escalations():
                 print(f"Escalation {esc['id']}: {esc['state']} (tier {esc['tier']}, assignee {esc['assignee']})")
             for cb in sim.callbacks():
