@@ -225,8 +225,12 @@ def create_rest_app(world: World) -> Flask:
             conf, call, error = participant(conference, call_sid)
             if error:
                 return error
-            world.say(call, "removed", f"from conference {conf.name}")
-            world.at(0, lambda: world.leave(call, resume=True))
+
+            def remove():
+                world.say(call, "removed", f"from conference {conf.name}")
+                world.leave(call, resume=True)
+
+            world.at(0, remove)
             return "", 204
 
     @app.post(f"{PREFIX}/Conferences/<conference>.json")

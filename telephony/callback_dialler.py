@@ -69,6 +69,7 @@ class CallbackDialler:
                     log.info("callback %s: %s not rung (%s)", cb_id, person.id, why)
                     continue
                 self._lead_leg(cb_id, person.id, sid)
+                self.ctx.store.update_callback(cb_id, lead_tier=tier)
                 CALLBACKS_DIALLED.inc()
                 callback_event(self.ctx, cb, "callback_dialing_lead", person.name)
                 return True
@@ -174,6 +175,7 @@ class CallbackDialler:
             "connected",
             self.ctx.event("callback_connected", f"caller reached at {cb['number']}"),
             assignee=cb.get("lead", ""),
+            tier=cb.get("lead_tier") or None,
         )
         return "human"
 

@@ -50,3 +50,18 @@ def test_the_check_catches_each_false_promise():
     promises = check(t, people, policy).false_promises
     assert len(promises) == 3, promises
     assert "agents were busy" in promises[0] and "cannot hear you" in promises[1] and "had accepted" in promises[2]
+
+
+def test_the_demos_summaries_agree_with_the_call(tmp_path, redis_server):
+    """Issue 7, item 7: the tier printed is the assignee's, and the agent presses connect before
+    being removed (the transcript is in the order things happened)."""
+    policy = load_policy(ROOT / "policies" / "default.toml")
+    callback = play(SCENARIOS["callback"](policy), tmp_path / "cb", redis_server)
+    [esc] = callback.escalations()
+    assert esc["state"] == "connected" and esc["tier"] == policy.person(esc["assignee"]).role
+
+    escalation = play(SCENARIOS["escalation"](policy), tmp_path / "esc", redis_server)
+    t = escalation.transcript
+    pressed, removed = t.first("Agent Avery", "softphone", "presses connect"), t.first("Agent Avery", "removed")
+    assert t.entries.index(pressed) < t.entries.index(removed)
+    assert all(e.at <= removed.at for e in t.of("Agent Avery", "hears"))

@@ -52,7 +52,7 @@ def test_escalation_end_to_end__R_WARM_1_R_WARM_2_R_WARM_3_R_WARM_4(tmp_path, re
     greeting, prompt = t.of(CALLER_NAME, "say")[:2]
     assert (greeting.text, greeting.at) == ("Thank you for calling Example Support.", 1)
     assert prompt.text == "Please enter your account number, then press pound." and prompt.at < 5
-    escalated = t.first("Agent Avery", "softphone", "escalate")
+    escalated = t.first("Agent Avery", "softphone", "escalate:")
     assert "201 dialing_lead" in escalated.text
     hold_message = t.first(CALLER_NAME, "say", POLICY.hold.message.replace("{role}", "lead"))
     assert hold_message.at - escalated.at <= 1, "the caller hears the hold message as soon as the agent escalates"
