@@ -78,7 +78,7 @@ def check_tokens(settings: Settings, policy: Policy) -> None:
 
 def check_fallback(settings: Settings, policy: Policy) -> None:
     """The fallback must reach people when this service fails; one of its own numbers would ring
-    straight back into it (CONTRACT: /voice/fallback keeps the caller connected)."""
+    straight back into it (docs/api.md: /voice/fallback keeps the caller connected)."""
     endpoint = policy.ivr.fallback_endpoint
     if endpoint and endpoint in settings.own_numbers():
         raise ConfigError(

@@ -1,4 +1,4 @@
-"""The agent and lead API (CONTRACT.md): JSON in, JSON out, errors a person can act on."""
+"""The agent and lead API (docs/api.md): JSON in, JSON out, errors a person can act on."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Settings from the environment (CONTRACT.md, 12-factor). A missing or malformed setting stops
+"""Settings from the environment (docs/configuration.md, 12-factor). A missing or malformed setting stops
 start-up with one line naming it, never a traceback at the first call."""
 
 from __future__ import annotations

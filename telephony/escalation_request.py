@@ -56,7 +56,7 @@ class Client(StrictModel):
 
 
 class EscalationRequest(StrictModel):
-    """POST /api/escalations: the agent presses escalate (CONTRACT.md)."""
+    """POST /api/escalations: the agent presses escalate (docs/api.md)."""
 
     call_sid: str = Field(pattern=r"^CA[0-9a-fA-F]{32}$", description="the caller's call")
     kind: Kind

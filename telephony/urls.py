@@ -1,4 +1,4 @@
-"""Every URL Twilio is told to fetch, built from PUBLIC_BASE_URL (CONTRACT.md)."""
+"""Every URL Twilio is told to fetch, built from PUBLIC_BASE_URL (docs/api.md)."""
 
 from __future__ import annotations
 
