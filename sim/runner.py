@@ -130,8 +130,8 @@ class Simulation:
     def _tick(self, now: float) -> None:
         self.clock.set(self.start + timedelta(seconds=now))
         timers = self.core.ctx.timers
-        while timers.release_due() or timers.queue.count:
-            SimpleWorker([timers.queue], connection=self.conn).work(burst=True, logging_level="WARNING")
+        while timers.release_due() or any(q.count for q in timers.queues()):
+            SimpleWorker(timers.queues(), connection=self.conn).work(burst=True, logging_level="WARNING")
 
     def _next_timer(self) -> float | None:
         times = [when for _, when in self.core.ctx.timers.scheduled()]

@@ -12,7 +12,7 @@ from telephony import business_hours as bh
 from telephony.callback_dialler import CallbackDialler
 from telephony.callbacks import Callbacks, summary
 from telephony.context import Context, new_id
-from telephony.errors import Conflict, NotFound, TelephonyFailure
+from telephony.errors import Conflict, NotFound
 from telephony.hold import CALLBACK_WORDS, HOLDING_STATES, Hold
 from telephony.notify import Notifier
 from telephony.numbers import callable_e164, caller_time_zone
@@ -229,7 +229,7 @@ class CallbackCapture:
         self._stop_ringing(esc)
         if esc["state"] == "briefing" and esc.get("assignee"):
             self.ctx.store.update_callback(cb_id, not_again=[esc["assignee"]])
-            self.hold.lead_notice.dismiss(esc, "callback_chosen")
+            self.hold.lead_notice.dismiss_soon(esc_id, "callback_chosen")
         first_dial = max(start, now + timedelta(seconds=ASAP_DELAY_SECONDS))
         self.ctx.timers.at(first_dial, "workers.jobs.dial_callback", cb_id, 1, key=job_id("dial", cb_id, 1))
         self.ctx.timers.at(due, "workers.jobs.callback_deadline", cb_id, key=job_id("deadline", cb_id))
@@ -246,7 +246,4 @@ class CallbackCapture:
         if esc["state"] == "dialing_lead" and attempt and self.ctx.store.settle_leg(attempt, "callback_chosen"):
             leg = self.ctx.store.leg(attempt) or {}
             self.ctx.store.release_person(leg.get("person", ""), esc["id"])
-            try:
-                self.ctx.twilio.cancel(attempt)
-            except TelephonyFailure as exc:
-                log.warning("could not stop ringing %s: %s", attempt, exc.message)
+            self.ctx.timers.right_away("workers.jobs.stop_ringing", attempt)

@@ -117,6 +117,13 @@ class Core:
             if esc_id:
                 self._safely(self.warm_transfer.notice_heard, esc_id, call_sid)
 
+    def stop_ringing(self, call_sid: str) -> None:
+        """A lead's phone rings for a caller who has gone or chosen a callback: stop it."""
+        try:
+            self.ctx.twilio.cancel(call_sid)
+        except TelephonyFailure as exc:
+            log.warning("could not stop ringing %s: %s", call_sid, exc.message)
+
     def set_presence(self, actor: ApiToken, person_id: str, body: Any) -> dict:
         presence = parse(PresenceRequest, body).presence
         if self.ctx.policy.person(person_id) is None:

@@ -169,7 +169,7 @@ class Hold:
             self.ctx.store.update_escalation(esc_id, hold_resets=resets, caller_placement="outside")
             self.ctx.store.add_event(esc_id, self.ctx.event("keep_holding", f"reset {resets}"))
             self.start(esc_id)
-            self.lead_notice.tell(esc, "still_holding")
+            self.lead_notice.tell_soon(esc_id, "still_holding")
             return "keep"
         if digits == "2" or (not digits and any(w in words for w in CALLBACK_WORDS)):
             self.ctx.store.add_event(esc_id, self.ctx.event("callback_chosen", "at the hold limit"))

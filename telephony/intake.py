@@ -54,9 +54,10 @@ class Intake:
         return AccountOutcome(accepted=False)
 
     def _reach_agent(self, call_sid: str) -> None:
+        """The caller hears the wait message at once; their agent is rung by a worker."""
         if self.ctx.store.call(call_sid) is None:
             self.caller_arrived(call_sid, "", "")
-        self.dial_agent(call_sid)
+        self.ctx.timers.right_away("workers.jobs.ring_agent", call_sid)
 
     def dial_agent(self, caller_sid: str) -> bool:
         """Ring the first available agent into the caller's conference; with none free the

@@ -8,6 +8,7 @@ import logging
 
 from telephony.context import Context
 from telephony.errors import TelephonyFailure
+from telephony.store import TERMINAL_CALL_STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,8 @@ class LeadNotice:
         lead_sid = esc.get("assignee_call_sid")
         if esc.get("state") != "briefing" or not lead_sid or not esc.get("conference_sid"):
             return False
+        if (self.ctx.store.leg(lead_sid) or {}).get("status") in TERMINAL_CALL_STATUSES:
+            return False
         try:
             self.ctx.twilio.announce_to(esc["conference_sid"], lead_sid, self.ctx.urls.lead_notice(esc["id"], notice))
         except TelephonyFailure as exc:
@@ -41,6 +44,18 @@ class LeadNotice:
             return False
         self.ctx.store.add_event(esc["id"], self.ctx.event("lead_told", notice))
         return True
+
+    def tell_soon(self, esc_id: str, notice: str) -> None:
+        """From a webhook the caller is waiting on: a worker tells the lead."""
+        self.ctx.timers.right_away("workers.jobs.tell_lead", esc_id, notice, False)
+
+    def dismiss_soon(self, esc_id: str, notice: str) -> None:
+        self.ctx.timers.right_away("workers.jobs.tell_lead", esc_id, notice, True)
+
+    def run(self, esc_id: str, notice: str, leave: bool) -> None:
+        esc = self.ctx.store.escalation(esc_id)
+        if esc is not None:
+            (self.dismiss if leave else self.tell)(esc, notice)
 
     def dismiss(self, esc: dict[str, str], notice: str) -> None:
         """Said to the lead as their part ends: their call leaves the conference, hears it, hangs up."""

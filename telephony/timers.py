@@ -15,6 +15,10 @@ from rq.registry import ScheduledJobRegistry
 from telephony.clock import Clock
 
 QUEUE = "escalations"
+# Work a caller is waiting on (ringing their agent, telling a lead) goes here, and every worker
+# takes it before anything else: `rq worker escalations-urgent escalations`.
+URGENT_QUEUE = "escalations-urgent"
+QUEUES = (URGENT_QUEUE, QUEUE)
 RETRY = Retry(max=3, interval=[5, 30, 120])
 # A step Twilio could not do (take a caller off hold, ring a lead) is tried again on the
 # virtual-clock-aware scheduler, sooner first, then every 2 minutes for as long as it matters.
@@ -32,12 +36,21 @@ class Timers:
         self.conn = conn
         self.clock = clock
         self.queue = Queue(queue_name, connection=conn)
+        self.urgent = Queue(URGENT_QUEUE, connection=conn)
 
     def at(self, when: datetime, func: str, *args: object, key: str | None = None) -> Job:
         return self.queue.enqueue_at(when, func, *args, job_id=key, retry=RETRY)
 
     def soon(self, func: str, *args: object, key: str | None = None) -> Job:
         return self.queue.enqueue(func, *args, job_id=key, retry=RETRY)
+
+    def right_away(self, func: str, *args: object) -> Job:
+        """Twilio work a webhook must not wait for: the webhook answers from Redis alone and a
+        worker makes the REST call the moment the response is sent (issue 8: no dead air)."""
+        return self.urgent.enqueue(func, *args, retry=RETRY)
+
+    def queues(self) -> list[Queue]:
+        return [self.urgent, self.queue]
 
     def again(self, func: str, *args: object, tries: int, key: str) -> datetime:
         """Schedule the next try of a step that has failed `tries` times (the job is called with

@@ -48,7 +48,15 @@ def lost_dial(harness, redis_server, twilio_stand_in, tmp_path):
     }
     log = tmp_path / "worker.log"
     worker = subprocess.Popen(
-        [str(Path(sys.executable).parent / "rq"), "worker", "--burst", "--url", redis_server.url, "escalations"],
+        [
+            str(Path(sys.executable).parent / "rq"),
+            "worker",
+            "--burst",
+            "--url",
+            redis_server.url,
+            "escalations-urgent",
+            "escalations",
+        ],
         cwd=ROOT,
         env=env,
         start_new_session=True,

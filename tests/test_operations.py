@@ -81,7 +81,7 @@ def test_ready_only_with_a_worker_heartbeat(harness):
     not_ready = harness.client.get("/ready")
     assert not_ready.status_code == 503
     assert "no RQ worker" in not_ready.json["problems"][0]
-    worker = Worker([harness.core.ctx.timers.queue], connection=harness.core.ctx.store.r)
+    worker = Worker(harness.core.ctx.timers.queues(), connection=harness.core.ctx.store.r)
     worker.register_birth()
     worker.heartbeat()
     try:

@@ -71,7 +71,9 @@ def test_timers_run_again_within_seconds_after_kill_9_of_scheduler_and_worker(re
     env = service_env(redis_server.url)
     log = tmp_path / "processes.log"
     scheduler = spawn([str(BIN / "python"), "-m", "workers.scheduler"], env, log)
-    worker = spawn([str(BIN / "rq"), "worker", "--url", redis_server.url, "escalations"], env, log)
+    worker = spawn(
+        [str(BIN / "rq"), "worker", "--url", redis_server.url, "escalations-urgent", "escalations"], env, log
+    )
     try:
         first = timer_due_in(conn, 0.5, "before-the-kill")
         wait_for(lambda: finished(conn, first), "a timer to run before the kill", log)
@@ -80,7 +82,9 @@ def test_timers_run_again_within_seconds_after_kill_9_of_scheduler_and_worker(re
         assert conn.get(LEASE_KEY) is not None, "the dead scheduler's lease is still there"
 
         scheduler = spawn([str(BIN / "python"), "-m", "workers.scheduler"], env, log)
-        worker = spawn([str(BIN / "rq"), "worker", "--url", redis_server.url, "escalations"], env, log)
+        worker = spawn(
+            [str(BIN / "rq"), "worker", "--url", redis_server.url, "escalations-urgent", "escalations"], env, log
+        )
         after = timer_due_in(conn, 1, "after-the-restart")
         wait_for(lambda: finished(conn, after), "a timer to run after the restart (RQ's scheduler: 10 min)", log)
     finally:

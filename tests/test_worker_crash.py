@@ -93,7 +93,7 @@ def test_worker_killed_mid_dial_callback_made_exactly_once__R_CB_8(harness, redi
     rq = Path(sys.executable).parent / "rq"
     log = tmp_path / "worker.log"
     worker = subprocess.Popen(
-        [str(rq), "worker", "--burst", "--url", env["REDIS_URL"], "escalations"],
+        [str(rq), "worker", "--burst", "--url", env["REDIS_URL"], "escalations-urgent", "escalations"],
         cwd=ROOT,
         env=env,
         start_new_session=True,

@@ -281,7 +281,8 @@ class TwilioStandIn:
     """A real HTTP server on 127.0.0.1 that answers as FakeTwilioRest (so every request is still
     judged by Twilio's OpenAPI file), or, for the operations in `hang`, takes the request and
     never answers: the service's own timeouts are what end it. For `hang_after_accepting` Twilio
-    has done the work (the call is placed and listed) but the answer never comes back."""
+    has done the work (the call is placed and listed) but the answer never comes back. With
+    `delay_seconds` every answer is that slow; `arrived` counts the requests as they come in."""
 
     def __init__(self, fake: FakeTwilioRest):
         import threading
@@ -291,12 +292,17 @@ class TwilioStandIn:
         self.hang: set[str] = set()
         self.hang_after_accepting: set[str] = set()
         self.hung: list[str] = []
+        self.delay_seconds = 0.0
+        self.arrived = 0
         self.released = threading.Event()
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
             def _answer(self):
+                stand_in.arrived += 1
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if stand_in.delay_seconds:
+                    stand_in.released.wait(stand_in.delay_seconds)
                 url = f"{API_HOST}{self.path}"
                 op, _ = fake.spec.find(self.command, urlparse(url).path)
                 if op is not None and op.operation_id in stand_in.hang:

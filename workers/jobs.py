@@ -53,6 +53,22 @@ def offer_callback(escalation_id: str, leads_busy: bool, tries: int = 0) -> None
     core().lead_hunt.offer_callback(escalation_id, leads_busy, tries)
 
 
+@about("call_sid")
+def ring_agent(call_sid: str) -> bool:
+    """The caller is in their conference hearing the wait message; ring their agent now."""
+    return core().intake.dial_agent(call_sid)
+
+
+@about("escalation_id")
+def tell_lead(escalation_id: str, notice: str, leave: bool) -> None:
+    core().hold.lead_notice.run(escalation_id, notice, leave)
+
+
+@about("call_sid")
+def stop_ringing(call_sid: str) -> None:
+    core().stop_ringing(call_sid)
+
+
 @about("escalation_id")
 def connect_after_notice(escalation_id: str) -> None:
     """R-WARM-5: the lead was told the agent dropped; put the caller through now at the latest."""
