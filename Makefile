@@ -4,7 +4,7 @@ PY := .venv/bin/python
 STAMP := .venv/.installed
 ARGS ?=
 
-.PHONY: setup demo test lint run clean redis-server
+.PHONY: setup demo test lint run bench clean redis-server
 
 setup: $(STAMP) redis-server
 
@@ -15,13 +15,17 @@ $(STAMP): requirements.txt .venv/bin/python
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
-# redis-server from apt when missing (the tests and the demo start their own on loopback).
+# redis-server and wrk from apt when missing (the tests, the demo and the benchmarks start their own
+# Redis on loopback; wrk drives the benchmarks and their smoke test).
 redis-server:
-	@if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; then \
-		echo "installing redis-server with apt"; \
+	@missing=""; \
+	command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing="$$missing redis-server"; \
+	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing with apt"; \
 		if [ "$$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi; \
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 demo: setup
@@ -36,6 +40,10 @@ lint: setup
 
 run: setup
 	scripts/run.sh
+
+# Loopback benchmarks, bounded; writes bench/RESULTS.md and bench/*.png.
+bench: setup
+	$(PY) -m bench.run
 
 clean:
 	rm -rf .venv var .pytest_cache .ruff_cache

@@ -1,0 +1,47 @@
+"""A Twilio REST stand-in for the benchmarks: answers Calls and Participants requests at once with
+Twilio-shaped JSON (the SIDs the service stores), on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class TwilioStub:
+    def __init__(self) -> None:
+        self.requests = 0
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self):
+                stub.requests += 1
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.command == "DELETE":
+                    self.send_response(204)
+                    self.end_headers()
+                    return
+                sid = "CA" + secrets.token_hex(16)
+                body = json.dumps(
+                    {"sid": sid, "call_sid": sid, "conference_sid": "CF" + secrets.token_hex(16), "status": "queued"}
+                ).encode()
+                self.send_response(201 if self.command == "POST" and self.path.endswith("s.json") else 200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_DELETE = _answer
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
