@@ -4,18 +4,13 @@ webhooks, or by the sweeper asking Twilio's call list), and the lead is never le
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
 from telephony.clock import RedisClock
-from tests.support import ACCOUNT_SID, AUTH_TOKEN, BASE, CALLER_ID, ROOT, TOKENS
+from tests.processes import kill_worker_and_horse, rq_worker, service_env, wait_for
 from tests.test_hold_and_callbacks import book_callback, holding
-from tests.test_worker_crash import kill_worker_and_horse, wait_for
 
 LEAD_LEE = "+13125550111"
 
@@ -32,37 +27,11 @@ def lost_dial(harness, redis_server, twilio_stand_in, tmp_path):
     before = len(harness.rest.requests("CreateCall"))
 
     twilio_stand_in.hang_after_accepting = {"CreateCall"}
-    env = {
-        **os.environ,
-        "REDIS_URL": redis_server.url,
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_CALLER_ID": CALLER_ID,
-        "TWILIO_API_BASE_URL": twilio_stand_in.url,
-        "TWILIO_REST_TIMEOUT_SECONDS": "30",
-        "PUBLIC_BASE_URL": BASE,
-        "POLICY_FILE": str(ROOT / "policies" / "default.toml"),
-        "API_TOKENS": ",".join(f"{t.token}:{t.person_id}:{t.role}" for t in TOKENS.values()),
-        "CLOCK": "virtual",
-        "PYTHONPATH": str(ROOT),
-    }
-    log = tmp_path / "worker.log"
-    worker = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "rq"),
-            "worker",
-            "--burst",
-            "--url",
-            redis_server.url,
-            "escalations-urgent",
-            "escalations",
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
+    env = service_env(
+        redis_server.url, TWILIO_API_BASE_URL=twilio_stand_in.url, TWILIO_REST_TIMEOUT_SECONDS="30", CLOCK="virtual"
     )
+    log = tmp_path / "worker.log"
+    worker = rq_worker(env, log, burst=True)
     try:
         wait_for(lambda: twilio_stand_in.hung == ["CreateCall"], "Twilio to accept the lead's call", log)
     finally:

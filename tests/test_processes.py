@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import redis
@@ -24,34 +23,9 @@ from telephony.clock import SystemClock
 from telephony.config import ApiToken, ConfigError
 from telephony.local_redis import LocalRedis, free_port
 from telephony.timers import Timers
-from tests.support import ACCOUNT_SID, AUTH_TOKEN, BASE, CALLER_ID, ROOT, TOKENS, settings_for
-from tests.test_worker_crash import kill_worker_and_horse, wait_for
+from tests.processes import BIN, kill_worker_and_horse, service_env, spawn, wait_for
+from tests.support import ROOT, TOKENS, settings_for
 from workers.scheduler import LEASE_KEY
-
-BIN = Path(sys.executable).parent
-
-
-def service_env(redis_url: str, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "REDIS_URL": redis_url,
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_CALLER_ID": CALLER_ID,
-        "PUBLIC_BASE_URL": BASE,
-        "POLICY_FILE": str(ROOT / "policies" / "default.toml"),
-        "API_TOKENS": ",".join(f"{t.token}:{t.person_id}:{t.role}" for t in TOKENS.values()),
-        "CLOCK": "system",
-        "LOG_FORMAT": "text",
-        "PYTHONPATH": str(ROOT),
-        **extra,
-    }
-
-
-def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        args, cwd=ROOT, env=env, start_new_session=True, stdout=log.open("a"), stderr=subprocess.STDOUT
-    )
 
 
 def timer_due_in(conn: redis.Redis, seconds: float, label: str) -> Job:
@@ -71,9 +45,7 @@ def test_timers_run_again_within_seconds_after_kill_9_of_scheduler_and_worker(re
     env = service_env(redis_server.url)
     log = tmp_path / "processes.log"
     scheduler = spawn([str(BIN / "python"), "-m", "workers.scheduler"], env, log)
-    worker = spawn(
-        [str(BIN / "rq"), "worker", "--url", redis_server.url, "escalations-urgent", "escalations"], env, log
-    )
+    worker = rq_worker(env, log)
     try:
         first = timer_due_in(conn, 0.5, "before-the-kill")
         wait_for(lambda: finished(conn, first), "a timer to run before the kill", log)
@@ -82,9 +54,7 @@ def test_timers_run_again_within_seconds_after_kill_9_of_scheduler_and_worker(re
         assert conn.get(LEASE_KEY) is not None, "the dead scheduler's lease is still there"
 
         scheduler = spawn([str(BIN / "python"), "-m", "workers.scheduler"], env, log)
-        worker = spawn(
-            [str(BIN / "rq"), "worker", "--url", redis_server.url, "escalations-urgent", "escalations"], env, log
-        )
+        worker = rq_worker(env, log)
         after = timer_due_in(conn, 1, "after-the-restart")
         wait_for(lambda: finished(conn, after), "a timer to run after the restart (RQ's scheduler: 10 min)", log)
     finally:

@@ -3,18 +3,12 @@ callback, the callback is neither lost nor dialled twice."""
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
-import time
 from datetime import datetime
-from pathlib import Path
 
 from telephony.clock import RedisClock
-from tests.support import ACCOUNT_SID, AUTH_TOKEN, BASE, CALLER_ID, ROOT, TOKENS
+from tests.processes import kill_worker_and_horse, rq_worker, service_env, wait_for
 from tests.test_hold_and_callbacks import book_callback, holding
 
 
@@ -43,29 +37,6 @@ class Blackhole:
         self.sock.close()
 
 
-def kill_worker_and_horse(worker: subprocess.Popen) -> None:
-    """kill -9 an `rq worker` and the work-horse it forked for the job: RQ starts the horse in a
-    session of its own, so killing the worker's process group alone leaves the horse dialling."""
-    children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children")
-    horses = [int(pid) for pid in children.read_text().split()] if children.exists() else []
-    os.killpg(worker.pid, signal.SIGKILL)
-    for pid in horses:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    worker.wait(timeout=10)
-
-
-def wait_for(predicate, what: str, log: Path, limit: float = 30.0):
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"gave up waiting for {what}; worker log:\n{log.read_text()[-3000:]}")
-
-
 def test_worker_killed_mid_dial_callback_made_exactly_once__R_CB_8(harness, redis_server, tmp_path):
     caller_sid, esc_id = holding(harness)
     book_callback(harness, caller_sid, esc_id)
@@ -77,29 +48,9 @@ def test_worker_killed_mid_dial_callback_made_exactly_once__R_CB_8(harness, redi
     before = len(harness.rest.requests("CreateCall"))
 
     hole = Blackhole()
-    env = {
-        **os.environ,
-        "REDIS_URL": redis_server.url if hasattr(redis_server, "url") else str(redis_server),
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_CALLER_ID": CALLER_ID,
-        "TWILIO_API_BASE_URL": f"http://127.0.0.1:{hole.port}",
-        "PUBLIC_BASE_URL": BASE,
-        "POLICY_FILE": str(ROOT / "policies" / "default.toml"),
-        "API_TOKENS": ",".join(f"{t.token}:{t.person_id}:{t.role}" for t in TOKENS.values()),
-        "CLOCK": "virtual",
-        "PYTHONPATH": str(ROOT),
-    }
-    rq = Path(sys.executable).parent / "rq"
+    env = service_env(redis_server.url, TWILIO_API_BASE_URL=f"http://127.0.0.1:{hole.port}", CLOCK="virtual")
     log = tmp_path / "worker.log"
-    worker = subprocess.Popen(
-        [str(rq), "worker", "--burst", "--url", env["REDIS_URL"], "escalations-urgent", "escalations"],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
+    worker = rq_worker(env, log, burst=True)
     try:
         wait_for(
             lambda: harness.core.ctx.store.callback(cb_id)["status"] == "dialing" and hole.accepted,
