@@ -23,7 +23,7 @@ from telephony.clock import SystemClock
 from telephony.config import ApiToken, ConfigError
 from telephony.local_redis import LocalRedis, free_port
 from telephony.timers import Timers
-from tests.processes import BIN, kill_worker_and_horse, service_env, spawn, wait_for
+from tests.processes import BIN, kill_worker_and_horse, rq_worker, service_env, spawn, wait_for
 from tests.support import ROOT, TOKENS, settings_for
 from workers.scheduler import LEASE_KEY
 
