@@ -4,6 +4,7 @@ file stops the service with the file, the key and the reason, never at the first
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,8 +184,23 @@ class Policy:
 class _Reader:
     """Walks the parsed file, remembering the dotted key so every error names it."""
 
-    def __init__(self, file: str, data: dict[str, Any], prefix: str = ""):
+    def __init__(self, file: str, data: dict[str, Any], prefix: str = "", readers: list | None = None):
         self.file, self.data, self.prefix = file, data, prefix
+        self.seen: set[str] = set()
+        self.readers = readers if readers is not None else []
+        self.readers.append(self)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        self.seen.add(name)
+        return self.data.get(name, default)
+
+    def unknown_keys(self) -> None:
+        """A key nothing read is a mistake (`check_in_secnds = 30` would otherwise leave the
+        default in force unnoticed): refused, with the closest key the policy knows."""
+        for name in sorted(set(self.data) - self.seen):
+            close = difflib.get_close_matches(name, sorted(self.seen), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys here: {', '.join(sorted(self.seen))}"
+            raise self.fail(name, f"unknown key{hint}")
 
     def key(self, name: str) -> str:
         return f"{self.prefix}{name}"
@@ -193,17 +209,18 @@ class _Reader:
         return PolicyError(self.file, self.key(name), reason)
 
     def table(self, name: str, required: bool = True) -> _Reader:
-        value = self.data.get(name)
+        value = self.get(name)
         if value is None:
             if required:
                 raise self.fail(name, "missing table")
             value = {}
         if not isinstance(value, dict):
             raise self.fail(name, "must be a table")
-        return _Reader(self.file, value, f"{self.key(name)}.")
+        self.seen.add(name)
+        return _Reader(self.file, value, f"{self.key(name)}.", self.readers)
 
     def text(self, name: str, default: str | None = None) -> str:
-        value = self.data.get(name, default)
+        value = self.get(name, default)
         if value is None:
             raise self.fail(name, "missing")
         if not isinstance(value, str):
@@ -217,7 +234,7 @@ class _Reader:
         return value
 
     def integer(self, name: str, default: int | None = None, low: int = 0, high: int = 10**6) -> int:
-        value = self.data.get(name, default)
+        value = self.get(name, default)
         if value is None:
             raise self.fail(name, "missing")
         if isinstance(value, bool) or not isinstance(value, int):
@@ -227,13 +244,13 @@ class _Reader:
         return value
 
     def boolean(self, name: str, default: bool) -> bool:
-        value = self.data.get(name, default)
+        value = self.get(name, default)
         if not isinstance(value, bool):
             raise self.fail(name, f"must be true or false, got {value!r}")
         return value
 
     def strings(self, name: str, default: list[str] | None = None) -> tuple[str, ...]:
-        value = self.data.get(name, default)
+        value = self.get(name, default)
         if value is None:
             raise self.fail(name, "missing")
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -313,7 +330,7 @@ def parse_policy(data: dict[str, Any], file: str = "<policy>") -> Policy:
         ),
         caller_connected=ann.spoken("caller_connected", "You are now connected with {name}, a {role}."),
     )
-    return Policy(
+    policy = Policy(
         name=org.text("name"),
         file=file,
         number_region=number_region,
@@ -326,10 +343,13 @@ def parse_policy(data: dict[str, Any], file: str = "<policy>") -> Policy:
         people=people,
         kinds=_kinds(top.table("kinds"), people),
         callbacks=_callbacks(top.table("callbacks")),
-        business_hours=parse_business_hours(top.data.get("business_hours"), file),
+        business_hours=parse_business_hours(top.get("business_hours"), file),
         notifications=_notifications(top.table("notifications")),
         raw=data,
     )
+    for reader in top.readers:
+        reader.unknown_keys()
+    return policy
 
 
 def _ivr(t: _Reader, region: str) -> Ivr:
@@ -361,14 +381,14 @@ def _ivr(t: _Reader, region: str) -> Ivr:
 
 
 def _people(top: _Reader, region: str) -> tuple[Person, ...]:
-    raw = top.data.get("people")
+    raw = top.get("people")
     if not isinstance(raw, list) or not raw:
         raise top.fail("people", "missing: list the people as [[people]] tables")
     people: list[Person] = []
     for i, entry in enumerate(raw):
         if not isinstance(entry, dict):
             raise top.fail(f"people[{i}]", "must be a table")
-        r = _Reader(top.file, entry, f"people[{i}].")
+        r = _Reader(top.file, entry, f"people[{i}].", top.readers)
         role = r.text("role")
         if role not in ROLES:
             raise r.fail("role", f"must be one of {', '.join(ROLES)}, got {role!r}")
@@ -455,7 +475,7 @@ def _callbacks(t: _Reader) -> Callbacks:
 
 
 def _notifications(t: _Reader) -> Notifications:
-    tags = t.data.get("tags", {})
+    tags = t.get("tags", {})
     if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
         raise t.fail("tags", 'must be a table of segment = "tag"')
     return Notifications(

@@ -114,3 +114,18 @@ def test_bad_setting_stops_start_up_with_one_line():
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert lines == ["cannot start: TWILIO_ACCOUNT_SID is not set (see .env.example)"]
+
+
+def test_a_misspelt_key_is_refused_with_the_closest_known_one():
+    """Issue 9: `check_in_secnds = 30` used to be ignored and the default left in force."""
+    data = _policy(hold__check_in_secnds=30)
+    with pytest.raises(PolicyError) as err:
+        parse_policy(data, "policies/typo.toml")
+    assert err.value.key == "hold.check_in_secnds" and err.value.file == "policies/typo.toml"
+    assert "did you mean 'check_in_seconds'" in err.value.reason
+    people = _policy()
+    people["people"] = [dict(p) for p in people["people"]]
+    people["people"][0]["lead"] = "lead-lee"
+    with pytest.raises(PolicyError) as err:
+        parse_policy(people, "p.toml")
+    assert err.value.key == "people[0].lead" and "'leader'" in err.value.reason
