@@ -4,9 +4,9 @@ PY := .venv/bin/python
 STAMP := .venv/.installed
 ARGS ?=
 
-.PHONY: setup demo test lint run clean redis-server
+.PHONY: setup demo test lint run clean redis-server chromium
 
-setup: $(STAMP) redis-server
+setup: $(STAMP) redis-server chromium node_modules/.package-lock.json
 
 .venv/bin/python:
 	python3 -m venv .venv
@@ -24,6 +24,20 @@ redis-server:
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
 	fi
 
+# The console's softphone SDK (@twilio/voice-sdk, pinned in package.json / package-lock.json).
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch node_modules/.package-lock.json
+
+# Debian's chromium for the browser tests (Playwright drives it; its own browser download is not used).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "installing chromium with apt"; \
+		if [ "$$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
 demo: setup
 	$(PY) -m sim.demo $(ARGS)
 
@@ -38,4 +52,4 @@ run: setup
 	scripts/run.sh
 
 clean:
-	rm -rf .venv var .pytest_cache .ruff_cache
+	rm -rf .venv var .pytest_cache .ruff_cache node_modules

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import atexit
+import hashlib
+import hmac
 import logging
+from datetime import timedelta
 
 import redis
 from flask import Flask, jsonify, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from telephony.clock import Clock
@@ -16,7 +20,7 @@ from telephony.policy import load_policy
 
 
 def create_app(settings: Settings, core: Core | None = None, clock: Clock | None = None) -> Flask:
-    from routes import api, voice
+    from routes import api, console, voice
 
     app = Flask(__name__)
     app.config["SETTINGS"] = settings
@@ -28,6 +32,12 @@ def create_app(settings: Settings, core: Core | None = None, clock: Clock | None
     app.extensions["core"] = core
     app.register_blueprint(voice.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(console.bp)
+    configure_session(app, settings)
+    csrf = CSRFProtect(app)
+    csrf.exempt(voice.bp)
+    csrf.exempt(api.bp)
+    csrf.exempt(console.token)
     if not settings.validate_signatures:
         app.logger.warning("TWILIO_SIGNATURE_CHECK is off: for local development only")
 
@@ -45,9 +55,30 @@ def create_app(settings: Settings, core: Core | None = None, clock: Clock | None
             return jsonify(error=exc.name.lower().replace(" ", "_"), message=exc.description), exc.code
         return exc
 
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        message = f"{exc.description} Reload the page and try again."
+        if request.path.startswith("/api/"):
+            return jsonify(error="csrf_failed", message=message), 400
+        return message, 400, {"Content-Type": "text/plain"}
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     return app
+
+
+def configure_session(app: Flask, settings: Settings) -> None:
+    """The console's cookie session: signed, HttpOnly, SameSite=Strict, Secure behind https.
+    With no SECRET_KEY the key is derived from the auth token, so every worker agrees on it."""
+    app.config["SECRET_KEY"] = (
+        settings.secret_key
+        or hmac.new(settings.twilio_auth_token.encode(), b"console session", hashlib.sha256).hexdigest()
+    )
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Strict"
+    app.config["SESSION_COOKIE_SECURE"] = settings.public_base_url.startswith("https://")
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=12)
+    app.config["WTF_CSRF_TIME_LIMIT"] = None
 
 
 def check_tokens(settings: Settings, core: Core) -> None:

@@ -219,6 +219,37 @@ OPENAPI = {
                 "responses": {"200": _resp("The person's presence"), **_ERRORS, "404": _resp("No such person", _ERROR)},
             }
         },
+        "/api/console": {
+            "get": {
+                "summary": "The console's state: who is signed in, the service's clock (now), the hold check-in "
+                "and limit, people and their presence, the optional features this API has, whether the softphone is on",
+                "responses": {"200": _resp("{now, me, hold, people, features, softphone}"), **_ERRORS},
+            }
+        },
+        "/api/events": {
+            "get": {
+                "summary": "Server-sent events (text/event-stream): one 'change' event {kind, id} per change to an "
+                "escalation, callback, call or presence; send Last-Event-ID to replay what a reconnect missed",
+                "parameters": [
+                    {"name": "Last-Event-ID", "in": "header", "required": False, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "200": {"description": "An event stream", "content": {"text/event-stream": {}}},
+                    **_ERRORS,
+                },
+            }
+        },
+        "/api/voice-token": {
+            "post": {
+                "summary": "A short-lived Twilio Voice SDK access token for the signed-in person's client: identity",
+                "responses": {
+                    "200": _resp("{token, identity, ttl}"),
+                    **_ERRORS,
+                    "409": _resp("This person is not reached at a client: endpoint", _ERROR),
+                    "503": _resp("softphone offline (no Twilio API key set)", _ERROR),
+                },
+            }
+        },
         "/api/openapi.json": {
             "get": {"summary": "This document", "security": [], "responses": {"200": _resp("OpenAPI 3.0")}}
         },
