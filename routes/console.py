@@ -35,7 +35,9 @@ from telephony.errors import DomainError
 from telephony.policy import KINDS
 from telephony.softphone import voice_token
 
-bp = Blueprint("console", __name__, template_folder="../templates", static_folder="../static")
+bp = Blueprint(
+    "console", __name__, template_folder="../templates", static_folder="../static", static_url_path="/console/static"
+)
 
 SDK_DIR = ROOT / "node_modules" / "@twilio" / "voice-sdk" / "dist"
 STREAM_SECONDS = 50

@@ -83,7 +83,9 @@ function listen() {
 // -- header and people ---------------------------------------------------------------------------
 function drawClock() {
   const d = new Date(now());
-  document.getElementById("clock").textContent = d.toISOString().slice(11, 19) + " UTC";
+  const clock = document.getElementById("clock");
+  clock.textContent = d.toISOString().slice(11, 19) + " UTC";
+  clock.dataset.now = String(now());
 }
 
 function drawPeople() {
