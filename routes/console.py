@@ -9,6 +9,7 @@ import re
 import time
 from pathlib import Path
 
+import redis
 from flask import (
     Blueprint,
     Response,
@@ -121,6 +122,8 @@ def events():
                     yield f"id: {entry}\nevent: change\ndata: {json.dumps(change)}\n\n"
                 if pubsub.get_message(timeout=5) is None:
                     yield ": still here\n\n"
+        except redis.RedisError:
+            return
         finally:
             pubsub.close()
 

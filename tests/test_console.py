@@ -4,6 +4,8 @@ learns "now" from the service, so the hold timer follows the virtual clock (R-HO
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
@@ -122,17 +124,25 @@ def test_lead_board_hold_timer_turns_amber_at_check_in_and_red_at_the_limit__R_H
         row = page.locator("#board tbody tr").first
         expect(row).to_have_attribute("data-state", "dialing_lead")
         timer = row.locator("td.hold")
-        held_since = sim.escalations()[0]["hold_started_at"]
-        assert held_since
-        seen = []
-        for minute in range(1, 6):
-            sim.run(60)
+        held_since = datetime.fromisoformat(sim.escalations()[0]["hold_started_at"])
+        offset = (held_since - sim.start).total_seconds()
+        seen = {}
+        for second in (60, 119, 120, 180, 240, 299, 300):
+            sim.run_to(offset + second)
             caught_up(page, sim)
-            level = timer.get_attribute("data-level") if timer.count() else None
-            text = timer.inner_text() if timer.count() else "-"
-            seen.append((minute, text, level))
-            if minute == 2:
-                page.screenshot(path=SHOTS / "lead-board-check-in.png")
-        print("the lead's board, minute by minute:", seen)
-        levels = [lvl for _, _, lvl in seen]
-        assert "amber" in levels and "red" in levels or "amber" in levels
+            seen[second] = (timer.inner_text(), timer.get_attribute("data-level"))
+            if second in (120, 300):
+                page.screenshot(path=SHOTS / f"lead-board-hold-{second // 60}min.png")
+        print("\nthe lead's board during the hold:", seen)
+        assert seen[60] == ("1:00", "ok") and seen[119][1] == "ok"
+        assert seen[120] == ("2:00 check in", "amber") and seen[299][1] == "amber"
+        assert seen[300] == ("5:00 past limit", "red")
+
+        sim.run(120)
+        callback = page.locator("#callbacks tbody tr").first
+        expect(callback).to_have_attribute("data-status", "scheduled")
+        expect(row).not_to_have_attribute("data-state", "briefing")
+        page.screenshot(path=SHOTS / "lead-callbacks.png")
+        callback.get_by_role("button", name="Cancel").click()
+        expect(callback).to_have_attribute("data-status", "cancelled")
+        assert sim.callbacks()[0]["status"] == "cancelled"
