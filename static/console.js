@@ -144,16 +144,20 @@ async function drawTasks() {
 }
 
 // -- the agent's view ----------------------------------------------------------------------------
+function myCall() {
+  return state.calls.find((c) => c.agent === me.person) || null;
+}
+
 function myEscalation() {
-  const call = state.calls[0];
+  const call = myCall();
   const open = state.escalations.filter((e) => e.agent === me.person && (OPEN_STATES.includes(e.state) || e.state === "connected"));
-  if (call && call.escalation_id) return state.escalations.find((e) => e.id === call.escalation_id) || open[0];
+  if (call && call.escalation_id) return state.escalations.find((e) => e.id === call.escalation_id && e.agent === me.person) || open[0];
   return open[open.length - 1];
 }
 
 function drawAgent() {
   const box = document.getElementById("my-call");
-  const call = state.calls.find((c) => c.agent === me.person) || (me.role === "agent" ? state.calls[0] : null);
+  const call = myCall();
   if (!call) {
     box.replaceChildren(el("span", "No live call.", { class: "muted" }));
   } else {
@@ -257,7 +261,7 @@ function drawTimers() {
     if (level !== "ok") cell.classList.add(level);
   }
   const callTime = document.querySelector("#my-call .call-time");
-  const call = state.calls[0];
+  const call = myCall();
   if (callTime && call) callTime.textContent = clockText(since(call.arrived_at) || 0);
 }
 

@@ -12,6 +12,7 @@ from playwright.sync_api import expect, sync_playwright
 from sim.people import Reply
 from sim.runner import Simulation
 from sim.scenarios import CALLER, DEFAULT_POLICY, Cast
+from telephony.config import ApiToken
 from telephony.policy import load_policy
 from tests.support import ROOT
 
@@ -41,6 +42,10 @@ def sign_in(page, sim: Simulation, token: str) -> None:
     page.goto(f"{sim.base}/")
     page.get_by_label("API token").fill(token)
     page.get_by_role("button", name="Sign in").click()
+
+
+def cast_actor(cast: Cast) -> ApiToken:
+    return ApiToken(cast.agent.token, cast.agent.id, "agent")
 
 
 def caught_up(page, sim: Simulation) -> None:
@@ -75,14 +80,19 @@ def test_agent_escalates_sees_the_lead_accept_and_connects__R_WARM_1_R_WARM_4(tm
         assert CALLER[2:8] not in page.locator("#my-call").inner_text(), "the number is masked"
         expect(page.locator("#softphone-status")).to_have_text("softphone offline (no Twilio)")
 
+        page.screenshot(path=SHOTS / "agent-live-call.png")
         page.get_by_role("button", name="Escalate…").click()
+        expect(page.get_by_label("Client account")).to_have_value(sim.core.live_calls(cast_actor(cast))[0]["account"])
         page.get_by_role("button", name="Escalate", exact=True).click()
         expect(page.locator('.field-error[data-field="reason"]')).to_contain_text("'reason' is required")
+        page.screenshot(path=SHOTS / "agent-escalate-dialog.png")
         page.get_by_label("Reason").fill("billed twice <b>and</b> wants a manager")
         page.get_by_label("Client name").fill("Pat <script>Doe</script>")
         page.get_by_label("Caller agreed to hold").check()
         page.get_by_role("button", name="Escalate", exact=True).click()
         expect(page.locator("#my-escalation-state")).to_have_text("dialing lead")
+        expect(page.locator("#board tbody td").first).to_have_text("Pat <script>Doe</script>")
+        assert page.locator("#board script").count() == 0, "user text is shown as text, never as HTML"
         connect = page.get_by_role("button", name="Connect caller")
         expect(connect).to_be_disabled()
 
@@ -138,6 +148,9 @@ def test_lead_board_hold_timer_turns_amber_at_check_in_and_red_at_the_limit__R_H
         assert seen[120] == ("2:00 check in", "amber") and seen[299][1] == "amber"
         assert seen[300] == ("5:00 past limit", "red")
 
+        with page.expect_response(lambda r: r.url.endswith("/api/people/lead-morgan/presence")) as answer:
+            page.get_by_label("Presence of Morgan").select_option("busy")
+        assert answer.value.ok and sim.core.ctx.presence("lead-morgan") == "busy", "a lead sets the team's presence"
         sim.run(120)
         callback = page.locator("#callbacks tbody tr").first
         expect(callback).to_have_attribute("data-status", "scheduled")
