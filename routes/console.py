@@ -41,7 +41,7 @@ bp = Blueprint(
 )
 
 SDK_DIR = ROOT / "node_modules" / "@twilio" / "voice-sdk" / "dist"
-STREAM_SECONDS = 50
+STREAM_SECONDS = 15
 EVENT_ID = re.compile(r"\d{1,20}-\d{1,20}")
 # Buttons the console shows only when the API has the endpoint (the procedures work adds them).
 FEATURE_WORDS = {
