@@ -26,6 +26,12 @@ redis-server:
 
 # The console's softphone SDK (@twilio/voice-sdk, pinned in package.json / package-lock.json).
 node_modules/.package-lock.json: package.json package-lock.json
+	@if ! command -v npm >/dev/null 2>&1; then \
+		echo "installing nodejs and npm with apt"; \
+		if [ "$$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	fi
 	npm ci --no-audit --no-fund --loglevel=error
 	touch node_modules/.package-lock.json
 

@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from sim.people import Reply
+from sim.people import AgentStep, Reply
 from sim.runner import Simulation
 from sim.scenarios import CALLER, DEFAULT_POLICY, Cast
 from telephony.config import ApiToken
@@ -117,8 +117,6 @@ def test_lead_board_hold_timer_turns_amber_at_check_in_and_red_at_the_limit__R_H
     hold = POLICY.hold
     cast = Cast(POLICY)
     cast.agent.answer_after = 3
-    from sim.people import AgentStep
-
     cast.agent.steps = [AgentStep("escalate", "joined", 20, cast.escalate_body())]
     cast.accepts(cast.hunt[0], hang_up_after=3600)
     caller = cast.caller(
