@@ -154,6 +154,15 @@ def test_lead_board_hold_timer_turns_amber_at_check_in_and_red_at_the_limit__R_H
         expect(callback).to_have_attribute("data-status", "scheduled")
         expect(row).not_to_have_attribute("data-state", "briefing")
         page.screenshot(path=SHOTS / "lead-callbacks.png")
+        callback.get_by_role("button", name="Reschedule…").click()
+        window_end = page.get_by_label("Window end (ISO time)")
+        window_end.fill(page.get_by_label("Window start (ISO time)").input_value())
+        page.get_by_role("button", name="Reschedule", exact=True).click()
+        refused = page.locator("#reschedule-form .field-error:not(:empty), #reschedule-error:not(:empty)")
+        expect(refused).to_have_count(1)
+        assert "end" in refused.inner_text(), "the API's message, beside its field"
+        page.keyboard.press("Escape")
+        expect(page.locator("#reschedule-dialog")).not_to_be_visible()
         callback.get_by_role("button", name="Cancel").click()
         expect(callback).to_have_attribute("data-status", "cancelled")
         assert sim.callbacks()[0]["status"] == "cancelled"
