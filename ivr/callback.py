@@ -7,7 +7,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ivr.common import join_conference
 from ivr.common import say as _say
-from telephony.numbers import spoken_digits
+from telephony.numbers import spoken_number
 from telephony.policy import Policy
 from telephony.urls import Urls
 
@@ -48,7 +48,7 @@ def offer(
 
 
 def confirm_caller_id(policy: Policy, urls: Urls, escalation_id: str, number: str, tries: int) -> VoiceResponse:
-    digits = spoken_digits(number.removeprefix("+1") if number.startswith("+1") else number)
+    digits = spoken_number(number, policy.number_region)
     return _menu(
         policy,
         urls.callback_step("number-choice", escalation_id, tries),
@@ -67,7 +67,10 @@ def read_back(policy: Policy, urls: Urls, escalation_id: str, number: str) -> Vo
     return _menu(
         policy,
         urls.callback_step("number-confirmed", escalation_id),
-        [f"You entered {spoken_digits(number)}.", "Press 1 if that is right, or 2 to enter it again."],
+        [
+            f"You entered {spoken_number(number, policy.number_region)}.",
+            "Press 1 if that is right, or 2 to enter it again.",
+        ],
     )
 
 
@@ -80,7 +83,7 @@ def windows(policy: Policy, urls: Urls, escalation_id: str, choices, tries: int)
 def confirmed(policy: Policy, number: str, spoken: str) -> VoiceResponse:
     response = VoiceResponse()
     _say(response, policy, policy.callbacks.confirmation)
-    _say(response, policy, f"We will call you at {spoken_digits(number)}, {spoken}.")
+    _say(response, policy, f"We will call you at {spoken_number(number, policy.number_region)}, {spoken}.")
     _say(response, policy, "Goodbye.")
     response.hangup()
     return response

@@ -36,10 +36,10 @@ def join_own_conference(policy: Policy, urls: Urls, conference: str) -> VoiceRes
     )
 
 
-def waiting_for_agent(policy: Policy, urls: Urls) -> VoiceResponse:
+def waiting_for_agent(policy: Policy, urls: Urls, words: str) -> VoiceResponse:
     """A wait URL: only Say, Play, Pause and Redirect are allowed here (Twilio error 13238)."""
     response = VoiceResponse()
-    _say(response, policy, policy.ivr.agent_busy_message)
+    _say(response, policy, words)
     if policy.ivr.wait_music_url:
         response.play(policy.ivr.wait_music_url)
     else:
@@ -50,7 +50,9 @@ def waiting_for_agent(policy: Policy, urls: Urls) -> VoiceResponse:
 
 def fallback(message: str, endpoint: str, conference: str | None, music_url: str) -> VoiceResponse:
     """The service failed: apologise and put the caller through to a staffed line or, with none,
-    back into their own conference with music. Built without Redis or the policy store."""
+    back into their own conference. Built without Redis or the policy store. The caller rejoins
+    without starting the conference: alone there they hear the wait music, not silence; with
+    their agent still in it, they are simply back with them."""
     response = VoiceResponse()
     response.say(message)
     dial = Dial(timeout=30)
@@ -62,7 +64,7 @@ def fallback(message: str, endpoint: str, conference: str | None, music_url: str
         again = Dial()
         again.conference(
             conference,
-            start_conference_on_enter=True,
+            start_conference_on_enter=False,
             end_conference_on_exit=False,
             wait_url=music_url or None,
             beep=False,

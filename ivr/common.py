@@ -7,7 +7,7 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 from telephony.policy import Policy
 from telephony.urls import Urls
 
-CONFERENCE_EVENTS = "start end join leave hold"
+CONFERENCE_EVENTS = "start end join leave hold announcement"
 
 
 def say(node, policy: Policy, text: str) -> None:

@@ -7,6 +7,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ivr.common import join_conference
 from ivr.common import say as _say
+from telephony.hold import with_role
 from telephony.policy import Policy
 from telephony.urls import Urls
 
@@ -18,12 +19,12 @@ def _music(node, policy: Policy, seconds: int) -> None:
         node.pause(length=seconds)
 
 
-def on_hold(policy: Policy, urls: Urls, escalation_id: str, check_in: int) -> VoiceResponse:
-    """The conference hold URL: Say/Play/Pause/Redirect only (Twilio error 13238)."""
+def on_hold(policy: Policy, urls: Urls, escalation_id: str, words: str | None) -> VoiceResponse:
+    """The conference hold URL: Say/Play/Pause/Redirect only (Twilio error 13238). The words
+    (or none: music only) are the core's to choose (Hold.words_on_hold)."""
     response = VoiceResponse()
-    if check_in:
-        _say(response, policy, policy.hold.check_in_message)
-    _say(response, policy, policy.hold.message)
+    if words:
+        _say(response, policy, words)
     _music(response, policy, 10)
     response.redirect(urls.hold(escalation_id), method="POST")
     return response
@@ -47,7 +48,7 @@ def offer(policy: Policy, urls: Urls, escalation_id: str, tries: int, unclear: b
     return response
 
 
-def keep_holding(policy: Policy, urls: Urls, escalation_id: str, round_: int) -> VoiceResponse:
+def keep_holding(policy: Policy, urls: Urls, escalation_id: str, round_: int, role: str) -> VoiceResponse:
     """Holding outside the conference after the first limit: a loop that checks in every
     interval and lets the caller ask for a callback at any time (2 or "callback")."""
     response = VoiceResponse()
@@ -60,7 +61,8 @@ def keep_holding(policy: Policy, urls: Urls, escalation_id: str, round_: int) ->
         action=urls.hold_loop_choice(escalation_id),
         method="POST",
     )
-    _say(gather, policy, policy.hold.keep_holding_message if round_ == 0 else policy.hold.check_in_message)
+    text = policy.hold.keep_holding_message if round_ == 0 else policy.hold.check_in_message
+    _say(gather, policy, with_role(text, role))
     _music(gather, policy, policy.hold.check_in_seconds)
     response.append(gather)
     response.redirect(urls.hold_loop(escalation_id, round_ + 1), method="POST")
@@ -77,9 +79,9 @@ def rejoin(policy: Policy, urls: Urls, conference: str, message: str = "") -> Vo
     )
 
 
-def voicemail(policy: Policy, urls: Urls, escalation_id: str) -> VoiceResponse:
+def voicemail(policy: Policy, urls: Urls, escalation_id: str, role: str) -> VoiceResponse:
     response = VoiceResponse()
-    _say(response, policy, policy.hold.voicemail_prompt)
+    _say(response, policy, with_role(policy.hold.voicemail_prompt, role))
     response.record(max_length=180, play_beep=True, action=urls.voicemail_done(escalation_id), method="POST")
     _say(response, policy, policy.hold.voicemail_thanks)
     response.hangup()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ivr.common import join_conference
+from telephony.lead_hunt import Briefing
 from telephony.policy import Policy
 from telephony.urls import Urls
-from telephony.warm_transfer import Briefing
 
 REPLAYS = 1
 
@@ -39,11 +39,21 @@ def ask_again(policy: Policy, urls: Urls, escalation_id: str, briefing: Briefing
     return response
 
 
-def accepted(policy: Policy, urls: Urls, conference: str) -> VoiceResponse:
-    """The lead joins the agent; the caller is still on hold and cannot hear them (R-WARM-3)."""
+def accepted(policy: Policy, urls: Urls, conference: str, words: str) -> VoiceResponse:
+    """The lead joins the agent while the caller is still on hold and cannot hear them (R-WARM-3);
+    or, if the agent has gone, is told they are being put through to the caller."""
     response = VoiceResponse()
-    response.say(policy.announcement.accepted, voice=policy.voice, language=policy.language)
+    response.say(words, voice=policy.voice, language=policy.language)
     return join_conference(response, conference, "lead", urls, start_on_enter=True, end_on_exit=False)
+
+
+def notice(policy: Policy, words: str, leave: bool = False) -> VoiceResponse:
+    """Said as an announcement (Say only, Twilio error 13238), or before the call ends."""
+    response = VoiceResponse()
+    response.say(words, voice=policy.voice, language=policy.language)
+    if leave:
+        response.hangup()
+    return response
 
 
 def declined(policy: Policy) -> VoiceResponse:

@@ -13,40 +13,51 @@ from flask import Flask, jsonify, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
+from routes.outage import StoreOutage
 from telephony.clock import Clock
-from telephony.config import ConfigError, Settings
+from telephony.config import ConfigError, Settings, check_persistence
 from telephony.core import Core, build_core
-from telephony.policy import load_policy
+from telephony.logs import configure_logging
+from telephony.policy import Policy, load_policy
+from telephony.store import persistence_problem
 
 
 def create_app(settings: Settings, core: Core | None = None, clock: Clock | None = None) -> Flask:
-    from routes import api, console, voice
+    from routes import api, console, operations, voice
+
+    configure_logging()
 
     app = Flask(__name__)
     app.config["SETTINGS"] = settings
     if core is None:
         policy = load_policy(settings.policy_file)
         core = build_core(settings, connect_redis(settings), clock=clock, policy=policy)
-    check_tokens(settings, core)
+    check_tokens(settings, core.policy)
+    check_fallback(settings, core.policy)
     app.config["POLICY"] = core.policy
     app.extensions["core"] = core
+    app.extensions["store_outage"] = StoreOutage()
     app.register_blueprint(voice.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(operations.bp)
     app.register_blueprint(console.bp)
     configure_session(app, settings)
     csrf = CSRFProtect(app)
     csrf.exempt(voice.bp)
     csrf.exempt(api.bp)
+    csrf.exempt(operations.bp)
     csrf.exempt(console.token)
     if not settings.validate_signatures:
         app.logger.warning("TWILIO_SIGNATURE_CHECK is off: for local development only")
 
     @app.get("/health")
     def health():
+        """Unauthenticated: says whether the store answers, never how it is reached."""
         try:
             core.ctx.store.ping()
         except redis.RedisError as exc:
-            return jsonify(status="degraded", redis=str(exc)), 503
+            app.logger.warning("health: Redis does not answer: %s", exc)
+            return jsonify(status="degraded", redis="unreachable"), 503
         return jsonify(status="ok", policy=core.policy.name)
 
     @app.errorhandler(HTTPException)
@@ -62,8 +73,6 @@ def create_app(settings: Settings, core: Core | None = None, clock: Clock | None
             return jsonify(error="csrf_failed", message=message), 400
         return message, 400, {"Content-Type": "text/plain"}
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     return app
 
 
@@ -81,11 +90,34 @@ def configure_session(app: Flask, settings: Settings) -> None:
     app.config["WTF_CSRF_TIME_LIMIT"] = None
 
 
-def check_tokens(settings: Settings, core: Core) -> None:
+def preflight(settings: Settings) -> None:
+    """Everything start-up checks that needs no Redis: the policy file, API_TOKENS, the fallback."""
+    policy = load_policy(settings.policy_file)
+    check_tokens(settings, policy)
+    check_fallback(settings, policy)
+
+
+def check_tokens(settings: Settings, policy: Policy) -> None:
     for entry in settings.api_tokens.values():
-        person = core.policy.person(entry.person_id)
+        person = policy.person(entry.person_id)
         if person is None:
             raise ConfigError(f"API_TOKENS names person {entry.person_id!r}, who is not in {settings.policy_file}")
+        if person.role != entry.role:
+            raise ConfigError(
+                f"API_TOKENS gives {entry.person_id} the role {entry.role!r}, but {settings.policy_file} says they are a {person.role}"
+            )
+
+
+def check_fallback(settings: Settings, policy: Policy) -> None:
+    """The fallback must reach people when this service fails; one of its own numbers would ring
+    straight back into it (docs/api.md: /voice/fallback keeps the caller connected)."""
+    endpoint = policy.ivr.fallback_endpoint
+    if endpoint and endpoint in settings.own_numbers():
+        raise ConfigError(
+            f"{settings.policy_file}: ivr.fallback_endpoint {endpoint} is this service's own number "
+            "(TWILIO_CALLER_ID or SERVICE_NUMBERS): the fallback would ring back into the failing service; "
+            "give a staffed line"
+        )
 
 
 def connect_redis(settings: Settings) -> redis.Redis:
@@ -101,6 +133,7 @@ def connect_redis(settings: Settings) -> redis.Redis:
     conn = redis.Redis.from_url(url)
     try:
         conn.ping()
+        check_persistence(settings, persistence_problem(conn), logging.getLogger("routes"))
     except redis.RedisError as exc:
         raise ConfigError(f"REDIS_URL {url} does not answer: {exc}") from None
     return conn

@@ -1,14 +1,27 @@
-"""The agent and lead API (CONTRACT.md): JSON in, JSON out, errors a person can act on."""
+"""The agent and lead API (docs/api.md): JSON in, JSON out, errors a person can act on."""
 
 from __future__ import annotations
 
+import redis
 from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from routes.openapi import OPENAPI
+from routes.openapi import (
+    SPEC,
+    Callback,
+    Callbacks,
+    Calls,
+    Escalation,
+    Escalations,
+    Presence,
+    StateQuery,
+    StatusQuery,
+    responses,
+)
 from routes.security import staff
 from telephony.core import Core
 from telephony.errors import DomainError, InvalidRequest
+from telephony.escalation_request import ConnectRequest, EscalationRequest, PresenceRequest, RescheduleRequest
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -20,8 +33,11 @@ def core() -> Core:
 
 
 def json_body():
-    if not request.data:
+    """The JSON body ({} when there is none); a body of another type is 415, not a puzzle."""
+    if not request.content_length and not request.data:
         return {}
+    if not request.is_json:
+        raise UnsupportedMediaType()
     body = request.get_json(silent=True)
     if body is None:
         raise InvalidRequest("The body is not valid JSON.", code="invalid_json")
@@ -29,6 +45,12 @@ def json_body():
 
 
 @bp.post("/escalations")
+@SPEC.validate(
+    json=EscalationRequest,
+    resp=responses(201, Escalation, 403, 404, 409, 502),
+    tags=["escalations"],
+    skip_validation=True,
+)
 @staff()
 def escalate():
     body = json_body()
@@ -37,21 +59,26 @@ def escalate():
 
 
 @bp.get("/escalations/<esc_id>")
+@SPEC.validate(resp=responses(200, Escalation, 403, 404), tags=["escalations"], skip_validation=True)
 @staff()
 def escalation(esc_id: str):
-    return jsonify(core().warm_transfer.view(esc_id))
+    return jsonify(core().warm_transfer.read(g.actor, esc_id))
 
 
 @bp.get("/escalations")
+@SPEC.validate(query=StateQuery, resp=responses(200, Escalations), tags=["escalations"], skip_validation=True)
 @staff()
 def escalations():
     state = request.args.get("state") or None
     if state and state not in STATES:
         raise InvalidRequest(f"'state' must be one of {', '.join(STATES)}.", code="invalid_query", field="state")
-    return jsonify(escalations=core().warm_transfer.list(state))
+    return jsonify(escalations=core().warm_transfer.list(state, g.actor))
 
 
 @bp.post("/escalations/<esc_id>/connect")
+@SPEC.validate(
+    json=ConnectRequest, resp=responses(200, Escalation, 403, 404, 409, 502), tags=["escalations"], skip_validation=True
+)
 @staff()
 def connect(esc_id: str):
     return jsonify(core().warm_transfer.connect(g.actor, esc_id, json_body()))
@@ -61,6 +88,7 @@ CALLBACK_STATUSES = ("scheduled", "dialing", "completed", "no_answer", "reschedu
 
 
 @bp.get("/callbacks")
+@SPEC.validate(query=StatusQuery, resp=responses(200, Callbacks), tags=["callbacks"], skip_validation=True)
 @staff()
 def callbacks():
     status = request.args.get("status") or None
@@ -68,39 +96,67 @@ def callbacks():
         raise InvalidRequest(
             f"'status' must be one of {', '.join(CALLBACK_STATUSES)}.", code="invalid_query", field="status"
         )
-    return jsonify(callbacks=core().callbacks.list(status))
+    return jsonify(callbacks=core().callbacks.list(status, g.actor))
 
 
 @bp.post("/callbacks/<cb_id>/cancel")
+@SPEC.validate(resp=responses(200, Callback, 403, 404, 409), tags=["callbacks"], skip_validation=True)
 @staff()
 def cancel_callback(cb_id: str):
     return jsonify(core().callbacks.cancel(g.actor, cb_id))
 
 
 @bp.post("/callbacks/<cb_id>/reschedule")
+@SPEC.validate(
+    json=RescheduleRequest, resp=responses(200, Callback, 403, 404, 409), tags=["callbacks"], skip_validation=True
+)
 @staff()
 def reschedule_callback(cb_id: str):
     return jsonify(core().callbacks.reschedule(g.actor, cb_id, json_body()))
 
 
 @bp.get("/calls")
+@SPEC.validate(resp=responses(200, Calls), tags=["calls"], skip_validation=True)
 @staff()
 def calls():
     return jsonify(calls=core().live_calls(g.actor))
 
 
 @bp.put("/people/<person_id>/presence")
+@SPEC.validate(json=PresenceRequest, resp=responses(200, Presence, 403, 404), tags=["people"], skip_validation=True)
 @staff()
 def presence(person_id: str):
-    body = json_body()
-    if not isinstance(body, dict) or "presence" not in body:
-        raise InvalidRequest('Send {"presence": "available"|"busy"|"offline"}.', code="missing_field", field="presence")
-    return jsonify(core().set_presence(g.actor, person_id, body["presence"]))
+    return jsonify(core().set_presence(g.actor, person_id, json_body()))
 
 
 @bp.get("/openapi.json")
 def openapi():
-    return jsonify(OPENAPI)
+    """Generated from the models in code (routes/openapi.py)."""
+    return jsonify(SPEC.spec)
+
+
+@bp.errorhandler(redis.RedisError)
+def store_unavailable(exc: redis.RedisError):
+    current_app.extensions["store_outage"].failed(exc)
+    return jsonify(
+        error="store_unavailable",
+        message="The call store is not reachable right now; nothing was changed. Try again in a moment.",
+    ), 503
+
+
+@bp.after_request
+def store_answered(response):
+    if response.status_code != 503:
+        current_app.extensions["store_outage"].answered()
+    return response
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+    code = "unsupported_media_type"
+
+    def __init__(self):
+        super().__init__("Send the body as JSON, with the header Content-Type: application/json.")
 
 
 @bp.errorhandler(DomainError)

@@ -28,6 +28,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField
 from wtforms.validators import InputRequired
 
+from routes.openapi import SPEC, ChangeEvents, ConsoleState, EventsHeaders, VoiceToken, responses
 from routes.security import session_actor, sign_in, staff
 from telephony.config import ROOT
 from telephony.console import console_state
@@ -89,6 +90,7 @@ def sign_out():
 
 
 @bp.get("/api/console")
+@SPEC.validate(resp=responses(200, ConsoleState), tags=["console"], skip_validation=True)
 @staff()
 def state():
     settings = current_app.config["SETTINGS"]
@@ -96,20 +98,37 @@ def state():
 
 
 @bp.post("/api/voice-token")
+@SPEC.validate(resp=responses(200, VoiceToken, 409), tags=["console"], skip_validation=True)
 @staff()
 def token():
     return jsonify(voice_token(current_app.config["SETTINGS"], core().policy, g.actor))
 
 
+def documented(**spec):
+    """In the OpenAPI document, but run without spectree's response wrapper: it reads the whole
+    body, and an event stream has no end (spectree finds the route through __wrapped__)."""
+
+    def wrap(view):
+        view.__wrapped__ = SPEC.validate(**spec)(view.__wrapped__)
+        return view
+
+    return wrap
+
+
 @bp.get("/api/events")
+@documented(headers=EventsHeaders, resp=responses(200, ChangeEvents), tags=["console"], skip_validation=True)
 @staff()
 def events():
-    """Server-sent events: what changed, replayed from Last-Event-ID after a reconnect. Each
-    response ends after STREAM_SECONDS so no web worker is held for ever; the browser reconnects."""
-    last = request.headers.get("Last-Event-ID", "") or request.args.get("after", "")
+    """Server-sent events (Accept: text/event-stream, as EventSource asks): what changed, replayed
+    from Last-Event-ID after a reconnect. Each stream ends after STREAM_SECONDS so no web worker
+    is held for ever; the browser reconnects. Any other Accept: what came after Last-Event-ID, as JSON."""
+    last = request.headers.get("Last-Event-ID", "")
     store = core().ctx.store
     if not EVENT_ID.fullmatch(last):
         last = store.last_event_id()
+    if "text/event-stream" not in request.headers.get("Accept", ""):
+        missed = [{"event_id": entry, **change} for entry, change in store.events_after(last)]
+        return jsonify(events=missed, last_event_id=missed[-1]["event_id"] if missed else last)
 
     def stream(last_id: str):
         pubsub = store.listen()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import redis
 from flask import Blueprint, Response, current_app, request
 
 from ivr import callback as callback_ivr
@@ -9,8 +10,9 @@ from ivr import caller as caller_ivr
 from ivr import hold as hold_ivr
 from ivr import lead as lead_ivr
 from routes.security import twilio_webhook
-from telephony.context import conference_name
+from telephony.context import conference_name, is_call_sid
 from telephony.core import Core
+from telephony.errors import DomainError
 from telephony.hold import HOLDING_STATES
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
@@ -82,14 +84,15 @@ def account():
 @twilio_webhook
 def wait():
     c = core()
-    return twiml(caller_ivr.waiting_for_agent(c.policy, c.ctx.urls))
+    return twiml(caller_ivr.waiting_for_agent(c.policy, c.ctx.urls, c.intake.words_while_waiting(_form("CallSid"))))
 
 
 @bp.route("/hold", methods=["GET", "POST"])
 @twilio_webhook
 def hold():
     c = core()
-    return twiml(hold_ivr.on_hold(c.policy, c.ctx.urls, request.args.get("escalation", ""), _int_arg("check_in", 0)))
+    esc_id = request.args.get("escalation", "")
+    return twiml(hold_ivr.on_hold(c.policy, c.ctx.urls, esc_id, c.hold.words_on_hold(esc_id, _int_arg("check_in", 0))))
 
 
 @bp.post("/hold/offer")
@@ -112,7 +115,7 @@ def hold_choice():
     if choice == "unclear":
         choice = c.hold.choice(esc_id, "1", "")
     if choice == "keep":
-        return twiml(hold_ivr.keep_holding(c.policy, c.ctx.urls, esc_id, 0))
+        return twiml(hold_ivr.keep_holding(c.policy, c.ctx.urls, esc_id, 0, c.hold.role_for(esc_id)))
     return _rejoin(esc_id)
 
 
@@ -123,7 +126,7 @@ def hold_loop():
     esc_id = request.args.get("escalation", "")
     if c.warm_transfer.view(esc_id)["state"] not in HOLDING_STATES:
         return _rejoin(esc_id)
-    return twiml(hold_ivr.keep_holding(c.policy, c.ctx.urls, esc_id, _int_arg("round", 1)))
+    return twiml(hold_ivr.keep_holding(c.policy, c.ctx.urls, esc_id, _int_arg("round", 1), c.hold.role_for(esc_id)))
 
 
 @bp.post("/hold/loop/choice")
@@ -131,9 +134,12 @@ def hold_loop():
 def hold_loop_choice():
     c = core()
     esc_id = request.args.get("escalation", "")
-    if c.callbacks.offer_choice(esc_id, "1" if _form("Digits") == "2" else "", _form("SpeechResult")) == "callback":
+    if (
+        c.callback_capture.offer_choice(esc_id, "1" if _form("Digits") == "2" else "", _form("SpeechResult"))
+        == "callback"
+    ):
         return _callback_number_step(esc_id, 0)
-    return twiml(hold_ivr.keep_holding(c.policy, c.ctx.urls, esc_id, 1))
+    return twiml(hold_ivr.keep_holding(c.policy, c.ctx.urls, esc_id, 1, c.hold.role_for(esc_id)))
 
 
 @bp.route("/rejoin", methods=["GET", "POST"])
@@ -152,14 +158,15 @@ def _rejoin(esc_id: str) -> Response:
 @twilio_webhook
 def voicemail():
     c = core()
-    return twiml(hold_ivr.voicemail(c.policy, c.ctx.urls, request.args.get("escalation", "")))
+    esc_id = request.args.get("escalation", "")
+    return twiml(hold_ivr.voicemail(c.policy, c.ctx.urls, esc_id, c.hold.role_for(esc_id)))
 
 
 @bp.post("/voicemail/done")
 @twilio_webhook
 def voicemail_done():
     c = core()
-    c.callbacks.voicemail_left(request.args.get("escalation", ""), _form("RecordingUrl"))
+    c.callback_capture.voicemail_left(request.args.get("escalation", ""), _form("RecordingUrl"))
     return twiml(hold_ivr.goodbye(c.policy, c.policy.hold.voicemail_thanks))
 
 
@@ -177,15 +184,15 @@ def callback_offer_choice():
     c = core()
     esc_id, tries = request.args.get("escalation", ""), _int_arg("tries", 0)
     busy = request.args.get("busy") == "1"
-    choice = c.callbacks.offer_choice(esc_id, _form("Digits"), _form("SpeechResult"), leads_busy=busy)
+    choice = c.callback_capture.offer_choice(esc_id, _form("Digits"), _form("SpeechResult"), leads_busy=busy)
     if choice == "callback":
         return _callback_number_step(esc_id, 0)
     if choice == "hold" or (choice == "unclear" and busy and tries >= UNCLEAR_TRIES):
-        return twiml(hold_ivr.keep_holding(c.policy, c.ctx.urls, esc_id, 0))
+        return twiml(hold_ivr.keep_holding(c.policy, c.ctx.urls, esc_id, 0, c.hold.role_for(esc_id)))
     if choice == "unclear" and tries < UNCLEAR_TRIES:
         return twiml(callback_ivr.offer(c.policy, c.ctx.urls, esc_id, tries + 1, unclear=True, busy=busy))
     if choice == "unclear":
-        c.callbacks.refused(esc_id)
+        c.callback_capture.refused(esc_id)
     c.warm_transfer.back_to_agent(esc_id)
     caller_sid = c.warm_transfer.view(esc_id)["call_sid"]
     return twiml(hold_ivr.rejoin(c.policy, c.ctx.urls, conference_name(caller_sid), c.policy.callbacks.refused_message))
@@ -200,7 +207,7 @@ def callback_number():
 def _callback_number_step(esc_id: str, tries: int) -> Response:
     """Offer the caller ID read back first; without a usable one, ask for a number."""
     c = core()
-    number = c.callbacks.caller_id(esc_id)
+    number = c.callback_capture.caller_id(esc_id)
     if number and tries < UNCLEAR_TRIES:
         return twiml(callback_ivr.confirm_caller_id(c.policy, c.ctx.urls, esc_id, number, tries))
     return twiml(callback_ivr.ask_number(c.policy, c.ctx.urls, esc_id, 0))
@@ -212,8 +219,8 @@ def callback_number_choice():
     c = core()
     esc_id, tries = request.args.get("escalation", ""), _int_arg("tries", 0)
     digits = _form("Digits")
-    if digits == "1" and c.callbacks.use_caller_id(esc_id):
-        return twiml(callback_ivr.windows(c.policy, c.ctx.urls, esc_id, c.callbacks.window_choices(esc_id), 0))
+    if digits == "1" and c.callback_capture.use_caller_id(esc_id):
+        return twiml(callback_ivr.windows(c.policy, c.ctx.urls, esc_id, c.callback_capture.window_choices(esc_id), 0))
     if digits == "2":
         return twiml(callback_ivr.ask_number(c.policy, c.ctx.urls, esc_id, 0))
     return _callback_number_step(esc_id, tries + 1)
@@ -224,7 +231,7 @@ def callback_number_choice():
 def callback_number_keyed():
     c = core()
     esc_id, tries = request.args.get("escalation", ""), _int_arg("tries", 0)
-    number = c.callbacks.number_entered(esc_id, _form("Digits"))
+    number = c.callback_capture.number_entered(esc_id, _form("Digits"))
     if number is None:
         return twiml(callback_ivr.ask_number(c.policy, c.ctx.urls, esc_id, tries + 1, invalid=bool(_form("Digits"))))
     return twiml(callback_ivr.read_back(c.policy, c.ctx.urls, esc_id, number))
@@ -235,8 +242,8 @@ def callback_number_keyed():
 def callback_number_confirmed():
     c = core()
     esc_id = request.args.get("escalation", "")
-    if _form("Digits") == "1" and c.callbacks.pending_number(esc_id):
-        return twiml(callback_ivr.windows(c.policy, c.ctx.urls, esc_id, c.callbacks.window_choices(esc_id), 0))
+    if _form("Digits") == "1" and c.callback_capture.pending_number(esc_id):
+        return twiml(callback_ivr.windows(c.policy, c.ctx.urls, esc_id, c.callback_capture.window_choices(esc_id), 0))
     return twiml(callback_ivr.ask_number(c.policy, c.ctx.urls, esc_id, 0))
 
 
@@ -246,9 +253,11 @@ def callback_window():
     c = core()
     esc_id, tries = request.args.get("escalation", ""), _int_arg("tries", 0)
     digits = _form("Digits") or ("1" if tries >= UNCLEAR_TRIES else "")
-    booked = c.callbacks.window_chosen(esc_id, digits)
+    booked = c.callback_capture.window_chosen(esc_id, digits)
     if booked is None:
-        return twiml(callback_ivr.windows(c.policy, c.ctx.urls, esc_id, c.callbacks.window_choices(esc_id), tries + 1))
+        return twiml(
+            callback_ivr.windows(c.policy, c.ctx.urls, esc_id, c.callback_capture.window_choices(esc_id), tries + 1)
+        )
     return twiml(callback_ivr.confirmed(c.policy, booked["number"], booked["requested"]))
 
 
@@ -257,7 +266,7 @@ def callback_window():
 def callback_lead_answer():
     c = core()
     cb_id = request.args.get("callback", "")
-    lines = c.callbacks.lead_answered(cb_id, _form("CallSid"))
+    lines = c.dialler.lead_answered(cb_id, _form("CallSid"), request.args.get("attempt", ""))
     if lines is None:
         return twiml(lead_ivr.caller_gone(c.policy))
     return twiml(callback_ivr.lead_announcement(c.policy, c.ctx.urls, cb_id, lines))
@@ -268,11 +277,11 @@ def callback_lead_answer():
 def callback_lead_decision():
     c = core()
     cb_id, call_sid = request.args.get("callback", ""), _form("CallSid")
-    decision = c.callbacks.lead_decided(cb_id, call_sid, _form("Digits"))
+    decision = c.dialler.lead_decided(cb_id, call_sid, _form("Digits"))
     if decision == "accepted":
         return twiml(callback_ivr.lead_waits_for_caller(c.policy, c.ctx.urls, cb_id))
     if decision == "ask_again":
-        lines = c.callbacks.lead_answered(cb_id, call_sid) or ()
+        lines = c.dialler.lead_answered(cb_id, call_sid) or ()
         return twiml(callback_ivr.lead_announcement(c.policy, c.ctx.urls, cb_id, lines[-1:]))
     if decision == "declined":
         return twiml(lead_ivr.declined(c.policy))
@@ -282,7 +291,7 @@ def callback_lead_decision():
 @bp.post("/callback/lead/status")
 @twilio_webhook
 def callback_lead_status():
-    core().callback_leg_status(request.args.get("callback", ""), "lead", request.form)
+    core().callback_leg_status(request.args.get("callback", ""), "lead", request.form, request.args.get("attempt", ""))
     return "", 204
 
 
@@ -291,7 +300,7 @@ def callback_lead_status():
 def callback_caller_answer():
     c = core()
     cb_id = request.args.get("callback", "")
-    outcome = c.callbacks.caller_answered(cb_id, _form("CallSid"), _form("AnsweredBy"))
+    outcome = c.dialler.caller_answered(cb_id, _form("CallSid"), _form("AnsweredBy"))
     if outcome == "human":
         return twiml(callback_ivr.caller_joins(c.policy, cb_id))
     if outcome == "machine":
@@ -332,7 +341,7 @@ def agent_status():
 def lead_answer():
     c = core()
     esc_id = request.args.get("escalation", "")
-    briefing = c.warm_transfer.lead_answered(esc_id, _form("CallSid"))
+    briefing = c.lead_hunt.lead_answered(esc_id, _form("CallSid"))
     return twiml(lead_ivr.announcement(c.policy, c.ctx.urls, esc_id, briefing, _int_arg("replay", 0)))
 
 
@@ -341,18 +350,35 @@ def lead_answer():
 def lead_decision():
     c = core()
     esc_id, call_sid, replay = request.args.get("escalation", ""), _form("CallSid"), _int_arg("replay", 0)
-    decision = c.warm_transfer.lead_decided(esc_id, call_sid, _form("Digits"), replay, lead_ivr.REPLAYS)
-    if decision == "accepted":
+    decision = c.lead_hunt.lead_decided(esc_id, call_sid, _form("Digits"), replay, lead_ivr.REPLAYS)
+    if decision in ("accepted", "accepted_agent_gone"):
         caller_sid = c.warm_transfer.view(esc_id)["call_sid"]
-        return twiml(lead_ivr.accepted(c.policy, c.ctx.urls, conference_name(caller_sid)))
+        words = c.policy.announcement.accepted if decision == "accepted" else c.policy.announcement.accepted_agent_gone
+        return twiml(lead_ivr.accepted(c.policy, c.ctx.urls, conference_name(caller_sid), words))
     if decision in ("replay", "ask_again"):
-        briefing = c.warm_transfer.lead_answered(esc_id, call_sid)
+        briefing = c.lead_hunt.lead_answered(esc_id, call_sid)
         if decision == "replay":
             return twiml(lead_ivr.announcement(c.policy, c.ctx.urls, esc_id, briefing, replay + 1))
         return twiml(lead_ivr.ask_again(c.policy, c.ctx.urls, esc_id, briefing, replay))
     if decision == "declined":
         return twiml(lead_ivr.declined(c.policy))
     return twiml(lead_ivr.caller_gone(c.policy))
+
+
+@bp.route("/lead/notice", methods=["GET", "POST"])
+@twilio_webhook
+def lead_notice():
+    """What a lead who accepted is told (an announcement, or as their call leaves)."""
+    c = core()
+    words = c.hold.lead_notice.words(request.args.get("notice", ""))
+    return twiml(lead_ivr.notice(c.policy, words, leave=request.args.get("leave") == "1"))
+
+
+@bp.route("/caller/connected", methods=["GET", "POST"])
+@twilio_webhook
+def caller_connected():
+    c = core()
+    return twiml(lead_ivr.notice(c.policy, c.hold.lead_notice.caller_hears(request.args.get("escalation", ""))))
 
 
 @bp.post("/lead/status")
@@ -372,7 +398,7 @@ def _fallback_twiml() -> Response:
     """Never touches Redis: the policy is in memory and the conference name comes from the
     CallSid, so this works while the store is down."""
     policy = current_app.config["POLICY"]
-    call_sid = _form("CallSid")
+    call_sid = _form("CallSid") if is_call_sid(_form("CallSid")) else ""
     return twiml(
         caller_ivr.fallback(
             policy.ivr.fallback_message,
@@ -385,7 +411,14 @@ def _fallback_twiml() -> Response:
 
 @bp.errorhandler(Exception)
 def failed(exc: Exception):
-    current_app.logger.exception("voice webhook %s failed", request.path)
+    if isinstance(exc, DomainError):
+        current_app.logger.warning("voice webhook %s: %s", request.path, exc.message)
+    elif isinstance(exc, redis.RedisError):
+        current_app.extensions["store_outage"].failed(exc)
+    else:
+        current_app.logger.exception("voice webhook %s failed", request.path)
     if request.endpoint in CALLER_FACING:
         return _fallback_twiml()
+    if isinstance(exc, redis.RedisError):
+        return "store unavailable\n", 503, {"Content-Type": "text/plain"}
     return "service error\n", 500, {"Content-Type": "text/plain"}

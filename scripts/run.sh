@@ -1,19 +1,35 @@
 #!/usr/bin/env bash
-# Serve real Twilio traffic: gunicorn for the webhooks and the API, an RQ worker with the
-# scheduler for everything timed. Settings come from the environment (or .env).
-# With REDIS_URL unset a private redis-server (append-only, under var/redis) is started.
+# Serve real Twilio traffic: gunicorn (webhooks, API, console), RQ workers (jobs), the scheduler
+# (timers) and, with REDIS_URL unset, a private append-only redis-server: all under supervisord,
+# each restarted when it exits. Ctrl-C stops everything, the private Redis too.
+# Settings come from the environment (or .env): PORT (8000), BIND (0.0.0.0:$PORT), WEB_WORKERS (2),
+# RQ_WORKERS (2), LOCAL_REDIS_PORT (a free one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -f .env ]; then set -a; . ./.env; set +a; fi
-if [ -z "${REDIS_URL:-}" ]; then
-  mkdir -p var/redis
-  port="${LOCAL_REDIS_PORT:-6390}"
-  redis-server --bind 127.0.0.1 --port "$port" --dir "$PWD/var/redis" --appendonly yes \
-    --daemonize yes --pidfile "$PWD/var/redis/redis.pid" --logfile "$PWD/var/redis/redis.log"
-  export REDIS_URL="redis://127.0.0.1:$port/0"
+PY=.venv/bin/python
+export APP_DIR="$PWD" VENV="$PWD/.venv" RUN_DIR="$PWD/var/run"
+export BIND="${BIND:-0.0.0.0:${PORT:-8000}}" WEB_WORKERS="${WEB_WORKERS:-2}" RQ_WORKERS="${RQ_WORKERS:-2}"
+mkdir -p "$RUN_DIR"
+
+port_free() { "$PY" -c "import socket,sys; h,_,p=sys.argv[1].rpartition(':'); s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((h or '0.0.0.0', int(p)))" "$1" 2>/dev/null; }
+
+if ! port_free "$BIND"; then
+  echo "cannot start: $BIND is already in use (set PORT or BIND)" >&2; exit 2
 fi
-.venv/bin/python -c "import wsgi"   # one line naming a bad setting, then exit 2
-.venv/bin/rq worker --with-scheduler --url "$REDIS_URL" escalations &
-worker=$!
-trap 'kill $worker 2>/dev/null || true' EXIT
-.venv/bin/gunicorn --preload --bind "${BIND:-0.0.0.0:${PORT:-8000}}" --workers "${WEB_WORKERS:-2}" --timeout 20 wsgi:app
+if [ -z "${REDIS_URL:-}" ]; then
+  export PRIVATE_REDIS=true LOCAL_REDIS_DIR="$PWD/var/redis"
+  mkdir -p "$LOCAL_REDIS_DIR"
+  if [ -n "${LOCAL_REDIS_PORT:-}" ]; then
+    port_free "127.0.0.1:$LOCAL_REDIS_PORT" || { echo "cannot start: LOCAL_REDIS_PORT $LOCAL_REDIS_PORT is already in use" >&2; exit 2; }
+  else
+    LOCAL_REDIS_PORT=$("$PY" -c "from telephony.local_redis import free_port; print(free_port())")
+  fi
+  export LOCAL_REDIS_PORT REDIS_URL="redis://127.0.0.1:$LOCAL_REDIS_PORT/0"
+else
+  export PRIVATE_REDIS=false LOCAL_REDIS_PORT=0 LOCAL_REDIS_DIR="$PWD/var/redis"
+fi
+"$PY" wsgi.py --check   # a bad setting or policy: one line, exit 2
+if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then rm -rf "$PROMETHEUS_MULTIPROC_DIR"; mkdir -p "$PROMETHEUS_MULTIPROC_DIR"; fi
+echo "serving on $BIND with $WEB_WORKERS web and $RQ_WORKERS RQ workers; Redis $REDIS_URL$([ "$PRIVATE_REDIS" = true ] && echo ' (private, var/redis)')"
+exec .venv/bin/supervisord -c deploy/supervisord.conf

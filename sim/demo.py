@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from sim.experience import check as check_experience
 from sim.runner import Simulation
 from sim.scenarios import DEFAULT_POLICY, SCENARIOS
 from telephony.policy import PolicyError, load_policy
@@ -47,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=5000, help="where the service listens (127.0.0.1)")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("LOG_FORMAT", "text")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
     logging.getLogger("rq").setLevel(logging.WARNING)
     try:
         policy = load_policy(args.policy)
@@ -59,7 +62,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot start the demo: {args.policy} has nobody to play this scenario ({exc!r})", file=sys.stderr)
         return 2
     print(f"Scenario '{scenario.name}': {scenario.about}")
-    print(f"Policy: {args.policy}   clock: {'virtual (fast)' if args.fast else f'{args.speed:g}x real time'}\n")
+    print(f"Policy: {args.policy}   clock: {'virtual (fast)' if args.fast else f'{args.speed:g}x real time'}")
+    print(
+        "API sign-in tokens (Authorization: Bearer <token>): "
+        + ", ".join(f"{p.token} ({p.role})" for p in scenario.people if p.token)
+        + "\n"
+    )
     with tempfile.TemporaryDirectory(prefix="escalations-demo-") as tmp:
         sim = Simulation(
             scenario.people,
@@ -81,8 +89,10 @@ def main(argv: list[str] | None = None) -> int:
             print_sign_in(sim)
             sim.world.incoming_call(scenario.caller, after=1)
             sim.run(scenario.seconds)
-            problems = scenario.check(sim) + [f"simulator: {e}" for e in sim.world.errors]
+            experience = check_experience(sim.transcript, scenario.people, policy)
+            problems = scenario.check(sim) + [f"simulator: {e}" for e in sim.world.errors] + experience.problems
             print()
+            print("\n".join(experience.lines()))
             for esc in sim.escalations():
                 print(f"Escalation {esc['id']}: {esc['state']} (tier {esc['tier']}, assignee {esc['assignee']})")
             for cb in sim.callbacks():

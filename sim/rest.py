@@ -112,6 +112,28 @@ def create_rest_app(world: World) -> Flask:
             )
             return jsonify(_call_json(world, call)), 201
 
+    @app.get(f"{PREFIX}/Calls.json")
+    def list_calls(account):
+        """ListCall by To and From, newest first (how a lost dial is found again)."""
+        to, frm = request.args.get("To"), request.args.get("From")
+        with world.lock:
+            calls = [
+                _call_json(world, c)
+                for c in reversed(list(world.calls.values()))
+                if (to is None or c.to == to) and (frm is None or c.frm == frm)
+            ]
+        return jsonify(
+            calls=calls,
+            page=0,
+            page_size=50,
+            start=0,
+            end=max(len(calls) - 1, 0),
+            uri=request.full_path,
+            first_page_uri=request.full_path,
+            next_page_uri=None,
+            previous_page_uri=None,
+        )
+
     @app.post(f"{PREFIX}/Calls/<call_sid>.json")
     def update_call(account, call_sid):
         with world.lock:
@@ -203,8 +225,12 @@ def create_rest_app(world: World) -> Flask:
             conf, call, error = participant(conference, call_sid)
             if error:
                 return error
-            world.say(call, "removed", f"from conference {conf.name}")
-            world.at(0, lambda: world.leave(call, resume=True))
+
+            def remove():
+                world.say(call, "removed", f"from conference {conf.name}")
+                world.leave(call, resume=True)
+
+            world.at(0, remove)
             return "", 204
 
     @app.post(f"{PREFIX}/Conferences/<conference>.json")

@@ -155,6 +155,7 @@ class Simulation:
             if not calls:
                 self.transcript.add(self.world.now, person.name, "softphone", "no live call to escalate")
                 return
+            self.transcript.add(self.world.now, person.name, "softphone", f"presses escalate ({body.get('kind')})")
             response = requests.post(
                 f"{self.base}/api/escalations",
                 json={"call_sid": calls[0]["call_sid"], **body},
@@ -162,12 +163,7 @@ class Simulation:
                 timeout=15,
             )
             detail = response.json().get("state") or response.json().get("message")
-            self.transcript.add(
-                self.world.now,
-                person.name,
-                "softphone",
-                f"presses escalate ({body.get('kind')}): {response.status_code} {detail}",
-            )
+            self.transcript.add(self.world.now, person.name, "softphone", f"escalate: {response.status_code} {detail}")
         elif action == "connect":
             escalations = requests.get(
                 f"{self.base}/api/escalations?state=briefing", headers=headers, timeout=15
@@ -176,6 +172,7 @@ class Simulation:
             if not mine:
                 self.transcript.add(self.world.now, person.name, "softphone", "nothing to connect")
                 return
+            self.transcript.add(self.world.now, person.name, "softphone", "presses connect")
             response = requests.post(
                 f"{self.base}/api/escalations/{mine[0]['id']}/connect", json=body, headers=headers, timeout=15
             )
@@ -183,7 +180,7 @@ class Simulation:
                 self.world.now,
                 person.name,
                 "softphone",
-                f"presses connect: {response.status_code} {response.json().get('state')}",
+                f"connect: {response.status_code} {response.json().get('state')}",
             )
 
     # -- reading the outcome ------------------------------------------------------------------------

@@ -5,6 +5,7 @@ other person does not pick up. Each scenario checks what should have happened.""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,6 +37,12 @@ class Scenario:
     @property
     def caller(self) -> Person:
         return next(p for p in self.people if p.role == "caller")
+
+
+def said(policy_text: str, heard: str) -> bool:
+    """Whether `heard` is the policy's text with its {role} filled in (lead, manager, ...)."""
+    pattern = re.escape(policy_text).replace(re.escape("{role}"), r"[a-z ]+")
+    return re.fullmatch(pattern, heard) is not None
 
 
 def display_name(person) -> str:
@@ -295,8 +302,8 @@ def hold_limit(policy: Policy | None = None) -> Scenario:
     def check(sim) -> list[str]:
         problems = []
         t = sim.transcript
-        check_ins = [e for e in t.of(CALLER_NAME, "say") if e.text == hold.check_in_message]
-        held = t.first(CALLER_NAME, "say", hold.message)
+        check_ins = [e for e in t.of(CALLER_NAME, "say") if said(hold.check_in_message, e.text)]
+        held = next((e for e in t.of(CALLER_NAME, "say") if said(hold.message, e.text)), None)
         if len(check_ins) < 2 or held is None:
             return ["the caller did not hear two check-ins (R-HOLD-2)"]
         gaps = [round(c.at - held.at) for c in check_ins[:2]]

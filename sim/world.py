@@ -602,6 +602,8 @@ class World:
         self, conf: Conference, event: str, call: Call | None = None, participant: Participant | None = None
     ) -> None:
         short = {"unhold": "hold", "unmute": "mute"}.get(event.split("-")[-1], event.split("-")[-1])
+        if event.startswith("announcement"):
+            short = "announcement"
         if not conf.status_callback or (short not in conf.events and event not in conf.events):
             return
         conf.sequence += 1
@@ -761,16 +763,17 @@ class World:
             self.errors.append(f"13238: announce URL {url} returned {', '.join(bad)}")
             return
         listeners = [p for p in conf.participants.values() if not call_sid or p.call.sid == call_sid]
+        took = 0.0
         for el in root:
             if el.tag in ("Say", "Play"):
                 text = (el.text or "").strip()
+                length = speaking_time(text) if el.tag == "Say" else PLAY_SECONDS
                 for part in listeners:
-                    self.say(
-                        part.call,
-                        el.tag.lower(),
-                        text,
-                        self.now + (speaking_time(text) if el.tag == "Say" else PLAY_SECONDS),
-                    )
+                    self.say(part.call, el.tag.lower(), text, self.now + took + length)
+                took += length
+        if call_sid and listeners:
+            part = listeners[0]
+            self.at(took, lambda: self.conference_event(conf, "announcement-end", part.call, part))
 
     def flush_hearing(self, call: Call) -> None:
         if call.hearing:

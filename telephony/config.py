@@ -1,4 +1,4 @@
-"""Settings from the environment (CONTRACT.md, 12-factor). A missing or malformed setting stops
+"""Settings from the environment (docs/configuration.md, 12-factor). A missing or malformed setting stops
 start-up with one line naming it, never a traceback at the first call."""
 
 from __future__ import annotations
@@ -41,6 +41,9 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: ROOT / "var")
     virtual_clock: bool = False
     outbound_calls_per_second: int = 1
+    twilio_rest_timeout_seconds: float = 5.0
+    service_numbers: tuple[str, ...] = ()
+    redis_persistence_check: str = "refuse"
     twilio_api_key_sid: str = ""
     twilio_api_key_secret: str = ""
     twilio_twiml_app_sid: str = ""
@@ -94,11 +97,19 @@ class Settings:
             data_dir=Path(env.get("DATA_DIR", "").strip() or ROOT / "var"),
             virtual_clock=_clock(env.get("CLOCK", "system")),
             outbound_calls_per_second=_positive(env, "OUTBOUND_CALLS_PER_SECOND", 1),
+            twilio_rest_timeout_seconds=_seconds(env, "TWILIO_REST_TIMEOUT_SECONDS", 5.0),
+            service_numbers=_numbers(env, "SERVICE_NUMBERS"),
+            redis_persistence_check=_choice(env, "REDIS_PERSISTENCE_CHECK", ("refuse", "warn"), "refuse"),
             twilio_api_key_sid=api_key_sid,
             twilio_api_key_secret=api_key_secret,
             twilio_twiml_app_sid=twiml_app_sid,
             secret_key=_secret_key(env),
         )
+
+    def own_numbers(self) -> set[str]:
+        """The numbers that reach this service: the caller ID it dials from and the numbers
+        callers dial (SERVICE_NUMBERS)."""
+        return {self.twilio_caller_id, *self.service_numbers}
 
 
 def _softphone(env: Mapping[str, str]) -> tuple[str, str, str]:
@@ -131,6 +142,44 @@ def _positive(env: Mapping[str, str], name: str, default: int) -> int:
     if not raw.isdigit() or int(raw) < 1:
         raise ConfigError(f"{name} must be a whole number of at least 1")
     return int(raw)
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = env.get(name, "").strip().lower() or default
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}")
+    return value
+
+
+def check_persistence(settings: Settings, problem: tuple[str, bool], log) -> None:
+    """Refuse to start on a Redis that keeps nothing (unless REDIS_PERSISTENCE_CHECK=warn); warn
+    about one that keeps less than it should."""
+    why, fatal = problem
+    if fatal and settings.redis_persistence_check == "refuse":
+        raise ConfigError(f"REDIS_URL: {why} (or set REDIS_PERSISTENCE_CHECK=warn to start anyway)")
+    if why:
+        log.warning("REDIS_URL: %s", why)
+
+
+def _numbers(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    found = tuple(n.strip() for n in env.get(name, "").split(",") if n.strip())
+    for number in found:
+        if not re.fullmatch(r"\+[1-9]\d{6,14}", number):
+            raise ConfigError(f"{name} must list E.164 numbers such as +13125550100, comma separated")
+    return found
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not 0.1 <= value <= 60:
+        raise ConfigError(f"{name} must be a number of seconds from 0.1 to 60")
+    return value
 
 
 def _clock(value: str) -> bool:

@@ -3,6 +3,8 @@ Twilio fetches, and the clock."""
 
 from __future__ import annotations
 
+import logging
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -13,6 +15,8 @@ from telephony.store import Store
 from telephony.timers import Timers
 from telephony.twilio_gateway import TwilioGateway
 from telephony.urls import Urls
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -30,14 +34,33 @@ class Context:
     def event(self, name: str, detail: str = "") -> dict[str, str]:
         return {"at": self.now_iso(), "event": name, "detail": detail}
 
+    def name(self, person_id: str) -> str:
+        person = self.policy.person(person_id)
+        return person.name if person else person_id
+
     def presence(self, person_id: str) -> str:
         person = self.policy.person(person_id)
         return self.store.presence(person_id, person.presence if person else "offline")
 
 
+CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
+
+
+def is_call_sid(value: str) -> bool:
+    return bool(CALL_SID.match(value or ""))
+
+
 def conference_name(caller_call_sid: str) -> str:
     """Derived from the caller's CallSid alone, so the fallback can find it without Redis."""
     return f"call-{caller_call_sid}"
+
+
+def end_conference(ctx: Context, esc: dict[str, str]) -> None:
+    """Close an escalation's conference; a failure is logged, the escalation is already settled."""
+    try:
+        ctx.twilio.end_conference(esc["conference_sid"])
+    except TelephonyFailure as exc:
+        log.warning("could not end conference %s: %s", esc["conference_sid"], exc.message)
 
 
 def new_id(prefix: str) -> str:
@@ -46,7 +69,9 @@ def new_id(prefix: str) -> str:
 
 def ring_person(ctx: Context, person, holder: str, *, url: str, status_callback: str) -> tuple[str | None, str]:
     """Claim an available person for one leg and ring them with our TwiML first (an
-    announcement, R-WARM-2). Returns (call SID, "") or (None, why) with the person freed again."""
+    announcement, R-WARM-2). Returns (call SID, "") or (None, why) with the person freed again.
+    A transient TelephonyFailure (Twilio down, not this person's number) is raised, the person
+    freed: ringing the next person would fail the same way."""
     if not ctx.store.claim_person(person.id, person.presence, holder):
         return None, ctx.presence(person.id)
     try:
@@ -58,5 +83,7 @@ def ring_person(ctx: Context, person, holder: str, *, url: str, status_callback:
         )
     except TelephonyFailure as exc:
         ctx.store.release_person(person.id, holder)
+        if exc.transient:
+            raise
         return None, f"not reached: {exc.message}"
     return call_sid, ""

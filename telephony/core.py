@@ -6,18 +6,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
+from telephony.callback_capture import CallbackCapture
+from telephony.callback_dialler import CallbackDialler
 from telephony.callbacks import Callbacks
 from telephony.clock import Clock, RedisClock, SystemClock
 from telephony.config import ApiToken, Settings
 from telephony.context import Context
-from telephony.errors import Forbidden, InvalidRequest, NotFound, TelephonyFailure
+from telephony.errors import Forbidden, NotFound, TelephonyFailure
+from telephony.escalation_request import PresenceRequest, parse
 from telephony.hold import Hold
 from telephony.intake import Intake
+from telephony.lead_hunt import LeadHunt
+from telephony.lead_notice import LeadNotice
 from telephony.notify import Notifier
-from telephony.policy import PRESENCES, Policy, load_policy
+from telephony.policy import Policy, load_policy
 from telephony.store import TERMINAL_CALL_STATUSES, Store
 from telephony.throttle import OutboundThrottle
 from telephony.timers import Timers
@@ -33,7 +39,10 @@ class Core:
     ctx: Context
     intake: Intake
     warm_transfer: WarmTransfer
+    lead_hunt: LeadHunt
     hold: Hold
+    callback_capture: CallbackCapture
+    dialler: CallbackDialler
     callbacks: Callbacks
     notify: Notifier
     settings: Settings
@@ -66,16 +75,16 @@ class Core:
         call_sid, status = form.get("CallSid", ""), form.get("CallStatus", "")
         if not self.ctx.store.first_time(f"lead:{call_sid}:{status}"):
             return
-        self.warm_transfer.lead_leg_status(esc_id, call_sid, status)
+        self.lead_hunt.lead_leg_status(esc_id, call_sid, status)
 
-    def callback_leg_status(self, cb_id: str, role: str, form: Mapping[str, str]) -> None:
+    def callback_leg_status(self, cb_id: str, role: str, form: Mapping[str, str], attempt: str = "") -> None:
         call_sid, status = form.get("CallSid", ""), form.get("CallStatus", "")
         if not self.ctx.store.first_time(f"callback:{role}:{call_sid}:{status}"):
             return
         if role == "lead":
-            self.callbacks.lead_status(cb_id, call_sid, status)
+            self.dialler.lead_status(cb_id, call_sid, status, attempt)
         else:
-            self.callbacks.caller_status(cb_id, call_sid, status)
+            self.dialler.caller_status(cb_id, call_sid, status)
 
     def conference_event(self, form: Mapping[str, str]) -> None:
         """Conference events: learn the conference SID, who is in it, who joined."""
@@ -103,20 +112,21 @@ class Core:
                 esc_id = (self.ctx.store.leg(call_sid) or {}).get("escalation", "")
                 if esc_id:
                     self._safely(self.warm_transfer.lead_joined, esc_id)
+        elif event == "announcement-end" and call_sid:
+            esc_id = (self.ctx.store.leg(call_sid) or {}).get("escalation", "")
+            if esc_id:
+                self._safely(self.warm_transfer.notice_heard, esc_id, call_sid)
 
-    def set_presence(self, actor: ApiToken, person_id: str, presence: str) -> dict:
+    def set_presence(self, actor: ApiToken, person_id: str, body: Any) -> dict:
+        presence = parse(PresenceRequest, body).presence
         if self.ctx.policy.person(person_id) is None:
             raise NotFound(f"No person {person_id} in the policy.", code="person_not_found")
-        if presence not in PRESENCES:
-            raise InvalidRequest(
-                f"'presence' must be one of {', '.join(PRESENCES)}.", code="invalid_field", field="presence"
-            )
         if person_id != actor.person_id and actor.role not in ("lead", "supervisor", "manager"):
             raise Forbidden("You may only change your own presence.", code="not_yours")
         self.intake.presence_changed(person_id, presence)
         person = self.ctx.policy.person(person_id)
         if presence == "available" and person is not None and person.role != "agent":
-            self.warm_transfer.lead_freed()
+            self.lead_hunt.lead_freed()
         return {"person": person_id, "presence": self.ctx.presence(person_id)}
 
     def live_calls(self, actor: ApiToken) -> list[dict]:
@@ -150,7 +160,12 @@ class Core:
 
 def build_core(settings: Settings, conn: redis.Redis, clock: Clock | None = None, policy: Policy | None = None) -> Core:
     policy = policy or load_policy(settings.policy_file)
-    client = make_client(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base_url)
+    client = make_client(
+        settings.twilio_account_sid,
+        settings.twilio_auth_token,
+        settings.twilio_api_base_url,
+        timeout=settings.twilio_rest_timeout_seconds,
+    )
     clock = clock or (RedisClock(conn) if settings.virtual_clock else SystemClock())
     ctx = Context(
         policy=policy,
@@ -162,16 +177,20 @@ def build_core(settings: Settings, conn: redis.Redis, clock: Clock | None = None
         clock=clock,
         timers=Timers(conn, clock),
     )
-    intake = Intake(ctx)
-    hold = Hold(ctx)
     notifier = Notifier(ctx)
-    warm_transfer = WarmTransfer(ctx, intake, hold, notifier)
+    hold = Hold(ctx, notifier, LeadNotice(ctx))
+    lead_hunt = LeadHunt(ctx, hold, notifier)
+    callbacks = Callbacks(ctx, notifier)
+    dialler = CallbackDialler(ctx, notifier)
     return Core(
         ctx=ctx,
-        intake=intake,
-        warm_transfer=warm_transfer,
+        intake=Intake(ctx),
+        warm_transfer=WarmTransfer(ctx, hold, lead_hunt, notifier),
+        lead_hunt=lead_hunt,
         hold=hold,
-        callbacks=Callbacks(ctx, hold, notifier, warm_transfer),
+        callback_capture=CallbackCapture(ctx, hold, notifier, dialler, callbacks),
+        dialler=dialler,
+        callbacks=callbacks,
         notify=notifier,
         settings=settings,
     )

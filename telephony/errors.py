@@ -34,7 +34,12 @@ class Forbidden(DomainError):
 
 
 class TelephonyFailure(DomainError):
-    """Twilio refused or could not be reached; nothing was left half-done."""
+    """Twilio refused or could not be reached; nothing was left half-done. `transient`: Twilio
+    itself failed (unreachable, timed out, 5xx), so the same request may work later."""
 
     status = 502
     code = "telephony_failure"
+
+    def __init__(self, message: str, *, transient: bool = False, **kwargs):
+        super().__init__(message, **kwargs)
+        self.transient = transient

@@ -104,6 +104,15 @@ class Intake:
         self.ctx.store.wait_for_agent(caller_sid, self.ctx.clock.now().timestamp())
         return False
 
+    def words_while_waiting(self, caller_sid: str) -> str:
+        """What a caller waiting for an agent hears: that agents are busy only while nobody is
+        being rung for them."""
+        call = self.ctx.store.call(caller_sid) or {}
+        ringing = call.get("agent_call_sid") and call.get("agent_left") != "true"
+        if ringing or not call:
+            return self.ctx.policy.ivr.agent_ringing_message
+        return self.ctx.policy.ivr.agent_busy_message
+
     def agent_leg_status(self, caller_sid: str, agent_call_sid: str, status: str) -> str | None:
         """An agent's leg moved on. Returns the open escalation id when an answered agent left,
         so the warm transfer can go on without them (R-WARM-5)."""

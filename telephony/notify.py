@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 from telephony.context import Context
+from telephony.errors import TelephonyFailure
+from telephony.timers import TELL_PEOPLE_AFTER_TRIES
 
 
 class Notifier:
@@ -39,6 +41,17 @@ class Notifier:
     def managers(self, esc_id: str, text: str) -> dict:
         ids = [p.id for p in self.ctx.policy.people if p.role == "manager"]
         return self._post({"to": "managers", "people": ids, "escalation": esc_id, "text": text, "urgent": True})
+
+    def step_failed(self, esc_id: str, step: str, exc: TelephonyFailure, tries: int) -> None:
+        """A step Twilio could not do goes on the timeline every time; the team is told once it
+        has failed a few times, because a person may need to pick the call up by hand."""
+        self.ctx.store.add_event(esc_id, self.ctx.event(f"{step}_failed", f"try {tries + 1}: {exc.message}"))
+        if tries + 1 == TELL_PEOPLE_AFTER_TRIES:
+            self.team(
+                esc_id,
+                f"Twilio failed {tries + 1} times ({step.replace('_', ' ')}) and the service is still trying. "
+                "Please check on the caller.",
+            )
 
     def _post(self, note: dict) -> dict:
         note = {"at": self.ctx.now_iso(), **note}

@@ -60,6 +60,18 @@ def normalise_endpoint(raw: str, region: str) -> str:
     return to_e164(raw, region)
 
 
+def spoken_number(e164: str, region: str = "US") -> str:
+    """A phone number read back the one way people say it: the national format of the caller's
+    own region, digit by digit in its groups ("3 1 2, 5 5 5, 0 1 4 2"; a London number
+    "0 2 0, 7 9 4 6, 0 9 5 8"). Every prompt that reads a number back uses this."""
+    try:
+        parsed = phonenumbers.parse(e164, region)
+    except phonenumbers.NumberParseException:
+        return spoken_digits(e164)
+    groups = re.findall(r"\d+", phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL))
+    return ", ".join(" ".join(group) for group in groups)
+
+
 def spoken_digits(digits: str) -> str:
     """Digits read one by one ("4 4 1 2"), the way a caller expects a number read back."""
     return " ".join(d for d in digits if d.isdigit())

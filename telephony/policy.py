@@ -65,6 +65,7 @@ class Ivr:
     wait_message: str
     wait_music_url: str
     agent_busy_message: str
+    agent_ringing_message: str
     fallback_message: str
     fallback_endpoint: str
 
@@ -77,6 +78,8 @@ class Hold:
     music_url: str
     check_in_message: str
     check_in_seconds: int
+    briefing_message: str
+    message_repeat_seconds: int
     limit_seconds: int
     keep_holding_resets: int
     after_last_limit: str
@@ -129,6 +132,12 @@ class Announcement:
     accepted: str
     declined: str
     ring_timeout_seconds: int
+    agent_dropped: str
+    accepted_agent_gone: str
+    hold_limit: str
+    still_holding: str
+    callback_chosen: str
+    caller_connected: str
 
 
 @dataclass(frozen=True)
@@ -264,6 +273,10 @@ def parse_policy(data: dict[str, Any], file: str = "<policy>") -> Policy:
         music_url=hold_t.text("music_url", ""),
         check_in_message=hold_t.spoken("check_in_message"),
         check_in_seconds=hold_t.integer("check_in_seconds", 120, 10, 3600),
+        briefing_message=hold_t.spoken(
+            "briefing_message", "Thank you for waiting. A {role} is reviewing your call and will be with you shortly."
+        ),
+        message_repeat_seconds=hold_t.integer("message_repeat_seconds", 60, 15, 600),
         limit_seconds=hold_t.integer("limit_seconds", 300, 10, 7200),
         keep_holding_resets=hold_t.integer("keep_holding_resets", 1, 0, 10),
         after_last_limit=hold_t.text("after_last_limit", "callback"),
@@ -285,6 +298,20 @@ def parse_policy(data: dict[str, Any], file: str = "<policy>") -> Policy:
         accepted=ann.spoken("accepted"),
         declined=ann.spoken("declined"),
         ring_timeout_seconds=ann.integer("ring_timeout_seconds", 20, 5, 120),
+        agent_dropped=ann.spoken("agent_dropped", "The agent's line dropped. The caller is with you now."),
+        accepted_agent_gone=ann.spoken(
+            "accepted_agent_gone",
+            "Thank you. The agent's line dropped, so you are being put through to the caller now.",
+        ),
+        hold_limit=ann.spoken(
+            "hold_limit",
+            "The caller has reached the hold limit and is being offered a callback or more time. Please stay on the line.",
+        ),
+        still_holding=ann.spoken("still_holding", "The caller is still holding. Please stay on the line."),
+        callback_chosen=ann.spoken(
+            "callback_chosen", "The caller chose a callback instead of waiting, and it is booked. Thank you. Goodbye."
+        ),
+        caller_connected=ann.spoken("caller_connected", "You are now connected with {name}, a {role}."),
     )
     return Policy(
         name=org.text("name"),
@@ -322,6 +349,9 @@ def _ivr(t: _Reader, region: str) -> Ivr:
         wait_message=t.spoken("wait_message"),
         wait_music_url=t.text("wait_music_url", ""),
         agent_busy_message=t.spoken("agent_busy_message"),
+        agent_ringing_message=t.spoken(
+            "agent_ringing_message", "Please stay on the line while we connect you to an agent."
+        ),
         fallback_message=t.spoken("fallback_message"),
         fallback_endpoint=fallback_endpoint,
     )

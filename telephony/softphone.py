@@ -14,7 +14,9 @@ TOKEN_SECONDS = 3600
 
 
 class SoftphoneOffline(DomainError):
-    status = 503
+    """The service runs without an API key (the simulator, make demo): nothing to sign with."""
+
+    status = 409
 
 
 class NoClientEndpoint(DomainError):

@@ -4,6 +4,7 @@ that must not race (a state transition, claiming a lead, creating an escalation)
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import redis
@@ -11,6 +12,14 @@ import redis
 P = "esc:"
 EVENTS = f"{P}events"
 EVENTS_KEPT = 1000
+# Ids that come from outside (URLs, API paths) become parts of keys: only these characters, so
+# `esc_x:timeline` can never reach another key.
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+
+
+def safe_id(ident: str) -> bool:
+    return bool(_SAFE_ID.match(ident or ""))
+
 
 # Call progress only moves forward: a late "ringing" never undoes "completed" (Twilio sends
 # status callbacks with no ordering guarantee).
@@ -95,7 +104,7 @@ local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return 0 end
 if status ~= 'scheduled' and status ~= 'rescheduled' and status ~= 'overdue' then return 0 end
 if tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0') ~= tonumber(ARGV[1]) - 1 then return 0 end
-redis.call('HSET', KEYS[1], 'status', 'dialing', 'attempts', ARGV[1], 'claimed_at', ARGV[2], 'lead_call_sid', '', 'caller_call_sid', '', 'tried', '[]')
+redis.call('HSET', KEYS[1], 'status', 'dialing', 'attempts', ARGV[1], 'claimed_at', ARGV[2], 'lead_call_sid', '', 'caller_call_sid', '', 'tried', '[]', 'ringing', '')
 return 1
 """
 
@@ -124,6 +133,10 @@ class Store:
         """True the first time a webhook with this identity is seen: duplicates are no-ops."""
         return bool(self.r.set(f"{P}seen:{dedupe_key}", 1, nx=True, ex=ttl))
 
+    def forget_seen(self, dedupe_key: str) -> None:
+        """Undo first_time: the step it guarded did not happen, so its retry must run."""
+        self.r.delete(f"{P}seen:{dedupe_key}")
+
     # -- calls (the caller's leg and every leg we dial) -----------------
     def save_call(self, call_sid: str, fields: dict[str, Any]) -> bool:
         """Create the call record once; a retried webhook finds it already there."""
@@ -138,6 +151,8 @@ class Store:
         return bool(created)
 
     def call(self, call_sid: str) -> dict[str, str] | None:
+        if not safe_id(call_sid):
+            return None
         return self._hash(f"{P}call:{call_sid}")
 
     def update_call(self, call_sid: str, **fields: Any) -> None:
@@ -238,6 +253,8 @@ class Store:
         return outcome.decode(), ident.decode()
 
     def escalation(self, esc_id: str) -> dict[str, str] | None:
+        if not safe_id(esc_id):
+            return None
         return self._hash(f"{P}escalation:{esc_id}")
 
     def open_escalation_id(self, call_sid: str) -> str | None:
@@ -287,6 +304,8 @@ class Store:
         self.changed("escalation", esc_id)
 
     def timeline(self, esc_id: str) -> list[dict[str, str]]:
+        if not safe_id(esc_id):
+            return []
         return [json.loads(v) for v in self.r.lrange(f"{P}escalation:{esc_id}:timeline", 0, -1)]
 
     def escalation_ids(self, state: str | None = None) -> list[str]:
@@ -301,6 +320,8 @@ class Store:
         self.r.hset(f"{P}leg:{call_sid}", mapping={k: _text(v) for k, v in fields.items()})
 
     def leg(self, call_sid: str) -> dict[str, str] | None:
+        if not safe_id(call_sid):
+            return None
         return self._hash(f"{P}leg:{call_sid}")
 
     def update_leg(self, call_sid: str, **fields: Any) -> None:
@@ -326,6 +347,8 @@ class Store:
         self.changed("callback", cb_id)
 
     def callback(self, cb_id: str) -> dict[str, str] | None:
+        if not safe_id(cb_id):
+            return None
         return self._hash(f"{P}callback:{cb_id}")
 
     def update_callback(self, cb_id: str, **fields: Any) -> None:
@@ -344,6 +367,8 @@ class Store:
         return [v.decode() for v in self.r.zrange(f"{P}callbacks", 0, -1)]
 
     def capture(self, esc_id: str) -> dict[str, str]:
+        if not safe_id(esc_id):
+            return {}
         return self._hash(f"{P}capture:{esc_id}") or {}
 
     def update_capture(self, esc_id: str, **fields: Any) -> None:
@@ -403,3 +428,27 @@ def _text(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value)
     return str(value)
+
+
+def persistence_problem(conn: redis.Redis) -> tuple[str, bool]:
+    """What this Redis would lose on a restart: ("", False) when it writes an append-only file;
+    (why, fatal) otherwise. A booked callback has been confirmed to the caller (R-CB-8), so a
+    Redis that keeps nothing is refused; snapshots only, or a Redis that will not say, is warned."""
+    try:
+        config = conn.config_get("appendonly")
+        config.update(conn.config_get("save"))
+    except redis.ResponseError as exc:
+        return f"cannot read Redis's persistence settings ({exc}); make sure it has appendonly yes", False
+    aof = str(config.get("appendonly", "")).lower() == "yes"
+    snapshots = bool(str(config.get("save", "")).strip())
+    if aof:
+        return "", False
+    if snapshots:
+        return (
+            "Redis keeps snapshots only (appendonly no): changes since the last one are lost on a crash; set appendonly yes",
+            False,
+        )
+    return (
+        "Redis has no persistence (appendonly no, no save points): a restart would lose booked callbacks; set appendonly yes",
+        True,
+    )

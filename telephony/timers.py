@@ -5,7 +5,7 @@ RQ's own scheduler (`enqueue_at`, `rq worker --with-scheduler`). On the simulato
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import redis
 from rq import Queue, Retry
@@ -16,6 +16,10 @@ from telephony.clock import Clock
 
 QUEUE = "escalations"
 RETRY = Retry(max=3, interval=[5, 30, 120])
+# A step Twilio could not do (take a caller off hold, ring a lead) is tried again on the
+# virtual-clock-aware scheduler, sooner first, then every 2 minutes for as long as it matters.
+AGAIN_AFTER_SECONDS = (5, 15, 30, 60, 120)
+TELL_PEOPLE_AFTER_TRIES = 3
 
 
 def job_id(*parts: object) -> str:
@@ -34,6 +38,14 @@ class Timers:
 
     def soon(self, func: str, *args: object, key: str | None = None) -> Job:
         return self.queue.enqueue(func, *args, job_id=key, retry=RETRY)
+
+    def again(self, func: str, *args: object, tries: int, key: str) -> datetime:
+        """Schedule the next try of a step that has failed `tries` times (the job is called with
+        `tries` last); its own job id, so a duplicate of the failed job does not schedule it twice."""
+        delay = AGAIN_AFTER_SECONDS[min(tries, len(AGAIN_AFTER_SECONDS)) - 1]
+        when = self.clock.now() + timedelta(seconds=delay)
+        self.at(when, func, *args, tries, key=job_id(key, "try", tries))
+        return when
 
     def release_due(self) -> int:
         """Move every job due by the clock's now into the queue (what the RQ scheduler does)."""

@@ -5,16 +5,19 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from telephony.errors import TelephonyFailure
+from telephony.metrics import TWILIO_ERRORS
 
 log = logging.getLogger(__name__)
 
 CALL_PROGRESS_EVENTS = ["initiated", "ringing", "answered", "completed"]
-CONFERENCE_EVENTS = ["start", "end", "join", "leave", "hold"]
+CONFERENCE_EVENTS = ["start", "end", "join", "leave", "hold", "announcement"]
 
 
 @dataclass(frozen=True)
@@ -23,9 +26,11 @@ class Joined:
     conference_sid: str
 
 
-def make_client(account_sid: str, auth_token: str, api_base_url: str | None = None) -> Client:
-    """A Twilio client; TWILIO_API_BASE_URL points it at the local simulator instead of Twilio."""
-    client = Client(account_sid, auth_token)
+def make_client(account_sid: str, auth_token: str, api_base_url: str | None = None, timeout: float = 5.0) -> Client:
+    """A Twilio client whose every request gives up after `timeout` seconds to connect and again
+    to read, so a hung Twilio never holds a web request or a worker (TWILIO_API_BASE_URL: the
+    local simulator)."""
+    client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=timeout))
     if api_base_url:
         client.api.base_url = api_base_url
     return client
@@ -106,10 +111,23 @@ class TwilioGateway:
             ),
         )
 
-    def unhold(self, conference_sid: str, call_sid: str) -> None:
+    def unhold(self, conference_sid: str, call_sid: str, announce_url: str | None = None) -> None:
+        """Off hold; with `announce_url` the participant is first told who they are with."""
+        extra = {"announce_url": announce_url, "announce_method": "POST"} if announce_url else {}
         self._do(
             "unhold",
-            lambda: self.client.conferences(conference_sid).participants(call_sid).update(hold=False),
+            lambda: self.client.conferences(conference_sid).participants(call_sid).update(hold=False, **extra),
+        )
+
+    def announce_to(self, conference_sid: str, call_sid: str, url: str) -> None:
+        """Say something to one participant only; the conference sends `announcement-end`."""
+        self._do(
+            "announce",
+            lambda: (
+                self.client.conferences(conference_sid)
+                .participants(call_sid)
+                .update(announce_url=url, announce_method="POST")
+            ),
         )
 
     def remove_from_conference(self, conference_sid: str, call_sid: str) -> None:
@@ -139,8 +157,17 @@ class TwilioGateway:
             self.client.calls(call_sid).update(status="canceled")
         except TwilioRestException:
             self.hang_up(call_sid)
-        except TwilioException as exc:
-            raise TelephonyFailure(f"Twilio could not cancel the call: {exc}") from exc
+        except (TwilioException, OSError) as exc:
+            raise TelephonyFailure(f"Twilio could not cancel the call: {exc}", transient=True) from exc
+
+    def calls_placed(self, to: str, since: datetime) -> list[tuple[str, str]]:
+        """(SID, status) of the calls placed to `to` from our number since `since`: how a dial
+        whose answer was lost (the worker died mid-request) is found again, not placed twice."""
+        calls = self._do(
+            "list calls",
+            lambda: self.client.calls.list(to=to, from_=self.caller_id, start_time_after=since, limit=20),
+        )
+        return [(c.sid, c.status) for c in calls or []]
 
     def redirect(self, call_sid: str, url: str) -> None:
         """Take a live call to new TwiML (e.g. off a conference hold to a keypad menu)."""
@@ -148,7 +175,9 @@ class TwilioGateway:
 
     def _do(self, what: str, action, missing_ok: bool = False):
         """One REST call; Twilio's 429 (too many requests) is retried with back-off, anything
-        else becomes a TelephonyFailure naming what could not be done."""
+        else becomes a TelephonyFailure naming what could not be done: `transient` when Twilio
+        was unreachable, timed out or failed (worth trying again later), not when it refused
+        this request (a bad number: try someone else)."""
         for delay in (*self.retry_delays, None):
             try:
                 return action()
@@ -160,12 +189,13 @@ class TwilioGateway:
                     log.warning("%s: Twilio says too many requests; again in %.1f s", what, delay)
                     self.sleep(delay)
                     continue
+                TWILIO_ERRORS.labels(operation=what, status=str(exc.status)).inc()
                 raise TelephonyFailure(
                     f"Twilio refused to {what}: {exc.msg} (HTTP {exc.status}, code {exc.code})",
                     code="telephony_failure",
+                    transient=exc.status >= 500 or exc.status == 429,
                 ) from exc
-            except TwilioException as exc:
-                raise TelephonyFailure(f"Twilio could not be reached to {what}: {exc}") from exc
-            except OSError as exc:
-                raise TelephonyFailure(f"Twilio could not be reached to {what}: {exc}") from exc
+            except (TwilioException, OSError) as exc:
+                TWILIO_ERRORS.labels(operation=what, status="0").inc()
+                raise TelephonyFailure(f"Twilio could not be reached to {what}: {exc}", transient=True) from exc
         raise AssertionError("unreachable")

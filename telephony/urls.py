@@ -1,4 +1,4 @@
-"""Every URL Twilio is told to fetch, built from PUBLIC_BASE_URL (CONTRACT.md)."""
+"""Every URL Twilio is told to fetch, built from PUBLIC_BASE_URL (docs/api.md)."""
 
 from __future__ import annotations
 
@@ -55,6 +55,13 @@ class Urls:
     def hold_loop(self, escalation_id: str, round_: int) -> str:
         return self._url("/voice/hold/loop", escalation=escalation_id, round=round_)
 
+    def lead_notice(self, escalation_id: str, notice: str, leave: bool = False) -> str:
+        """What a lead is told (an announcement in the conference, or on leaving it)."""
+        return self._url("/voice/lead/notice", escalation=escalation_id, notice=notice, leave=1 if leave else None)
+
+    def caller_connected(self, escalation_id: str) -> str:
+        return self._url("/voice/caller/connected", escalation=escalation_id)
+
     def rejoin(self, escalation_id: str) -> str:
         return self._url("/voice/rejoin", escalation=escalation_id)
 
@@ -70,14 +77,15 @@ class Urls:
     def callback_step(self, step: str, escalation_id: str, tries: int = 0, busy: bool = False) -> str:
         return self._url(f"/voice/callback/{step}", escalation=escalation_id, tries=tries, busy=1 if busy else None)
 
-    def callback_lead_answer(self, callback_id: str) -> str:
-        return self._url("/voice/callback/lead/answer", callback=callback_id)
+    def callback_lead_answer(self, callback_id: str, attempt: int | None = None) -> str:
+        """`attempt` marks the call as this attempt's, so a lost dial is recognised (R-CB-8)."""
+        return self._url("/voice/callback/lead/answer", callback=callback_id, attempt=attempt)
 
     def callback_lead_decision(self, callback_id: str) -> str:
         return self._url("/voice/callback/lead/decision", callback=callback_id)
 
-    def callback_lead_status(self, callback_id: str) -> str:
-        return self._url("/voice/callback/lead/status", callback=callback_id)
+    def callback_lead_status(self, callback_id: str, attempt: int | None = None) -> str:
+        return self._url("/voice/callback/lead/status", callback=callback_id, attempt=attempt)
 
     def callback_caller_answer(self, callback_id: str) -> str:
         return self._url("/voice/callback/caller/answer", callback=callback_id)

@@ -8,7 +8,7 @@ import redis
 import responses
 
 from telephony.local_redis import LocalRedis
-from tests.twilio_contract import FakeTwilioRest, TwilioSpec, intercept
+from tests.twilio_contract import FakeTwilioRest, TwilioSpec, TwilioStandIn, intercept
 
 
 @pytest.fixture(scope="session")
@@ -31,8 +31,18 @@ def twilio_rest():
     fake = FakeTwilioRest(TwilioSpec.load())
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         intercept(mock, fake)
+        fake.mock = mock
         yield fake
     assert not fake.violations, "requests Twilio would refuse:\n" + "\n".join(fake.violations)
+
+
+@pytest.fixture
+def twilio_stand_in(twilio_rest):
+    """Twilio's REST API as a real server on loopback (it can also hang); see TwilioStandIn."""
+    stand_in = TwilioStandIn(twilio_rest)
+    twilio_rest.mock.add_passthru(stand_in.url)
+    yield stand_in
+    stand_in.close()
 
 
 @pytest.fixture

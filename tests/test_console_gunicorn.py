@@ -21,7 +21,7 @@ LEAD = "tok-lead-lee-0000000000"
 
 
 def events(base: str, last: str, count: int) -> list[tuple[str, str]]:
-    headers = {"Authorization": f"Bearer {LEAD}", "Last-Event-ID": last}
+    headers = {"Authorization": f"Bearer {LEAD}", "Last-Event-ID": last, "Accept": "text/event-stream"}
     seen, entry = [], None
     with requests.get(f"{base}/api/events", headers=headers, stream=True, timeout=30) as response:
         assert response.headers["Content-Type"].startswith("text/event-stream")

@@ -117,13 +117,25 @@ def test_events_replay_what_a_reconnect_missed_from_any_worker(harness, redis_co
         == 200
     )
     stream = other.test_client().get(
-        "/api/events", headers={"Authorization": f"Bearer {LEAD.token}", "Last-Event-ID": seen}, buffered=False
+        "/api/events",
+        headers={"Authorization": f"Bearer {LEAD.token}", "Last-Event-ID": seen, "Accept": "text/event-stream"},
+        buffered=False,
     )
     assert stream.mimetype == "text/event-stream"
     events = read_events(stream, 2)
     assert [e for _, e in events] == [{"kind": "presence", "id": "agent-blake"}, {"kind": "presence", "id": "lead-lee"}]
-    after_first = client.get("/api/events", headers={"Last-Event-ID": events[0][0]}, base_url=BASE, buffered=False)
+    after_first = client.get(
+        "/api/events",
+        headers={"Last-Event-ID": events[0][0], "Accept": "text/event-stream"},
+        base_url=BASE,
+        buffered=False,
+    )
     assert [e for _, e in read_events(after_first, 1)] == [{"kind": "presence", "id": "lead-lee"}]
+    catch_up = client.get("/api/events", headers={"Last-Event-ID": seen}, base_url=BASE).json
+    assert [(e["event_id"], e["kind"], e["id"]) for e in catch_up["events"]] == [
+        (entry, change["kind"], change["id"]) for entry, change in events
+    ], "without Accept: text/event-stream, the same changes as JSON"
+    assert catch_up["last_event_id"] == events[-1][0]
 
 
 def test_voice_token_is_a_short_lived_voice_grant_for_the_client_identity(redis_conn, twilio_rest):
@@ -151,7 +163,7 @@ def test_voice_token_is_a_short_lived_voice_grant_for_the_client_identity(redis_
 
 def test_without_twilio_keys_the_softphone_is_offline(harness):
     offline = harness.api("POST", "/api/voice-token")
-    assert offline.status_code == 503 and offline.json["error"] == "softphone_offline"
+    assert offline.status_code == 409 and offline.json["error"] == "softphone_offline"
     assert "softphone offline (no Twilio)" in offline.json["message"]
 
 

@@ -102,7 +102,7 @@ def test_caller_asks_for_a_callback_by_speech__R_HOLD_3_R_CB_1(harness):
     heard = harness.twiml(
         f"/voice/hold/choice?escalation={esc_id}&tries=0", {"CallSid": caller_sid, "SpeechResult": "just call me back"}
     )
-    assert "We can call you back at 3 1 2 5 5 5 0 1 4 2" in heard.text()
+    assert "We can call you back at 3 1 2, 5 5 5, 0 1 4 2" in heard.text()
     unclear = harness.twiml(
         f"/voice/hold/choice?escalation={esc_id}&tries=0", {"CallSid": caller_sid, "SpeechResult": "banana"}
     )
@@ -127,7 +127,7 @@ def test_callback_booked_in_a_two_hour_window_and_stored_before_the_confirmation
     assert "For as soon as someone is available, press 1." in text
     assert "For today between 10 AM and 12 PM, press 2." in text
     assert "For today between 12 PM and 2 PM, press 3." in text
-    assert "We will call you at 1 3 1 2 5 5 5 0 1 4 2, today between 10 AM and 12 PM." in confirmed.text()
+    assert "We will call you at 3 1 2, 5 5 5, 0 1 4 2, today between 10 AM and 12 PM." in confirmed.text()
     assert confirmed.verbs()[-1] == "Hangup"
 
     listed = harness.api("GET", "/api/callbacks?status=scheduled", who="lead-lee").json["callbacks"]
@@ -161,12 +161,12 @@ def test_bad_numbers_are_reprompted_never_stored__R_CB_2(harness):
             f"/voice/callback/number-keyed?escalation={esc_id}&tries=0", {"CallSid": caller_sid, "Digits": bad}
         )
         assert "cannot call that number" in again.text(), bad
-        assert harness.core.callbacks.pending_number(esc_id) == ""
+        assert harness.core.callback_capture.pending_number(esc_id) == ""
     good = harness.twiml(
         f"/voice/callback/number-keyed?escalation={esc_id}&tries=1", {"CallSid": caller_sid, "Digits": "3125550199"}
     )
-    assert "You entered 1 3 1 2 5 5 5 0 1 9 9" in good.text()
-    assert harness.core.callbacks.pending_number(esc_id) == "+13125550199"
+    assert "You entered 3 1 2, 5 5 5, 0 1 9 9" in good.text()
+    assert harness.core.callback_capture.pending_number(esc_id) == "+13125550199"
 
 
 def test_after_hours_callback_slots_start_next_business_day__R_CB_3_R_HOURS_1(harness):
@@ -293,7 +293,7 @@ def test_two_workers_racing_dial_one_callback_once__R_CB_8(harness, redis_conn):
 
     def worker(core):
         barrier.wait()
-        results.append(core.callbacks.dial(cb_id, 1))
+        results.append(core.dialler.dial(cb_id, 1))
 
     threads = [threading.Thread(target=worker, args=(c,)) for c in (harness.core, other)]
     for t in threads:
@@ -302,7 +302,7 @@ def test_two_workers_racing_dial_one_callback_once__R_CB_8(harness, redis_conn):
         t.join()
     assert sorted(results) == ["dialing", "skipped"]
     assert len(harness.rest.requests("CreateCall")) == before + 1
-    assert harness.core.callbacks.dial(cb_id, 1) == "skipped", "a retried job does not dial again"
+    assert harness.core.dialler.dial(cb_id, 1) == "skipped", "a retried job does not dial again"
 
 
 def test_callback_not_made_by_its_deadline_is_overdue_and_managers_told__R_CB_7(harness):
@@ -468,3 +468,18 @@ def test_windows_are_spoken_in_the_callers_time_zone__R_CB_2(harness):
     assert "today between 11 AM and 1 PM" in confirmed.text()
     cb = harness.api("GET", "/api/callbacks", who="lead-lee").json["callbacks"][0]
     assert cb["number"] == "+12125550123" and cb["window_start"] == "2026-11-24T16:00:00+00:00"
+
+
+def test_the_callback_number_is_read_back_one_way_everywhere__R_CB_2(harness):
+    caller_sid, esc_id = holding(harness)
+    harness.advance(300)
+    offered = harness.twiml(f"/voice/hold/choice?escalation={esc_id}", {"CallSid": caller_sid, "Digits": "2"})
+    windows = harness.twiml(
+        f"/voice/callback/number-choice?escalation={esc_id}", {"CallSid": caller_sid, "Digits": "1"}
+    )
+    booked = harness.twiml(f"/voice/callback/window?escalation={esc_id}", {"CallSid": caller_sid, "Digits": "1"})
+    spoken = "3 1 2, 5 5 5, 0 1 4 2"
+    assert f"We can call you back at {spoken}." in offered.said()
+    assert windows.said(), "the windows follow"
+    assert any(line.startswith(f"We will call you at {spoken},") for line in booked.said()), booked.said()
+    assert "1 3 1 2" not in booked.text() and "3 1 2 5" not in offered.text()

@@ -202,12 +202,62 @@ def test_agent_dropping_during_dialing_leaves_caller_on_hold_and_transfer_goes_o
 
 
 def test_agent_dropping_during_briefing_connects_caller_to_the_briefed_lead__R_WARM_5(harness):
+    """The lead is told the agent's line dropped before the caller is with them, and the caller
+    hears who they are put through to (issue 7, item 1)."""
+    caller_sid, agent_sid = harness.caller_with_agent()
+    esc_id = harness.escalate(caller_sid).json["id"]
+    harness.lead_accepts_and_joins(esc_id)
+    lead_sid = harness.lead_leg(esc_id)
+    harness.leg_status(f"/voice/agent/status?caller={caller_sid}", agent_sid, "completed")
+
+    assert harness.escalation(esc_id)["state"] == "briefing", "not yet: the lead is told first"
+    [told] = [r for r in harness.rest.requests("UpdateParticipant") if r.param("AnnounceUrl")]
+    assert told.path_params["CallSid"] == lead_sid
+    notice = harness.twiml(told.param("AnnounceUrl"), {"CallSid": lead_sid})
+    assert notice.said() == ["The agent's line dropped. The caller is with you now."]
+    assert not [r for r in harness.rest.requests("UpdateParticipant") if r.param("Hold") == "false"]
+
+    harness.conference_event("announcement-end", lead_sid, label="lead")
+    assert harness.escalation(esc_id)["state"] == "connected"
+    [unhold] = [r for r in harness.rest.requests("UpdateParticipant") if r.param("Hold") == "false"]
+    assert unhold.path_params["CallSid"] == caller_sid
+    introduced = harness.twiml(unhold.param("AnnounceUrl"), {"CallSid": caller_sid})
+    assert introduced.said() == ["You are now connected with Lee, a lead."]
+    assert harness.rest.requests("DeleteParticipant") == []
+
+
+def test_the_caller_is_put_through_even_if_the_leads_announcement_never_ends__R_WARM_5(harness):
     caller_sid, agent_sid = harness.caller_with_agent()
     esc_id = harness.escalate(caller_sid).json["id"]
     harness.lead_accepts_and_joins(esc_id)
     harness.leg_status(f"/voice/agent/status?caller={caller_sid}", agent_sid, "completed")
+    harness.advance(14)
+    assert harness.escalation(esc_id)["state"] == "briefing"
+    harness.advance(1)
+    assert harness.escalation(esc_id)["state"] == "connected", "no caller waits on a lost event"
+
+
+def test_a_lead_accepting_after_the_agent_dropped_is_told_so_not_that_the_agent_waits__R_WARM_5(harness):
+    caller_sid, agent_sid = harness.caller_with_agent()
+    esc_id = harness.escalate(caller_sid).json["id"]
+    harness.leg_status(f"/voice/agent/status?caller={caller_sid}", agent_sid, "completed")
+    harness.lead_answers(esc_id)
+    heard = harness.lead_presses(esc_id, "1")
+    assert heard.said()[0].startswith("Thank you. The agent's line dropped, so you are being put through")
+    harness.conference_event("participant-join", harness.lead_leg(esc_id), label="lead")
     assert harness.escalation(esc_id)["state"] == "connected"
-    assert harness.rest.requests("DeleteParticipant") == []
+
+
+def test_a_lead_in_the_briefing_hears_that_the_caller_hung_up__issue_7(harness):
+    caller_sid, _ = harness.caller_with_agent()
+    esc_id = harness.escalate(caller_sid).json["id"]
+    harness.lead_accepts_and_joins(esc_id)
+    lead_sid = harness.lead_leg(esc_id)
+    harness.webhook("/voice/status", {"CallSid": caller_sid, "CallStatus": "completed"})
+    [told] = [r for r in harness.rest.requests("UpdateCall") if r.path_params["Sid"] == lead_sid and r.param("Url")]
+    heard = harness.twiml(told.param("Url"), {"CallSid": lead_sid})
+    assert heard.said() == [harness.core.policy.announcement.caller_left] and heard.find("Hangup") is not None
+    assert harness.escalation(esc_id)["state"] == "abandoned"
 
 
 def test_agent_dropping_before_escalation_holds_caller_on_wait_message_and_rings_another_agent__R_WARM_5(harness):

@@ -43,6 +43,20 @@ class Blackhole:
         self.sock.close()
 
 
+def kill_worker_and_horse(worker: subprocess.Popen) -> None:
+    """kill -9 an `rq worker` and the work-horse it forked for the job: RQ starts the horse in a
+    session of its own, so killing the worker's process group alone leaves the horse dialling."""
+    children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children")
+    horses = [int(pid) for pid in children.read_text().split()] if children.exists() else []
+    os.killpg(worker.pid, signal.SIGKILL)
+    for pid in horses:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    worker.wait(timeout=10)
+
+
 def wait_for(predicate, what: str, log: Path, limit: float = 30.0):
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -93,8 +107,7 @@ def test_worker_killed_mid_dial_callback_made_exactly_once__R_CB_8(harness, redi
             log,
         )
     finally:
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait(timeout=10)
+        kill_worker_and_horse(worker)
         hole.close()
     stuck = harness.core.ctx.store.callback(cb_id)
     assert stuck["status"] == "dialing" and not stuck["lead_call_sid"], (

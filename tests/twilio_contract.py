@@ -1,5 +1,5 @@
 """A fake of Twilio's REST API for tests, judged by Twilio's own OpenAPI description
-(`../shared/twilio/twilio_api_v2010.json`): every request the service sends must name an
+(`tests/twilio/twilio_api_v2010.json`, MIT, with its licence): every request the service sends must name an
 operation that exists, use only parameters that operation accepts, and enum values it allows."""
 
 from __future__ import annotations
@@ -15,14 +15,13 @@ from urllib.parse import parse_qs, urlparse
 
 import responses
 
-ROOT = Path(__file__).resolve().parent.parent
 API_HOST = "https://api.twilio.com"
 _CAN_BE = re.compile(r"Can be: (.*?)(?:\.\s|\.$|$)", re.S)
 _TICKED = re.compile(r"`([^`]+)`")
 
 
 def spec_path() -> Path:
-    return Path(os.environ.get("TWILIO_OPENAPI_SPEC") or ROOT.parent / "shared" / "twilio" / "twilio_api_v2010.json")
+    return Path(os.environ.get("TWILIO_OPENAPI_SPEC") or Path(__file__).parent / "twilio" / "twilio_api_v2010.json")
 
 
 @dataclass(frozen=True)
@@ -170,6 +169,7 @@ class FakeTwilioRest:
     recorded: list[TwilioRequest] = field(default_factory=list)
     conferences: dict[str, str] = field(default_factory=dict)
     failures: dict[str, list[tuple[int, int, str]]] = field(default_factory=dict)
+    calls: list[dict] = field(default_factory=list)
 
     def requests(self, operation_id: str | None = None) -> list[TwilioRequest]:
         return [r for r in self.recorded if operation_id is None or r.operation_id == operation_id]
@@ -216,6 +216,18 @@ class FakeTwilioRest:
                 status="queued",
                 direction="outbound-api",
             )
+            self.calls.append({"sid": answer["sid"], "to": answer["to"], "from": answer["from"], "status": "queued"})
+        elif op.operation_id == "ListCall":
+            wanted = {k.lower(): v for k, v in first.items() if k in ("To", "From")}
+            answer.pop("account_sid")
+            answer.update(
+                calls=[c for c in reversed(self.calls) if all(c[k] == v for k, v in wanted.items())],
+                page=0,
+                page_size=50,
+                start=0,
+                next_page_uri=None,
+                previous_page_uri=None,
+            )
         elif op.operation_id == "UpdateCall":
             answer.update(sid=path_params["Sid"], status=first.get("Status", "in-progress"))
         elif op.operation_id == "CreateParticipant":
@@ -256,3 +268,65 @@ def intercept(mock: responses.RequestsMock, fake: FakeTwilioRest) -> None:
     pattern = re.compile(re.escape(API_HOST) + r"/.*")
     for method in (responses.GET, responses.POST, responses.DELETE):
         mock.add_callback(method, pattern, callback=fake)
+
+
+class _Forwarded:
+    """What FakeTwilioRest reads of a request (method, url, body), from a real HTTP request."""
+
+    def __init__(self, method: str, url: str, body: bytes):
+        self.method, self.url, self.body = method, url, body
+
+
+class TwilioStandIn:
+    """A real HTTP server on 127.0.0.1 that answers as FakeTwilioRest (so every request is still
+    judged by Twilio's OpenAPI file), or, for the operations in `hang`, takes the request and
+    never answers: the service's own timeouts are what end it. For `hang_after_accepting` Twilio
+    has done the work (the call is placed and listed) but the answer never comes back."""
+
+    def __init__(self, fake: FakeTwilioRest):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.fake = fake
+        self.hang: set[str] = set()
+        self.hang_after_accepting: set[str] = set()
+        self.hung: list[str] = []
+        self.released = threading.Event()
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                url = f"{API_HOST}{self.path}"
+                op, _ = fake.spec.find(self.command, urlparse(url).path)
+                if op is not None and op.operation_id in stand_in.hang:
+                    stand_in.hung.append(op.operation_id)
+                    stand_in.released.wait(30)
+                    return
+                status, headers, text = fake(_Forwarded(self.command, url, body))
+                if op is not None and op.operation_id in stand_in.hang_after_accepting:
+                    stand_in.hung.append(op.operation_id)
+                    stand_in.released.wait(30)
+                    return
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                data = text.encode() if isinstance(text, str) else text
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_DELETE = _answer
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.released.set()
+        self.server.shutdown()
+        self.server.server_close()

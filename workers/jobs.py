@@ -3,30 +3,69 @@ job does nothing the second time."""
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import requests
 
+from telephony.logs import bound
 from workers.runtime import core
 
 log = logging.getLogger(__name__)
 
 
+def about(kind: str):
+    """Every log line of the job names the escalation or callback it works on."""
+
+    def wrap(job):
+        @functools.wraps(job)
+        def logged(first, *args, **kwargs):
+            subject = first.get("escalation") if isinstance(first, dict) else first
+            with bound(**{kind: subject}):
+                return job(first, *args, **kwargs)
+
+        return logged
+
+    return wrap
+
+
+@about("escalation_id")
 def hold_check_in(escalation_id: str, hold_round: int, n: int) -> bool:
     """R-HOLD-2."""
     return core().hold.check_in(escalation_id, hold_round, n)
 
 
-def hold_limit(escalation_id: str, hold_round: int) -> bool:
+@about("escalation_id")
+def hold_limit(escalation_id: str, hold_round: int, tries: int = 0) -> bool:
     """R-HOLD-3."""
-    return core().hold.limit(escalation_id, hold_round)
+    return core().hold.limit(escalation_id, hold_round, tries)
 
 
+@about("escalation_id")
+def hunt(escalation_id: str, tries: int = 0) -> None:
+    """R-ESC-7: ring the next person again after Twilio failed."""
+    core().lead_hunt.hunt(escalation_id, tries)
+
+
+@about("escalation_id")
+def offer_callback(escalation_id: str, leads_busy: bool, tries: int = 0) -> None:
+    """R-ESC-7: take the caller to the callback offer again after Twilio failed."""
+    core().lead_hunt.offer_callback(escalation_id, leads_busy, tries)
+
+
+@about("escalation_id")
+def connect_after_notice(escalation_id: str) -> None:
+    """R-WARM-5: the lead was told the agent dropped; put the caller through now at the latest."""
+    core().warm_transfer.connect_after_notice(escalation_id)
+
+
+@about("callback_id")
 def dial_callback(callback_id: str, attempt: int) -> str:
     """R-CB-4, R-CB-8: the attempt is claimed atomically inside."""
-    return core().callbacks.dial(callback_id, attempt)
+    return core().dialler.dial(callback_id, attempt)
 
 
+@about("callback_id")
 def callback_deadline(callback_id: str) -> bool:
     """R-CB-7."""
     return core().callbacks.deadline_passed(callback_id)
@@ -34,9 +73,10 @@ def callback_deadline(callback_id: str) -> bool:
 
 def sweep_callbacks() -> list[str]:
     """R-CB-8: recover attempts claimed by a worker that died; runs again while any is open."""
-    return core().callbacks.sweep()
+    return core().dialler.sweep()
 
 
+@about("escalation_id")
 def post_to_channel(note: dict) -> str:
     """R-NOTE-1: a Slack- or Teams-style incoming webhook ({"text": ...}). A failure raises,
     so RQ retries it; the note itself is already kept in Redis."""

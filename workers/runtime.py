@@ -3,6 +3,8 @@ simulator) when the worker runs in the same process as the web service."""
 
 from __future__ import annotations
 
+import logging
+
 from telephony.core import Core
 
 _core: Core | None = None
@@ -18,11 +20,16 @@ def core() -> Core:
     if _core is None:
         import redis
 
-        from telephony.config import Settings
+        from telephony.config import Settings, check_persistence
         from telephony.core import build_core
+        from telephony.logs import configure_logging
+        from telephony.store import persistence_problem
 
+        configure_logging()
         settings = Settings.from_env()
         if settings.redis_url is None:
             raise RuntimeError("REDIS_URL must be set for a worker: it shares the web service's Redis")
-        _core = build_core(settings, redis.Redis.from_url(settings.redis_url))
+        conn = redis.Redis.from_url(settings.redis_url)
+        check_persistence(settings, persistence_problem(conn), logging.getLogger("workers"))
+        _core = build_core(settings, conn)
     return _core

@@ -1,0 +1,74 @@
+"""Prometheus metrics (served at /metrics). Counters and histograms are kept per process and, under
+gunicorn and RQ, summed across processes through PROMETHEUS_MULTIPROC_DIR (prometheus-client's
+multiprocess mode). Escalations by state and callbacks due/overdue are read from Redis when
+scraped, so every process reports the same truth."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+WEBHOOK_SECONDS = Histogram(
+    "escalations_webhook_seconds",
+    "Time to answer a Twilio webhook or API request, by route",
+    ["route"],
+    buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15),
+)
+TIMER_LATENESS_SECONDS = Histogram(
+    "escalations_timer_lateness_seconds",
+    "How late a hold check-in or hold limit ran against its due time",
+    ["timer"],
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+)
+TWILIO_ERRORS = Counter(
+    "escalations_twilio_rest_errors_total",
+    "Twilio REST requests that failed, by what was being done and HTTP status (0: unreachable or timed out)",
+    ["operation", "status"],
+)
+CALLBACKS_DIALLED = Counter("escalations_callbacks_dialled_total", "Callback attempts dialled (a lead rung)")
+
+
+class StoreGauges(Collector):
+    """Escalations by state, callbacks due now and overdue: read from Redis at scrape time."""
+
+    def __init__(self, core) -> None:
+        self.core = core
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        store = self.core.ctx.store
+        states = GaugeMetricFamily("escalations_by_state", "Escalations in each state", labels=["state"])
+        for state in ("dialing_lead", "briefing", "connected", "callback_scheduled", "resolved", "abandoned", "failed"):
+            states.add_metric([state], len(store.escalation_ids(state)))
+        yield states
+        now = self.core.ctx.clock.now()
+        due = overdue = 0
+        for cb_id in store.callback_ids():
+            cb = store.callback(cb_id) or {}
+            if cb.get("status") in ("scheduled", "rescheduled") and datetime.fromisoformat(cb["window_start"]) <= now:
+                due += 1
+            if cb.get("overdue") == "true" and cb.get("status") not in ("completed", "cancelled"):
+                overdue += 1
+        yield GaugeMetricFamily(
+            "escalations_callbacks_due", "Callbacks whose window has opened, not yet dialled", value=due
+        )
+        yield GaugeMetricFamily(
+            "escalations_callbacks_overdue", "Callbacks past their deadline, not completed", value=overdue
+        )
+
+
+def exposition(core) -> bytes:
+    """The text format for one scrape: this process's metrics, or every process's under
+    PROMETHEUS_MULTIPROC_DIR, plus the store's gauges."""
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        for collector in (WEBHOOK_SECONDS, TIMER_LATENESS_SECONDS, TWILIO_ERRORS, CALLBACKS_DIALLED):
+            registry.register(collector)
+    registry.register(StoreGauges(core))
+    return generate_latest(registry)

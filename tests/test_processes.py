@@ -1,0 +1,173 @@
+"""The deployment `make run` starts, with real processes (issue 12 items 2, 3, 10, 11, 14): timers
+keep running after a `kill -9` of the scheduler and the worker and after a Redis restart; start-up
+refuses a Redis that would lose callbacks, a taken port, a token whose role contradicts the policy;
+/health tells nobody where Redis is."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+from rq.job import Job
+
+from routes import create_app, preflight
+from telephony.clock import SystemClock
+from telephony.config import ApiToken, ConfigError
+from telephony.local_redis import LocalRedis, free_port
+from telephony.timers import Timers
+from tests.support import ACCOUNT_SID, AUTH_TOKEN, BASE, CALLER_ID, ROOT, TOKENS, settings_for
+from tests.test_worker_crash import kill_worker_and_horse, wait_for
+from workers.scheduler import LEASE_KEY
+
+BIN = Path(sys.executable).parent
+
+
+def service_env(redis_url: str, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_CALLER_ID": CALLER_ID,
+        "PUBLIC_BASE_URL": BASE,
+        "POLICY_FILE": str(ROOT / "policies" / "default.toml"),
+        "API_TOKENS": ",".join(f"{t.token}:{t.person_id}:{t.role}" for t in TOKENS.values()),
+        "CLOCK": "system",
+        "LOG_FORMAT": "text",
+        "PYTHONPATH": str(ROOT),
+        **extra,
+    }
+
+
+def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        args, cwd=ROOT, env=env, start_new_session=True, stdout=log.open("a"), stderr=subprocess.STDOUT
+    )
+
+
+def timer_due_in(conn: redis.Redis, seconds: float, label: str) -> Job:
+    """A real timed job (what a check-in is), due shortly, on the system clock."""
+    timers = Timers(conn, SystemClock())
+    when = SystemClock().now() + timedelta(seconds=seconds)
+    return timers.at(when, "workers.jobs.post_to_channel", {"text": label, "escalation": "esc_probe"}, key=label)
+
+
+def finished(conn: redis.Redis, job: Job) -> bool:
+    return Job.fetch(job.id, connection=conn).get_status() == "finished"
+
+
+def test_timers_run_again_within_seconds_after_kill_9_of_scheduler_and_worker(redis_server, tmp_path):
+    conn = redis.Redis.from_url(redis_server.url)
+    conn.flushall()
+    env = service_env(redis_server.url)
+    log = tmp_path / "processes.log"
+    scheduler = spawn([str(BIN / "python"), "-m", "workers.scheduler"], env, log)
+    worker = spawn([str(BIN / "rq"), "worker", "--url", redis_server.url, "escalations"], env, log)
+    try:
+        first = timer_due_in(conn, 0.5, "before-the-kill")
+        wait_for(lambda: finished(conn, first), "a timer to run before the kill", log)
+        kill_worker_and_horse(scheduler)
+        kill_worker_and_horse(worker)
+        assert conn.get(LEASE_KEY) is not None, "the dead scheduler's lease is still there"
+
+        scheduler = spawn([str(BIN / "python"), "-m", "workers.scheduler"], env, log)
+        worker = spawn([str(BIN / "rq"), "worker", "--url", redis_server.url, "escalations"], env, log)
+        after = timer_due_in(conn, 1, "after-the-restart")
+        wait_for(lambda: finished(conn, after), "a timer to run after the restart (RQ's scheduler: 10 min)", log)
+    finally:
+        for process in (scheduler, worker):
+            if process.poll() is None:
+                kill_worker_and_horse(process)
+
+
+def test_make_run_rides_out_a_redis_restart_and_stops_everything(tmp_path):
+    server = LocalRedis.start(tmp_path / "redis", appendonly=True)
+    port = free_port()
+    log = tmp_path / "run.log"
+    env = service_env(
+        server.url, BIND=f"127.0.0.1:{port}", WEB_WORKERS="1", RQ_WORKERS="1", DATA_DIR=str(tmp_path / "var")
+    )
+    run = spawn(["bash", "scripts/run.sh"], env, log)
+    conn = redis.Redis.from_url(server.url)
+    try:
+        wait_for(lambda: _get(f"http://127.0.0.1:{port}/ready") == 200, "make run to be ready", log)
+        os.kill(server.process.pid, signal.SIGKILL)
+        server.process.wait()
+        time.sleep(2)
+        server = LocalRedis.start(server.data_dir, port=server.port, appendonly=True)
+
+        job = timer_due_in(conn, 1, "after-redis-restart")
+        wait_for(lambda: finished(conn, job), "a timer to run after Redis restarted", log, limit=60)
+        wait_for(lambda: _get(f"http://127.0.0.1:{port}/ready") == 200, "the service to be ready again", log)
+    finally:
+        run.send_signal(signal.SIGTERM)
+        run.wait(timeout=60)
+        conn.close()
+        server.stop()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1)
+
+
+def _get(url: str) -> int:
+    try:
+        return requests.get(url, timeout=2).status_code
+    except requests.RequestException:
+        return 0
+
+
+def test_run_refuses_a_taken_port_in_one_line(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        for extra in (
+            {"BIND": f"127.0.0.1:{busy}"},
+            {"BIND": f"127.0.0.1:{free_port()}", "LOCAL_REDIS_PORT": str(busy)},
+        ):
+            env = service_env("", **extra)
+            env.pop("REDIS_URL")
+            result = subprocess.run(
+                ["bash", "scripts/run.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30
+            )
+            assert result.returncode == 2, result.stderr
+            assert result.stderr.strip().count("\n") == 0 and "already in use" in result.stderr, result.stderr
+
+
+def test_a_redis_without_persistence_is_refused_unless_told_to_warn(tmp_path, twilio_rest, caplog):
+    server = LocalRedis.start(tmp_path / "redis", appendonly=False)
+    try:
+        with pytest.raises(ConfigError, match="no persistence"):
+            create_app(settings_for(redis_url=server.url))
+        create_app(settings_for(redis_url=server.url, redis_persistence_check="warn"))
+        assert any("no persistence" in r.getMessage() for r in caplog.records)
+    finally:
+        server.stop()
+
+
+def test_health_does_not_say_where_redis_is(tmp_path, twilio_rest):
+    server = LocalRedis.start(tmp_path / "redis", appendonly=True)
+    app = create_app(settings_for(redis_url=server.url))
+    server.stop()
+    response = app.test_client().get("/health")
+    assert response.status_code == 503
+    assert response.json == {"status": "degraded", "redis": "unreachable"}
+    assert str(server.port) not in response.get_data(as_text=True)
+
+
+def test_a_token_whose_role_contradicts_the_policy_stops_start_up():
+    tokens = {**TOKENS, "agent-avery": ApiToken("tok-agent-avery-000000", "agent-avery", "manager")}
+    with pytest.raises(ConfigError, match="agent-avery the role 'manager'.*agent"):
+        preflight(settings_for(tokens=tokens))
+    env = service_env("redis://127.0.0.1:1/0")
+    env["API_TOKENS"] = "tok-agent-avery-000000:agent-avery:manager"
+    result = subprocess.run([sys.executable, "wsgi.py", "--check"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.startswith("cannot start: API_TOKENS gives agent-avery")

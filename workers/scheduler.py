@@ -1,0 +1,95 @@
+"""`python -m workers.scheduler`: moves every due timer (check-ins, hold limits, callback dials,
+deadlines, retries) from RQ's scheduled registry onto its queue, on the service's clock.
+
+RQ's own scheduler (`rq worker --with-scheduler`) holds a lock for 61 s and a worker that could
+not take it tries again only every 10 minutes; its scheduler process also dies when Redis
+restarts. So after a `kill -9` and a restart, or a Redis restart, nothing timed ran for 10
+minutes. This loop holds a short lease instead (LEASE_SECONDS, renewed every TICK_SECONDS): run
+it beside every worker, one of them moves the timers, and when that one dies another (or its own
+restart) takes over within seconds. Redis going away is waited out, never fatal."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+import uuid
+
+import redis
+
+LEASE_KEY = "esc:scheduler-lease"
+LEASE_SECONDS = 5
+TICK_SECONDS = 0.5
+
+log = logging.getLogger("workers.scheduler")
+
+_RENEW = """
+local holder = redis.call('GET', KEYS[1])
+if holder == false or holder == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+
+
+class Scheduler:
+    def __init__(self, conn: redis.Redis, timers, name: str | None = None):
+        self.conn = conn
+        self.timers = timers
+        self.name = name or f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._renew = conn.register_script(_RENEW)
+        self.stopping = False
+        self.leading = False
+
+    def tick(self) -> int:
+        """One round: hold or take the lease, then release what is due. Returns jobs moved."""
+        if self._renew(keys=[LEASE_KEY], args=[self.name, int(LEASE_SECONDS * 1000)]) != 1:
+            if self.leading:
+                log.warning("scheduler %s lost the lease; another scheduler moves the timers", self.name)
+            self.leading = False
+            return 0
+        if not self.leading:
+            log.info("scheduler %s holds the lease and moves the timers", self.name)
+        self.leading = True
+        return self.timers.release_due()
+
+    def run(self) -> None:
+        outage = False
+        while not self.stopping:
+            try:
+                self.tick()
+                if outage:
+                    log.warning("scheduler %s: Redis answers again", self.name)
+                    outage = False
+            except redis.RedisError as exc:
+                if not outage:
+                    log.error("scheduler %s: Redis does not answer (%s); waiting for it", self.name, exc)
+                outage, self.leading = True, False
+            time.sleep(TICK_SECONDS)
+        self.release()
+
+    def release(self) -> None:
+        try:
+            if self.conn.get(LEASE_KEY) == self.name.encode():
+                self.conn.delete(LEASE_KEY)
+        except redis.RedisError:
+            pass
+
+
+def main() -> None:
+    from workers.runtime import core
+
+    scheduler = Scheduler(core().ctx.store.r, core().ctx.timers)
+
+    def stop(*_):
+        scheduler.stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    scheduler.run()
+
+
+if __name__ == "__main__":
+    main()
