@@ -117,11 +117,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def print_sign_in(sim: Simulation) -> None:
     """The console plays along: open it and sign in as anyone in the cast to watch the call move."""
-    print(f"Console: {sim.base}/ - sign in with one of these tokens:")
-    for person in sim.people:
-        if person.token:
-            print(f"  {person.role:<11} {person.id:<16} {person.token}")
-    print()
+    print(f"Console: {sim.base}/ (sign in with one of the tokens above; the board follows the call)\n")
 
 
 if __name__ == "__main__":
