@@ -4,9 +4,9 @@ PY := .venv/bin/python
 STAMP := .venv/.installed
 ARGS ?=
 
-.PHONY: setup demo test lint run bench clean redis-server
+.PHONY: setup demo test lint run bench clean redis-server chromium
 
-setup: $(STAMP) redis-server
+setup: $(STAMP) redis-server chromium node_modules/.package-lock.json
 
 .venv/bin/python:
 	python3 -m venv .venv
@@ -28,6 +28,26 @@ redis-server:
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# The console's softphone SDK (@twilio/voice-sdk, pinned in package.json / package-lock.json).
+node_modules/.package-lock.json: package.json package-lock.json
+	@if ! command -v npm >/dev/null 2>&1; then \
+		echo "installing nodejs and npm with apt"; \
+		if [ "$$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	fi
+	npm ci --no-audit --no-fund --loglevel=error
+	touch node_modules/.package-lock.json
+
+# Debian's chromium for the browser tests (Playwright drives it; its own browser download is not used).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "installing chromium with apt"; \
+		if [ "$$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
 demo: setup
 	$(PY) -m sim.demo $(ARGS)
 
@@ -46,4 +66,4 @@ bench: setup
 	$(PY) -m bench.run
 
 clean:
-	rm -rf .venv var .pytest_cache .ruff_cache
+	rm -rf .venv var .pytest_cache .ruff_cache node_modules

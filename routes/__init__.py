@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import atexit
+import hashlib
+import hmac
 import logging
+from datetime import timedelta
 
 import redis
 from flask import Flask, jsonify, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from routes.outage import StoreOutage
@@ -19,7 +23,7 @@ from telephony.store import persistence_problem
 
 
 def create_app(settings: Settings, core: Core | None = None, clock: Clock | None = None) -> Flask:
-    from routes import api, operations, voice
+    from routes import api, console, operations, voice
 
     configure_logging()
 
@@ -36,6 +40,13 @@ def create_app(settings: Settings, core: Core | None = None, clock: Clock | None
     app.register_blueprint(voice.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(operations.bp)
+    app.register_blueprint(console.bp)
+    configure_session(app, settings)
+    csrf = CSRFProtect(app)
+    csrf.exempt(voice.bp)
+    csrf.exempt(api.bp)
+    csrf.exempt(operations.bp)
+    csrf.exempt(console.token)
     if not settings.validate_signatures:
         app.logger.warning("TWILIO_SIGNATURE_CHECK is off: for local development only")
 
@@ -55,7 +66,28 @@ def create_app(settings: Settings, core: Core | None = None, clock: Clock | None
             return jsonify(error=exc.name.lower().replace(" ", "_"), message=exc.description), exc.code
         return exc
 
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        message = f"{exc.description} Reload the page and try again."
+        if request.path.startswith("/api/"):
+            return jsonify(error="csrf_failed", message=message), 400
+        return message, 400, {"Content-Type": "text/plain"}
+
     return app
+
+
+def configure_session(app: Flask, settings: Settings) -> None:
+    """The console's cookie session: signed, HttpOnly, SameSite=Strict, Secure behind https.
+    With no SECRET_KEY the key is derived from the auth token, so every worker agrees on it."""
+    app.config["SECRET_KEY"] = (
+        settings.secret_key
+        or hmac.new(settings.twilio_auth_token.encode(), b"console session", hashlib.sha256).hexdigest()
+    )
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Strict"
+    app.config["SESSION_COOKIE_SECURE"] = settings.public_base_url.startswith("https://")
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=12)
+    app.config["WTF_CSRF_TIME_LIMIT"] = None
 
 
 def preflight(settings: Settings) -> None:

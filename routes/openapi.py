@@ -123,3 +123,66 @@ def responses(ok: int, model: type[BaseModel] | None, *errors: int) -> Response:
     """The success and the errors an endpoint answers with; 401 always (a bearer token is needed)."""
     codes = {f"HTTP_{code}": Error for code in (400, 401, *errors)}
     return Response(**{f"HTTP_{ok}": model}, **codes)
+
+
+class ConsoleMe(BaseModel):
+    id: str
+    name: str
+    role: str
+    team: str
+    lead: bool
+
+
+class HoldPolicy(BaseModel):
+    check_in_seconds: int
+    limit_seconds: int
+
+
+class PersonPresence(BaseModel):
+    id: str
+    name: str
+    role: str
+    team: str
+    presence: Literal["available", "busy", "offline"]
+
+
+class Feature(BaseModel):
+    name: str
+    path: str
+    methods: list[str]
+
+
+class ConsoleState(BaseModel):
+    """The console's own state: the service's clock (a virtual one under the simulator), the hold
+    policy its timers colour by, people, and the optional features this API has."""
+
+    now: str
+    me: ConsoleMe
+    hold: HoldPolicy
+    people: list[PersonPresence]
+    features: list[Feature]
+    softphone: bool
+
+
+class EventsHeaders(BaseModel):
+    last_event_id: str | None = Field(None, alias="Last-Event-ID", description="replay what came after this event")
+
+
+class ChangeEvent(BaseModel):
+    event_id: str
+    kind: Literal["escalation", "callback", "call", "presence"]
+    id: str
+
+
+class ChangeEvents(BaseModel):
+    """With Accept: text/event-stream the same changes come as a server-sent event stream
+    (event 'change', id = event_id, data = {kind, id}) that stays open and replays from Last-Event-ID."""
+
+    events: list[ChangeEvent]
+    last_event_id: str
+
+
+class VoiceToken(BaseModel):
+    token: str
+    identity: str
+    ttl: int

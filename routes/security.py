@@ -1,11 +1,13 @@
-"""Who may talk to us: Twilio, proven by X-Twilio-Signature, and staff, by bearer token."""
+"""Who may talk to us: Twilio, proven by X-Twilio-Signature, and staff, by bearer token or by the
+console's session cookie (then CSRF-checked on every change)."""
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import hmac
 
-from flask import current_app, g, jsonify, request
+from flask import current_app, g, jsonify, request, session
 from twilio.request_validator import RequestValidator
 
 from telephony.config import ApiToken
@@ -42,6 +44,10 @@ def staff(*roles: str):
             header = request.headers.get("Authorization", "")
             scheme, _, token = header.partition(" ")
             actor = _lookup(token.strip()) if scheme.lower() == "bearer" else None
+            if actor is None and not header:
+                actor = session_actor()
+                if actor is not None and request.method not in ("GET", "HEAD", "OPTIONS"):
+                    current_app.extensions["csrf"].protect()
             if actor is None:
                 return jsonify(
                     error="unauthorized", message="Send Authorization: Bearer <token> with a token from API_TOKENS."
@@ -62,5 +68,31 @@ def _lookup(token: str) -> ApiToken | None:
     tokens: dict[str, ApiToken] = current_app.config["SETTINGS"].api_tokens
     for known, actor in tokens.items():
         if hmac.compare_digest(known.encode(), token.encode()):
+            return actor
+    return None
+
+
+def _fingerprint(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def sign_in(token: str) -> ApiToken | None:
+    """The console's sign-in: the session keeps a fingerprint of the token, never the token, so
+    removing a token from API_TOKENS signs its sessions out too."""
+    actor = _lookup(token.strip()) if token else None
+    session.clear()
+    if actor is not None:
+        session["token"] = _fingerprint(actor.token)
+        session.permanent = True
+    return actor
+
+
+def session_actor() -> ApiToken | None:
+    fingerprint = session.get("token")
+    if not isinstance(fingerprint, str):
+        return None
+    tokens: dict[str, ApiToken] = current_app.config["SETTINGS"].api_tokens
+    for known, actor in tokens.items():
+        if hmac.compare_digest(_fingerprint(known), fingerprint):
             return actor
     return None

@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f'cannot start the demo: {exc} (is port {args.port} busy? try ARGS="--port 5055")', file=sys.stderr)
             return 2
         with _closing(sim):
+            print_sign_in(sim)
             sim.world.incoming_call(scenario.caller, after=1)
             sim.run(scenario.seconds)
             experience = check_experience(sim.transcript, scenario.people, policy)
@@ -105,13 +106,18 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             print("\nThe scenario went as the procedure says.")
             if not args.exit_after_scenario and sys.stdin.isatty():
-                print(f"The service stays up at {sim.base} (agent API under /api); Ctrl-C to stop.")
+                print(f"The service and its console stay up at {sim.base}/ (API under /api); Ctrl-C to stop.")
                 try:
                     while True:
                         time.sleep(1)
                 except KeyboardInterrupt:
                     pass
     return 0
+
+
+def print_sign_in(sim: Simulation) -> None:
+    """The console plays along: open it and sign in as anyone in the cast to watch the call move."""
+    print(f"Console: {sim.base}/ (sign in with one of the tokens above; the board follows the call)\n")
 
 
 if __name__ == "__main__":

@@ -140,6 +140,13 @@ class Simulation:
     def run(self, seconds: float) -> None:
         self.world.run(until=self.world.now + seconds)
 
+    def run_to(self, second: float) -> None:
+        """Play up to this virtual second and set the clock there even if nothing happens then
+        (a console watching the clock sees exactly that moment)."""
+        self.world.run(until=second)
+        self.world.now = max(self.world.now, second)
+        self._tick(self.world.now)
+
     # -- the agent's softphone -------------------------------------------------------------------
     def _agent_api(self, person: Person, action: str, body: dict) -> None:
         headers = {"Authorization": f"Bearer {person.token}"}

@@ -44,6 +44,10 @@ class Settings:
     twilio_rest_timeout_seconds: float = 5.0
     service_numbers: tuple[str, ...] = ()
     redis_persistence_check: str = "refuse"
+    twilio_api_key_sid: str = ""
+    twilio_api_key_secret: str = ""
+    twilio_twiml_app_sid: str = ""
+    secret_key: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -77,6 +81,7 @@ class Settings:
         policy_file = Path(env.get("POLICY_FILE", "").strip() or ROOT / "policies" / "default.toml")
         if not policy_file.is_file():
             raise ConfigError(f"POLICY_FILE {policy_file} does not exist")
+        api_key_sid, api_key_secret, twiml_app_sid = _softphone(env)
         return cls(
             twilio_account_sid=sid,
             twilio_auth_token=need("TWILIO_AUTH_TOKEN"),
@@ -95,12 +100,39 @@ class Settings:
             twilio_rest_timeout_seconds=_seconds(env, "TWILIO_REST_TIMEOUT_SECONDS", 5.0),
             service_numbers=_numbers(env, "SERVICE_NUMBERS"),
             redis_persistence_check=_choice(env, "REDIS_PERSISTENCE_CHECK", ("refuse", "warn"), "refuse"),
+            twilio_api_key_sid=api_key_sid,
+            twilio_api_key_secret=api_key_secret,
+            twilio_twiml_app_sid=twiml_app_sid,
+            secret_key=_secret_key(env),
         )
 
     def own_numbers(self) -> set[str]:
         """The numbers that reach this service: the caller ID it dials from and the numbers
         callers dial (SERVICE_NUMBERS)."""
         return {self.twilio_caller_id, *self.service_numbers}
+
+
+def _softphone(env: Mapping[str, str]) -> tuple[str, str, str]:
+    """The browser softphone's API key (both parts or neither) and the TwiML App for its outgoing calls."""
+    key_sid = env.get("TWILIO_API_KEY_SID", "").strip()
+    key_secret = env.get("TWILIO_API_KEY_SECRET", "").strip()
+    app_sid = env.get("TWILIO_TWIML_APP_SID", "").strip()
+    if bool(key_sid) != bool(key_secret):
+        raise ConfigError("TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET go together: set both or neither")
+    if key_sid and not re.fullmatch(r"SK[0-9a-fA-F]{32}", key_sid):
+        raise ConfigError("TWILIO_API_KEY_SID must be SK followed by 32 hex digits")
+    if app_sid and not re.fullmatch(r"AP[0-9a-fA-F]{32}", app_sid):
+        raise ConfigError("TWILIO_TWIML_APP_SID must be AP followed by 32 hex digits")
+    if app_sid and not key_sid:
+        raise ConfigError("TWILIO_TWIML_APP_SID needs TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET")
+    return key_sid, key_secret, app_sid
+
+
+def _secret_key(env: Mapping[str, str]) -> str:
+    value = env.get("SECRET_KEY", "").strip()
+    if value and len(value) < 32:
+        raise ConfigError("SECRET_KEY must be at least 32 characters (it signs the console's session cookie)")
+    return value
 
 
 def _positive(env: Mapping[str, str], name: str, default: int) -> int:

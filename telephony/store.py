@@ -10,6 +10,8 @@ from typing import Any
 import redis
 
 P = "esc:"
+EVENTS = f"{P}events"
+EVENTS_KEPT = 1000
 # Ids that come from outside (URLs, API paths) become parts of keys: only these characters, so
 # `esc_x:timeline` can never reach another key.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
@@ -145,6 +147,7 @@ class Store:
                 pipe.hsetnx(key, k, _text(v))
             pipe.hsetnx(key, "status_rank", "-1")
             created, *_ = pipe.execute()
+        self.changed("call", call_sid)
         return bool(created)
 
     def call(self, call_sid: str) -> dict[str, str] | None:
@@ -159,13 +162,17 @@ class Store:
         sets = {k: _text(v) for k, v in fields.items() if v is not None}
         if sets:
             self.r.hset(key, mapping=sets)
+            self.changed("call", call_sid)
 
     def advance_call_status(self, call_sid: str, status: str) -> bool:
         """Record a call status only if it moves the call forward; True if it did."""
         rank = CALL_STATUS_RANK.get(status)
         if rank is None:
             return False
-        return self._advance(keys=[f"{P}call:{call_sid}"], args=[status, rank]) == 1
+        moved = self._advance(keys=[f"{P}call:{call_sid}"], args=[status, rank]) == 1
+        if moved:
+            self.changed("call", call_sid)
+        return moved
 
     def set_conference(self, name: str, conference_sid: str) -> None:
         self.r.set(f"{P}conference:{name}", conference_sid)
@@ -211,16 +218,23 @@ class Store:
 
     def set_presence(self, person_id: str, presence: str) -> None:
         self.r.set(f"{P}presence:{person_id}", presence)
+        self.changed("presence", person_id)
 
     def claim_person(self, person_id: str, default_presence: str, holder: str) -> bool:
         """Atomically take an available person for one leg, so two escalations never ring the
         same lead at once."""
         keys = [f"{P}presence:{person_id}", f"{P}holder:{person_id}"]
-        return self._claim(keys=keys, args=[holder, default_presence]) == 1
+        claimed = self._claim(keys=keys, args=[holder, default_presence]) == 1
+        if claimed:
+            self.changed("presence", person_id)
+        return claimed
 
     def release_person(self, person_id: str, holder: str) -> bool:
         keys = [f"{P}presence:{person_id}", f"{P}holder:{person_id}"]
-        return self._release(keys=keys, args=[holder]) == 1
+        released = self._release(keys=keys, args=[holder]) == 1
+        if released:
+            self.changed("presence", person_id)
+        return released
 
     # -- escalations ---------------------------------------------------
     def create_escalation(
@@ -235,6 +249,7 @@ class Store:
             keys=[f"{P}escalation:{esc_id}", f"{P}open_escalation:{call_sid}", f"{P}escalations"],
             args=[idem, esc_id, f"{P}state:{fields['state']}", at, *flat],
         )
+        self.changed("escalation", ident.decode())
         return outcome.decode(), ident.decode()
 
     def escalation(self, esc_id: str) -> dict[str, str] | None:
@@ -274,15 +289,19 @@ class Store:
             keys=[f"{P}escalation:{esc_id}", f"{P}escalation:{esc_id}:timeline", esc_id],
             args=args,
         )
+        if ok == 1:
+            self.changed("escalation", esc_id)
         return ok == 1
 
     def update_escalation(self, esc_id: str, **fields: Any) -> None:
         sets = {k: _text(v) for k, v in fields.items() if v is not None}
         if sets:
             self.r.hset(f"{P}escalation:{esc_id}", mapping=sets)
+            self.changed("escalation", esc_id)
 
     def add_event(self, esc_id: str, event: dict[str, str]) -> None:
         self.r.rpush(f"{P}escalation:{esc_id}:timeline", json.dumps(event))
+        self.changed("escalation", esc_id)
 
     def timeline(self, esc_id: str) -> list[dict[str, str]]:
         if not safe_id(esc_id):
@@ -325,6 +344,7 @@ class Store:
             pipe.hset(f"{P}callback:{cb_id}", mapping={k: _text(v) for k, v in fields.items()})
             pipe.zadd(f"{P}callbacks", {cb_id: at})
             pipe.execute()
+        self.changed("callback", cb_id)
 
     def callback(self, cb_id: str) -> dict[str, str] | None:
         if not safe_id(cb_id):
@@ -334,10 +354,14 @@ class Store:
     def update_callback(self, cb_id: str, **fields: Any) -> None:
         if self.r.exists(f"{P}callback:{cb_id}"):
             self.r.hset(f"{P}callback:{cb_id}", mapping={k: _text(v) for k, v in fields.items()})
+            self.changed("callback", cb_id)
 
     def claim_callback(self, cb_id: str, attempt: int, at: str) -> bool:
         """One dial per attempt, whichever worker (or retried job) gets here first."""
-        return self._claim_callback(keys=[f"{P}callback:{cb_id}"], args=[attempt, at]) == 1
+        claimed = self._claim_callback(keys=[f"{P}callback:{cb_id}"], args=[attempt, at]) == 1
+        if claimed:
+            self.changed("callback", cb_id)
+        return claimed
 
     def callback_ids(self) -> list[str]:
         return [v.decode() for v in self.r.zrange(f"{P}callbacks", 0, -1)]
@@ -373,6 +397,29 @@ class Store:
 
     def notifications(self) -> list[dict[str, Any]]:
         return [json.loads(v) for v in self.r.lrange(f"{P}notifications", 0, -1)]
+
+    # -- what changed, for the consoles (server-sent events) -------------------------------------
+    def changed(self, kind: str, ident: str) -> str:
+        """Tell every console what changed: a capped stream, so a console that reconnects with
+        Last-Event-ID replays what it missed, and a pub/sub nudge that wakes every web worker."""
+        entry = self.r.xadd(EVENTS, {"kind": kind, "id": ident}, maxlen=EVENTS_KEPT, approximate=True).decode()
+        self.r.publish(EVENTS, entry)
+        return entry
+
+    def last_event_id(self) -> str:
+        entries = self.r.xrevrange(EVENTS, count=1)
+        return entries[0][0].decode() if entries else "0-0"
+
+    def events_after(self, last_id: str, count: int = 200) -> list[tuple[str, dict[str, str]]]:
+        """Events newer than last_id (oldest first); an id the stream no longer holds replays all kept."""
+        entries = self.r.xrange(EVENTS, min=f"({last_id}", count=count)
+        return [(i.decode(), {k.decode(): v.decode() for k, v in f.items()}) for i, f in entries]
+
+    def listen(self) -> redis.client.PubSub:
+        """A subscription to the nudges: whoever calls get_message must close it."""
+        pubsub = self.r.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(EVENTS)
+        return pubsub
 
 
 def _text(value: Any) -> str:

@@ -1,0 +1,178 @@
+"""The agents' and leads' console at /: sign-in with an API token into a cookie session, one page
+that reads and changes everything through the JSON API, live updates by server-sent events, and
+the browser softphone's access token."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import redis
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    stream_with_context,
+    url_for,
+)
+from flask_wtf import FlaskForm
+from wtforms import PasswordField
+from wtforms.validators import InputRequired
+
+from routes.openapi import SPEC, ChangeEvents, ConsoleState, EventsHeaders, VoiceToken, responses
+from routes.security import session_actor, sign_in, staff
+from telephony.config import ROOT
+from telephony.console import console_state
+from telephony.core import Core
+from telephony.errors import DomainError
+from telephony.policy import KINDS
+from telephony.softphone import voice_token
+
+bp = Blueprint(
+    "console", __name__, template_folder="../templates", static_folder="../static", static_url_path="/console/static"
+)
+
+SDK_DIR = ROOT / "node_modules" / "@twilio" / "voice-sdk" / "dist"
+STREAM_SECONDS = 15
+EVENT_ID = re.compile(r"\d{1,20}-\d{1,20}")
+# Buttons the console shows only when the API has the endpoint (the procedures work adds them).
+FEATURE_WORDS = {
+    "early_warning": ("early-warning", "/flag"),
+    "warning_protocol": ("warning-protocol", "/warning"),
+    "tasks": ("/tasks",),
+    "listen": ("/listen",),
+    "coach": ("/coach",),
+}
+
+
+class SignInForm(FlaskForm):
+    token = PasswordField("API token", validators=[InputRequired(message="Enter your API token.")])
+
+
+def core() -> Core:
+    return current_app.extensions["core"]
+
+
+@bp.get("/")
+def home():
+    actor = session_actor()
+    if actor is None:
+        return redirect(url_for("console.sign_in_page"))
+    return render_template("console.html", actor=actor, kinds=KINDS)
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in_page():
+    form = SignInForm()
+    error = None
+    if form.validate_on_submit():
+        if sign_in(form.token.data) is not None:
+            return redirect(url_for("console.home"))
+        error = "That token is not known here. Check it against API_TOKENS and try again."
+    elif request.method == "POST":
+        error = next(iter(form.errors.get("token", [])), None) or "The form expired; please sign in again."
+    return render_template("sign_in.html", form=form, error=error), (401 if error else 200)
+
+
+@bp.post("/sign-out")
+def sign_out():
+    session.clear()
+    return redirect(url_for("console.sign_in_page"))
+
+
+@bp.get("/api/console")
+@SPEC.validate(resp=responses(200, ConsoleState), tags=["console"], skip_validation=True)
+@staff()
+def state():
+    settings = current_app.config["SETTINGS"]
+    return jsonify(console_state(core().ctx, g.actor, features(), bool(settings.twilio_api_key_sid)))
+
+
+@bp.post("/api/voice-token")
+@SPEC.validate(resp=responses(200, VoiceToken, 409), tags=["console"], skip_validation=True)
+@staff()
+def token():
+    return jsonify(voice_token(current_app.config["SETTINGS"], core().policy, g.actor))
+
+
+def documented(**spec):
+    """In the OpenAPI document, but run without spectree's response wrapper: it reads the whole
+    body, and an event stream has no end (spectree finds the route through __wrapped__)."""
+
+    def wrap(view):
+        view.__wrapped__ = SPEC.validate(**spec)(view.__wrapped__)
+        return view
+
+    return wrap
+
+
+@bp.get("/api/events")
+@documented(headers=EventsHeaders, resp=responses(200, ChangeEvents), tags=["console"], skip_validation=True)
+@staff()
+def events():
+    """Server-sent events (Accept: text/event-stream, as EventSource asks): what changed, replayed
+    from Last-Event-ID after a reconnect. Each stream ends after STREAM_SECONDS so no web worker
+    is held for ever; the browser reconnects. Any other Accept: what came after Last-Event-ID, as JSON."""
+    last = request.headers.get("Last-Event-ID", "")
+    store = core().ctx.store
+    if not EVENT_ID.fullmatch(last):
+        last = store.last_event_id()
+    if "text/event-stream" not in request.headers.get("Accept", ""):
+        missed = [{"event_id": entry, **change} for entry, change in store.events_after(last)]
+        return jsonify(events=missed, last_event_id=missed[-1]["event_id"] if missed else last)
+
+    def stream(last_id: str):
+        pubsub = store.listen()
+        try:
+            yield "retry: 1000\n\n"
+            deadline = time.monotonic() + STREAM_SECONDS
+            while time.monotonic() < deadline:
+                for entry, change in store.events_after(last_id):
+                    last_id = entry
+                    yield f"id: {entry}\nevent: change\ndata: {json.dumps(change)}\n\n"
+                if pubsub.get_message(timeout=5) is None:
+                    yield ": still here\n\n"
+        except redis.RedisError:
+            return
+        finally:
+            pubsub.close()
+
+    return Response(
+        stream_with_context(stream(last)),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@bp.get("/vendor/twilio.min.js")
+def voice_sdk():
+    """The Voice SDK from node_modules (npm ci in make setup); absent, the page stays offline."""
+    if not (SDK_DIR / "twilio.min.js").is_file():
+        return Response("// the Voice SDK is not installed (run make setup)\n", mimetype="text/javascript")
+    return send_from_directory(Path(SDK_DIR), "twilio.min.js", mimetype="text/javascript", max_age=3600)
+
+
+def features() -> list[dict]:
+    found = []
+    for rule in current_app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/"):
+            continue
+        for name, words in FEATURE_WORDS.items():
+            if any(w in rule.rule for w in words):
+                methods = sorted(m for m in rule.methods or () if m in ("GET", "POST", "PUT"))
+                found.append({"name": name, "path": rule.rule, "methods": methods})
+    return found
+
+
+@bp.errorhandler(DomainError)
+def domain_error(exc: DomainError):
+    return jsonify(error=exc.code, message=exc.message, **exc.detail), exc.status
