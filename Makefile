@@ -4,7 +4,7 @@ PY := .venv/bin/python
 STAMP := .venv/.installed
 ARGS ?=
 
-.PHONY: setup demo test lint run bench clean redis-server chromium
+.PHONY: setup demo test lint run bench screenshots clean redis-server chromium
 
 setup: $(STAMP) redis-server chromium node_modules/.package-lock.json
 
@@ -60,6 +60,10 @@ lint: setup
 
 run: setup
 	scripts/run.sh
+
+# Refresh the README's screenshots of the console (the browser tests, saving into docs/screenshots).
+screenshots: setup
+	SCREENSHOTS=1 $(PY) -m pytest tests/test_console.py -q
 
 # Loopback benchmarks, bounded; writes bench/RESULTS.md and bench/*.png.
 bench: setup
