@@ -41,7 +41,7 @@ def Text(limit: int, pattern: str = SPEAKABLE, **kwargs: Any) -> Any:  # noqa: N
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
 
 
 class Client(StrictModel):
@@ -107,7 +107,9 @@ def parse(model: type[M], body: Any) -> M:
     except ValidationError as exc:
         error = exc.errors()[0]
         field = ".".join(str(part) for part in error["loc"]) or None
-        if error["type"] == "missing":
+        if error["type"] == "missing" or (
+            error["type"] == "string_too_short" and not str(error.get("input", "")).strip()
+        ):
             hint = {"caller_agreed_to_hold": ": ask the caller before placing them on hold (R-WARM-6)"}
             raise InvalidRequest(
                 f"'{field}' is required{hint.get(field or '', '')}.", code="missing_field", field=field

@@ -273,3 +273,14 @@ def test_a_callback_lead_pressing_1_twice_rings_the_caller_once__R_CB_8(harness)
     for _ in range(2):
         harness.twiml(f"/voice/callback/lead/decision?callback={cb_id}", {"CallSid": lead_sid, "Digits": "1"})
     assert [r.param("To") for r in harness.rest.requests("CreateCall")[before:]] == ["+13125550142"]
+
+
+def test_an_empty_or_blank_reason_is_required_in_plain_words(harness):
+    caller_sid, _ = harness.caller_with_agent()
+    for reason in ("", "   "):
+        response = harness.escalate(caller_sid, reason=reason)
+        assert response.status_code == 400 and response.json == {
+            "error": "missing_field",
+            "message": "'reason' is required.",
+            "field": "reason",
+        }
