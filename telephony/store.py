@@ -109,9 +109,17 @@ return 1
 """
 
 
+_CHANGED = """
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'kind', ARGV[1], 'id', ARGV[2])
+redis.call('PUBLISH', KEYS[1], id)
+return id
+"""
+
+
 class Store:
     def __init__(self, conn: redis.Redis):
         self.r = conn
+        self._changed = conn.register_script(_CHANGED)
         self._advance = conn.register_script(_ADVANCE_CALL_STATUS)
         self._transition = conn.register_script(_TRANSITION)
         self._create = conn.register_script(_CREATE_ESCALATION)
@@ -402,9 +410,7 @@ class Store:
     def changed(self, kind: str, ident: str) -> str:
         """Tell every console what changed: a capped stream, so a console that reconnects with
         Last-Event-ID replays what it missed, and a pub/sub nudge that wakes every web worker."""
-        entry = self.r.xadd(EVENTS, {"kind": kind, "id": ident}, maxlen=EVENTS_KEPT, approximate=True).decode()
-        self.r.publish(EVENTS, entry)
-        return entry
+        return self._changed(keys=[EVENTS], args=[kind, ident, EVENTS_KEPT]).decode()
 
     def last_event_id(self) -> str:
         entries = self.r.xrevrange(EVENTS, count=1)
