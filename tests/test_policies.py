@@ -129,3 +129,13 @@ def test_a_misspelt_key_is_refused_with_the_closest_known_one():
     with pytest.raises(PolicyError) as err:
         parse_policy(people, "p.toml")
     assert err.value.key == "people[0].lead" and "'leader'" in err.value.reason
+
+
+@pytest.mark.parametrize("policy_file", sorted((ROOT / "policies").glob("*.toml")), ids=lambda p: p.stem)
+def test_each_organisation_greets_and_calls_back_in_its_own_name(policy_file):
+    """Issue 9: every policy used to greet callers as "Example Support"."""
+    policy = load_policy(policy_file)
+    for words in (policy.ivr.greeting, policy.callbacks.caller_greeting, policy.callbacks.machine_message):
+        assert policy.name.lower() in words.lower(), (policy.name, words)
+    if policy_file.stem != "default":
+        assert "Example Support" not in policy_file.read_text()
