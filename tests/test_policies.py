@@ -3,6 +3,7 @@ bad one is refused at start-up with the file, the key and the reason."""
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import sys
@@ -139,3 +140,97 @@ def test_each_organisation_greets_and_calls_back_in_its_own_name(policy_file):
         assert policy.name.lower() in words.lower(), (policy.name, words)
     if policy_file.stem != "default":
         assert "Example Support" not in policy_file.read_text()
+
+
+def test_a_misspelt_key_stops_start_up_naming_file_key_and_closest_key(tmp_path):
+    """`python wsgi.py --check` (what start-up runs first) refuses the file in one line."""
+    text = (ROOT / "policies" / "default.toml").read_text().replace("check_in_seconds = 120", "check_in_secnds = 30")
+    bad = tmp_path / "typo.toml"
+    bad.write_text(text)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "API_TOKENS", "PUBLIC_BASE_URL"))},
+        "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+        "TWILIO_AUTH_TOKEN": "test-auth-token-0123456789abcdef",
+        "TWILIO_CALLER_ID": "+13125550100",
+        "PUBLIC_BASE_URL": "https://esc.example.test",
+        "API_TOKENS": "tok-agent-avery-000000:agent-avery:agent",
+        "POLICY_FILE": str(bad),
+    }
+    result = subprocess.run(
+        [sys.executable, "wsgi.py", "--check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        f"cannot start: {bad}: hold.check_in_secnds: unknown key; did you mean 'check_in_seconds'?"
+    )
+
+
+@pytest.mark.parametrize(
+    "change, key, words",
+    [
+        (lambda d: d["kinds"].update(manager_requst={"tiers": ["lead"]}), "kinds.manager_requst", "'manager_request'"),
+        (lambda d: d.update(organsation=d["organisation"]), "organsation", "'organisation'"),
+        (lambda d: d["business_hours"].update(holiday="US"), "business_hours.holiday", "'holidays'"),
+        (lambda d: d["hold"].update(check_in_seconds="120"), "hold.check_in_seconds", "valid integer, got '120'"),
+        (lambda d: d["hold"].update(check_in_seconds=True), "hold.check_in_seconds", "valid integer, got True"),
+        (lambda d: d["hold"].update(limit_seconds=5), "hold.limit_seconds", "greater than or equal to 10, got 5"),
+        (lambda d: d["hold"].update(message=" "), "hold.message", "the caller would hear silence"),
+        (lambda d: d["hold"].pop("message"), "hold.message", "missing"),
+        (lambda d: d.pop("callbacks"), "callbacks", "missing table"),
+        (lambda d: d["kinds"]["no_authority"].update(tiers=["boss"]), "kinds.no_authority.tiers[0]", "got 'boss'"),
+        (lambda d: d["people"][3].update(on_call="yes"), "people[3].on_call", "valid boolean"),
+        (lambda d: d["notifications"]["tags"].update(AM=1), "notifications.tags.AM", "valid string"),
+        (lambda d: d.update(warnings={"actions": ["hang_up"]}), "warnings.actions[0]", "'transfer' or 'disconnect'"),
+        (lambda d: d.update(warnings={"actions": ["disconnect"]}), "warnings.actions", "must include transfer"),
+        (
+            lambda d: d.update(warnings={"second": "Stop, or I will hang up on you."}),
+            "warnings.second",
+            "promises a hang-up",
+        ),
+        (
+            lambda d: d.update(case_routing={"department": "Support", "owner": "nobody"}),
+            "case_routing.owner",
+            "no person",
+        ),
+        (
+            lambda d: d.update(
+                case_routing={
+                    "department": "Support",
+                    "owner": "manager-max",
+                    "rules": [{"tags": ["Aging CMS"], "department": "Success", "owner": "manager-max"}],
+                }
+            ),
+            "case_routing.rules[0].tags[0]",
+            "is not a tag",
+        ),
+    ],
+    ids=lambda v: v if isinstance(v, str) and "." in v else None,
+)
+def test_every_table_is_strict_and_every_error_names_its_key(change, key, words):
+    """Policies are strict (issue 9): unknown keys, wrong types, out-of-range numbers and
+    broken rules are each refused with the dotted key and a reason a person can act on."""
+    data = copy.deepcopy(load_policy(ROOT / "policies" / "default.toml").raw)
+    change(data)
+    with pytest.raises(PolicyError) as err:
+        parse_policy(data, "policies/broken.toml")
+    assert (err.value.file, err.value.key) == ("policies/broken.toml", key), str(err.value)
+    assert words in err.value.reason, err.value.reason
+
+
+def test_the_policy_models_name_every_key_the_files_use():
+    """Every key in every shipped file is one the models know (nothing is read around them)."""
+    from telephony.policy import known_keys
+
+    def walk(value, loc):
+        if isinstance(value, dict):
+            keys = known_keys(loc)
+            for name, inner in value.items():
+                if keys and loc[-1:] not in (("tags",), ("days",)):
+                    assert name in keys, (loc, name)
+                walk(inner, (*loc, name))
+        elif isinstance(value, list):
+            for i, inner in enumerate(value):
+                walk(inner, (*loc, i))
+
+    for policy_file in POLICIES:
+        walk(load_policy(policy_file).raw, ())
