@@ -7,6 +7,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ivr.common import join_conference
 from ivr.common import say as _say
+from telephony.hold import with_role
 from telephony.numbers import spoken_number
 from telephony.policy import Policy
 from telephony.urls import Urls
@@ -39,10 +40,17 @@ def _menu(
 
 
 def offer(
-    policy: Policy, urls: Urls, escalation_id: str, tries: int, unclear: bool = False, busy: bool = False
+    policy: Policy,
+    urls: Urls,
+    escalation_id: str,
+    tries: int,
+    unclear: bool = False,
+    busy: bool = False,
+    role: str = "lead",
 ) -> VoiceResponse:
-    """R-ESC-7 (nobody answered) or R-HOURS-2 (leads busy: hold or a callback by end of day)."""
-    prompt = policy.callbacks.busy_offer_prompt if busy else policy.callbacks.offer_prompt
+    """R-ESC-7 (nobody answered) or R-HOURS-2 (leads busy: hold or a callback by end of day). The
+    words name the role being reached, so a managers-only escalation never hears of leads."""
+    prompt = with_role(policy.callbacks.busy_offer_prompt if busy else policy.callbacks.offer_prompt, role)
     lines = ([policy.hold.offer_unclear] if unclear else []) + [prompt]
     return _menu(policy, urls.callback_step("offer-choice", escalation_id, tries, busy=busy), lines, speech=True)
 

@@ -83,7 +83,7 @@ def voicemail(policy: Policy, urls: Urls, escalation_id: str, role: str) -> Voic
     response = VoiceResponse()
     _say(response, policy, with_role(policy.hold.voicemail_prompt, role))
     response.record(max_length=180, play_beep=True, action=urls.voicemail_done(escalation_id), method="POST")
-    _say(response, policy, policy.hold.voicemail_thanks)
+    _say(response, policy, with_role(policy.hold.voicemail_thanks, role))
     response.hangup()
     return response
 

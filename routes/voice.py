@@ -13,7 +13,7 @@ from routes.security import twilio_webhook
 from telephony.context import conference_name, is_call_sid
 from telephony.core import Core
 from telephony.errors import DomainError
-from telephony.hold import HOLDING_STATES
+from telephony.hold import HOLDING_STATES, with_role
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 
@@ -166,8 +166,9 @@ def voicemail():
 @twilio_webhook
 def voicemail_done():
     c = core()
-    c.callback_capture.voicemail_left(request.args.get("escalation", ""), _form("RecordingUrl"))
-    return twiml(hold_ivr.goodbye(c.policy, c.policy.hold.voicemail_thanks))
+    esc_id = request.args.get("escalation", "")
+    c.callback_capture.voicemail_left(esc_id, _form("RecordingUrl"))
+    return twiml(hold_ivr.goodbye(c.policy, with_role(c.policy.hold.voicemail_thanks, c.hold.role_for(esc_id))))
 
 
 @bp.post("/callback/offer")
@@ -175,7 +176,8 @@ def voicemail_done():
 def callback_offer():
     c = core()
     busy = request.args.get("busy") == "1"
-    return twiml(callback_ivr.offer(c.policy, c.ctx.urls, request.args.get("escalation", ""), 0, busy=busy))
+    esc_id = request.args.get("escalation", "")
+    return twiml(callback_ivr.offer(c.policy, c.ctx.urls, esc_id, 0, busy=busy, role=c.hold.role_for(esc_id)))
 
 
 @bp.post("/callback/offer-choice")
@@ -190,7 +192,11 @@ def callback_offer_choice():
     if choice == "hold" or (choice == "unclear" and busy and tries >= UNCLEAR_TRIES):
         return twiml(hold_ivr.keep_holding(c.policy, c.ctx.urls, esc_id, 0, c.hold.role_for(esc_id)))
     if choice == "unclear" and tries < UNCLEAR_TRIES:
-        return twiml(callback_ivr.offer(c.policy, c.ctx.urls, esc_id, tries + 1, unclear=True, busy=busy))
+        return twiml(
+            callback_ivr.offer(
+                c.policy, c.ctx.urls, esc_id, tries + 1, unclear=True, busy=busy, role=c.hold.role_for(esc_id)
+            )
+        )
     if choice == "unclear":
         c.callback_capture.refused(esc_id)
     c.warm_transfer.back_to_agent(esc_id)
