@@ -19,6 +19,7 @@ from routes.openapi import (
     responses,
 )
 from routes.security import staff
+from telephony.case_routing import CaseUpdate
 from telephony.core import Core
 from telephony.errors import DomainError, InvalidRequest
 from telephony.escalation_request import ConnectRequest, EscalationRequest, PresenceRequest, RescheduleRequest
@@ -82,6 +83,16 @@ def escalations():
 @staff()
 def connect(esc_id: str):
     return jsonify(core().warm_transfer.connect(g.actor, esc_id, json_body()))
+
+
+@bp.post("/escalations/<esc_id>/case")
+@SPEC.validate(
+    json=CaseUpdate, resp=responses(200, Escalation, 403, 404, 409), tags=["escalations"], skip_validation=True
+)
+@staff()
+def move_case(esc_id: str):
+    """R-ESC-8: the case's owner (or a manager) moves its status, owner or department."""
+    return jsonify(core().warm_transfer.move_case(g.actor, esc_id, json_body()))
 
 
 CALLBACK_STATUSES = ("scheduled", "dialing", "completed", "no_answer", "rescheduled", "overdue", "cancelled")

@@ -53,6 +53,14 @@ class CallbackSummary(BaseModel):
     status: str
 
 
+class Case(BaseModel):
+    """R-ESC-8: where the escalation is followed up, by whom, and how far it got."""
+
+    department: str
+    owner: str
+    status: Literal["escalated", "assigned", "resolved"]
+
+
 class Escalation(BaseModel):
     id: str
     call_sid: str
@@ -69,6 +77,8 @@ class Escalation(BaseModel):
     resolution_offered: str
     caller_agreed_to_hold: bool
     callback: CallbackSummary | None
+    tags: list[str] = Field([], description="R-ESC-8: the tags the agent gave")
+    case: Case | None = Field(None, description="R-ESC-8: null where the policy routes no cases")
     timeline: list[TimelineEvent]
 
 

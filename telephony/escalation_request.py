@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from telephony.errors import InvalidRequest
+from telephony.policy import Tag
 
 CLIENT_FIELDS = ("name", "account", "link", "segment", "region", "contact_name")
 Kind = Literal["manager_request", "supervisor_demanded", "formal_complaint", "abusive", "no_authority"]
@@ -67,6 +68,7 @@ class EscalationRequest(StrictModel):
         description="required: ask the caller before placing them on hold (R-WARM-6)"
     )
     idempotency_key: Text(200) | None = None
+    tags: list[Tag] = Field([], max_length=20, description="R-ESC-8: what case routing reads, e.g. aging_cms")
 
     @classmethod
     def parse(cls, body: Any) -> EscalationRequest:

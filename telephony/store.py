@@ -109,6 +109,15 @@ return 1
 """
 
 
+_COMPARE_AND_SET = """
+local cur = redis.call('HGET', KEYS[1], ARGV[1]) or ''
+if cur ~= ARGV[2] then return 0 end
+for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if ARGV[3] ~= '' then redis.call('RPUSH', KEYS[2], ARGV[3]) end
+return 1
+"""
+
+
 _CHANGED = """
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'kind', ARGV[1], 'id', ARGV[2])
 redis.call('PUBLISH', KEYS[1], id)
@@ -126,6 +135,7 @@ class Store:
         self._claim = conn.register_script(_CLAIM_PERSON)
         self._release = conn.register_script(_RELEASE_PERSON)
         self._claim_callback = conn.register_script(_CLAIM_CALLBACK)
+        self._compare_and_set = conn.register_script(_COMPARE_AND_SET)
 
     # -- generic helpers -------------------------------------------------
     def _hash(self, key: str) -> dict[str, str] | None:
@@ -310,6 +320,27 @@ class Store:
     def add_event(self, esc_id: str, event: dict[str, str]) -> None:
         self.r.rpush(f"{P}escalation:{esc_id}:timeline", json.dumps(event))
         self.changed("escalation", esc_id)
+
+    def move_case(self, esc_id: str, status: str, event: dict[str, str], **fields: Any) -> bool:
+        """R-ESC-8: move a case on only from the status it was read in (two owners clicking)."""
+        key = f"{P}escalation:{esc_id}"
+        moved = self._cas(key, f"{key}:timeline", "case_status", status, event, fields)
+        if moved:
+            self.changed("escalation", esc_id)
+        return moved
+
+    def record_warning(self, call_sid: str, given: int, **fields: Any) -> bool:
+        """R-ABUSE-1: the next step of the warning protocol, only after the `given` before it."""
+        return self._cas(f"{P}call:{call_sid}", "", "warnings_given", str(given or ""), None, fields)
+
+    def _cas(
+        self, key: str, events: str, field: str, expected: str, event: dict[str, str] | None, fields: dict[str, Any]
+    ) -> bool:
+        flat: list[str] = []
+        for k, v in fields.items():
+            flat += [k, _text(v)]
+        args = [field, expected, json.dumps(event) if event else "", *flat]
+        return self._compare_and_set(keys=[key, events or key], args=args) == 1
 
     def timeline(self, esc_id: str) -> list[dict[str, str]]:
         if not safe_id(esc_id):

@@ -8,6 +8,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from telephony.case_routing import case_view, check_tags, move_case, open_case, tags_of
 from telephony.config import ApiToken
 from telephony.context import Context, end_conference, new_id
 from telephony.errors import Conflict, Forbidden, NotFound, TelephonyFailure
@@ -52,6 +53,7 @@ class WarmTransfer:
                 code="hold_not_agreed",
             )
 
+        check_tags(self.ctx.policy, req.tags)
         client = {"account": call.get("account", ""), **req.client_fields()}
         esc_id = new_id("esc")
         now = self.ctx.clock.now()
@@ -74,6 +76,7 @@ class WarmTransfer:
                 "caller_placement": "conference",
                 "tier_index": 0,
                 "tried": [],
+                "tags": list(dict.fromkeys(req.tags)),
             },
             f"{actor.person_id}:{req.call_sid}:{req.idempotency_key}" if req.idempotency_key else None,
             now.timestamp(),
@@ -89,6 +92,7 @@ class WarmTransfer:
         self.ctx.store.add_event(esc_id, self.ctx.event("escalated", f"{req.kind} by {actor.person_id}: {req.reason}"))
         if req.caller_agreed_to_hold:
             self.ctx.store.add_event(esc_id, self.ctx.event("caller_agreed_to_hold"))
+        open_case(self.ctx, esc_id, req.tags)
         try:
             self.ctx.twilio.hold(call["conference_sid"], req.call_sid, self.ctx.urls.hold(esc_id))
         except TelephonyFailure:
@@ -254,8 +258,15 @@ class WarmTransfer:
             "resolution_offered": esc.get("resolution_offered", ""),
             "caller_agreed_to_hold": esc.get("caller_agreed_to_hold") == "true",
             "callback": json.loads(esc["callback"]) if esc.get("callback") else None,
+            "tags": tags_of(esc),
+            "case": case_view(esc),
             "timeline": self.ctx.store.timeline(esc_id),
         }
+
+    def move_case(self, actor: ApiToken, esc_id: str, body: Any) -> dict:
+        """R-ESC-8: the case's owner moves it on (escalated, assigned, resolved)."""
+        move_case(self.ctx, actor, esc_id, body)
+        return self.view(esc_id)
 
     def read(self, actor: ApiToken, esc_id: str) -> dict:
         """What a person may see: an agent, only the escalations of their own calls."""
