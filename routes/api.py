@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import redis
 from flask import Blueprint, current_app, g, jsonify, request
+from spectree import Response
 from werkzeug.exceptions import HTTPException
 
 from routes.openapi import (
@@ -13,16 +14,20 @@ from routes.openapi import (
     Calls,
     Escalation,
     Escalations,
+    Listening,
     Presence,
     StateQuery,
     StatusQuery,
+    WarningState,
     responses,
 )
+from routes.openapi import Error as ErrorBody
 from routes.security import staff
 from telephony.case_routing import CaseUpdate
 from telephony.core import Core
 from telephony.errors import DomainError, InvalidRequest
 from telephony.escalation_request import ConnectRequest, EscalationRequest, PresenceRequest, RescheduleRequest
+from telephony.warning_protocol import WarningAction, WarningRequest
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -131,6 +136,70 @@ def reschedule_callback(cb_id: str):
 @staff()
 def calls():
     return jsonify(calls=core().live_calls(g.actor))
+
+
+@bp.get("/calls/<call_sid>/warnings")
+@SPEC.validate(resp=responses(200, WarningState, 403, 404), tags=["warning protocol"], skip_validation=True)
+@staff()
+def warnings(call_sid: str):
+    """R-ABUSE-1: the warnings given on this call, with their times, and what may follow."""
+    return jsonify(core().warnings.view(g.actor, call_sid))
+
+
+@bp.post("/calls/<call_sid>/warnings")
+@SPEC.validate(
+    json=WarningRequest,
+    resp=responses(200, WarningState, 403, 404, 409),
+    tags=["warning protocol"],
+    skip_validation=True,
+)
+@staff()
+def warn(call_sid: str):
+    """R-ABUSE-1: the agent has given warning 1, or warning 2 with its consequence."""
+    return jsonify(core().warnings.warn(g.actor, call_sid, json_body()))
+
+
+@bp.post("/calls/<call_sid>/warnings/action")
+@SPEC.validate(
+    json=WarningAction,
+    resp=Response(
+        HTTP_200=WarningState,
+        HTTP_201=Escalation,
+        **{f"HTTP_{code}": ErrorBody for code in (400, 401, 403, 404, 409, 502)},
+    ),
+    tags=["warning protocol"],
+    skip_validation=True,
+)
+@staff()
+def act_on_warnings(call_sid: str):
+    """R-ABUSE-1: after warning 2, transfer to a manager (201, the abusive escalation) or, where
+    the policy allows it, disconnect (200); 403 where the policy forbids the action."""
+    view, status = core().warnings.act(g.actor, call_sid, json_body())
+    return jsonify(view), status
+
+
+@bp.post("/calls/<call_sid>/listen")
+@SPEC.validate(resp=responses(200, Listening, 403, 404, 409, 502), tags=["listen-in"], skip_validation=True)
+@staff("lead", "supervisor", "manager")
+def listen(call_sid: str):
+    """R-WARM-7: join the call muted (monitor), or switch to monitor from coaching."""
+    return jsonify(core().listen_in.listen(g.actor, call_sid, "monitor"))
+
+
+@bp.post("/calls/<call_sid>/coach")
+@SPEC.validate(resp=responses(200, Listening, 403, 404, 409, 502), tags=["listen-in"], skip_validation=True)
+@staff("lead", "supervisor", "manager")
+def coach(call_sid: str):
+    """R-WARM-7: join the call as a coach heard only by the agent, or switch to coaching."""
+    return jsonify(core().listen_in.listen(g.actor, call_sid, "coach"))
+
+
+@bp.delete("/calls/<call_sid>/listen")
+@SPEC.validate(resp=responses(200, Listening, 403, 404, 502), tags=["listen-in"], skip_validation=True)
+@staff("lead", "supervisor", "manager")
+def stop_listening(call_sid: str):
+    """R-WARM-7: leave the call; nobody on it hears the lead go."""
+    return jsonify(core().listen_in.leave(g.actor, call_sid))
 
 
 @bp.put("/people/<person_id>/presence")

@@ -116,6 +116,41 @@ class Calls(BaseModel):
     calls: list[LiveCall]
 
 
+class WarningGiven(BaseModel):
+    warning: Literal[1, 2]
+    at: str
+    by: str
+    words: str = Field(description="the policy's words for this warning")
+
+
+class WarningActionTaken(BaseModel):
+    action: Literal["transfer", "disconnect"]
+    at: str
+    by: str
+    escalation_id: str | None
+
+
+class WarningState(BaseModel):
+    """R-ABUSE-1: the protocol on one call: warnings with their times, and what may follow."""
+
+    call_sid: str
+    warnings: list[WarningGiven]
+    consequence: str | None = Field(description="announced with warning 2")
+    next: str | None = Field(description="'warning 1', 'warning 2', 'action', or null once acted")
+    allowed_actions: list[Literal["transfer", "disconnect"]]
+    action: WarningActionTaken | None
+
+
+class Listening(BaseModel):
+    """R-WARM-7: who listens to the call, and how (monitor: muted; coach: heard by the agent only)."""
+
+    call_sid: str
+    listener: str | None
+    mode: Literal["monitor", "coach"] | None
+    listener_call_sid: str | None
+    since: str | None
+
+
 class Presence(BaseModel):
     person: str
     presence: Literal["available", "busy", "offline"]

@@ -38,6 +38,7 @@ CALLER_FACING = {
     "voice.callback_number_keyed",
     "voice.callback_number_confirmed",
     "voice.callback_window",
+    "voice.warning_disconnect",
 }
 UNCLEAR_TRIES = 2
 
@@ -318,6 +319,22 @@ def callback_caller_answer():
 @twilio_webhook
 def callback_caller_status():
     core().callback_leg_status(request.args.get("callback", ""), "caller", request.form)
+    return "", 204
+
+
+@bp.post("/warnings/disconnect")
+@twilio_webhook
+def warning_disconnect():
+    """R-ABUSE-1, where the policy allows it: the caller hears the policy's last words, then the
+    call ends. Only the policy in memory: nothing here can fail half-way."""
+    policy = core().policy
+    return twiml(hold_ivr.goodbye(policy, policy.warnings.disconnect_message))
+
+
+@bp.post("/listener/status")
+@twilio_webhook
+def listener_status():
+    core().listen_in.leg_status(request.args.get("caller", ""), _form("CallSid"), _form("CallStatus"))
     return "", 204
 
 

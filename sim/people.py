@@ -18,13 +18,16 @@ class Reply:
 
 @dataclass
 class AgentStep:
-    """An agent's softphone action: `escalate` or `connect` (API calls), or `hang_up`.
-    `when` is `joined` (the agent is with the caller) or `lead_joined` (a lead is in the room)."""
+    """An agent's softphone action: `escalate` or `connect` (API calls), `warn`,
+    `act_on_warnings`, or `hang_up`; or, with `by` (a person's id), a lead's console button on the
+    agent's call: `listen`, `coach`, `stop_listening`. `when` is `joined` (the agent is with the
+    caller) or `lead_joined` (a lead is in the room)."""
 
     do: str
     when: str = "joined"
     after: float = 10.0
     body: dict = field(default_factory=dict)
+    by: str = ""
 
 
 @dataclass

@@ -29,6 +29,13 @@ from telephony.local_redis import LocalRedis, free_port
 ACCOUNT_SID = "AC" + "5" * 32
 AUTH_TOKEN = "simulated-auth-token-0123456789"
 NUMBER = "+13125550100"
+CALL_ACTIONS = {
+    "warn": ("POST", "/api/calls/{call}/warnings"),
+    "act_on_warnings": ("POST", "/api/calls/{call}/warnings/action"),
+    "listen": ("POST", "/api/calls/{call}/listen"),
+    "coach": ("POST", "/api/calls/{call}/coach"),
+    "stop_listening": ("DELETE", "/api/calls/{call}/listen"),
+}
 START = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)  # a Tuesday, 10:00 in Chicago
 
 
@@ -182,6 +189,31 @@ class Simulation:
                 "softphone",
                 f"connect: {response.status_code} {response.json().get('state')}",
             )
+        elif action in CALL_ACTIONS:
+            self._call_action(person, action, body)
+
+    def _call_action(self, person: Person, action: str, body: dict) -> None:
+        """A softphone or console button on the live call: the warnings (R-ABUSE-1), listen-in
+        and coach (R-WARM-7)."""
+        headers = {"Authorization": f"Bearer {person.token}"}
+        calls = requests.get(f"{self.base}/api/calls", headers=headers, timeout=15).json()["calls"]
+        if not calls:
+            self.transcript.add(self.world.now, person.name, "softphone", f"no live call to {action}")
+            return
+        method, path = CALL_ACTIONS[action]
+        self.transcript.add(self.world.now, person.name, "softphone", f"presses {action.replace('_', ' ')}")
+        response = requests.request(
+            method, self.base + path.format(call=calls[0]["call_sid"]), json=body, headers=headers, timeout=15
+        )
+        answer = response.json()
+        if response.status_code == 200 and action == "warn":
+            self.transcript.add(self.world.now, person.name, "says", answer["warnings"][-1]["words"])
+            detail = f"warning {len(answer['warnings'])} recorded, next: {answer['next']}"
+        elif response.status_code == 200 and "listener" in answer:
+            detail = answer["mode"] or "left the call"
+        else:
+            detail = answer.get("message") or answer.get("state") or (answer.get("action") or {}).get("action", "")
+        self.transcript.add(self.world.now, person.name, "softphone", f"{action}: {response.status_code} {detail}")
 
     # -- reading the outcome ------------------------------------------------------------------------
     def escalations(self) -> list[dict]:

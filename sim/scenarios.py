@@ -331,8 +331,193 @@ def hold_limit(policy: Policy | None = None) -> Scenario:
     )
 
 
+def formal_complaint(policy: Policy | None = None) -> Scenario:
+    """R-ESC-3: a threat of a formal complaint goes to managers only, never the escalations team."""
+    policy = policy or load_policy(DEFAULT_POLICY)
+    cast = Cast(policy, kind="formal_complaint")
+    cast.agent.answer_after = 3
+    body = {**cast.escalate_body(), "reason": "threatens a complaint to the Better Business Bureau"}
+    cast.agent.steps = [AgentStep("escalate", "joined", 20, body), AgentStep("connect", "lead_joined", 15)]
+    manager = cast.hunt[0]
+    cast.accepts(manager)
+    caller = cast.caller()
+    rung = {p.name for p in cast.hunt}
+
+    def check(sim) -> list[str]:
+        esc, events = _timeline(sim)
+        if esc is None:
+            return events
+        problems = []
+        t = sim.transcript
+        others = [p.name for p in cast.staff.values() if p.role in ("lead", "supervisor") and t.first(p.name, "rings")]
+        if others:
+            problems.append(f"a formal complaint rang {others}, not managers only (R-ESC-3)")
+        if esc["kind"] != "formal_complaint" or policy.person(esc.get("assignee") or "") is None:
+            problems.append(f"the complaint was not taken: {esc['state']}")
+        elif policy.person(esc["assignee"]).role != "manager":
+            problems.append(f"a {policy.person(esc['assignee']).role} took a formal complaint (R-ESC-3)")
+        if any(" lead" in text for text in t.heard(CALLER_NAME)[2:]):
+            problems.append("the caller heard of a lead while a manager was sought")
+        if not any(said(policy.hold.message, e) for e in t.heard(CALLER_NAME)):
+            problems.append("the caller never heard the hold message naming the manager")
+        if "Escalation type: formal complaint." not in t.heard(manager.name):
+            problems.append(f"{manager.name} was not told it is a formal complaint (R-WARM-2)")
+        if t.first(CALLER_NAME, "hears", manager.name) is None:
+            problems.append(f"the caller never reached {manager.name}")
+        if not any(n.get("escalation") == esc["id"] for n in sim.core.ctx.store.notifications()):
+            problems.append("the team channel was not told (R-NOTE-1)")
+        return problems
+
+    return Scenario(
+        "formal-complaint",
+        f"The caller threatens a formal complaint; {cast.agent.name} escalates it as formal_complaint; only managers "
+        f"are rung ({', '.join(sorted(rung))}); {manager.name} accepts, is briefed, and takes the call (R-ESC-3).",
+        cast.people(caller),
+        600,
+        check,
+        opening_time(policy),
+        {"caller": CALLER_NAME, "agent": cast.agent.name, "accepted": manager.name},
+        policy_file=Path(policy.file),
+    )
+
+
+def abusive(policy: Policy | None = None) -> Scenario:
+    """R-ABUSE-1: warning 1, warning 2 with its consequence, then the action the policy allows: a
+    disconnect where it allows one (seed 003), else the transfer to a manager (seed 002: never a
+    hang-up; the disconnect is refused)."""
+    policy = policy or load_policy(DEFAULT_POLICY)
+    cast = Cast(policy, kind="abusive")
+    cast.agent.answer_after = 3
+    disconnects = "disconnect" in policy.warnings.actions
+    steps = [
+        AgentStep("warn", "joined", 15, {"warning": 1}),
+        AgentStep("warn", "joined", 35, {"warning": 2}),
+        AgentStep("act_on_warnings", "joined", 55, {"action": "disconnect"}),
+    ]
+    manager = cast.hunt[0]
+    if not disconnects:
+        steps.append(
+            AgentStep(
+                "act_on_warnings",
+                "joined",
+                60,
+                {"action": "transfer", "reason": "abusive language after two warnings", "client": cast.client},
+            )
+        )
+        steps.append(AgentStep("connect", "lead_joined", 15))
+        cast.accepts(manager)
+    cast.agent.steps = steps
+    caller = cast.caller()
+
+    def check(sim) -> list[str]:
+        t = sim.transcript
+        pressed = [e.text for e in t.of(cast.agent.name, "softphone")]
+        problems = []
+        if "warn: 200 warning 1 recorded, next: warning 2" not in pressed or (
+            "warn: 200 warning 2 recorded, next: action" not in pressed
+        ):
+            problems.append(f"the warnings were not recorded in order: {pressed}")
+        refused = any(p.startswith("act_on_warnings: 403") for p in pressed)
+        if disconnects:
+            goodbye = t.first(CALLER_NAME, "say", policy.warnings.disconnect_message)
+            ended = t.first(CALLER_NAME, "hangs up", "the service hangs up")
+            if goodbye is None or ended is None or ended.at < goodbye.at:
+                problems.append("the caller was not told before the call was disconnected")
+            if sim.escalations():
+                problems.append("a disconnect made an escalation")
+            if not any(
+                "disconnected an abusive caller" in n.get("text", "") for n in sim.core.ctx.store.notifications()
+            ):
+                problems.append("the managers were not told of the disconnect")
+            return problems
+        if not refused:
+            problems.append(f"{policy.name} never hangs up, but the disconnect was not refused (R-ESC-4)")
+        if t.first(CALLER_NAME, "hangs up", "the service hangs up") is not None:
+            problems.append("the service hung up on the caller (R-ESC-4)")
+        esc, events = _timeline(sim)
+        if esc is None:
+            return problems + events
+        if esc["kind"] != "abusive" or "warning_protocol" not in events:
+            problems.append(f"the transfer is not an abusive escalation with its warnings on the timeline: {events}")
+        if t.first(CALLER_NAME, "hears", manager.name) is None:
+            problems.append(f"the caller was never transferred to {manager.name}")
+        return problems
+
+    outcome = (
+        "disconnects the call, as this policy allows; the caller hears why first and the managers are told"
+        if disconnects
+        else f"tries to disconnect, which {policy.name}'s policy refuses, and transfers the caller to {manager.name}"
+    )
+    return Scenario(
+        "abusive",
+        f"The caller is abusive: {cast.agent.name} gives warning 1, then warning 2 with its consequence, then "
+        f"{outcome} (R-ABUSE-1).",
+        cast.people(caller),
+        600,
+        check,
+        opening_time(policy),
+        {"caller": CALLER_NAME, "agent": cast.agent.name} | ({} if disconnects else {"accepted": manager.name}),
+        policy_file=Path(policy.file),
+    )
+
+
+def listen_in(policy: Policy | None = None) -> Scenario:
+    """R-WARM-7: a lead listens in muted, coaches the agent, listens again and leaves; the caller
+    never hears them."""
+    policy = policy or load_policy(DEFAULT_POLICY)
+    cast = Cast(policy)
+    cast.agent.answer_after = 3
+    listener = next(
+        cast.staff[p.id] for role in ("lead", "supervisor", "manager") for p in policy.people if p.role == role
+    )
+    listener.answers, listener.answer_after = [3], 3
+    cast.agent.steps = [
+        AgentStep("listen", "joined", 10, by=listener.id),
+        AgentStep("coach", "joined", 40, by=listener.id),
+        AgentStep("listen", "joined", 70, by=listener.id),
+        AgentStep("stop_listening", "joined", 100, by=listener.id),
+    ]
+    caller = cast.caller(hang_up_after=140)
+
+    def check(sim) -> list[str]:
+        t = sim.transcript
+        problems = []
+        if t.first(listener.name, "joins") is None:
+            return [f"{listener.name} never joined the call"]
+        if any(listener.name in e.text for e in t.of(CALLER_NAME) if e.kind in ("hears", "voices")):
+            problems.append(f"the caller heard {listener.name} (R-WARM-7)")
+        if not any(listener.name in e.text for e in t.of(cast.agent.name, "hears")):
+            problems.append(f"{cast.agent.name} never heard the coach")
+        if t.first(listener.name, "hears", CALLER_NAME) is None:
+            problems.append(f"{listener.name} never heard the caller")
+        joins = [
+            r
+            for r in sim.world.rest_log
+            if r.path.endswith("/Participants.json") and r.params.get("Label") == ["listener"]
+        ]
+        if not joins or joins[0].params.get("Beep") != ["false"]:
+            problems.append("the listener joined with a beep")
+        heard_by_caller = {e.text for e in t.of(CALLER_NAME, "hears")}
+        if heard_by_caller != {cast.agent.name}:
+            problems.append(f"the caller's line changed while the lead listened: {sorted(heard_by_caller)}")
+        return problems
+
+    return Scenario(
+        "listen-in",
+        f"{listener.name} listens in on {cast.agent.name}'s call muted, then coaches the agent (heard by the agent "
+        "only), listens muted again and leaves: the caller never hears them, not even a beep (R-WARM-7).",
+        cast.people(caller),
+        300,
+        check,
+        opening_time(policy),
+        {"caller": CALLER_NAME, "agent": cast.agent.name, "listener": listener.name},
+        policy_file=Path(policy.file),
+    )
+
+
 SCENARIOS: dict[str, Callable[[Policy | None], Scenario]] = {
-    s.__name__.replace("_", "-"): s for s in (escalation, agent_drops, callback, hold_limit)
+    s.__name__.replace("_", "-"): s
+    for s in (escalation, agent_drops, callback, hold_limit, formal_complaint, abusive, listen_in)
 }
 
 

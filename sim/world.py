@@ -801,7 +801,8 @@ class World:
             self.hang_up(call, "agent's leg drops")
             return
         if self.agent_api is not None and call.status not in TERMINAL:
-            self.agent_api(call.person, step.do, step.body)
+            actor = next((p for p in self.people.values() if step.by and p.id == step.by), call.person)
+            self.agent_api(actor, step.do, step.body)
 
 
 def _duration(verbs: list[ET.Element]) -> float:

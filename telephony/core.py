@@ -22,6 +22,7 @@ from telephony.hold import Hold
 from telephony.intake import Intake
 from telephony.lead_hunt import LeadHunt
 from telephony.lead_notice import LeadNotice
+from telephony.listen_in import ListenIn
 from telephony.notify import Notifier
 from telephony.policy import Policy, load_policy
 from telephony.store import TERMINAL_CALL_STATUSES, Store
@@ -30,6 +31,7 @@ from telephony.timers import Timers
 from telephony.twilio_gateway import TwilioGateway, make_client
 from telephony.urls import Urls
 from telephony.warm_transfer import WarmTransfer
+from telephony.warning_protocol import WarningProtocol
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,8 @@ class Core:
     callbacks: Callbacks
     notify: Notifier
     settings: Settings
+    warnings: WarningProtocol
+    listen_in: ListenIn
 
     @property
     def policy(self) -> Policy:
@@ -189,10 +193,11 @@ def build_core(settings: Settings, conn: redis.Redis, clock: Clock | None = None
     lead_hunt = LeadHunt(ctx, hold, notifier)
     callbacks = Callbacks(ctx, notifier)
     dialler = CallbackDialler(ctx, notifier)
+    warm_transfer = WarmTransfer(ctx, hold, lead_hunt, notifier)
     return Core(
         ctx=ctx,
         intake=Intake(ctx),
-        warm_transfer=WarmTransfer(ctx, hold, lead_hunt, notifier),
+        warm_transfer=warm_transfer,
         lead_hunt=lead_hunt,
         hold=hold,
         callback_capture=CallbackCapture(ctx, hold, notifier, dialler, callbacks),
@@ -200,4 +205,6 @@ def build_core(settings: Settings, conn: redis.Redis, clock: Clock | None = None
         callbacks=callbacks,
         notify=notifier,
         settings=settings,
+        warnings=WarningProtocol(ctx, warm_transfer, notifier),
+        listen_in=ListenIn(ctx),
     )

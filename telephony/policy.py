@@ -31,7 +31,7 @@ KINDS = ("manager_request", "supervisor_demanded", "formal_complaint", "abusive"
 MANAGERS_ONLY = ("formal_complaint", "abusive")  # R-ESC-3, R-ESC-4
 CASE_STATUSES = ("escalated", "assigned", "resolved")  # R-ESC-8
 WARNING_ACTIONS = ("transfer", "disconnect")  # R-ABUSE-1
-TAG = re.compile(r"^[a-z0-9][a-z0-9_]{0,39}$")
+TAG = re.compile(r"[a-z0-9][a-z0-9_]{0,39}")
 _HANG_UP_WORDS = re.compile(r"\b(hang(ing)? up|disconnect\w*|end (this|the) call)\b", re.I)
 
 
@@ -48,7 +48,7 @@ def _spoken(value: str) -> str:
 
 
 def _tag(value: str) -> str:
-    if not TAG.match(value):
+    if not TAG.fullmatch(value):
         raise ValueError(f"{value!r} is not a tag: lower-case letters, digits and _, e.g. aging_cms")
     return value
 
@@ -68,7 +68,7 @@ def _region(value: str) -> str:
 
 
 Spoken = Annotated[StrictStr, AfterValidator(_spoken)]
-Tag = Annotated[StrictStr, AfterValidator(_tag)]
+Tag = Annotated[StrictStr, Field(json_schema_extra={"pattern": f"^{TAG.pattern}$"}), AfterValidator(_tag)]
 Tier = Literal["lead", "supervisor", "manager"]
 CaseStatus = Literal["escalated", "assigned", "resolved"]
 

@@ -331,7 +331,21 @@ class Store:
 
     def record_warning(self, call_sid: str, given: int, **fields: Any) -> bool:
         """R-ABUSE-1: the next step of the warning protocol, only after the `given` before it."""
-        return self._cas(f"{P}call:{call_sid}", "", "warnings_given", str(given or ""), None, fields)
+        return self._call_cas(call_sid, "warnings_given", str(given or ""), fields)
+
+    def claim_listener(self, call_sid: str, person_id: str, **fields: Any) -> bool:
+        """R-WARM-7: one listener per call; two leads pressing listen at once, one wins."""
+        return self._call_cas(call_sid, "listener_person", "", {"listener_person": person_id, **fields})
+
+    def release_listener(self, call_sid: str, person_id: str) -> bool:
+        cleared = {"listener_person": "", "listener_mode": "", "listener_call_sid": "", "listener_since": ""}
+        return self._call_cas(call_sid, "listener_person", person_id, cleared)
+
+    def _call_cas(self, call_sid: str, field: str, expected: str, fields: dict[str, Any]) -> bool:
+        done = self._cas(f"{P}call:{call_sid}", "", field, expected, None, fields)
+        if done:
+            self.changed("call", call_sid)
+        return done
 
     def _cas(
         self, key: str, events: str, field: str, expected: str, event: dict[str, str] | None, fields: dict[str, Any]

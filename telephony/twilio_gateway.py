@@ -173,6 +173,42 @@ class TwilioGateway:
         """Take a live call to new TwiML (e.g. off a conference hold to a keypad menu)."""
         self._do("redirect", lambda: self.client.calls(call_sid).update(url=url, method="POST"))
 
+    def listen_in(
+        self, conference_sid: str, to: str, *, coach_call_sid: str | None, status_callback: str, timeout: int
+    ) -> str:
+        """R-WARM-7: a lead joins a live call muted (monitor), or as a coach heard only by the
+        agent (Coaching + CallSidToCoach). No beep on joining or leaving, and never starting or
+        ending the conference: the caller hears nothing of it."""
+        mode = {"coaching": True, "call_sid_to_coach": coach_call_sid} if coach_call_sid else {"muted": True}
+        self.throttle()
+        participant = self._do(
+            "listen in",
+            lambda: self.client.conferences(conference_sid).participants.create(
+                from_=self.caller_id,
+                to=to,
+                label="listener",
+                timeout=timeout,
+                beep="false",
+                start_conference_on_enter=False,
+                end_conference_on_exit=False,
+                status_callback=status_callback,
+                status_callback_event=CALL_PROGRESS_EVENTS,
+                **mode,
+            ),
+        )
+        return participant.call_sid
+
+    def set_listening(self, conference_sid: str, call_sid: str, *, coach_call_sid: str | None) -> None:
+        """Monitor <-> coach in one update, so there is no moment in which the caller hears the lead."""
+        mode = (
+            {"coaching": True, "call_sid_to_coach": coach_call_sid, "muted": False}
+            if coach_call_sid
+            else {"coaching": False, "muted": True}
+        )
+        self._do(
+            "switch listening", lambda: self.client.conferences(conference_sid).participants(call_sid).update(**mode)
+        )
+
     def _do(self, what: str, action, missing_ok: bool = False):
         """One REST call; Twilio's 429 (too many requests) is retried with back-off, anything
         else becomes a TelephonyFailure naming what could not be done: `transient` when Twilio

@@ -95,3 +95,9 @@ class Urls:
 
     def hold_loop_choice(self, escalation_id: str) -> str:
         return self._url("/voice/hold/loop/choice", escalation=escalation_id)
+
+    def listener_status(self, caller_call_sid: str) -> str:
+        return self._url("/voice/listener/status", caller=caller_call_sid)
+
+    def warning_disconnect(self) -> str:
+        return self._url("/voice/warnings/disconnect")
