@@ -80,6 +80,8 @@ class Section(BaseModel):
 
 
 class Organisation(Section):
+    """Who the organisation is, as callers hear it, and where it is."""
+
     name: Spoken = Field(description="the organisation, in the words callers hear")
     time_zone: Annotated[StrictStr, AfterValidator(_zone)] = Field(
         description="IANA time zone of the organisation, e.g. America/Chicago"
@@ -246,7 +248,7 @@ class Notifications(Section):
 class BusinessHoursTable(Section):
     """R-CB-3, R-HOURS-1: when the organisation is open."""
 
-    time_zone: StrictStr = Field(description="IANA time zone the hours are in")
+    time_zone: Annotated[StrictStr, AfterValidator(_zone)] = Field(description="IANA time zone the hours are in")
     days: dict[str, StrictStr] = Field(description='opening hours per day: { mon = "08:00-17:00", ... }')
     holidays: StrictStr = Field("", description='public holidays of this country (e.g. "US")')
     holiday_subdivision: StrictStr = Field("", description='and of this state or province (e.g. "IL")')
@@ -257,7 +259,9 @@ class CaseRule(Section):
     """R-ESC-8: escalations carrying any of these tags go to this department and owner."""
 
     tags: tuple[Tag, ...] = Field(min_length=1, description="tags the agent gives the escalation, e.g. aging_cms")
-    department: Spoken = Field(description="the department that follows up, e.g. Client Success")
+    department: Annotated[StrictStr, Field(min_length=1)] = Field(
+        description="the department that follows up, e.g. Client Success"
+    )
     owner: StrictStr = Field(description="id of the person who owns the case")
     status: CaseStatus = Field("assigned", description="the case's status once routed")
 
@@ -266,11 +270,13 @@ class CaseRouting(Section):
     """R-ESC-8 (seed 001): every escalation becomes a case with a department, an owner and a
     status; rules on its tags route it on."""
 
-    department: Spoken = Field(description="where every case starts, e.g. Technical Support")
+    department: Annotated[StrictStr, Field(min_length=1)] = Field(
+        description="where every case starts, e.g. Technical Support"
+    )
     owner: StrictStr = Field(description="id of the first owner, e.g. the technical support manager")
     status: CaseStatus = Field("escalated", description="the first status")
     tags: tuple[Tag, ...] = Field((), description="further tags agents may give that route nowhere")
-    rules: tuple[CaseRule, ...] = Field((), description="[[case_routing.rules]]: the first rule matching a tag wins")
+    rules: tuple[CaseRule, ...] = Field((), description="the first rule with one of the escalation's tags wins")
 
     def known_tags(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys([*self.tags, *(t for rule in self.rules for t in rule.tags)]))
@@ -315,8 +321,8 @@ class PolicyFile(Section):
     callbacks: Callbacks
     notifications: Notifications
     kinds: Kinds
-    people: tuple[Person, ...] = Field(min_length=1, description="[[people]]: everyone who takes calls")
-    case_routing: CaseRouting | None = Field(None, description="R-ESC-8: case routing by tags (optional)")
+    people: tuple[Person, ...] = Field(min_length=1, description="everyone who takes calls or escalations")
+    case_routing: CaseRouting | None = Field(None, description="R-ESC-8: escalations routed on as cases by their tags")
     warnings: Warnings = Field(default_factory=Warnings, description="R-ABUSE-1: the warning protocol")
 
 
