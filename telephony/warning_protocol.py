@@ -142,13 +142,13 @@ class WarningProtocol:
         managers are told at once ('inform him/her that you disconnected')."""
         if self.ctx.store.open_escalation_id(call_sid):
             raise Conflict("The call has an open escalation; it is with a manager already.", code="escalation_open")
+        self.ctx.twilio.redirect(call_sid, self.ctx.urls.warning_disconnect())
         self.ctx.store.update_call(
             call_sid,
             warning_action="disconnect",
             warning_action_at=self.ctx.now_iso(),
             warning_action_by=actor.person_id,
         )
-        self.ctx.twilio.redirect(call_sid, self.ctx.urls.warning_disconnect())
         self.notify.managers(
             "",
             f"{self.ctx.name(actor.person_id)} disconnected an abusive caller ({call.get('from', 'unknown number')}, "

@@ -84,7 +84,10 @@ def test_console_state_tells_the_server_clock_hold_policy_and_people(harness):
     assert {"id": "agent-avery", "name": "Avery", "role": "agent", "team": "front-line", "presence": "available"} in (
         state["people"]
     )
-    assert state["softphone"] is False and state["features"] == []
+    assert state["softphone"] is False
+    assert {f["name"] for f in state["features"]} == {"warning_protocol", "listen", "coach"}, (
+        "the procedures' endpoints the console finds (R-ABUSE-1, R-WARM-7)"
+    )
 
 
 def read_events(response, count: int) -> list[tuple[str, dict]]:
