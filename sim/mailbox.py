@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ssl
 import threading
+import warnings
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -14,6 +15,11 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from telephony.local_redis import free_port
+
+
+def _tls(server, session) -> bool:
+    """Upgraded by STARTTLS, or TLS from the first byte (smtps)."""
+    return session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None
 
 
 @dataclass
@@ -43,7 +49,7 @@ class Mailbox:
         login = session.auth_data.login.decode() if isinstance(session.auth_data, LoginPassword) else ""
         with self._lock:
             self.delivered.append(
-                Delivered(envelope.mail_from, list(envelope.rcpt_tos), message, session.ssl is not None, login)
+                Delivered(envelope.mail_from, list(envelope.rcpt_tos), message, _tls(server, session), login)
             )
         return "250 Message accepted for delivery"
 
@@ -62,7 +68,14 @@ class Mailbox:
         elif self.tls_context is not None:
             kwargs.update(ssl_context=self.tls_context, server_hostname="127.0.0.1")
         if self.login is not None:
-            kwargs.update(authenticator=self._authenticate, auth_required=True, auth_require_tls=True)
+            # aiosmtpd's auth_require_tls looks for STARTTLS; under smtps the connection is TLS
+            # already (and aiosmtpd's warning about it does not apply).
+            warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS", UserWarning)
+            kwargs.update(
+                authenticator=self._authenticate,
+                auth_required=True,
+                auth_require_tls=self.tls_context is None or self.starttls,
+            )
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **kwargs)
         self._controller.start()
         return self

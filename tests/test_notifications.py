@@ -210,11 +210,7 @@ def test_an_abusive_callers_callback_emails_the_managers_with_the_number_and_win
 
 
 def test_managers_email_over_starttls_with_auth__R_NOTE_2(redis_conn, twilio_rest, tmp_path, monkeypatch):
-    ca = trustme.CA()
-    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server_tls)
-    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
-    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+    server_tls = _trusted_server_tls(tmp_path, monkeypatch)
     with Mailbox(tls_context=server_tls, starttls=True, login=("esc-service", "s3cret p@ss")) as inbox:
         url = f"smtp://esc-service:s3cret%20p%40ss@127.0.0.1:{inbox.port}?starttls=true"
         assert Settings.from_env(_env(SMTP_URL=url, SMTP_FROM=FROM)).smtp_url == url
@@ -228,12 +224,30 @@ def test_managers_email_over_starttls_with_auth__R_NOTE_2(redis_conn, twilio_res
     assert _events(harness, esc_id, "email_sent") and not _events(harness, esc_id, "email_not_sent")
 
 
-def test_a_wrong_password_is_on_the_timeline_and_tried_again__R_NOTE_2(redis_conn, twilio_rest, tmp_path, monkeypatch):
+def test_managers_email_over_smtps_with_auth__R_NOTE_2(redis_conn, twilio_rest, tmp_path, monkeypatch):
+    server_tls = _trusted_server_tls(tmp_path, monkeypatch)
+    with Mailbox(tls_context=server_tls, login=("esc-service", "pw")) as inbox:
+        harness = Harness(redis_conn, twilio_rest, smtp_url=inbox.url("smtps"), smtp_from=FROM)
+        caller_sid, _ = harness.caller_with_agent()
+        harness.escalate(caller_sid, kind="formal_complaint")
+        harness.run_jobs()
+    assert [(d.tls, d.login, d.message["Subject"]) for d in inbox.delivered] == [
+        (True, "esc-service", "Pat Doe - Formal Complaint")
+    ]
+
+
+def _trusted_server_tls(tmp_path, monkeypatch) -> ssl.SSLContext:
+    """A server certificate for 127.0.0.1 from a CA made here, trusted through SSL_CERT_FILE."""
     ca = trustme.CA()
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(server_tls)
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+    return server_tls
+
+
+def test_a_wrong_password_is_on_the_timeline_and_tried_again__R_NOTE_2(redis_conn, twilio_rest, tmp_path, monkeypatch):
+    server_tls = _trusted_server_tls(tmp_path, monkeypatch)
     with Mailbox(tls_context=server_tls, starttls=True, login=("esc-service", "right")) as inbox:
         url = f"smtp://esc-service:wrong@127.0.0.1:{inbox.port}?starttls=true"
         harness = Harness(redis_conn, twilio_rest, smtp_url=url, smtp_from=FROM)
@@ -261,13 +275,16 @@ def test_smtp_server_down_then_up_retries_flags_the_timeline_and_delivers_once__
     [email] = harness.api("GET", f"/api/escalations/{esc_id}/emails", who="manager-max").json["emails"]
     assert email["status"] == "pending" and email["tries"] == 2 and "not reachable" in email["last_error"]
     assert "Account: 448812" in email["text"], "the whole email is kept in Redis until it is sent"
+    harness.advance(60)
+    told = [n["text"] for n in harness.core.ctx.store.notifications() if n["to"] == "managers"]
+    assert len(told) == 1 and told[0].startswith("Urgent email 'Pat Doe - Formal Complaint' not sent after 3 tries")
 
     with inbox:
-        harness.advance(60)
+        harness.advance(120)
         harness.advance(600)
     assert [d.message["Subject"] for d in inbox.delivered] == ["Pat Doe - Formal Complaint"], "delivered once"
     assert len(_events(harness, esc_id, "email_sent")) == 1
-    assert len(_events(harness, esc_id, "email_not_sent")) == 2, "no failure after it went"
+    assert len(_events(harness, esc_id, "email_not_sent")) == 3, "no failure after it went"
     [email] = harness.api("GET", f"/api/escalations/{esc_id}/emails", who="manager-max").json["emails"]
     assert email["status"] == "sent" and email["sent_at"]
 
