@@ -241,9 +241,9 @@ def agent_drops(policy: Policy | None = None) -> Scenario:
     )
 
 
-def callback(policy: Policy | None = None) -> Scenario:
+def callback(policy: Policy | None = None, kind: str = "manager_request") -> Scenario:
     policy = policy or load_policy(DEFAULT_POLICY)
-    cast = Cast(policy)
+    cast = Cast(policy, kind=kind)
     cast.agent.answer_after = 3
     cast.agent.steps = [AgentStep("escalate", "joined", 20, cast.escalate_body())]
     for person in cast.hunt:
