@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -27,6 +27,8 @@ SUBJECTS = {
 }
 # A failed try is tried again after these many seconds, then every 15 minutes until it is sent.
 AGAIN_AFTER_SECONDS = (30, 60, 120, 300, 600, 900)
+# A try holds its email this long (SMTP's timeouts are far shorter); then another job may take over.
+STALE_TRY_SECONDS = 600
 HIGH_PRIORITY = {"X-Priority": "1 (Highest)", "Importance": "High", "Priority": "urgent"}
 KIND_WORDS = {
     "formal_complaint": "formal complaint",
@@ -128,7 +130,9 @@ class ManagerEmails:
     def send(self, email_id: str, tries: int) -> str:
         """One try; a failure is on the timeline and the next try is scheduled. Sent once."""
         email = self.ctx.store.email(email_id)
-        if email is None or email.get("status") != "pending" or not self.ctx.store.claim_email_try(email_id, tries):
+        if email is None or email.get("status") != "pending":
+            return "skipped"
+        if not self.ctx.store.claim_email_try(email_id, tries, self.ctx.now_iso()) and not self._stale(email, tries):
             return "skipped"
         esc_id = email.get("escalation", "")
         if self.server is None:
@@ -159,6 +163,24 @@ class ManagerEmails:
         detail = f"{email['subject']} to {to}" + (f" (refused: {', '.join(refused)})" if refused else "")
         self.ctx.store.add_event(esc_id, self.ctx.event("email_sent", detail))
         return "sent"
+
+    def _stale(self, email: dict[str, str], tries: int) -> bool:
+        """Another job holds this try. If its worker died mid-try the email would wait for ever:
+        look again once a try could not still be running, and then take the try over."""
+        if email.get("tries") != str(tries + 1):
+            return False
+        started = datetime.fromisoformat(email.get("try_started_at") or self.ctx.now_iso())
+        if self.ctx.clock.now() - started >= timedelta(seconds=STALE_TRY_SECONDS):
+            self.ctx.store.update_email(email["id"], try_started_at=self.ctx.now_iso())
+            return True
+        self.ctx.timers.at(
+            started + timedelta(seconds=STALE_TRY_SECONDS),
+            "workers.jobs.send_manager_email",
+            email["id"],
+            tries,
+            key=job_id("email", email["id"], tries, "stale"),
+        )
+        return False
 
     def message(self, email: dict[str, str]) -> EmailMessage:
         message = EmailMessage()

@@ -468,10 +468,10 @@ class Store:
     def update_email(self, email_id: str, **fields: Any) -> None:
         self.r.hset(f"{P}email:{email_id}", mapping={k: _text(v) for k, v in fields.items()})
 
-    def claim_email_try(self, email_id: str, tries: int) -> bool:
+    def claim_email_try(self, email_id: str, tries: int, at: str) -> bool:
         """One SMTP try per try number, whichever job (or retried duplicate) gets here first."""
         key = f"{P}email:{email_id}"
-        return self._cas(key, "", "tries", str(tries), None, {"tries": tries + 1})
+        return self._cas(key, "", "tries", str(tries), None, {"tries": tries + 1, "try_started_at": at})
 
     def escalation_emails(self, esc_id: str) -> list[str]:
         if not safe_id(esc_id):

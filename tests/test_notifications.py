@@ -289,6 +289,23 @@ def test_smtp_server_down_then_up_retries_flags_the_timeline_and_delivers_once__
     assert email["status"] == "sent" and email["sent_at"]
 
 
+def test_a_try_whose_worker_died_is_taken_over_and_the_email_still_goes_once__R_NOTE_2(redis_conn, twilio_rest):
+    with Mailbox() as inbox:
+        harness = Harness(redis_conn, twilio_rest, smtp_url=inbox.url(), smtp_from=FROM)
+        caller_sid, _ = harness.caller_with_agent()
+        esc_id = harness.escalate(caller_sid, kind="formal_complaint").json["id"]
+        [email_id] = harness.core.ctx.store.escalation_emails(esc_id)
+        assert harness.core.ctx.store.claim_email_try(email_id, 0, harness.core.ctx.now_iso()), "a worker took try 1"
+        harness.run_jobs()
+        assert inbox.delivered == [], "the try is held by the worker that took it"
+        harness.advance(9 * 60)
+        assert inbox.delivered == []
+        harness.advance(60)
+        harness.advance(3600)
+    assert [d.message["Subject"] for d in inbox.delivered] == ["Pat Doe - Formal Complaint"], "taken over, sent once"
+    assert len(_events(harness, esc_id, "email_sent")) == 1
+
+
 def test_without_smtp_url_the_email_is_kept_and_the_timeline_says_so__R_NOTE_2(harness):
     caller_sid, _ = harness.caller_with_agent()
     esc_id = harness.escalate(caller_sid, kind="formal_complaint").json["id"]
