@@ -14,7 +14,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -29,6 +28,7 @@ import redis
 from twilio.request_validator import RequestValidator
 
 from bench import scale
+from bench.scale import stop
 from bench.twilio_stub import TwilioStub
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,16 +92,6 @@ def serve(app: str, env: dict[str, str], log: Path, workers: int = 2) -> tuple[s
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"{app} did not start: {log.read_text()[-2000:]}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 class Calls:
