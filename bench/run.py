@@ -28,6 +28,7 @@ import redis
 from twilio.request_validator import RequestValidator
 
 from bench import scale
+from bench.profile import profile
 from bench.scale import stop
 from bench.twilio_stub import TwilioStub
 
@@ -351,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             stop(service)
             stop(floor)
+        print("profile ...", flush=True)
+        profiled = profile(calls, env, 100 if args.smoke else 400)
         status_file = work / "requests-_voice_status.txt"
         scale_out = {}
         for processes in (1, 2):
@@ -404,6 +407,15 @@ def main(argv: list[str] | None = None) -> int:
     report += [
         "",
         "`POST /api/escalations` on calls already escalated: the 409 `escalation_open` path.",
+        "",
+        "## Where a webhook's CPU goes",
+        "",
+        "Each path answered in process (Flask's test client, signatures on, the same Redis) by the service and the "
+        "floor: CPU time per request (`time.process_time`), and the service's time in the Redis client, in building "
+        "TwiML and in its request hooks (logging context, metrics), from `cProfile` scaled to the unprofiled time. "
+        "The rest (Flask, the signature check, parsing the form) the floor pays too.",
+        "",
+        *profiled,
         "",
         "## Live escalations: the hold URL under load, and what each costs in Redis",
         "",
