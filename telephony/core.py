@@ -10,6 +10,7 @@ from typing import Any
 
 import redis
 
+from telephony.call_notes import CallNotes
 from telephony.callback_capture import CallbackCapture
 from telephony.callback_dialler import CallbackDialler
 from telephony.callbacks import Callbacks
@@ -25,6 +26,7 @@ from telephony.lead_notice import LeadNotice
 from telephony.listen_in import ListenIn
 from telephony.notify import Notifier
 from telephony.policy import Policy, load_policy
+from telephony.red_flag_alerts import RedFlagAlerts
 from telephony.store import TERMINAL_CALL_STATUSES, Store
 from telephony.throttle import OutboundThrottle
 from telephony.timers import Timers
@@ -50,6 +52,8 @@ class Core:
     settings: Settings
     warnings: WarningProtocol
     listen_in: ListenIn
+    red_flags: RedFlagAlerts
+    notes: CallNotes
 
     @property
     def policy(self) -> Policy:
@@ -189,11 +193,12 @@ def build_core(settings: Settings, conn: redis.Redis, clock: Clock | None = None
         timers=Timers(conn, clock),
     )
     notifier = Notifier(ctx)
-    hold = Hold(ctx, notifier, LeadNotice(ctx))
+    red_flags = RedFlagAlerts(ctx, notifier)
+    hold = Hold(ctx, notifier, LeadNotice(ctx), red_flags)
     lead_hunt = LeadHunt(ctx, hold, notifier)
     callbacks = Callbacks(ctx, notifier)
     dialler = CallbackDialler(ctx, notifier)
-    warm_transfer = WarmTransfer(ctx, hold, lead_hunt, notifier)
+    warm_transfer = WarmTransfer(ctx, hold, lead_hunt, notifier, red_flags)
     return Core(
         ctx=ctx,
         intake=Intake(ctx),
@@ -207,4 +212,6 @@ def build_core(settings: Settings, conn: redis.Redis, clock: Clock | None = None
         settings=settings,
         warnings=WarningProtocol(ctx, warm_transfer, notifier),
         listen_in=ListenIn(ctx),
+        red_flags=red_flags,
+        notes=CallNotes(ctx, red_flags),
     )

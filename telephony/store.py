@@ -444,6 +444,43 @@ class Store:
                 sids.append(rest)
         return sids
 
+    # -- red flags and agent notes (R-NOTE-5): kept on the call, so none is lost ---------------
+    def raise_red_flag(self, call_sid: str, key: str, flag: dict[str, Any]) -> bool:
+        """Keep a red flag on the call once per phrase: the first one wins, duplicates (the same
+        words heard twice, a retried webhook) are no-ops. True if this one is new."""
+        if not safe_id(call_sid):
+            return False
+        created = bool(self.r.hsetnx(f"{P}call:{call_sid}:red_flags", key, json.dumps(flag)))
+        if created:
+            self.r.rpush(f"{P}call:{call_sid}:red_flag_order", key)
+            self.changed("call", call_sid)
+        return created
+
+    def red_flag(self, call_sid: str, key: str) -> dict[str, Any] | None:
+        if not safe_id(call_sid):
+            return None
+        raw = self.r.hget(f"{P}call:{call_sid}:red_flags", key)
+        return json.loads(raw) if raw else None
+
+    def red_flags(self, call_sid: str) -> list[dict[str, Any]]:
+        if not safe_id(call_sid):
+            return []
+        order = self.r.lrange(f"{P}call:{call_sid}:red_flag_order", 0, -1)
+        if not order:
+            return []
+        return [json.loads(v) for v in self.r.hmget(f"{P}call:{call_sid}:red_flags", order) if v]
+
+    def add_note(self, call_sid: str, note: dict[str, Any]) -> int:
+        """An agent's note on the call, appended; returns how many the call has."""
+        count = int(self.r.rpush(f"{P}call:{call_sid}:notes", json.dumps(note)))
+        self.changed("call", call_sid)
+        return count
+
+    def notes(self, call_sid: str) -> list[dict[str, Any]]:
+        if not safe_id(call_sid):
+            return []
+        return [json.loads(v) for v in self.r.lrange(f"{P}call:{call_sid}:notes", 0, -1)]
+
     # -- notifications (R-NOTE-1): every post is kept, whether or not a webhook is set ---
     def record_notification(self, note: dict[str, Any]) -> None:
         self.r.rpush(f"{P}notifications", json.dumps(note))
