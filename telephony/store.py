@@ -485,8 +485,8 @@ class Store:
     def record_notification(self, note: dict[str, Any]) -> None:
         self.r.rpush(f"{P}notifications", json.dumps(note))
 
-    def notifications(self) -> list[dict[str, Any]]:
-        return [json.loads(v) for v in self.r.lrange(f"{P}notifications", 0, -1)]
+    def notifications(self, start: int = 0) -> list[dict[str, Any]]:
+        return [json.loads(v) for v in self.r.lrange(f"{P}notifications", start, -1)]
 
     # -- what changed, for the consoles (server-sent events) -------------------------------------
     def changed(self, kind: str, ident: str) -> str:
