@@ -8,14 +8,17 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from flask import Flask, request
 from twilio.request_validator import RequestValidator
 
 from sim.people import Person, Talk
 from sim.runner import AUTH_TOKEN, Simulation, serve
-from sim.scenarios import CALLER_NAME, DEFAULT_POLICY
+from sim.scenarios import CALLER_NAME, DEFAULT_POLICY, SCENARIOS
 from sim.world import TRANSCRIPTION_ATTRIBUTES, TRANSCRIPTION_TRACKS
 from telephony.local_redis import free_port
+from telephony.policy import load_policy
+from tests.support import ROOT
 from tests.twilio_contract import TwilioSpec
 
 
@@ -144,10 +147,6 @@ def test_the_services_transcription_plays_in_the_simulator_and_forged_events_are
     """Seed 001's caller leg, through the simulator: the service's <Start><Transcription> is one
     the simulator (and Twilio) accepts; events signed with the wrong token are refused with 403
     and raise nothing."""
-    from sim.scenarios import SCENARIOS
-    from telephony.policy import load_policy
-    from tests.support import ROOT
-
     scenario = SCENARIOS["red-flag"](load_policy(ROOT / "policies" / "seed-001-tech-support.toml"))
     sim = Simulation(scenario.people, scenario.policy_file, tmp_path, redis_url=redis_server.url, start=scenario.start)
     with sim:
@@ -163,3 +162,9 @@ def test_the_services_transcription_plays_in_the_simulator_and_forged_events_are
     ]
     assert content and set(content) == {403}
     assert not [n for n in sim.core.ctx.store.notifications() if n["text"].startswith("Red flag")]
+
+
+def test_the_red_flag_scenario_needs_a_policy_listening_to_live_speech__R_NOTE_5():
+    for name in ("default.toml", "seed-002-customer-loyalty.toml"):
+        with pytest.raises(ValueError, match=r"set \[red_flags\] live_transcription = true"):
+            SCENARIOS["red-flag"](load_policy(ROOT / "policies" / name))
