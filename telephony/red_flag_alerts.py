@@ -103,7 +103,6 @@ class RedFlagAlerts:
         text = f'Red flag: "{flag["phrase"]}" {said}{by}: "{flag["sentence"]}"\n{", ".join(about)}.'
 
         note = self.notify.managers(esc_id, text)
-        self.ctx.store.update_call(call_sid, red_flags_told=self.ctx.now_iso())
         log.info("managers told of red flag %r on %s (%s)", flag["phrase"], call_sid, note.get("at"))
         return True
 
