@@ -217,7 +217,8 @@ class Store:
         moved = self._advance(keys=[key], args=[status, rank]) == 1
         if moved:
             if status in TERMINAL_CALL_STATUSES and not self.r.hexists(key, "escalation"):
-                self.r.expire(key, self.keep_seconds)
+                for live in (key, *self._call_side_keys(call_sid)):
+                    self.r.expire(live, self.keep_seconds)
             self.changed("call", call_sid)
         return moved
 
@@ -378,7 +379,7 @@ class Store:
                 pipe.delete(f"{P}callback:{callback_id}")
                 pipe.zrem(f"{P}callbacks", callback_id)
             if call_sid and safe_id(call_sid):
-                pipe.delete(f"{P}call:{call_sid}", f"{P}call:{call_sid}:agents_tried")
+                pipe.delete(f"{P}call:{call_sid}", *self._call_side_keys(call_sid))
             pipe.zrem(FINISHED, esc_id)
             pipe.execute()
         if call_sid:
@@ -528,6 +529,7 @@ class Store:
         created = bool(self.r.hsetnx(f"{P}call:{call_sid}:red_flags", key, json.dumps(flag)))
         if created:
             self.r.rpush(f"{P}call:{call_sid}:red_flag_order", key)
+            self._as_long_as_the_call(call_sid)
             self.changed("call", call_sid)
         return created
 
@@ -548,8 +550,21 @@ class Store:
     def add_note(self, call_sid: str, note: dict[str, Any]) -> int:
         """An agent's note on the call, appended; returns how many the call has."""
         count = int(self.r.rpush(f"{P}call:{call_sid}:notes", json.dumps(note)))
+        self._as_long_as_the_call(call_sid)
         self.changed("call", call_sid)
         return count
+
+    @staticmethod
+    def _call_side_keys(call_sid: str) -> tuple[str, ...]:
+        """What lives beside a call's hash and goes when it goes (issue 8: finished calls leave)."""
+        return tuple(f"{P}call:{call_sid}:{part}" for part in ("agents_tried", "notes", "red_flags", "red_flag_order"))
+
+    def _as_long_as_the_call(self, call_sid: str) -> None:
+        """A note or flag on a call that has ended (and expires) expires with it."""
+        ttl = self.r.ttl(f"{P}call:{call_sid}")
+        if ttl and ttl > 0:
+            for key in self._call_side_keys(call_sid)[1:]:
+                self.r.expire(key, ttl)
 
     def notes(self, call_sid: str) -> list[dict[str, Any]]:
         if not safe_id(call_sid):

@@ -212,3 +212,33 @@ def test_a_policy_without_a_lexicon_raises_nothing__R_NOTE_5(harness):
     assert note.status_code == 201 and note.json["red_flags"] == []
     esc = harness.escalate(caller_sid, reason="threatens to sue").json
     assert timeline_flags(harness, esc["id"]) == [] and red_flag_notices(harness) == []
+
+
+KEEP = 3600
+
+
+def test_notes_and_red_flags_leave_with_the_finished_call__R_NOTE_5(redis_conn, twilio_rest):
+    """Issue 8: live state of a finished escalation is purged after the keep time (and a call
+    that was never escalated expires once it ended); its notes and red flags go with it."""
+    harness = Harness(redis_conn, twilio_rest, policy_file=SEED_001, tokens=TOKENS, finished_keep_seconds=KEEP)
+    caller_sid, _ = harness.caller_with_agent()
+    harness.api("POST", f"/api/calls/{caller_sid}/notes", json={"text": "They are disappointed."})
+    esc_id = harness.escalate(caller_sid, reason="reconsidering the contract").json["id"]
+    harness.lead_accepts_and_joins(esc_id)
+    assert harness.api("POST", f"/api/escalations/{esc_id}/connect", json={}).status_code == 200
+    harness.webhook("/voice/status", {"CallSid": caller_sid, "CallStatus": "completed"})
+    side = [f"esc:call:{caller_sid}:{part}" for part in ("notes", "red_flags", "red_flag_order")]
+    assert all(redis_conn.exists(k) for k in side), "kept while the escalation is live"
+    harness.advance(KEEP + 180)
+    assert not any(redis_conn.exists(k) for k in side), "purged with the escalation"
+
+
+def test_notes_on_a_call_never_escalated_expire_with_it__R_NOTE_5(redis_conn, twilio_rest):
+    harness = Harness(redis_conn, twilio_rest, policy_file=SEED_001, tokens=TOKENS, finished_keep_seconds=KEEP)
+    quiet_sid, _ = harness.caller_with_agent()
+    harness.api("POST", f"/api/calls/{quiet_sid}/notes", json={"text": "Mentioned an RFP."})
+    harness.webhook("/voice/status", {"CallSid": quiet_sid, "CallStatus": "completed"})
+    wrap_up = harness.api("POST", f"/api/calls/{quiet_sid}/notes", json={"text": "Wrap-up: unacceptable delays."})
+    assert wrap_up.status_code == 201 and [f["phrase"] for f in wrap_up.json["red_flags"]] == ["unacceptable"]
+    for part in ("notes", "red_flags", "red_flag_order"):
+        assert 0 < redis_conn.ttl(f"esc:call:{quiet_sid}:{part}") <= KEEP, f"{part} expires with the ended call"
