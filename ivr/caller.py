@@ -9,6 +9,8 @@ from ivr.common import say as _say
 from telephony.policy import Policy
 from telephony.urls import Urls
 
+HINTS_LIMIT = 500
+
 
 def ask_account(policy: Policy, urls: Urls, attempt: int, retry: bool) -> VoiceResponse:
     """Greet, ask for the account number; no input falls through to a re-prompt."""
@@ -28,12 +30,41 @@ def ask_account(policy: Policy, urls: Urls, attempt: int, retry: bool) -> VoiceR
 
 def join_own_conference(policy: Policy, urls: Urls, conference: str) -> VoiceResponse:
     """The caller waits in a conference of their own; it starts when the agent joins, so until
-    then the wait URL plays, and their leaving never ends it for the others."""
+    then the wait URL plays, and their leaving never ends it for the others. Where the policy
+    listens for red flags in live speech (R-NOTE-5), the caller's leg starts Twilio real-time
+    transcription first: it runs beside the call until the call ends."""
     response = VoiceResponse()
+    if policy.red_flags.live_transcription:
+        start_live_transcription(response, policy, urls)
     _say(response, policy, policy.ivr.wait_message)
     return join_conference(
         response, conference, "caller", urls, start_on_enter=False, end_on_exit=False, wait_url=urls.wait()
     )
+
+
+def start_live_transcription(response: VoiceResponse, policy: Policy, urls: Urls) -> None:
+    """<Start><Transcription>: the caller's own voice only (the inbound track: what Twilio
+    receives from the caller, never the prompts or the agent), final results only, with the
+    lexicon as recognition hints, each utterance posted to /voice/transcription."""
+    response.start().transcription(
+        name="red-flags",
+        status_callback_url=urls.transcription(),
+        status_callback_method="POST",
+        track="inbound_track",
+        partial_results=False,
+        language_code=policy.language,
+        hints=hints(policy.red_flags.phrases),
+    )
+
+
+def hints(phrases: tuple[str, ...], limit: int = HINTS_LIMIT) -> str | None:
+    """The lexicon as hints for the speech engine, whole phrases only, within the limit."""
+    kept: list[str] = []
+    for phrase in phrases:
+        if len(", ".join([*kept, phrase])) > limit:
+            break
+        kept.append(phrase)
+    return ", ".join(kept) or None
 
 
 def waiting_for_agent(policy: Policy, urls: Urls, words: str) -> VoiceResponse:

@@ -11,12 +11,14 @@ from routes.openapi import (
     SPEC,
     Callback,
     Callbacks,
+    CallNotesView,
     Calls,
     EarlyWarningState,
     Escalation,
     Escalations,
     Listening,
     ManagerEmails,
+    NoteAdded,
     Presence,
     StateQuery,
     StatusQuery,
@@ -28,6 +30,7 @@ from routes.openapi import (
 )
 from routes.openapi import Error as ErrorBody
 from routes.security import staff
+from telephony.call_notes import NoteRequest
 from telephony.case_routing import CaseUpdate
 from telephony.core import Core
 from telephony.early_warning import EarlyWarningRequest
@@ -234,6 +237,24 @@ def act_on_warnings(call_sid: str):
     the policy allows it, disconnect (200); 403 where the policy forbids the action."""
     view, status = core().warnings.act(g.actor, call_sid, json_body())
     return jsonify(view), status
+
+
+@bp.get("/calls/<call_sid>/notes")
+@SPEC.validate(resp=responses(200, CallNotesView, 403, 404), tags=["notes and red flags"], skip_validation=True)
+@staff()
+def notes(call_sid: str):
+    """The agent's notes on the call and every red flag it raised (R-NOTE-5)."""
+    return jsonify(core().notes.view(g.actor, call_sid))
+
+
+@bp.post("/calls/<call_sid>/notes")
+@SPEC.validate(
+    json=NoteRequest, resp=responses(201, NoteAdded, 403, 404), tags=["notes and red flags"], skip_validation=True
+)
+@staff()
+def add_note(call_sid: str):
+    """An agent's note, kept on the call and matched against the red-flag lexicon (R-NOTE-5)."""
+    return jsonify(core().notes.add(g.actor, call_sid, json_body())), 201
 
 
 @bp.post("/calls/<call_sid>/listen")

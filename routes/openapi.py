@@ -213,6 +213,37 @@ class Listening(BaseModel):
     since: str | None
 
 
+class RedFlag(BaseModel):
+    """R-NOTE-5: a phrase of the policy's lexicon, raised once per call and told to the managers."""
+
+    at: str
+    phrase: str = Field(description="as the policy lists it")
+    words: str = Field(description="as they were written or said")
+    sentence: str = Field(description="the sentence they were in")
+    source: Literal["live_speech", "menu_speech", "agent_note", "escalation_reason"]
+    by: str = Field(description="who wrote it (notes, reasons); empty for the caller's words")
+
+
+class CallNote(BaseModel):
+    at: str
+    by: str
+    text: str
+
+
+class NoteAdded(BaseModel):
+    call_sid: str
+    note: CallNote
+    red_flags: list[RedFlag] = Field(
+        description="the red flags this note raised (a phrase already raised on the call: none)"
+    )
+
+
+class CallNotesView(BaseModel):
+    call_sid: str
+    notes: list[CallNote]
+    red_flags: list[RedFlag] = Field(description="every red flag of the call, from any source")
+
+
 class Presence(BaseModel):
     person: str
     presence: Literal["available", "busy", "offline"]

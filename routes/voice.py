@@ -331,6 +331,15 @@ def warning_disconnect():
     return twiml(hold_ivr.goodbye(policy, policy.warnings.disconnect_message))
 
 
+@bp.post("/transcription")
+@twilio_webhook
+def transcription():
+    """R-NOTE-5: Twilio real-time transcription events for the caller's leg (statusCallbackUrl of
+    <Start><Transcription>); each final utterance goes through the red-flag matcher."""
+    core().red_flags.transcription_event(request.form)
+    return "", 204
+
+
 @bp.post("/listener/status")
 @twilio_webhook
 def listener_status():

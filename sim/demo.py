@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, PolicyError) as exc:
         print(f"cannot start the demo: {exc}", file=sys.stderr)
         return 2
+    except ValueError as exc:
+        print(f"cannot start the demo: {exc}", file=sys.stderr)
+        return 2
     except (IndexError, KeyError) as exc:
         print(f"cannot start the demo: {args.policy} has nobody to play this scenario ({exc!r})", file=sys.stderr)
         return 2

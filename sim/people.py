@@ -17,9 +17,18 @@ class Reply:
 
 
 @dataclass
+class Talk:
+    """Something a caller says to the person they are talking with, `after` seconds from the
+    moment they first hear someone (their agent): heard by the live transcription, if any."""
+
+    text: str
+    after: float = 5.0
+
+
+@dataclass
 class AgentStep:
     """An agent's softphone action: `escalate` or `connect` (API calls), `warn`,
-    `act_on_warnings`, or `hang_up`; or, with `by` (a person's id), a lead's console button on the
+    `act_on_warnings`, `note` (an agent's note on the call), or `hang_up`; or, with `by` (a person's id), a lead's console button on the
     agent's call: `listen`, `coach`, `stop_listening`. `when` is `joined` (the agent is with the
     caller) or `lead_joined` (a lead is in the room)."""
 
@@ -45,6 +54,7 @@ class Person:
     steps: list[AgentStep] = field(default_factory=list)
     voicemail: str = ""
     id: str = ""
+    talk: list[Talk] = field(default_factory=list)
 
     def next_answer(self) -> float | None:
         """How long this ring takes to be answered (None: never): per call if scripted so."""

@@ -37,6 +37,7 @@ CALL_ACTIONS = {
     "coach": ("POST", "/api/calls/{call}/coach"),
     "stop_listening": ("DELETE", "/api/calls/{call}/listen"),
     "early_warning": ("POST", "/api/calls/{call}/early-warning"),
+    "note": ("POST", "/api/calls/{call}/notes"),
 }
 MAIL_FROM = "Escalations <escalations@sim.example.com>"
 START = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)  # a Tuesday, 10:00 in Chicago
@@ -74,6 +75,7 @@ class Simulation:
 
     def __post_init__(self):
         self.transcript = Transcript(live=self.live)
+        self._notices_shown = 0
         self._served: list[Served] = []
         self._redis: LocalRedis | None = None
         # The managers' inbox (R-NOTE-2): a real SMTP server on loopback, like the simulated Twilio.
@@ -148,6 +150,15 @@ class Simulation:
         timers = self.core.ctx.timers
         while timers.release_due() or any(q.count for q in timers.queues()):
             SimpleWorker(timers.queues(), connection=self.conn).work(burst=True, logging_level="WARNING")
+        self._show_notices()
+
+    def _show_notices(self) -> None:
+        """What the service posted (team channel, a leader, the managers) goes into the transcript
+        the moment a job posted it, so a red flag told mid-call shows mid-call (R-NOTE-5)."""
+        notes = self.core.ctx.store.notifications(self._notices_shown)
+        self._notices_shown += len(notes)
+        for note in notes:
+            self.transcript.add(self.world.now, "notify", "posts", f"to {note.get('to')}: {note.get('text', '')}")
 
     def _next_timer(self) -> float | None:
         times = [when for _, when in self.core.ctx.timers.scheduled()]
@@ -220,6 +231,9 @@ class Simulation:
             detail = f"warning {len(answer['warnings'])} recorded, next: {answer['next']}"
         elif response.status_code == 200 and "listener" in answer:
             detail = answer["mode"] or "left the call"
+        elif response.status_code == 201 and "note" in answer:
+            self.transcript.add(self.world.now, person.name, "writes", answer["note"]["text"])
+            detail = f"note kept, red flags raised: {[f['phrase'] for f in answer['red_flags']] or 'none'}"
         else:
             detail = answer.get("message") or answer.get("state") or (answer.get("action") or {}).get("action", "")
         self.transcript.add(self.world.now, person.name, "softphone", f"{action}: {response.status_code} {detail}")

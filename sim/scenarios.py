@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sim.people import AgentStep, Person, Reply
+from sim.people import AgentStep, Person, Reply, Talk
 from telephony.config import ROOT
 from telephony.policy import Policy, load_policy
+from telephony.red_flags import Lexicon
 
 DEFAULT_POLICY = ROOT / "policies" / "default.toml"
 CALLER = "+13125550142"
@@ -524,9 +525,122 @@ def listen_in(policy: Policy | None = None) -> Scenario:
     )
 
 
+# What the caller says, the agent notes and the escalation's reason give in the red-flag scenario,
+# for phrases a lexicon may hold (the first that fit are used); phrases with no line here get a
+# plain one, so any policy with four phrases plays.
+CALLER_LINES = {
+    "unacceptable": "Our site went down on election night, and honestly this is unacceptable.",
+    "lawyer": "If it is not fixed by Monday morning, my lawyer will contact you. My lawyer is ready.",
+    "disappointed": "We are very disappointed in our new website.",
+    "attorney": "If it is not fixed by Monday morning, our attorney will contact you.",
+}
+SAID_AGAIN = {
+    "lawyer": "I mean it. You will hear from my lawyer.",
+    "unacceptable": "I will say it again: unacceptable.",
+    "disappointed": "We are disappointed, plain and simple.",
+}
+NOTE_LINES = {"going out to bid": "Client says they are going out to bid if this happens again."}
+REASON_LINES = {"reconsidering": "client is reconsidering the contract after the outage"}
+
+
+def _red_flag_lines(lexicon: Lexicon) -> list[tuple[str, str]]:
+    """(phrase, words) for the caller's two lines, the agent's note and the escalation's reason,
+    each raising exactly one phrase of the lexicon, four different ones."""
+    spelled = {p.casefold(): p for p in lexicon.phrases}
+    chosen: list[tuple[str, str]] = []
+
+    def pick(lines: dict[str, str], count: int) -> None:
+        taken = {p for p, _ in chosen}
+        known = [(spelled[k], line) for k, line in lines.items() if k in spelled]
+        plain = [(p, f"I have to say it: {p}.") for p in lexicon.phrases]
+        for phrase, line in [*known, *plain]:
+            if count and phrase not in taken and [h.phrase for h in lexicon.find(line)] == [phrase]:
+                chosen.append((phrase, line))
+                taken.add(phrase)
+                count -= 1
+
+    pick(CALLER_LINES, 2)
+    pick(NOTE_LINES, 1)
+    pick(REASON_LINES, 1)
+    if len(chosen) < 4:
+        raise ValueError(f"the red-flag scenario needs four red-flag phrases in the policy, found {len(chosen)}")
+    return chosen
+
+
+def red_flag(policy: Policy | None = None) -> Scenario:
+    """R-NOTE-5 (seed 001): the caller, still talking with their agent, says red-flag words; the
+    live transcription of their leg raises each at once to the managers, while the call goes on;
+    the agent's note and the escalation's reason raise two more; all four are on the escalation's
+    timeline, and a phrase said again is told once."""
+    policy = policy or load_policy(DEFAULT_POLICY)
+    if not policy.red_flags.live_transcription:
+        raise ValueError(f"{policy.file} does not listen to live speech: set [red_flags] live_transcription = true")
+    (first, first_line), (second, second_line), (noted, note), (reasoned, reason) = _red_flag_lines(
+        Lexicon(policy.red_flags.phrases)
+    )
+    cast = Cast(policy)
+    cast.agent.answer_after = 3
+    body = {**cast.escalate_body(), "reason": reason}
+    cast.agent.steps = [
+        AgentStep("note", "joined", 40, {"text": note}),
+        AgentStep("escalate", "joined", 55, body),
+        AgentStep("connect", "lead_joined", 15),
+    ]
+    manager = cast.hunt[0]
+    cast.accepts(manager)
+    caller = cast.caller()
+    again = SAID_AGAIN.get(second.casefold(), f"Again: {second}.")
+    caller.talk = [Talk(first_line, after=6), Talk(second_line, after=20), Talk(again, after=32)]
+    phrases = [first, second, noted, reasoned]
+
+    def check(sim) -> list[str]:
+        t = sim.transcript
+        problems = []
+        notices = [e for e in t.of("notify", "posts") if e.text.startswith("to managers: Red flag")]
+        told = [next((e for e in notices if f'"{p}"' in e.text), None) for p in phrases]
+        for phrase, notice in zip(phrases, told, strict=True):
+            if notice is None:
+                problems.append(f'the managers were never told of "{phrase}" (R-NOTE-5)')
+        if len(notices) != len(phrases):
+            problems.append(f"{len(notices)} red-flag notices for {len(phrases)} phrases: one per phrase per call")
+        said = t.first(CALLER_NAME, "says", first_line[:30])
+        escalated = t.first(cast.agent.name, "softphone", "presses escalate")
+        if told[0] is not None and said is not None:
+            talking = [
+                e
+                for e in t.of(CALLER_NAME, "voices")
+                if cast.agent.name in e.text and e.at <= told[0].at <= (e.until or e.at)
+            ]
+            if not talking or (escalated is not None and told[0].at > escalated.at):
+                problems.append("the first red flag was not raised while the caller was still talking with the agent")
+        esc, events = _timeline(sim)
+        if esc is None:
+            return problems + events
+        flagged = [e["detail"] for e in esc["timeline"] if e["event"] == "red_flag"]
+        for phrase in phrases:
+            if not any(d.startswith(f'"{phrase}"') for d in flagged):
+                problems.append(f'"{phrase}" is not on the escalation\'s timeline')
+        if t.first(CALLER_NAME, "hears", manager.name) is None:
+            problems.append(f"the caller never reached {manager.name}")
+        return problems
+
+    return Scenario(
+        "red-flag",
+        f'The caller, talking with {cast.agent.name}, says "{first}" and "{second}": the live transcription of their '
+        f'leg tells the managers at once, mid-call; {cast.agent.name} notes "{noted}" and escalates ("{reasoned}"); '
+        f"every flag is on the escalation's timeline, each told once (R-NOTE-5).",
+        cast.people(caller),
+        600,
+        check,
+        opening_time(policy),
+        {"caller": CALLER_NAME, "agent": cast.agent.name, "accepted": manager.name},
+        policy_file=Path(policy.file),
+    )
+
+
 SCENARIOS: dict[str, Callable[[Policy | None], Scenario]] = {
     s.__name__.replace("_", "-"): s
-    for s in (escalation, agent_drops, callback, hold_limit, formal_complaint, abusive, listen_in)
+    for s in (escalation, agent_drops, callback, hold_limit, formal_complaint, abusive, listen_in, red_flag)
 }
 
 

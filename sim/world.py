@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import json
 import logging
 import random
 import secrets
@@ -27,6 +28,33 @@ from sim.transcript import Transcript
 log = logging.getLogger(__name__)
 
 WAIT_HOLD_VERBS = {"Say", "Play", "Pause", "Redirect"}
+# <Start><Transcription> (Twilio real-time transcription): its attributes are the parameters of
+# the REST API's CreateRealtimeTranscription, in lower camel case (tests/test_sim_transcription.py
+# checks this list against Twilio's OpenAPI description); an attribute Twilio does not have is
+# an error, as is a track it does not know.
+TRANSCRIPTION_ATTRIBUTES = {
+    "name",
+    "track",
+    "statusCallbackUrl",
+    "statusCallbackMethod",
+    "inboundTrackLabel",
+    "outboundTrackLabel",
+    "partialResults",
+    "languageCode",
+    "transcriptionEngine",
+    "profanityFilter",
+    "speechModel",
+    "hints",
+    "enableAutomaticPunctuation",
+    "intelligenceService",
+    "conversationConfiguration",
+    "conversationId",
+    "configurationId",
+    "enableProviderData",
+}
+TRANSCRIPTION_TRACKS = ("inbound_track", "outbound_track", "both_tracks")
+NUDGE_SECONDS = 0.05
+TRANSCRIPTION_DELAY = 0.5  # a final result comes this long after the words were said
 TERMINAL = ("completed", "busy", "no-answer", "failed", "canceled")
 WEBHOOK_TIMEOUT = 15.0
 PLAY_SECONDS = 20.0
@@ -78,6 +106,8 @@ class Call:
     hearing: tuple[str, ...] = ()
     hearing_since: float = 0.0
     audio: object | None = None
+    transcription: dict | None = None
+    talked: bool = False
 
 
 @dataclass
@@ -323,6 +353,7 @@ class World:
         if call.conference:
             self.leave(call)
         self.flush_hearing(call)
+        self.stop_transcription(call)
         self.status(call, status)
 
     # -- webhooks --------------------------------------------------------------------------
@@ -366,14 +397,22 @@ class World:
             extra["CallDuration"] = str(int(self.now - call.answered_at) if call.answered_at is not None else 0)
         self.deliver(call.status_callback, self.params(call, extra), 0.2)
 
-    def deliver(self, url: str, params: dict[str, str], delay: float) -> None:
+    def deliver(self, url: str, params: dict[str, str], delay: float, nudge: bool = False) -> None:
         """A status callback or conference event. With chaos, each is sent twice, each copy at a
-        random delay, so callbacks overtake one another (Twilio promises no order)."""
+        random delay, so callbacks overtake one another (Twilio promises no order). With `nudge`
+        the clock ticks right after, so the jobs the webhook queued run at once, as a real
+        worker would run them (a red flag told mid-call shows mid-call)."""
+
+        def send():
+            self.post(url, params)
+            if nudge:
+                self.at(NUDGE_SECONDS, lambda: None)
+
         if not self.chaos:
-            self.at(delay, lambda: self.post(url, params))
+            self.at(delay, send)
             return
         for _ in range(2):
-            self.at(self.rng.uniform(0.05, 1.5), lambda: self.post(url, params))
+            self.at(self.rng.uniform(0.05, 1.5), send)
 
     def fetch(self, call: Call, url: str, extra: dict | None = None, kind: str = "main") -> None:
         """Fetch TwiML and run it; a failed primary handler falls back (Twilio's 15 s rule)."""
@@ -513,6 +552,7 @@ class World:
                 return
             if reply.speech:
                 self.say(call, "says", reply.speech)
+                self.transcribe(call, reply.speech)
                 extra = {"SpeechResult": reply.speech, "Confidence": "0.9"}
             else:
                 self.say(call, "presses", reply.digits)
@@ -536,6 +576,101 @@ class World:
                 self.say(call, kind, text, self.now + took)
 
         self.at(offset, hear)
+
+    def _verb_start(self, runner: Runner, verb: ET.Element) -> None:
+        """<Start>: forks beside the call and goes straight on to the next verb. Only
+        <Transcription> is simulated (real-time transcription of the call's audio)."""
+        for noun in verb:
+            if noun.tag != "Transcription":
+                self.errors.append(f"unsupported <Start> noun {noun.tag}")
+                continue
+            self._start_transcription(runner, noun)
+        self._next(runner, 0)
+
+    def _start_transcription(self, runner: Runner, noun: ET.Element) -> None:
+        call = runner.call
+        unknown = sorted(set(noun.attrib) - TRANSCRIPTION_ATTRIBUTES)
+        track = noun.get("track", "inbound_track")
+        if unknown or track not in TRANSCRIPTION_TRACKS:
+            problem = f"unknown attributes {unknown}" if unknown else f"track {track!r}"
+            self.errors.append(f"<Transcription> with {problem}")
+            self.say(call, "error", f"Twilio refuses <Transcription>: {problem}")
+            return
+        if call.transcription is not None:
+            self.errors.append("a second <Start><Transcription> on a call that is already transcribed")
+            return
+        url = noun.get("statusCallbackUrl", "")
+        call.transcription = {
+            "sid": sid("GT"),
+            "url": urljoin(runner.url, url) if url else "",
+            "track": track,
+            "partial": noun.get("partialResults", "false") == "true",
+            "language": noun.get("languageCode", "en-US"),
+            "sequence": 0,
+            "name": noun.get("name", ""),
+        }
+        self.say(call, "transcribed", f"live transcription starts ({track})")
+        self._transcription_event(call, "transcription-started", {"Track": track}, 0)
+
+    def transcribe(self, call: Call, text: str) -> None:
+        """What a caller says reaches the transcription of their own (inbound) track: a partial
+        result half-way when asked for, then the final one."""
+        t = call.transcription
+        if t is None or t["track"] not in ("inbound_track", "both_tracks") or call.status in TERMINAL:
+            return
+        took = speaking_time(text)
+        if t["partial"]:
+            half = " ".join(text.split()[: max(1, len(text.split()) // 2)])
+            self._transcription_event(call, "transcription-content", self._content(t, half, final=False), took / 2)
+        self._transcription_event(
+            call, "transcription-content", self._content(t, text, final=True), took + TRANSCRIPTION_DELAY
+        )
+
+    @staticmethod
+    def _content(t: dict, text: str, final: bool) -> dict[str, str]:
+        return {
+            "LanguageCode": t["language"],
+            "Track": "inbound_track",
+            "TranscriptionData": json.dumps({"transcript": text, "confidence": 0.92 if final else 0.6}),
+            "Final": "true" if final else "false",
+        }
+
+    def stop_transcription(self, call: Call) -> None:
+        if call.transcription is not None:
+            self._transcription_event(call, "transcription-stopped", {}, 0.1)
+            call.transcription = None
+
+    def _transcription_event(self, call: Call, event: str, fields: dict[str, str], delay: float) -> None:
+        """Posted, signed, to the statusCallbackUrl, numbered in order (SequenceId); with chaos
+        duplicated and out of order like every other callback."""
+        t = call.transcription
+        if t is None or not t["url"]:
+            return
+        t["sequence"] += 1
+        params = {
+            "AccountSid": self.account_sid,
+            "CallSid": call.sid,
+            "TranscriptionSid": t["sid"],
+            "Timestamp": (self.epoch + timedelta(seconds=self.now + delay)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "SequenceId": str(t["sequence"]),
+            "TranscriptionEvent": event,
+            **fields,
+        }
+        self.deliver(t["url"], params, delay, nudge=True)
+
+    def talk(self, call: Call) -> None:
+        """A scripted caller starts talking once they first hear someone (R-NOTE-5 scenarios)."""
+        if call.talked or not call.person.talk:
+            return
+        call.talked = True
+        for item in call.person.talk:
+            self.at(item.after, lambda item=item: self._says(call, item.text))
+
+    def _says(self, call: Call, text: str) -> None:
+        if call.status in TERMINAL:
+            return
+        self.say(call, "says", text, self.now + speaking_time(text))
+        self.transcribe(call, text)
 
     def _verb_dial(self, runner: Runner, verb: ET.Element) -> None:
         call = runner.call
@@ -731,6 +866,7 @@ class World:
                 part.call.hearing, part.call.hearing_since = hears, self.now
                 if hears:
                     self.say(part.call, "hears", ", ".join(hears))
+                    self.talk(part.call)
 
     def set_flags(
         self, conf: Conference, call_sid: str, muted: bool | None = None, coaching: str | None = None
@@ -803,6 +939,8 @@ class World:
         if self.agent_api is not None and call.status not in TERMINAL:
             actor = next((p for p in self.people.values() if step.by and p.id == step.by), call.person)
             self.agent_api(actor, step.do, step.body)
+            if step.do == "note":
+                self.at(NUDGE_SECONDS, lambda: None)
 
 
 def _duration(verbs: list[ET.Element]) -> float:

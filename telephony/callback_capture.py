@@ -48,6 +48,7 @@ class CallbackCapture:
         esc = self.ctx.store.escalation(esc_id)
         if esc is None or esc["state"] not in HOLDING_STATES:
             return "gone"
+        self.hold.heard(esc, speech)
         words = speech.lower()
         if digits == "1" or (not digits and any(w in words for w in CALLBACK_WORDS)):
             detail = "leads busy: by end of business day" if leads_busy else "nobody was available"

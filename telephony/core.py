@@ -10,6 +10,7 @@ from typing import Any
 
 import redis
 
+from telephony.call_notes import CallNotes
 from telephony.callback_capture import CallbackCapture
 from telephony.callback_dialler import CallbackDialler
 from telephony.callbacks import Callbacks
@@ -28,6 +29,7 @@ from telephony.listen_in import ListenIn
 from telephony.manager_email import ManagerEmails
 from telephony.notify import Notifier
 from telephony.policy import Policy, load_policy
+from telephony.red_flag_alerts import RedFlagAlerts
 from telephony.store import TERMINAL_CALL_STATUSES, Store
 from telephony.throttle import OutboundThrottle
 from telephony.timers import Timers
@@ -55,6 +57,8 @@ class Core:
     listen_in: ListenIn
     early_warning: EarlyWarning
     follow_through: FollowThrough
+    red_flags: RedFlagAlerts
+    notes: CallNotes
 
     @property
     def policy(self) -> Policy:
@@ -195,11 +199,12 @@ def build_core(settings: Settings, conn: redis.Redis, clock: Clock | None = None
         timers=Timers(conn, clock),
     )
     notifier = Notifier(ctx, ManagerEmails(ctx, settings.smtp_url, settings.smtp_from))
-    hold = Hold(ctx, notifier, LeadNotice(ctx))
+    red_flags = RedFlagAlerts(ctx, notifier)
+    hold = Hold(ctx, notifier, LeadNotice(ctx), red_flags)
     lead_hunt = LeadHunt(ctx, hold, notifier)
     callbacks = Callbacks(ctx, notifier)
     dialler = CallbackDialler(ctx, notifier)
-    warm_transfer = WarmTransfer(ctx, hold, lead_hunt, notifier)
+    warm_transfer = WarmTransfer(ctx, hold, lead_hunt, notifier, red_flags)
     return Core(
         ctx=ctx,
         intake=Intake(ctx),
@@ -215,4 +220,6 @@ def build_core(settings: Settings, conn: redis.Redis, clock: Clock | None = None
         listen_in=ListenIn(ctx),
         early_warning=EarlyWarning(ctx, notifier),
         follow_through=FollowThrough(ctx, notifier),
+        red_flags=red_flags,
+        notes=CallNotes(ctx, red_flags),
     )

@@ -27,10 +27,11 @@ def with_role(text: str, role: str) -> str:
 
 
 class Hold:
-    def __init__(self, ctx: Context, notifier: Notifier, lead_notice: LeadNotice):
+    def __init__(self, ctx: Context, notifier: Notifier, lead_notice: LeadNotice, red_flags=None):
         self.ctx = ctx
         self.notify = notifier
         self.lead_notice = lead_notice
+        self.red_flags = red_flags
 
     def start(self, esc_id: str) -> int:
         """A new hold round: check-ins at every check-in interval, the limit at the end."""
@@ -146,6 +147,11 @@ class Hold:
         text = hold.briefing_message if esc["state"] == "briefing" else hold.message
         return with_role(text, self.role_sought(esc))
 
+    def heard(self, esc: dict[str, str], speech: str) -> None:
+        """What the caller said at a menu goes through the red-flag matcher too (R-NOTE-5)."""
+        if speech and self.red_flags is not None:
+            self.red_flags.heard_at_menu(esc["call_sid"], speech, esc["id"])
+
     def role_for(self, esc_id: str) -> str:
         esc = self.ctx.store.escalation(esc_id)
         return self.role_sought(esc) if esc else "lead"
@@ -161,6 +167,7 @@ class Hold:
         esc = self.ctx.store.escalation(esc_id)
         if esc is None or esc["state"] not in HOLDING_STATES:
             return "gone"
+        self.heard(esc, speech)
         words = speech.lower()
         if digits == "1" or (not digits and any(w in words for w in KEEP_WORDS) and "back" not in words):
             if not self.ctx.store.first_time(f"keep_holding:{esc_id}:{esc.get('limit_round', '')}"):

@@ -33,6 +33,9 @@ MANAGERS_ONLY = ("formal_complaint", "abusive")  # R-ESC-3, R-ESC-4
 CASE_STATUSES = ("escalated", "assigned", "resolved")  # R-ESC-8
 WARNING_ACTIONS = ("transfer", "disconnect")  # R-ABUSE-1
 TAG = re.compile(r"[a-z0-9][a-z0-9_]{0,39}")
+# R-NOTE-5: a red-flag word or phrase: letters and digits, with spaces, apostrophes, hyphens, dots.
+PHRASE = re.compile(r"[^\W_](?:[\w' .&-]*[^\W_])?")
+PHRASE_LIMIT = 80
 _HANG_UP_WORDS = re.compile(r"\b(hang(ing)? up|disconnect\w*|end (this|the) call)\b", re.I)
 
 
@@ -52,6 +55,19 @@ def _tag(value: str) -> str:
     if not TAG.fullmatch(value):
         raise ValueError(f"{value!r} is not a tag: lower-case letters, digits and _, e.g. aging_cms")
     return value
+
+
+def _phrase(value: str) -> str:
+    """One red-flag word or phrase, its spaces normalised (R-NOTE-5)."""
+    phrase = " ".join(value.split())
+    if not phrase:
+        raise ValueError("must not be empty: it would match nothing")
+    if len(phrase) > PHRASE_LIMIT or not PHRASE.fullmatch(phrase):
+        raise ValueError(
+            f"{value!r} is not a word or phrase: letters and digits, with spaces, ' and - between them, "
+            f"at most {PHRASE_LIMIT} characters"
+        )
+    return phrase
 
 
 def _zone(value: str) -> str:
@@ -76,6 +92,7 @@ def _region(value: str) -> str:
 
 Spoken = Annotated[StrictStr, AfterValidator(_spoken)]
 Tag = Annotated[StrictStr, Field(json_schema_extra={"pattern": f"^{TAG.pattern}$"}), AfterValidator(_tag)]
+Phrase = Annotated[StrictStr, AfterValidator(_phrase)]
 Tier = Literal["lead", "supervisor", "manager"]
 CaseStatus = Literal["escalated", "assigned", "resolved"]
 
@@ -327,6 +344,21 @@ class FollowThrough(Section):
     due_minutes: StrictInt = Field(30, ge=1, le=7 * 24 * 60, description="a task is due this long after it is made")
 
 
+class RedFlags(Section):
+    """R-NOTE-5 (seed 001, proactive escalations): words and phrases that bring a manager in at
+    once when they come up in an escalation's reason, an agent's note or what the caller says."""
+
+    phrases: tuple[Phrase, ...] = Field(
+        (),
+        description="words and phrases, matched in any case on word boundaries with simple inflections "
+        "(sue: sues, sued, suing; lawyer: lawyers); none: no red flags",
+    )
+    live_transcription: StrictBool = Field(
+        False,
+        description="transcribe the caller live (Twilio <Start><Transcription>) and match each final utterance",
+    )
+
+
 class PolicyFile(Section):
     """The whole file, table by table."""
 
@@ -342,6 +374,7 @@ class PolicyFile(Section):
     case_routing: CaseRouting | None = Field(None, description="R-ESC-8: escalations routed on as cases by their tags")
     warnings: Warnings = Field(default_factory=Warnings, description="R-ABUSE-1: the warning protocol")
     follow_through: FollowThrough = Field(default_factory=FollowThrough, description="R-NOTE-6: follow-through tasks")
+    red_flags: RedFlags = Field(default_factory=RedFlags, description="R-NOTE-5: red-flag words and phrases")
 
 
 @dataclass(frozen=True)
@@ -363,6 +396,7 @@ class Policy:
     case_routing: CaseRouting | None = None
     warnings: Warnings = field(default_factory=Warnings)
     follow_through: FollowThrough = field(default_factory=FollowThrough)
+    red_flags: RedFlags = field(default_factory=RedFlags)
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     def person(self, person_id: str) -> Person | None:
@@ -526,6 +560,8 @@ def _assemble(doc: PolicyFile, data: dict[str, Any], file: str) -> Policy:
             "promises a hang-up that warnings.actions does not allow: the caller must hear only what can happen",
         )
 
+    _check_red_flags(doc.red_flags, fail)
+
     return Policy(
         name=org.name,
         file=file,
@@ -544,6 +580,7 @@ def _assemble(doc: PolicyFile, data: dict[str, Any], file: str) -> Policy:
         case_routing=doc.case_routing,
         warnings=warnings,
         follow_through=doc.follow_through,
+        red_flags=doc.red_flags,
         raw=data,
     )
 
@@ -578,3 +615,18 @@ def _check_case_routing(routing: CaseRouting, ids: set[str], fail) -> None:
             if tag in routed:
                 raise fail(f"case_routing.rules[{i}].tags", f"{tag!r} is already routed by rules[{routed[tag]}]")
             routed[tag] = i
+
+
+def _check_red_flags(flags: RedFlags, fail) -> None:
+    """A phrase listed twice (in any case) would be one red flag told twice; live transcription
+    with no phrases would transcribe callers for nothing (R-NOTE-5)."""
+    seen: dict[str, int] = {}
+    for i, phrase in enumerate(flags.phrases):
+        key = phrase.casefold()
+        if key in seen:
+            raise fail(f"red_flags.phrases[{i}]", f"{phrase!r} is already listed as phrases[{seen[key]}]")
+        seen[key] = i
+    if flags.live_transcription and not flags.phrases:
+        raise fail(
+            "red_flags.live_transcription", "is on, but red_flags.phrases is empty: there is nothing to listen for"
+        )

@@ -194,7 +194,9 @@ class Store:
         """Create the call record once (a retried webhook finds it already there); it expires
         after LEG_TTL_SECONDS."""
         flat = [x for k, v in fields.items() for x in (k, _text(v))]
-        return bool(self._save_call(keys=[f"{P}call:{call_sid}", EVENTS], args=[call_sid, LEG_TTL_SECONDS, EVENTS_KEPT, *flat]))
+        return bool(
+            self._save_call(keys=[f"{P}call:{call_sid}", EVENTS], args=[call_sid, LEG_TTL_SECONDS, EVENTS_KEPT, *flat])
+        )
 
     def call(self, call_sid: str) -> dict[str, str] | None:
         if not safe_id(call_sid):
@@ -301,6 +303,13 @@ class Store:
             ],
             args=[idem, esc_id, f"{P}state:{fields['state']}", at, *flat],
         )
+        if outcome == b"created" and safe_id(call_sid):
+            # The escalation may outlive the call (a callback days later): its call, notes and
+            # flags now go when the escalation is purged, not on the call's own clock.
+            with self.r.pipeline(transaction=False) as pipe:
+                for key in (f"{P}call:{call_sid}", *self._call_side_keys(call_sid)):
+                    pipe.persist(key)
+                pipe.execute()
         self.changed("escalation", ident.decode())
         return outcome.decode(), ident.decode()
 
@@ -378,7 +387,7 @@ class Store:
                 pipe.delete(f"{P}callback:{callback_id}")
                 pipe.zrem(f"{P}callbacks", callback_id)
             if call_sid and safe_id(call_sid):
-                pipe.delete(f"{P}call:{call_sid}", f"{P}call:{call_sid}:agents_tried")
+                pipe.delete(f"{P}call:{call_sid}", *self._call_side_keys(call_sid))
             pipe.zrem(FINISHED, esc_id)
             pipe.execute()
         if call_sid:
@@ -519,6 +528,57 @@ class Store:
                 sids.append(rest)
         return sids
 
+    # -- red flags and agent notes (R-NOTE-5): kept on the call, so none is lost ---------------
+    def raise_red_flag(self, call_sid: str, key: str, flag: dict[str, Any]) -> bool:
+        """Keep a red flag on the call once per phrase: the first one wins, duplicates (the same
+        words heard twice, a retried webhook) are no-ops. True if this one is new."""
+        if not safe_id(call_sid):
+            return False
+        created = bool(self.r.hsetnx(f"{P}call:{call_sid}:red_flags", key, json.dumps(flag)))
+        if created:
+            self.r.rpush(f"{P}call:{call_sid}:red_flag_order", key)
+            self._as_long_as_the_call(call_sid)
+            self.changed("call", call_sid)
+        return created
+
+    def red_flag(self, call_sid: str, key: str) -> dict[str, Any] | None:
+        if not safe_id(call_sid):
+            return None
+        raw = self.r.hget(f"{P}call:{call_sid}:red_flags", key)
+        return json.loads(raw) if raw else None
+
+    def red_flags(self, call_sid: str) -> list[dict[str, Any]]:
+        if not safe_id(call_sid):
+            return []
+        order = self.r.lrange(f"{P}call:{call_sid}:red_flag_order", 0, -1)
+        if not order:
+            return []
+        return [json.loads(v) for v in self.r.hmget(f"{P}call:{call_sid}:red_flags", order) if v]
+
+    def add_note(self, call_sid: str, note: dict[str, Any]) -> int:
+        """An agent's note on the call, appended; returns how many the call has."""
+        count = int(self.r.rpush(f"{P}call:{call_sid}:notes", json.dumps(note)))
+        self._as_long_as_the_call(call_sid)
+        self.changed("call", call_sid)
+        return count
+
+    @staticmethod
+    def _call_side_keys(call_sid: str) -> tuple[str, ...]:
+        """What lives beside a call's hash and goes when it goes (issue 8: finished calls leave)."""
+        return tuple(f"{P}call:{call_sid}:{part}" for part in ("agents_tried", "notes", "red_flags", "red_flag_order"))
+
+    def _as_long_as_the_call(self, call_sid: str) -> None:
+        """A note or flag on a call that has ended (and expires) expires with it."""
+        ttl = self.r.ttl(f"{P}call:{call_sid}")
+        if ttl and ttl > 0:
+            for key in self._call_side_keys(call_sid)[1:]:
+                self.r.expire(key, ttl)
+
+    def notes(self, call_sid: str) -> list[dict[str, Any]]:
+        if not safe_id(call_sid):
+            return []
+        return [json.loads(v) for v in self.r.lrange(f"{P}call:{call_sid}:notes", 0, -1)]
+
     # -- notifications (R-NOTE-1): every post is kept, whether or not a webhook is set ---
     def record_notification(self, note: dict[str, Any]) -> None:
         """Kept as a log of what was posted, the newest NOTIFICATIONS_KEPT."""
@@ -527,8 +587,8 @@ class Store:
             pipe.ltrim(f"{P}notifications", -NOTIFICATIONS_KEPT, -1)
             pipe.execute()
 
-    def notifications(self) -> list[dict[str, Any]]:
-        return [json.loads(v) for v in self.r.lrange(f"{P}notifications", 0, -1)]
+    def notifications(self, start: int = 0) -> list[dict[str, Any]]:
+        return [json.loads(v) for v in self.r.lrange(f"{P}notifications", start, -1)]
 
     # -- urgent emails to managers (R-NOTE-2): kept until the SMTP server took them ---------------
     def save_email(self, email_id: str, fields: dict[str, Any], at: float) -> None:

@@ -99,5 +99,9 @@ class Urls:
     def listener_status(self, caller_call_sid: str) -> str:
         return self._url("/voice/listener/status", caller=caller_call_sid)
 
+    def transcription(self) -> str:
+        """Twilio real-time transcription events for the caller's leg (R-NOTE-5)."""
+        return self._url("/voice/transcription")
+
     def warning_disconnect(self) -> str:
         return self._url("/voice/warnings/disconnect")

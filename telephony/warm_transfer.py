@@ -29,11 +29,12 @@ ESCALATING_ROLES = ("agent", "lead", "supervisor")
 
 
 class WarmTransfer:
-    def __init__(self, ctx: Context, hold: Hold, lead_hunt: LeadHunt, notifier: Notifier):
+    def __init__(self, ctx: Context, hold: Hold, lead_hunt: LeadHunt, notifier: Notifier, red_flags=None):
         self.ctx = ctx
         self.hold = hold
         self.lead_hunt = lead_hunt
         self.notify = notifier
+        self.red_flags = red_flags
 
     # -- the agent presses escalate --------------------------------------
     def escalate(self, actor: ApiToken, body: Any) -> tuple[dict, bool]:
@@ -97,6 +98,9 @@ class WarmTransfer:
             self.ctx.store.add_event(esc_id, self.ctx.event("caller_agreed_to_hold"))
         carry_early_warning(self.ctx, esc_id, call)
         open_case(self.ctx, esc_id, req.tags)
+        if self.red_flags is not None:
+            self.red_flags.carry_over(req.call_sid, esc_id)
+            self.red_flags.scan(req.call_sid, req.reason, "escalation_reason", by=actor.person_id, esc_id=esc_id)
         try:
             self.ctx.twilio.hold(call["conference_sid"], req.call_sid, self.ctx.urls.hold(esc_id))
         except TelephonyFailure:

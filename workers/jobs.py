@@ -117,6 +117,12 @@ def sweep_callbacks() -> list[str]:
     return core().dialler.sweep()
 
 
+@about("call_sid")
+def red_flag_raised(call_sid: str, key: str) -> bool:
+    """R-NOTE-5: tell the managers of a red flag at once (the webhook only recorded it)."""
+    return core().red_flags.tell_managers(call_sid, key)
+
+
 @about("escalation_id")
 def post_to_channel(note: dict) -> str:
     """R-NOTE-1: a Slack-style ({"text": ...}) or Teams-style (an Adaptive Card) incoming
