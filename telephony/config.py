@@ -48,6 +48,7 @@ class Settings:
     twilio_api_key_secret: str = ""
     twilio_twiml_app_sid: str = ""
     secret_key: str = ""
+    records_retention_days: int = 400
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -104,6 +105,7 @@ class Settings:
             twilio_api_key_secret=api_key_secret,
             twilio_twiml_app_sid=twiml_app_sid,
             secret_key=_secret_key(env),
+            records_retention_days=_positive(env, "RECORDS_RETENTION_DAYS", 400),
         )
 
     def own_numbers(self) -> set[str]:

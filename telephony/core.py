@@ -25,6 +25,7 @@ from telephony.lead_notice import LeadNotice
 from telephony.listen_in import ListenIn
 from telephony.notify import Notifier
 from telephony.policy import Policy, load_policy
+from telephony.records import Records
 from telephony.store import TERMINAL_CALL_STATUSES, Store
 from telephony.throttle import OutboundThrottle
 from telephony.timers import Timers
@@ -50,6 +51,7 @@ class Core:
     settings: Settings
     warnings: WarningProtocol
     listen_in: ListenIn
+    records: Records
 
     @property
     def policy(self) -> Policy:
@@ -194,6 +196,8 @@ def build_core(settings: Settings, conn: redis.Redis, clock: Clock | None = None
     callbacks = Callbacks(ctx, notifier)
     dialler = CallbackDialler(ctx, notifier)
     warm_transfer = WarmTransfer(ctx, hold, lead_hunt, notifier)
+    records = Records(ctx, settings.records_retention_days)
+    ctx.store.on_change = records.changed
     return Core(
         ctx=ctx,
         intake=Intake(ctx),
@@ -207,4 +211,5 @@ def build_core(settings: Settings, conn: redis.Redis, clock: Clock | None = None
         settings=settings,
         warnings=WarningProtocol(ctx, warm_transfer, notifier),
         listen_in=ListenIn(ctx),
+        records=records,
     )

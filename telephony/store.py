@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -12,6 +13,7 @@ import redis
 P = "esc:"
 EVENTS = f"{P}events"
 EVENTS_KEPT = 1000
+RECORDS = f"{P}records"
 # Ids that come from outside (URLs, API paths) become parts of keys: only these characters, so
 # `esc_x:timeline` can never reach another key.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
@@ -136,6 +138,9 @@ class Store:
         self._release = conn.register_script(_RELEASE_PERSON)
         self._claim_callback = conn.register_script(_CLAIM_CALLBACK)
         self._compare_and_set = conn.register_script(_COMPARE_AND_SET)
+        # Told of every change to an escalation or a callback, after it is made (R-NOTE-3: the
+        # records archive); set once by build_core.
+        self.on_change: Callable[[str, str], None] | None = None
 
     # -- generic helpers -------------------------------------------------
     def _hash(self, key: str) -> dict[str, str] | None:
@@ -451,11 +456,53 @@ class Store:
     def notifications(self) -> list[dict[str, Any]]:
         return [json.loads(v) for v in self.r.lrange(f"{P}notifications", 0, -1)]
 
+    # -- the records archive (R-NOTE-3): outlives the live keys of a finished escalation ---------
+    def escalation_finish_fields(self, esc_id: str) -> tuple[str, str]:
+        """(state, callback status): what tells whether an escalation is finished, in one trip."""
+        state, cb_id = self.r.hmget(f"{P}escalation:{esc_id}", "state", "callback_id")
+        status = self.r.hget(f"{P}callback:{cb_id.decode()}", "status") if cb_id else None
+        return (state or b"").decode(), (status or b"").decode()
+
+    def callback_escalation_id(self, cb_id: str) -> str:
+        value = self.r.hget(f"{P}callback:{cb_id}", "escalation_id")
+        return value.decode() if value else ""
+
+    def save_record(self, esc_id: str, record: dict[str, Any], created: float, keep_seconds: int, now: float) -> None:
+        """Write (or rewrite) an escalation's record, indexed by when it was created; kept
+        keep_seconds from this write, and index entries older than that are dropped."""
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.set(f"{P}record:{esc_id}", json.dumps(record), ex=keep_seconds)
+            pipe.zadd(RECORDS, {esc_id: created})
+            pipe.zremrangebyscore(RECORDS, "-inf", f"({now - keep_seconds}")
+            pipe.execute()
+
+    def record(self, esc_id: str) -> dict[str, Any] | None:
+        if not safe_id(esc_id):
+            return None
+        raw = self.r.get(f"{P}record:{esc_id}")
+        return json.loads(raw) if raw else None
+
+    def record_ids_between(self, start: float, end: float) -> list[str]:
+        """Every escalation created in [start, end), archived or still live, oldest first."""
+        ids: dict[str, float] = {}
+        for index in (RECORDS, f"{P}escalations"):
+            for member, score in self.r.zrangebyscore(index, start, f"({end}", withscores=True):
+                ids[member.decode()] = score
+        return sorted(ids, key=lambda i: (ids[i], i))
+
+    def archived_records(self, esc_ids: list[str]) -> list[dict[str, Any] | None]:
+        if not esc_ids:
+            return []
+        return [json.loads(raw) if raw else None for raw in self.r.mget([f"{P}record:{i}" for i in esc_ids])]
+
     # -- what changed, for the consoles (server-sent events) -------------------------------------
     def changed(self, kind: str, ident: str) -> str:
         """Tell every console what changed: a capped stream, so a console that reconnects with
         Last-Event-ID replays what it missed, and a pub/sub nudge that wakes every web worker."""
-        return self._changed(keys=[EVENTS], args=[kind, ident, EVENTS_KEPT]).decode()
+        event_id = self._changed(keys=[EVENTS], args=[kind, ident, EVENTS_KEPT]).decode()
+        if self.on_change is not None and kind in ("escalation", "callback"):
+            self.on_change(kind, ident)
+        return event_id
 
     def last_event_id(self) -> str:
         entries = self.r.xrevrange(EVENTS, count=1)

@@ -1,0 +1,220 @@
+"""The escalation record, its CRM note, the archive and the export (R-NOTE-3), told as stories
+against the real app and a real Redis: an escalation finishes, its record is archived, the live
+keys go, and the export still has it; the export's days, formats, roles and spreadsheet safety."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from telephony.config import ConfigError, Settings
+from telephony.records import CSV_COLUMNS, neutralise
+from tests.support import Harness
+
+STEPS = ["listened and repeated the problem back", "checked the last two bills with them"]
+
+
+def hung_up_escalation(harness, *, at: datetime | None = None, **extra) -> str:
+    """The call's agent escalates and the caller hangs up while the lead is rung: the escalation
+    is abandoned, final."""
+    if at is not None:
+        harness.clock.set(at)
+    caller_sid, agent_sid = harness.caller_with_agent()
+    agent = harness.core.ctx.store.call(caller_sid)["agent_id"]
+    response = harness.escalate(caller_sid, who=agent, deescalation_steps=STEPS, **extra)
+    assert response.status_code == 201, response.json
+    esc_id = response.json["id"]
+    harness.webhook("/voice/status", {"CallSid": caller_sid, "CallStatus": "completed"})
+    harness.leg_status(f"/voice/agent/status?caller={caller_sid}", agent_sid, "completed")
+    assert harness.escalation(esc_id)["state"] == "abandoned"
+    return esc_id
+
+
+def export(harness, query: str, who: str = "lead-lee"):
+    return harness.api("GET", f"/api/records?{query}", who)
+
+
+def drop_live_keys(conn) -> None:
+    """What issue 8's expiry does to a finished escalation: every live key goes; the archive stays."""
+    for key in conn.scan_iter(match="esc:*"):
+        if not key.startswith((b"esc:record:", b"esc:records")):
+            conn.delete(key)
+
+
+def test_a_finished_escalation_is_archived_with_its_record_and_crm_note__R_NOTE_3(harness, redis_conn):
+    esc_id = hung_up_escalation(harness)
+    archived = harness.core.ctx.store.record(esc_id)
+    assert archived is not None, "archived the moment it was abandoned"
+    assert redis_conn.zscore("esc:records", esc_id) == datetime(2026, 11, 24, 15, 0, tzinfo=UTC).timestamp()
+    assert 399 * 86400 < redis_conn.ttl(f"esc:record:{esc_id}") <= 400 * 86400, "RECORDS_RETENTION_DAYS, 400"
+    assert archived["caller_name"] == "Pat Doe" and archived["account"] == "448812"
+    assert archived["contact_number"] == "+13125550142"
+    assert archived["deescalation_steps"] == STEPS
+    assert archived["state"] == "abandoned" and archived["finished"] is True
+    assert archived["created_at"] == "2026-11-24T09:00:00-06:00", "in the organisation's time zone"
+    happened = archived["what_happened"]
+    assert happened[0] == "9:00 AM Avery escalated the call (manager request)"
+    assert "9:00 AM Lee (lead) was rung" in " | ".join(happened) and happened[-1] == "9:00 AM the caller hung up"
+    assert archived["crm_note"] == (
+        "Pat Doe (account 448812) asked to speak to a manager: billed twice for equipment. "
+        "Tried first: listened and repeated the problem back; checked the last two bills with them. "
+        "Offered credit on next bill. Posted to cr-esc. Pat Doe hung up before anyone took the call."
+    )
+    assert "\n" not in archived["crm_note"]
+    assert harness.api("GET", f"/api/escalations/{esc_id}/record", "lead-lee").json == archived
+
+
+def test_a_live_escalation_has_a_record_but_no_archive_yet__R_NOTE_3(harness):
+    caller_sid, _ = harness.caller_with_agent()
+    esc_id = harness.escalate(caller_sid).json["id"]
+    record = harness.api("GET", f"/api/escalations/{esc_id}/record", "lead-lee").json
+    assert record["state"] == "dialing_lead" and record["finished"] is False
+    assert harness.core.ctx.store.record(esc_id) is None
+    assert record["deescalation_steps"] == [] and record["callback_number"] is None
+
+
+def test_the_record_follows_the_escalation_rules_and_masks_numbers_for_agents__R_NOTE_3(harness):
+    esc_id = hung_up_escalation(harness)
+    own = harness.api("GET", f"/api/escalations/{esc_id}/record", "agent-avery")
+    assert own.status_code == 200
+    assert own.json["contact_number"] == "***0142", "phone numbers in full for leads and up only"
+    assert "+13125550142" not in json.dumps(own.json)
+    other = harness.api("GET", f"/api/escalations/{esc_id}/record", "agent-blake")
+    assert other.status_code == 403 and other.json["error"] == "not_your_call"
+    assert harness.api("GET", "/api/escalations/esc_nope/record", "lead-lee").status_code == 404
+    assert harness.api("GET", f"/api/escalations/{esc_id}/record", who="").status_code == 401
+
+
+def test_a_record_is_still_exported_after_the_live_keys_were_deleted__R_NOTE_3(harness, redis_conn):
+    esc_id = hung_up_escalation(harness)
+    before = export(harness, "from=2026-11-24&to=2026-11-24").json["records"]
+    drop_live_keys(redis_conn)
+    assert harness.core.ctx.store.escalation(esc_id) is None
+    after = export(harness, "from=2026-11-24&to=2026-11-24").json
+    assert after["records"] == before and [r["id"] for r in after["records"]] == [esc_id]
+    assert after["records"][0]["crm_note"].startswith("Pat Doe (account 448812)")
+    record = harness.api("GET", f"/api/escalations/{esc_id}/record", "agent-avery")
+    assert record.status_code == 200 and record.json["contact_number"] == "***0142", "same rules from the archive"
+
+
+def test_a_finished_record_is_rewritten_when_it_changes_later__R_NOTE_3(harness):
+    esc_id = hung_up_escalation(harness)
+    harness.core.ctx.store.add_event(esc_id, harness.core.ctx.event("case_moved", "to Client Success"))
+    assert harness.core.ctx.store.record(esc_id)["what_happened"][-1] == "9:00 AM case moved: to Client Success"
+
+
+def test_the_export_takes_the_organisations_days_and_includes_live_escalations__R_NOTE_3(harness):
+    # Chicago days: 23:30 on the 23rd is 05:30 UTC on the 24th; 23:30 on the 24th is 05:30 on the 25th.
+    late_23rd = hung_up_escalation(harness, at=datetime(2026, 11, 24, 5, 30, tzinfo=UTC))
+    on_24th = hung_up_escalation(harness, at=datetime(2026, 11, 24, 16, 0, tzinfo=UTC))
+    late_24th = hung_up_escalation(harness, at=datetime(2026, 11, 25, 5, 30, tzinfo=UTC))
+    harness.clock.set(datetime(2026, 11, 24, 17, 0, tzinfo=UTC))
+    caller_sid, _ = harness.caller_with_agent()
+    live = harness.escalate(caller_sid).json["id"]
+
+    day = export(harness, "from=2026-11-24&to=2026-11-24").json
+    assert day["time_zone"] == "America/Chicago" and (day["from"], day["to"]) == ("2026-11-24", "2026-11-24")
+    assert [r["id"] for r in day["records"]] == [on_24th, live, late_24th]
+    assert [r["finished"] for r in day["records"]] == [True, False, True], "live ones from their live state"
+    both = export(harness, "from=2026-11-23&to=2026-11-24").json["records"]
+    assert [r["id"] for r in both] == [late_23rd, on_24th, live, late_24th]
+    assert export(harness, "from=2026-11-26&to=2026-12-31").json["records"] == []
+
+
+def test_csv_export_round_trips_with_a_header_row__R_NOTE_3(harness):
+    esc_id = hung_up_escalation(harness, tags=[])
+    response = export(harness, "from=2026-11-24&to=2026-11-24&format=csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"] == (
+        'attachment; filename="escalation-records-2026-11-24-to-2026-11-24.csv"'
+    )
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert len(rows) == 1 and tuple(rows[0]) == CSV_COLUMNS
+    row, record = rows[0], harness.core.ctx.store.record(esc_id)
+    assert row["id"] == esc_id and row["account"] == "448812" and row["finished"] == "yes"
+    assert row["contact_number"] == "'+13125550142", "a leading + is neutralised like any formula start"
+    assert row["deescalation_steps"].split("\n") == STEPS
+    assert row["what_happened"].split("\n") == record["what_happened"]
+    assert row["crm_note"] == record["crm_note"] and row["callback_number"] == ""
+
+
+def test_csv_cells_that_would_run_as_formulas_are_neutralised__R_NOTE_3(harness):
+    evil = {
+        "name": '=HYPERLINK("https://evil.example/","click")',
+        "account": "448812",
+        "contact_name": "@SUM(A1:A9)",
+    }
+    hung_up_escalation(harness, client=evil, reason="-2+3 cmd|' /C calc'!A0", resolution_offered="+1 credit")
+    text = export(harness, "from=2026-11-24&to=2026-11-24&format=csv").get_data(as_text=True)
+    [row] = list(csv.DictReader(io.StringIO(text)))
+    assert row["caller_name"] == '\'=HYPERLINK("https://evil.example/","click")'
+    assert row["contact_name"] == "'@SUM(A1:A9)"
+    assert row["reason"] == "'-2+3 cmd|' /C calc'!A0"
+    assert row["resolution_offered"] == "'+1 credit"
+    assert not [v for v in row.values() if v[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert [neutralise(c) for c in ("=1", "\t=1", "\r=1", "plain", "")] == ["'=1", "'\t=1", "'\r=1", "plain", ""]
+
+
+def test_only_leads_and_up_export__R_NOTE_3(harness):
+    hung_up_escalation(harness)
+    refused = export(harness, "from=2026-11-24&to=2026-11-24", who="agent-avery")
+    assert refused.status_code == 403 and refused.json["error"] == "forbidden"
+    for who in ("lead-lee", "manager-max"):
+        answer = export(harness, "from=2026-11-24&to=2026-11-24&format=csv", who=who)
+        assert answer.status_code == 200 and "+13125550142" in answer.get_data(as_text=True), "in full"
+
+
+@pytest.mark.parametrize(
+    "query, status, field",
+    [
+        ("to=2026-11-24", 400, "from"),
+        ("from=2026-11-24", 400, "to"),
+        ("from=24/11/2026&to=2026-11-24", 400, "from"),
+        ("from=2026-02-30&to=2026-03-01", 400, "from"),
+        ("from=2026-11-25&to=2026-11-24", 400, "to"),
+        ("from=2025-01-01&to=2026-01-02", 400, "to"),
+        ("from=2026-11-24&to=2026-11-24&format=xlsx", 400, "format"),
+    ],
+)
+def test_a_bad_export_query_is_a_clear_400__R_NOTE_3(harness, query, status, field):
+    response = export(harness, query)
+    assert response.status_code == status
+    assert response.json["field"] == field and response.json["message"]
+
+
+def test_a_year_is_the_longest_export__R_NOTE_3(harness):
+    assert export(harness, "from=2024-01-01&to=2024-12-31").status_code == 200, "366 days, a leap year"
+    assert export(harness, "from=2025-01-01&to=2025-12-31&format=csv").get_data(as_text=True).strip() == ",".join(
+        CSV_COLUMNS
+    )
+
+
+def test_deescalation_steps_are_checked_like_every_field__R_NOTE_3(harness):
+    caller_sid, _ = harness.caller_with_agent()
+    too_many = harness.escalate(caller_sid, deescalation_steps=[f"step {n}" for n in range(11)])
+    assert too_many.status_code == 400 and too_many.json["field"] == "deescalation_steps"
+    blank = harness.escalate(caller_sid, deescalation_steps=["  "])
+    assert blank.status_code == 400 and blank.json["field"] == "deescalation_steps.0"
+    ok = harness.escalate(caller_sid, deescalation_steps=STEPS)
+    assert ok.status_code == 201 and ok.json["deescalation_steps"] == STEPS
+
+
+def test_records_retention_days_is_a_setting__R_NOTE_3(redis_conn, twilio_rest):
+    env = {
+        "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+        "TWILIO_AUTH_TOKEN": "x" * 32,
+        "TWILIO_CALLER_ID": "+13125550100",
+        "PUBLIC_BASE_URL": "https://esc.example.test",
+        "API_TOKENS": "tok-lead-lee-0000000000:lead-lee:lead",
+    }
+    assert Settings.from_env(env).records_retention_days == 400
+    assert Settings.from_env({**env, "RECORDS_RETENTION_DAYS": "30"}).records_retention_days == 30
+    with pytest.raises(ConfigError, match="RECORDS_RETENTION_DAYS"):
+        Settings.from_env({**env, "RECORDS_RETENTION_DAYS": "forever"})
+    short = Harness(redis_conn, twilio_rest, records_retention_days=30)
+    esc_id = hung_up_escalation(short)
+    assert 29 * 86400 < redis_conn.ttl(f"esc:record:{esc_id}") <= 30 * 86400
