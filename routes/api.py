@@ -18,11 +18,11 @@ from routes.openapi import (
     Escalations,
     Listening,
     Presence,
-    RecordsExport,
     RecordsQuery,
     StateQuery,
     StatusQuery,
     WarningState,
+    export_responses,
     responses,
 )
 from routes.openapi import Error as ErrorBody
@@ -84,7 +84,7 @@ def escalation_record(esc_id: str):
 
 
 @bp.get("/records")
-@SPEC.validate(query=RecordsQuery, resp=responses(200, RecordsExport, 403), tags=["records"], skip_validation=True)
+@SPEC.validate(query=RecordsQuery, resp=export_responses(), tags=["records"], skip_validation=True)
 @staff("lead", "supervisor", "manager")
 def records():
     """R-NOTE-3: every escalation created on these days, as JSON or CSV, streamed."""

@@ -5,6 +5,7 @@ below, so the document says exactly what the handlers accept and return. Served 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -212,8 +213,8 @@ class RecordsExport(BaseModel):
 
 
 class RecordsQuery(BaseModel):
-    from_: str = Field(alias="from", description="first day, YYYY-MM-DD, in the organisation's time zone")
-    to: str = Field(description="last day, included; at most 366 days after from")
+    from_: date = Field(alias="from", description="first day, YYYY-MM-DD, in the organisation's time zone")
+    to: date = Field(description="last day, included; from and to span at most 366 days")
     format: Literal["json", "csv"] = "json"
 
 
@@ -229,6 +230,19 @@ def responses(ok: int, model: type[BaseModel] | None, *errors: int) -> Response:
     """The success and the errors an endpoint answers with; 401 always (a bearer token is needed)."""
     codes = {f"HTTP_{code}": Error for code in (400, 401, *errors)}
     return Response(**{f"HTTP_{ok}": model}, **codes)
+
+
+class JsonOrCsv(Response):
+    """GET /api/records answers JSON, or with format=csv a CSV file: both in the document."""
+
+    def generate_spec(self, naming_strategy=None):
+        spec = super().generate_spec(naming_strategy) if naming_strategy else super().generate_spec()
+        spec["200"]["content"]["text/csv"] = {"schema": {"type": "string"}}
+        return spec
+
+
+def export_responses() -> Response:
+    return JsonOrCsv(HTTP_200=RecordsExport, **{f"HTTP_{code}": Error for code in (400, 401, 403)})
 
 
 class ConsoleMe(BaseModel):

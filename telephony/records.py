@@ -333,10 +333,10 @@ class Records:
             parts.append(f"No {' or '.join(dict.fromkeys(tiers)) or 'one'} was free to take the call.")
         if "caller_on_hold" in events:
             parts.append(f"Posted to {self.ctx.policy.notifications.channel}.")
-        if record["taken_by"] and events & {"caller_connected", "callback_connected"}:
+        if record["taken_by"] and "caller_connected" in events:
             parts.append(f"Put through to {record['taken_by']} ({record['taken_by_role']}).")
         if cb is not None:
-            parts.append(self._callback_note(who, cb))
+            parts += self._callback_note(who, record, cb)
         elif record["state"] == "abandoned":
             parts.append(f"{who} hung up before anyone took the call.")
         elif "callback_refused" in events:
@@ -345,20 +345,26 @@ class Records:
             parts.append("The hold failed; the caller stayed with the agent.")
         return " ".join(" ".join(parts).split())
 
-    def _callback_note(self, who: str, cb: dict[str, str]) -> str:
-        status = cb.get("status", "")
-        if status == "completed":
-            return f"Called back {self._when(cb.get('completed_at') or cb['window_start'], date.min)}."
-        if status == "cancelled":
-            return "The callback was cancelled."
-        if status == "no_answer":
-            return "The callback could not reach them; follow up by hand."
+    def _callback_note(self, who: str, record: dict[str, Any], cb: dict[str, str]) -> list[str]:
+        """What the caller was told ('Advised John he will receive a cb within 24hrs'), with the
+        window's day (their words say 'today'), then how the callback went."""
         booked, due = cb.get("created_at"), cb.get("deadline")
         if booked and due and datetime.fromisoformat(due) - datetime.fromisoformat(booked) == timedelta(hours=24):
             by = "within 24 hours"
         else:
             by = f"by {self._when(due, date.min)}" if due else ""
-        return f"Advised {who} they will receive a callback {cb.get('requested') or ''}, {by}.".replace(" ,", ",")
+        day = self._local(cb["window_start"]).strftime("%a %d %b")
+        said = f"Advised {who} they will receive a callback {cb.get('requested') or ''} ({day}), {by}."
+        notes = [said.replace(" ,", ",").replace(", .", ".")]
+        status = cb.get("status", "")
+        if status == "completed":
+            taker = f" by {record['taken_by']}" if record["taken_by"] else ""
+            notes.append(f"Called back {self._when(cb.get('completed_at') or cb['window_start'], date.min)}{taker}.")
+        elif status == "cancelled":
+            notes.append("The callback was cancelled.")
+        elif status == "no_answer":
+            notes.append("The callback could not reach them; follow up by hand.")
+        return notes
 
 
 def _clock(at: datetime) -> str:

@@ -7,12 +7,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
-from telephony.config import ConfigError, Settings
+from routes import create_app
+from routes.openapi import EscalationRecord, RecordsExport
+from telephony.config import ApiToken, ConfigError, Settings
 from telephony.records import CSV_COLUMNS, neutralise
+from tests.policies.seeds import SCENARIOS, played, policy_of, routed
 from tests.support import Harness
 
 STEPS = ["listened and repeated the problem back", "checked the last two bills with them"]
@@ -66,6 +70,8 @@ def test_a_finished_escalation_is_archived_with_its_record_and_crm_note__R_NOTE_
     )
     assert "\n" not in archived["crm_note"]
     assert harness.api("GET", f"/api/escalations/{esc_id}/record", "lead-lee").json == archived
+    EscalationRecord.model_validate(archived)
+    RecordsExport.model_validate(export(harness, "from=2026-11-24&to=2026-11-24").json)
 
 
 def test_a_live_escalation_has_a_record_but_no_archive_yet__R_NOTE_3(harness):
@@ -218,3 +224,104 @@ def test_records_retention_days_is_a_setting__R_NOTE_3(redis_conn, twilio_rest):
     short = Harness(redis_conn, twilio_rest, records_retention_days=30)
     esc_id = hung_up_escalation(short)
     assert 29 * 86400 < redis_conn.ttl(f"esc:record:{esc_id}") <= 30 * 86400
+
+
+# -- after real calls through the simulator: seed 004's SharePoint escalation, seed 001's form ----------
+
+
+def record_after(sim, esc_id: str, reader: str) -> dict:
+    """GET /api/escalations/<id>/record on the simulated service, as this person of its policy."""
+    person = sim.core.policy.person(reader)
+    token = ApiToken(f"sim-token-{reader}", reader, person.role)
+    app = create_app(replace(sim.settings, api_tokens={token.token: token}), core=sim.core)
+    response = app.test_client().get(
+        f"/api/escalations/{esc_id}/record", headers={"Authorization": f"Bearer {token.token}"}
+    )
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def with_form(scenario, **fields) -> None:
+    """The agent fills in the escalation form's extra fields when pressing escalate."""
+    agent = next(p for p in scenario.people if any(s.do == "escalate" for s in p.steps))
+    step = next(s for s in agent.steps if s.do == "escalate")
+    client = {**step.body["client"], **fields.pop("client", {})}
+    step.body = {**step.body, **fields, "client": client}
+
+
+def test_seed_004_sharepoint_escalation_after_a_callback_through_the_simulator__R_NOTE_3(tmp_path, redis_server):
+    policy = policy_of("seed-004-regional-utility.toml")
+    scenario = SCENARIOS["callback"](policy)
+    with_form(scenario, client={"contact_name": "Pat Doe"}, deescalation_steps=["reviewed the equipment charges"])
+    sim = played(scenario, policy, tmp_path, redis_server)
+    [esc] = sim.escalations()
+    record = record_after(sim, esc["id"], "lead-east")
+    # "Who called? Account number and good contact number ... the name of the caller, their call
+    # back number and their preferred time frame to receive a call back."
+    assert (record["caller_name"], record["contact_name"], record["account"]) == ("Pat Doe", "Pat Doe", "448812")
+    assert record["contact_number"] == "+13125550142" and record["callback_number"] == "+13125550142"
+    assert record["callback_time_frame"] == "today between 11 AM and 1 PM (Tue 24 Nov 2026, 11:00 AM to 1:00 PM CST)"
+    assert record["callback_status"] == "completed" and record["finished"] is True
+    assert record["reason"] == "billed twice for equipment and wants a manager"
+    assert record["deescalation_steps"] == ["reviewed the equipment charges"]
+    assert record["resolution_offered"] == "a credit on the next bill"
+    happened = "\n".join(record["what_happened"])
+    for line in (
+        "10:00 AM East Lead (lead) was rung",
+        "10:00 AM East Lead did not answer",
+        "10:00 AM East Supervisor (supervisor) was rung",
+        "10:01 AM nobody in the tiers answered or accepted; the caller was offered a callback",
+        "10:02 AM callback booked: +13125550142, today between 11 AM and 1 PM",
+        "11:00 AM callback: East Lead was rung first",
+        "11:00 AM callback: the caller reached at +13125550142",
+    ):
+        assert line in happened, happened
+    assert record["crm_note"] == (
+        "Pat Doe (account 448812) asked to speak to a manager: billed twice for equipment and wants a manager. "
+        "Tried first: reviewed the equipment charges. Offered a credit on the next bill. "
+        "No lead or supervisor was free to take the call. Posted to residential-management. "
+        "Advised Pat Doe they will receive a callback today between 11 AM and 1 PM (Tue 24 Nov), within 24 hours. "
+        "Called back Tue 24 Nov 11:00 AM by East Lead."
+    )
+    assert sim.core.ctx.store.record(esc["id"]) == record, "archived once the callback was made"
+
+
+def test_seed_001_escalation_form_after_a_routed_case_through_the_simulator__R_NOTE_3(tmp_path, redis_server):
+    policy = policy_of("seed-001-tech-support.toml")
+    scenario = routed(policy, "manager_request", tags=["aging_cms"])
+    with_form(
+        scenario,
+        client={"name": "City of Prescott Valley", "contact_name": "Casey Danner"},
+        reason="site editor keeps losing changes; reconsidering the relationship",
+        deescalation_steps=["empathised", "offered to look into it and call back"],
+    )
+    sim = played(scenario, policy, tmp_path, redis_server)
+    [esc] = sim.escalations()
+    record = record_after(sim, esc["id"], "manager-1")
+    assert (record["caller_name"], record["contact_name"]) == ("City of Prescott Valley", "Casey Danner")
+    assert record["state"] == "resolved" and record["taken_by"] == "Technical Support Manager"
+    assert (record["case_department"], record["case_owner"], record["case_status"]) == (
+        "Client Success",
+        "manager-2",
+        "assigned",
+    ), "assigned to the manager with its department, as step 5 of the form says"
+    assert record["tags"] == ["aging_cms"] and record["callback_number"] is None
+    happened = "\n".join(record["what_happened"])
+    assert "Technical Support Manager (manager) was rung" in happened
+    assert "Technical Support Manager accepted the call" in happened
+    assert "the caller was put through to Technical Support Manager, by agent-1" in happened
+    assert "case routed: " in happened
+    assert record["crm_note"] == (
+        "Casey Danner (account 448812) asked to speak to a manager: site editor keeps losing changes; reconsidering "
+        "the relationship. Tried first: empathised; offered to look into it and call back. Offered a credit on the "
+        "next bill. Posted to ts-escalations. Put through to Technical Support Manager (manager)."
+    )
+    drop_live_keys(sim.conn)
+    token = ApiToken("sim-token-manager-1", "manager-1", "manager")
+    _, body, _ = sim.core.records.export(token, {"from": "2026-11-24", "to": "2026-11-24", "format": "csv"})
+    [row] = list(csv.DictReader(io.StringIO("".join(body))))
+    assert (row["contact_name"], row["case_department"], row["crm_note"]) == (
+        "Casey Danner",
+        "Client Success",
+        record["crm_note"],
+    ), "the form is in the export from the archive alone"
