@@ -15,7 +15,7 @@ import pytest
 from routes import create_app
 from routes.openapi import EscalationRecord, RecordsExport
 from telephony.config import ApiToken, ConfigError, Settings
-from telephony.records import CSV_COLUMNS, neutralise
+from telephony.records import CSV_COLUMNS, finished, neutralise
 from tests.policies.seeds import SCENARIOS, played, policy_of, routed
 from tests.support import Harness
 
@@ -111,6 +111,49 @@ def test_a_finished_record_is_rewritten_when_it_changes_later__R_NOTE_3(harness)
     esc_id = hung_up_escalation(harness)
     harness.core.ctx.store.add_event(esc_id, harness.core.ctx.event("case_moved", "to Client Success"))
     assert harness.core.ctx.store.record(esc_id)["what_happened"][-1] == "9:00 AM case moved: to Client Success"
+
+
+def test_a_booked_callback_is_in_the_record_and_archived_once_cancelled__R_NOTE_3(harness):
+    caller_sid, _ = harness.caller_with_agent()
+    esc_id = harness.escalate(caller_sid, client={"name": "Pat Doe", "account": "448812"}).json["id"]
+    harness.twiml(f"/voice/callback/number?escalation={esc_id}", {"CallSid": caller_sid})
+    harness.twiml(f"/voice/callback/number-choice?escalation={esc_id}&tries=0", {"CallSid": caller_sid, "Digits": "1"})
+    harness.twiml(f"/voice/callback/window?escalation={esc_id}&tries=0", {"CallSid": caller_sid, "Digits": "2"})
+    booked = harness.api("GET", f"/api/escalations/{esc_id}/record", "lead-lee").json
+    assert booked["state"] == "callback_scheduled" and booked["finished"] is False
+    assert harness.core.ctx.store.record(esc_id) is None, "a callback still to be made is not final"
+    assert booked["callback_number"] == "+13125550142" and booked["callback_status"] == "scheduled"
+    assert booked["callback_time_frame"] == "today between 10 AM and 12 PM (Tue 24 Nov 2026, 10:00 AM to 12:00 PM CST)"
+    assert booked["callback_window_start"] == "2026-11-24T10:00:00-06:00"
+    assert booked["crm_note"].endswith(
+        "Advised Pat Doe they will receive a callback today between 10 AM and 12 PM (Tue 24 Nov), within 24 hours."
+    )
+    cb_id = harness.escalation(esc_id)["callback"]["id"]
+    assert harness.api("POST", f"/api/callbacks/{cb_id}/cancel", "lead-lee").status_code == 200
+    archived = harness.core.ctx.store.record(esc_id)
+    assert archived["callback_status"] == "cancelled" and archived["finished"] is True
+    assert archived["crm_note"].endswith("within 24 hours. The callback was cancelled.")
+    assert archived["what_happened"][-1] == "9:00 AM callback cancelled by lead-lee"
+
+
+@pytest.mark.parametrize(
+    "state, callback_status, final",
+    [
+        ("resolved", "", True),
+        ("abandoned", "", True),
+        ("failed", "", True),
+        ("connected", "", False),
+        ("dialing_lead", "", False),
+        ("callback_scheduled", "scheduled", False),
+        ("callback_scheduled", "rescheduled", False),
+        ("callback_scheduled", "overdue", False),
+        ("callback_scheduled", "completed", True),
+        ("callback_scheduled", "cancelled", True),
+        ("callback_scheduled", "no_answer", True),
+    ],
+)
+def test_which_escalations_are_finished__R_NOTE_3(state, callback_status, final):
+    assert finished(state, callback_status) is final
 
 
 def test_the_export_takes_the_organisations_days_and_includes_live_escalations__R_NOTE_3(harness):
