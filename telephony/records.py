@@ -198,9 +198,14 @@ class Records:
         if fmt not in FORMATS:
             raise InvalidRequest("'format' must be json or csv.", code="invalid_query", field="format")
         zone = self.ctx.policy.time_zone
-        start = datetime.combine(first, time(0), zone)
-        end = datetime.combine(last + timedelta(days=1), time(0), zone)
-        records = self._records(self.ctx.store.record_ids_between(start.timestamp(), end.timestamp()))
+        try:
+            start = datetime.combine(first, time(0), zone).timestamp()
+            end = datetime.combine(last + timedelta(days=1), time(0), zone).timestamp()
+        except OverflowError:
+            raise InvalidRequest(
+                "'to' is too far from today to hold escalations.", code="invalid_query", field="to"
+            ) from None
+        records = self._records(self.ctx.store.record_ids_between(start, end))
         name = f"escalation-records-{first.isoformat()}-to-{last.isoformat()}.{fmt}"
         if fmt == "csv":
             return fmt, _csv(records), name

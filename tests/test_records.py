@@ -227,6 +227,7 @@ def test_only_leads_and_up_export__R_NOTE_3(harness):
         ("from=2026-11-25&to=2026-11-24", 400, "to"),
         ("from=2025-01-01&to=2026-01-02", 400, "to"),
         ("from=2026-11-24&to=2026-11-24&format=xlsx", 400, "format"),
+        ("from=9999-12-31&to=9999-12-31", 400, "to"),
     ],
 )
 def test_a_bad_export_query_is_a_clear_400__R_NOTE_3(harness, query, status, field):
