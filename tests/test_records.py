@@ -14,6 +14,7 @@ import pytest
 
 from routes import create_app
 from routes.openapi import EscalationRecord, RecordsExport
+from sim.demo import main as demo
 from telephony.config import ApiToken, ConfigError, Settings
 from telephony.records import CSV_COLUMNS, finished, neutralise
 from tests.policies.seeds import SCENARIOS, played, policy_of, routed
@@ -369,3 +370,12 @@ def test_seed_001_escalation_form_after_a_routed_case_through_the_simulator__R_N
         "Client Success",
         record["crm_note"],
     ), "the form is in the export from the archive alone"
+
+
+def test_make_demo_prints_the_crm_note__R_NOTE_3(capsys, redis_server):
+    assert demo(["--fast", "--exit-after-scenario", "--port", "0"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "/record): Pat Doe (account 448812) asked to speak to a manager: billed twice for equipment and wants a "
+        "manager. Offered a credit on the next bill. Posted to cr-esc. Put through to Morgan (lead).\n" in out
+    )
