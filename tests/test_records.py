@@ -137,6 +137,25 @@ def test_a_booked_callback_is_in_the_record_and_archived_once_cancelled__R_NOTE_
     assert archived["what_happened"][-1] == "9:00 AM callback cancelled by lead-lee"
 
 
+def test_the_hold_and_its_check_ins_are_in_what_happened__R_NOTE_3(harness):
+    caller_sid, agent_sid = harness.caller_with_agent()
+    esc_id = harness.escalate(caller_sid).json["id"]
+    harness.lead_answers(esc_id)
+    harness.lead_presses(esc_id, "2")
+    harness.advance(300)
+    harness.webhook("/voice/status", {"CallSid": caller_sid, "CallStatus": "completed"})
+    happened = harness.core.ctx.store.record(esc_id)["what_happened"]
+    for line in (
+        "9:00 AM the caller was placed on hold",
+        "9:00 AM Lee declined the call",
+        "9:02 AM check-in with the caller on hold, 2 min",
+        "9:04 AM check-in with the caller on hold, 4 min",
+        "9:05 AM the caller reached the hold limit and was offered to keep holding or a callback",
+        "9:05 AM the caller hung up",
+    ):
+        assert line in happened, happened
+
+
 @pytest.mark.parametrize(
     "state, callback_status, final",
     [
