@@ -8,6 +8,7 @@ import logging
 from datetime import datetime, timedelta
 
 from telephony import business_hours as bh
+from telephony import retention
 from telephony.callbacks import OPEN_STATUSES, callback_event
 from telephony.context import Context, ring_person
 from telephony.errors import TelephonyFailure
@@ -244,6 +245,7 @@ class CallbackDialler:
         if reschedules >= policy.max_reschedules:
             self.ctx.store.update_callback(cb_id, status="no_answer")
             callback_event(self.ctx, cb, "callback_gave_up", why)
+            retention.callback_over(self.ctx, cb["escalation_id"])
             self.notify.team(
                 cb["escalation_id"],
                 f"Callback to {cb['number']} failed after {attempts} attempts ({why}); please follow up by hand.",

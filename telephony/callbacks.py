@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from telephony import retention
 from telephony.config import ApiToken
 from telephony.context import Context
 from telephony.errors import Conflict, Forbidden, InvalidRequest, NotFound
@@ -54,6 +55,7 @@ class Callbacks:
             raise Conflict(f"A callback that is {cb['status']} cannot be cancelled.", code="not_cancellable")
         self.ctx.store.update_callback(cb_id, status="cancelled")
         callback_event(self.ctx, cb, "callback_cancelled", f"by {actor.person_id}")
+        retention.callback_over(self.ctx, cb["escalation_id"])
         return self.view(cb_id)
 
     def reschedule(self, actor: ApiToken, cb_id: str, body) -> dict:

@@ -48,6 +48,7 @@ class Settings:
     twilio_api_key_secret: str = ""
     twilio_twiml_app_sid: str = ""
     secret_key: str = ""
+    finished_keep_seconds: int = 3 * 86400
     records_retention_days: int = 400
 
     @classmethod
@@ -105,6 +106,7 @@ class Settings:
             twilio_api_key_secret=api_key_secret,
             twilio_twiml_app_sid=twiml_app_sid,
             secret_key=_secret_key(env),
+            finished_keep_seconds=_positive(env, "FINISHED_KEEP_SECONDS", 3 * 86400),
             records_retention_days=_positive(env, "RECORDS_RETENTION_DAYS", 400),
         )
 

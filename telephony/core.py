@@ -182,7 +182,7 @@ def build_core(settings: Settings, conn: redis.Redis, clock: Clock | None = None
     clock = clock or (RedisClock(conn) if settings.virtual_clock else SystemClock())
     ctx = Context(
         policy=policy,
-        store=Store(conn),
+        store=Store(conn, keep_seconds=settings.finished_keep_seconds),
         twilio=TwilioGateway(
             client, settings.twilio_caller_id, OutboundThrottle(conn, settings.outbound_calls_per_second)
         ),

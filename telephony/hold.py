@@ -138,11 +138,11 @@ class Hold:
         hold = self.ctx.policy.hold
         now = self.ctx.clock.now().timestamp()
         if check_in and self.ctx.store.first_time(f"check_in_said:{esc_id}:{esc.get('hold_round')}:{check_in}"):
-            self.ctx.store.update_escalation(esc_id, hold_said_at=now)
+            self.ctx.store.note_escalation(esc_id, hold_said_at=now)
             return with_role(hold.check_in_message, self.role_sought(esc))
         if now - float(esc.get("hold_said_at") or 0) < hold.message_repeat_seconds:
             return None
-        self.ctx.store.update_escalation(esc_id, hold_said_at=now)
+        self.ctx.store.note_escalation(esc_id, hold_said_at=now)
         text = hold.briefing_message if esc["state"] == "briefing" else hold.message
         return with_role(text, self.role_sought(esc))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +39,13 @@ CALL_STATUS_RANK = {
     "canceled": 4,
 }
 TERMINAL_CALL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
+FINAL_STATES = ("resolved", "abandoned", "failed")
+FINISHED = f"{P}finished"
+# How long live state is kept once it is over (FINISHED_KEEP_SECONDS); the legs and conference
+# names of a call are needed only while it lasts, so they expire on their own.
+DEFAULT_KEEP_SECONDS = 3 * 86400
+LEG_TTL_SECONDS = 2 * 86400
+NOTIFICATIONS_KEPT = 10000
 
 _ADVANCE_CALL_STATUS = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
@@ -78,6 +86,7 @@ end
 local open = redis.call('GET', KEYS[2])
 if open then return {'open', open} end
 redis.call('SET', KEYS[2], ARGV[2])
+redis.call('HSET', KEYS[4], 'escalation', ARGV[2])
 if ARGV[1] ~= '' then redis.call('SET', ARGV[1], ARGV[2], 'EX', 86400) end
 for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('SADD', ARGV[3], ARGV[2])
@@ -120,6 +129,26 @@ return 1
 """
 
 
+# Create the call record once (a retried webhook finds it there) and tell the consoles, in one
+# command: /voice/incoming is the busiest webhook (bench/RESULTS.md).
+_SAVE_CALL = """
+local created = redis.call('HSETNX', KEYS[1], 'call_sid', ARGV[1])
+for i = 4, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('HSETNX', KEYS[1], 'status_rank', '-1')
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'kind', 'call', 'id', ARGV[1])
+redis.call('PUBLISH', KEYS[2], id)
+return created
+"""
+
+# Set fields of a record that exists, and tell the consoles, in one command.
+_UPDATE_AND_TELL = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'kind', ARGV[1], 'id', ARGV[2])
+redis.call('PUBLISH', KEYS[2], id)
+return 1
+"""
+
 _CHANGED = """
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'kind', ARGV[1], 'id', ARGV[2])
 redis.call('PUBLISH', KEYS[1], id)
@@ -128,9 +157,12 @@ return id
 
 
 class Store:
-    def __init__(self, conn: redis.Redis):
+    def __init__(self, conn: redis.Redis, keep_seconds: int = DEFAULT_KEEP_SECONDS):
         self.r = conn
+        self.keep_seconds = keep_seconds
         self._changed = conn.register_script(_CHANGED)
+        self._save_call = conn.register_script(_SAVE_CALL)
+        self._update_and_tell = conn.register_script(_UPDATE_AND_TELL)
         self._advance = conn.register_script(_ADVANCE_CALL_STATUS)
         self._transition = conn.register_script(_TRANSITION)
         self._create = conn.register_script(_CREATE_ESCALATION)
@@ -163,15 +195,8 @@ class Store:
     # -- calls (the caller's leg and every leg we dial) -----------------
     def save_call(self, call_sid: str, fields: dict[str, Any]) -> bool:
         """Create the call record once; a retried webhook finds it already there."""
-        key = f"{P}call:{call_sid}"
-        with self.r.pipeline() as pipe:
-            pipe.hsetnx(key, "call_sid", call_sid)
-            for k, v in fields.items():
-                pipe.hsetnx(key, k, _text(v))
-            pipe.hsetnx(key, "status_rank", "-1")
-            created, *_ = pipe.execute()
-        self.changed("call", call_sid)
-        return bool(created)
+        flat = [x for k, v in fields.items() for x in (k, _text(v))]
+        return bool(self._save_call(keys=[f"{P}call:{call_sid}", EVENTS], args=[call_sid, "", EVENTS_KEPT, *flat]))
 
     def call(self, call_sid: str) -> dict[str, str] | None:
         if not safe_id(call_sid):
@@ -179,26 +204,33 @@ class Store:
         return self._hash(f"{P}call:{call_sid}")
 
     def update_call(self, call_sid: str, **fields: Any) -> None:
-        key = f"{P}call:{call_sid}"
-        if not self.r.exists(key):
-            return
-        sets = {k: _text(v) for k, v in fields.items() if v is not None}
-        if sets:
-            self.r.hset(key, mapping=sets)
-            self.changed("call", call_sid)
+        self._update(f"{P}call:{call_sid}", "call", call_sid, fields)
+
+    def _update(self, key: str, kind: str, ident: str, fields: dict[str, Any]) -> bool:
+        """Set the fields (None: left alone) of a record that exists, and tell the consoles."""
+        flat = [x for k, v in fields.items() if v is not None for x in (k, _text(v))]
+        if not flat:
+            return False
+        done = self._update_and_tell(keys=[key, EVENTS], args=[kind, ident, EVENTS_KEPT, *flat]) == 1
+        if done:
+            self._tell_on_change(kind, ident)
+        return done
 
     def advance_call_status(self, call_sid: str, status: str) -> bool:
         """Record a call status only if it moves the call forward; True if it did."""
         rank = CALL_STATUS_RANK.get(status)
         if rank is None:
             return False
-        moved = self._advance(keys=[f"{P}call:{call_sid}"], args=[status, rank]) == 1
+        key = f"{P}call:{call_sid}"
+        moved = self._advance(keys=[key], args=[status, rank]) == 1
         if moved:
+            if status in TERMINAL_CALL_STATUSES and not self.r.hexists(key, "escalation"):
+                self.r.expire(key, self.keep_seconds)
             self.changed("call", call_sid)
         return moved
 
     def set_conference(self, name: str, conference_sid: str) -> None:
-        self.r.set(f"{P}conference:{name}", conference_sid)
+        self.r.set(f"{P}conference:{name}", conference_sid, ex=LEG_TTL_SECONDS)
 
     def conference_sid(self, name: str) -> str | None:
         value = self.r.get(f"{P}conference:{name}")
@@ -269,7 +301,12 @@ class Store:
             flat += [k, _text(v)]
         idem = f"{P}idempotency:{idempotency_key}" if idempotency_key else ""
         outcome, ident = self._create(
-            keys=[f"{P}escalation:{esc_id}", f"{P}open_escalation:{call_sid}", f"{P}escalations"],
+            keys=[
+                f"{P}escalation:{esc_id}",
+                f"{P}open_escalation:{call_sid}",
+                f"{P}escalations",
+                f"{P}call:{call_sid}",
+            ],
             args=[idem, esc_id, f"{P}state:{fields['state']}", at, *flat],
         )
         self.changed("escalation", ident.decode())
@@ -313,14 +350,54 @@ class Store:
             args=args,
         )
         if ok == 1:
+            if to_state in FINAL_STATES:
+                self.mark_finished(esc_id, _epoch((event or {}).get("at")))
             self.changed("escalation", esc_id)
         return ok == 1
 
+    # -- finished escalations leave live state (issue 8: Redis does not grow without bound) -----
+    def mark_finished(self, esc_id: str, at: float) -> None:
+        """From `at` + keep_seconds on, the escalation may be purged (its record is archived)."""
+        self.r.zadd(FINISHED, {esc_id: at})
+
+    def finished_before(self, at: float, count: int = 500) -> list[str]:
+        return [v.decode() for v in self.r.zrangebyscore(FINISHED, "-inf", at, start=0, num=count)]
+
+    def oldest_finished(self) -> float | None:
+        first = self.r.zrange(FINISHED, 0, 0, withscores=True)
+        return first[0][1] if first else None
+
+    def unmark_finished(self, esc_id: str) -> None:
+        self.r.zrem(FINISHED, esc_id)
+
+    def purge_escalation(self, esc_id: str) -> None:
+        """Delete everything live about a finished escalation: its hash, timeline, callback, the
+        caller's call, and its place in the lists."""
+        esc = self.escalation(esc_id) or {}
+        call_sid = esc.get("call_sid", "")
+        callback_id = esc.get("callback_id", "")
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.delete(f"{P}escalation:{esc_id}", f"{P}escalation:{esc_id}:timeline", f"{P}capture:{esc_id}")
+            if esc.get("state"):
+                pipe.srem(f"{P}state:{esc['state']}", esc_id)
+            pipe.zrem(f"{P}escalations", esc_id)
+            pipe.zrem(f"{P}waiting_for_lead", esc_id)
+            if callback_id and safe_id(callback_id):
+                pipe.delete(f"{P}callback:{callback_id}")
+                pipe.zrem(f"{P}callbacks", callback_id)
+            if call_sid and safe_id(call_sid):
+                pipe.delete(f"{P}call:{call_sid}", f"{P}call:{call_sid}:agents_tried")
+            pipe.zrem(FINISHED, esc_id)
+            pipe.execute()
+        if call_sid:
+            self.close_escalation(call_sid, esc_id)
+
     def update_escalation(self, esc_id: str, **fields: Any) -> None:
-        sets = {k: _text(v) for k, v in fields.items() if v is not None}
-        if sets:
-            self.r.hset(f"{P}escalation:{esc_id}", mapping=sets)
-            self.changed("escalation", esc_id)
+        self._update(f"{P}escalation:{esc_id}", "escalation", esc_id, fields)
+
+    def note_escalation(self, esc_id: str, **fields: Any) -> None:
+        """Book-keeping no console shows (when the hold message was last said): no change event."""
+        self.r.hset(f"{P}escalation:{esc_id}", mapping={k: _text(v) for k, v in fields.items()})
 
     def add_event(self, esc_id: str, event: dict[str, str]) -> None:
         self.r.rpush(f"{P}escalation:{esc_id}:timeline", json.dumps(event))
@@ -375,7 +452,10 @@ class Store:
 
     # -- legs we dial (agents and leads) ----------------------------------
     def save_leg(self, call_sid: str, fields: dict[str, Any]) -> None:
-        self.r.hset(f"{P}leg:{call_sid}", mapping={k: _text(v) for k, v in fields.items()})
+        with self.r.pipeline(transaction=False) as pipe:
+            pipe.hset(f"{P}leg:{call_sid}", mapping={k: _text(v) for k, v in fields.items()})
+            pipe.expire(f"{P}leg:{call_sid}", LEG_TTL_SECONDS)
+            pipe.execute()
 
     def leg(self, call_sid: str) -> dict[str, str] | None:
         if not safe_id(call_sid):
@@ -410,9 +490,7 @@ class Store:
         return self._hash(f"{P}callback:{cb_id}")
 
     def update_callback(self, cb_id: str, **fields: Any) -> None:
-        if self.r.exists(f"{P}callback:{cb_id}"):
-            self.r.hset(f"{P}callback:{cb_id}", mapping={k: _text(v) for k, v in fields.items()})
-            self.changed("callback", cb_id)
+        self._update(f"{P}callback:{cb_id}", "callback", cb_id, fields)
 
     def claim_callback(self, cb_id: str, attempt: int, at: str) -> bool:
         """One dial per attempt, whichever worker (or retried job) gets here first."""
@@ -451,7 +529,11 @@ class Store:
 
     # -- notifications (R-NOTE-1): every post is kept, whether or not a webhook is set ---
     def record_notification(self, note: dict[str, Any]) -> None:
-        self.r.rpush(f"{P}notifications", json.dumps(note))
+        """Kept as a log of what was posted, the newest NOTIFICATIONS_KEPT."""
+        with self.r.pipeline(transaction=False) as pipe:
+            pipe.rpush(f"{P}notifications", json.dumps(note))
+            pipe.ltrim(f"{P}notifications", -NOTIFICATIONS_KEPT, -1)
+            pipe.execute()
 
     def notifications(self) -> list[dict[str, Any]]:
         return [json.loads(v) for v in self.r.lrange(f"{P}notifications", 0, -1)]
@@ -500,9 +582,13 @@ class Store:
         """Tell every console what changed: a capped stream, so a console that reconnects with
         Last-Event-ID replays what it missed, and a pub/sub nudge that wakes every web worker."""
         event_id = self._changed(keys=[EVENTS], args=[kind, ident, EVENTS_KEPT]).decode()
+        self._tell_on_change(kind, ident)
+        return event_id
+
+    def _tell_on_change(self, kind: str, ident: str) -> None:
+        """Every change the consoles hear of, whichever script made it, reaches on_change too."""
         if self.on_change is not None and kind in ("escalation", "callback"):
             self.on_change(kind, ident)
-        return event_id
 
     def last_event_id(self) -> str:
         entries = self.r.xrevrange(EVENTS, count=1)
@@ -518,6 +604,15 @@ class Store:
         pubsub = self.r.pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(EVENTS)
         return pubsub
+
+
+def _epoch(iso_time: str | None) -> float:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(iso_time).timestamp() if iso_time else time.time()
+    except ValueError:
+        return time.time()
 
 
 def _text(value: Any) -> str:

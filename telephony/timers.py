@@ -1,10 +1,23 @@
-"""Everything timed (check-ins, hold limits, callback dials, deadlines) is an RQ job scheduled with
-RQ's own scheduler (`enqueue_at`, `rq worker --with-scheduler`). On the simulator's virtual clock
-`release_due` does the scheduler's work against virtual time, so the same jobs run."""
+"""Everything timed (check-ins, hold limits, callback dials, deadlines, retries) is a timer: one
+small entry in a Redis sorted set (`esc:timers`, scored by when it is due) and its call in a hash.
+The scheduler (`python -m workers.scheduler`, or `release_due` on the simulator's virtual clock)
+moves the due ones onto the RQ queue in batches, one `workers.jobs.run_timers` job per batch.
+
+Why not one RQ job per timer (`enqueue_at`): an RQ job hash costs about 1.3 KB while it waits and
+its bookkeeping about 10 ms of a worker when it runs, so 1,000 callers on hold cost megabytes and
+their check-ins queued up for seconds (issue 8: bench/RESULTS.md). A timer waiting here costs about
+100 bytes, and a batch pays RQ's bookkeeping once for up to BATCH timers.
+
+Nothing is lost between the two: releasing moves each due timer into `esc:timers-releasing` in the
+same Lua script that takes it, and the batch job is enqueued in the same transaction that clears
+it from there; a scheduler killed in between leaves them there, and the next tick puts them back.
+Every job is safe to run twice (STYLE.md), so that rare replay does nothing a second time."""
 
 from __future__ import annotations
 
+import json
 import re
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import redis
@@ -24,10 +37,58 @@ RETRY = Retry(max=3, interval=[5, 30, 120])
 # virtual-clock-aware scheduler, sooner first, then every 2 minutes for as long as it matters.
 AGAIN_AFTER_SECONDS = (5, 15, 30, 60, 120)
 TELL_PEOPLE_AFTER_TRIES = 3
+# A timer whose own code raised is tried again this much later, this many times (then it is left
+# in the log and the failed-job registry for a person to look at).
+TIMER_RETRY_SECONDS = (5, 30, 120)
+
+TIMERS = "esc:timers"
+TIMER_CALLS = "esc:timer-calls"
+RELEASING = "esc:timers-releasing"
+BATCH = 20  # timers per job: small enough that every worker gets a share of a burst
+RELEASE_AT_MOST = 2000  # per tick; the rest on the next one
+STUCK_RELEASING_SECONDS = 30
+# Jobs' results are never read; failed ones are kept for a week for a person to look at.
+RESULT_TTL = 0
+FAILURE_TTL = 7 * 86400
+
+_TAKE_DUE = """
+local keys = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, ARGV[2])
+local out = {}
+for i = 1, #keys, 2 do
+  local key, due = keys[i], keys[i + 1]
+  local call = redis.call('HGET', KEYS[2], key)
+  redis.call('ZREM', KEYS[1], key)
+  redis.call('HDEL', KEYS[2], key)
+  if call then
+    redis.call('HSET', KEYS[3], key, cjson.encode({call, due, ARGV[1]}))
+    table.insert(out, key)
+    table.insert(out, call)
+    table.insert(out, due)
+  end
+end
+return out
+"""
+
+_PUT_BACK = """
+local all = redis.call('HGETALL', KEYS[3])
+local n = 0
+for i = 1, #all, 2 do
+  local entry = cjson.decode(all[i + 1])
+  if tonumber(ARGV[1]) - tonumber(entry[3]) >= tonumber(ARGV[2]) then
+    if redis.call('ZSCORE', KEYS[1], all[i]) == false then
+      redis.call('ZADD', KEYS[1], entry[2], all[i])
+      redis.call('HSET', KEYS[2], all[i], entry[1])
+      n = n + 1
+    end
+    redis.call('HDEL', KEYS[3], all[i])
+  end
+end
+return n
+"""
 
 
 def job_id(*parts: object) -> str:
-    """A deterministic id, so scheduling the same timer twice keeps one job."""
+    """A deterministic id, so scheduling the same timer twice keeps one."""
     return re.sub(r"[^A-Za-z0-9_-]", "-", "-".join(str(p) for p in parts))
 
 
@@ -37,33 +98,97 @@ class Timers:
         self.clock = clock
         self.queue = Queue(queue_name, connection=conn)
         self.urgent = Queue(URGENT_QUEUE, connection=conn)
+        self._take_due = conn.register_script(_TAKE_DUE)
+        self._put_back = conn.register_script(_PUT_BACK)
 
-    def at(self, when: datetime, func: str, *args: object, key: str | None = None) -> Job:
-        return self.queue.enqueue_at(when, func, *args, job_id=key, retry=RETRY)
+    def at(
+        self,
+        when: datetime,
+        func: str,
+        *args: object,
+        key: str | None = None,
+        tries: int = 0,
+        only_if_none: bool = False,
+    ) -> str:
+        """Run `func(*args)` at `when` (on the service's clock). The same key again moves it,
+        unless `only_if_none`: then a timer already waiting under that key stays as it is."""
+        key = key or uuid.uuid4().hex
+        call = json.dumps([func, list(args), tries], separators=(",", ":"))
+        with self.conn.pipeline(transaction=True) as pipe:
+            if only_if_none:
+                pipe.hsetnx(TIMER_CALLS, key, call)
+                pipe.zadd(TIMERS, {key: when.timestamp()}, nx=True)
+            else:
+                pipe.hset(TIMER_CALLS, key, call)
+                pipe.zadd(TIMERS, {key: when.timestamp()})
+            pipe.execute()
+        return key
 
     def soon(self, func: str, *args: object, key: str | None = None) -> Job:
-        return self.queue.enqueue(func, *args, job_id=key, retry=RETRY)
+        return self.queue.enqueue(func, *args, job_id=key, retry=RETRY, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL)
 
     def right_away(self, func: str, *args: object) -> Job:
         """Twilio work a webhook must not wait for: the webhook answers from Redis alone and a
         worker makes the REST call the moment the response is sent (issue 8: no dead air)."""
-        return self.urgent.enqueue(func, *args, retry=RETRY)
+        return self.urgent.enqueue(func, *args, retry=RETRY, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL)
 
     def queues(self) -> list[Queue]:
         return [self.urgent, self.queue]
 
     def again(self, func: str, *args: object, tries: int, key: str) -> datetime:
         """Schedule the next try of a step that has failed `tries` times (the job is called with
-        `tries` last); its own job id, so a duplicate of the failed job does not schedule it twice."""
+        `tries` last); its own key, so a duplicate of the failed job does not schedule it twice."""
         delay = AGAIN_AFTER_SECONDS[min(tries, len(AGAIN_AFTER_SECONDS)) - 1]
         when = self.clock.now() + timedelta(seconds=delay)
         self.at(when, func, *args, tries, key=job_id(key, "try", tries))
         return when
 
+    def retry_failed(self, key: str, func: str, args: list, tries: int) -> bool:
+        """A timer whose code raised: once more later, up to len(TIMER_RETRY_SECONDS) times."""
+        if tries >= len(TIMER_RETRY_SECONDS):
+            return False
+        when = self.clock.now() + timedelta(seconds=TIMER_RETRY_SECONDS[tries])
+        self.at(when, func, *args, key=key, tries=tries + 1)
+        return True
+
     def release_due(self) -> int:
-        """Move every job due by the clock's now into the queue (what the RQ scheduler does)."""
+        """Move every timer due by the clock's now onto the queue, BATCH to a job (what the
+        scheduler does each tick); also RQ's own retries of failed jobs. Returns timers moved."""
+        now = self.clock.now().timestamp()
+        self._put_back(keys=[TIMERS, TIMER_CALLS, RELEASING], args=[now, STUCK_RELEASING_SECONDS])
+        released = self._release_rq_retries(now)
+        while True:
+            flat = self._take_due(keys=[TIMERS, TIMER_CALLS, RELEASING], args=[now, RELEASE_AT_MOST, now])
+            if not flat:
+                return released
+            due = []
+            for i in range(0, len(flat), 3):
+                func, args, tries = json.loads(flat[i + 1])
+                due.append([flat[i].decode(), func, args, tries, float(flat[i + 2])])
+            with self.conn.pipeline(transaction=True) as pipe:
+                self.queue.enqueue_many(
+                    [
+                        Queue.prepare_data(
+                            "workers.jobs.run_timers",
+                            (due[i : i + BATCH],),
+                            result_ttl=RESULT_TTL,
+                            failure_ttl=FAILURE_TTL,
+                            retry=RETRY,
+                            description=f"{min(BATCH, len(due) - i)} timers",
+                        )
+                        for i in range(0, len(due), BATCH)
+                    ],
+                    pipeline=pipe,
+                )
+                pipe.hdel(RELEASING, *[entry[0] for entry in due])
+                pipe.execute()
+            released += len(due)
+            if len(due) < RELEASE_AT_MOST:
+                return released
+
+    def _release_rq_retries(self, now: float) -> int:
         registry = ScheduledJobRegistry(queue=self.queue)
-        ids = registry.get_jobs_to_schedule(int(self.clock.now().timestamp()))
+        ids = registry.get_jobs_to_schedule(int(now))
         released = 0
         for key, job in zip(ids, Job.fetch_many(ids, connection=self.conn), strict=True):
             registry.remove(key)
@@ -73,8 +198,12 @@ class Timers:
         return released
 
     def scheduled(self) -> list[tuple[str, datetime]]:
+        """Every timer not yet due or not yet run, with when it is due (UTC)."""
+        times = [
+            (key.decode(), datetime.fromtimestamp(score, UTC))
+            for key, score in self.conn.zrange(TIMERS, 0, -1, withscores=True)
+        ]
         registry = ScheduledJobRegistry(queue=self.queue)
-        times = []
         for key in registry.get_job_ids():
             when = registry.get_scheduled_time(key)
             times.append((key, when if when.tzinfo else when.replace(tzinfo=UTC)))

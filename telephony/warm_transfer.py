@@ -8,6 +8,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from telephony import retention
 from telephony.case_routing import case_view, check_tags, move_case, open_case, tags_of
 from telephony.config import ApiToken
 from telephony.context import Context, end_conference, new_id
@@ -92,6 +93,7 @@ class WarmTransfer:
                 escalation_id=existing,
             )
         self.ctx.store.add_event(esc_id, self.ctx.event("escalated", f"{req.kind} by {actor.person_id}: {req.reason}"))
+        retention.ensure_purge(self.ctx)
         if req.caller_agreed_to_hold:
             self.ctx.store.add_event(esc_id, self.ctx.event("caller_agreed_to_hold"))
         open_case(self.ctx, esc_id, req.tags)

@@ -16,27 +16,27 @@ from datetime import timedelta
 import pytest
 import redis
 import requests
-from rq.job import Job
 
 from routes import create_app, preflight
 from telephony.clock import SystemClock
 from telephony.config import ApiToken, ConfigError
 from telephony.local_redis import LocalRedis, free_port
 from telephony.timers import Timers
+from tests.probe_jobs import RAN
 from tests.processes import BIN, kill_worker_and_horse, rq_worker, service_env, spawn, wait_for
 from tests.support import ROOT, TOKENS, settings_for
 from workers.scheduler import LEASE_KEY
 
 
-def timer_due_in(conn: redis.Redis, seconds: float, label: str) -> Job:
-    """A real timed job (what a check-in is), due shortly, on the system clock."""
+def timer_due_in(conn: redis.Redis, seconds: float, label: str) -> str:
+    """A real timer (what a check-in is), due shortly, on the system clock."""
     timers = Timers(conn, SystemClock())
     when = SystemClock().now() + timedelta(seconds=seconds)
-    return timers.at(when, "workers.jobs.post_to_channel", {"text": label, "escalation": "esc_probe"}, key=label)
+    return timers.at(when, "tests.probe_jobs.mark", label, key=label)
 
 
-def finished(conn: redis.Redis, job: Job) -> bool:
-    return Job.fetch(job.id, connection=conn).get_status() == "finished"
+def finished(conn: redis.Redis, label: str) -> bool:
+    return label.encode() in conn.lrange(RAN, 0, -1)
 
 
 def test_timers_run_again_within_seconds_after_kill_9_of_scheduler_and_worker(redis_server, tmp_path):

@@ -108,6 +108,17 @@ def test_a_record_is_still_exported_after_the_live_keys_were_deleted__R_NOTE_3(h
     assert record.status_code == 200 and record.json["contact_number"] == "***0142", "same rules from the archive"
 
 
+def test_a_record_is_exported_after_its_escalation_left_live_state__R_NOTE_3(redis_conn, twilio_rest):
+    harness = Harness(redis_conn, twilio_rest, finished_keep_seconds=600)
+    esc_id = hung_up_escalation(harness)
+    harness.advance(600 + 180)
+    assert harness.core.ctx.store.escalation(esc_id) is None, "purged after FINISHED_KEEP_SECONDS (issue 8)"
+    assert harness.api("GET", f"/api/escalations/{esc_id}", "lead-lee").status_code == 404
+    [record] = export(harness, "from=2026-11-24&to=2026-11-24").json["records"]
+    assert (record["id"], record["contact_number"], record["state"]) == (esc_id, "+13125550142", "abandoned")
+    assert harness.api("GET", f"/api/escalations/{esc_id}/record", "lead-lee").json == record
+
+
 def test_a_finished_record_is_rewritten_when_it_changes_later__R_NOTE_3(harness):
     esc_id = hung_up_escalation(harness)
     harness.core.ctx.store.add_event(esc_id, harness.core.ctx.event("case_moved", "to Client Success"))

@@ -7,7 +7,9 @@ import functools
 import logging
 
 import requests
+from rq.utils import import_attribute
 
+from telephony import retention
 from telephony.logs import bound
 from workers.runtime import core
 
@@ -27,6 +29,23 @@ def about(kind: str):
         return logged
 
     return wrap
+
+
+def run_timers(batch: list[list]) -> int:
+    """Timers due now, a batch to one RQ job (telephony/timers.py says why). Each runs on its
+    own: one that raises is logged and tried again later by itself, and the rest still run."""
+    ran = 0
+    timers = core().ctx.timers
+    for key, func, args, tries, _due in batch:
+        try:
+            import_attribute(func)(*args)
+            ran += 1
+        except Exception:
+            again = timers.retry_failed(key, func, args, tries)
+            log.exception(
+                "timer %s (%s) failed on try %d; %s", key, func, tries + 1, "tried again later" if again else "given up"
+            )
+    return ran
 
 
 @about("escalation_id")
@@ -85,6 +104,11 @@ def dial_callback(callback_id: str, attempt: int) -> str:
 def callback_deadline(callback_id: str) -> bool:
     """R-CB-7."""
     return core().callbacks.deadline_passed(callback_id)
+
+
+def purge_finished() -> int:
+    """Issue 8: finished escalations leave live state once FINISHED_KEEP_SECONDS have passed."""
+    return retention.purge(core().ctx)
 
 
 def sweep_callbacks() -> list[str]:

@@ -1,5 +1,5 @@
 """`python -m workers.scheduler`: moves every due timer (check-ins, hold limits, callback dials,
-deadlines, retries) from RQ's scheduled registry onto its queue, on the service's clock.
+deadlines, retries) onto the RQ queue in batches (telephony/timers.py), on the service's clock.
 
 RQ's own scheduler (`rq worker --with-scheduler`) holds a lock for 61 s and a worker that could
 not take it tries again only every 10 minutes; its scheduler process also dies when Redis
@@ -20,7 +20,7 @@ import redis
 
 LEASE_KEY = "esc:scheduler-lease"
 LEASE_SECONDS = 5
-TICK_SECONDS = 0.5
+TICK_SECONDS = 0.2  # a due timer waits at most this long for the scheduler
 
 log = logging.getLogger("workers.scheduler")
 
