@@ -151,11 +151,11 @@ class Records:
         """Store.on_change: every change to an escalation or its callback passes here, so no way
         of finishing (there are a dozen) can forget the archive, and a finished escalation's
         record is rewritten when it changes later (a case moved, a callback given up)."""
-        esc_id = ident if kind == "escalation" else self.ctx.store.callback_escalation_id(ident)
+        esc_id, state, callback_status = self.ctx.store.finish_fields(kind, ident)
         if not esc_id:
             return
         try:
-            if finished(*self.ctx.store.escalation_finish_fields(esc_id)):
+            if finished(state, callback_status):
                 self.archive(esc_id)
         except redis.RedisError:
             raise

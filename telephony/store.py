@@ -149,6 +149,18 @@ redis.call('PUBLISH', KEYS[2], id)
 return 1
 """
 
+_FINISH_FIELDS = """
+local esc_id = ARGV[2]
+if ARGV[1] == 'callback' then
+  esc_id = redis.call('HGET', ARGV[3] .. 'callback:' .. ARGV[2], 'escalation_id') or ''
+end
+if esc_id == '' then return {'', '', ''} end
+local got = redis.call('HMGET', ARGV[3] .. 'escalation:' .. esc_id, 'state', 'callback_id')
+local status = ''
+if got[2] then status = redis.call('HGET', ARGV[3] .. 'callback:' .. got[2], 'status') or '' end
+return {esc_id, got[1] or '', status}
+"""
+
 _CHANGED = """
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'kind', ARGV[1], 'id', ARGV[2])
 redis.call('PUBLISH', KEYS[1], id)
@@ -161,6 +173,7 @@ class Store:
         self.r = conn
         self.keep_seconds = keep_seconds
         self._changed = conn.register_script(_CHANGED)
+        self._finish_fields = conn.register_script(_FINISH_FIELDS)
         self._save_call = conn.register_script(_SAVE_CALL)
         self._update_and_tell = conn.register_script(_UPDATE_AND_TELL)
         self._advance = conn.register_script(_ADVANCE_CALL_STATUS)
@@ -539,15 +552,11 @@ class Store:
         return [json.loads(v) for v in self.r.lrange(f"{P}notifications", 0, -1)]
 
     # -- the records archive (R-NOTE-3): outlives the live keys of a finished escalation ---------
-    def escalation_finish_fields(self, esc_id: str) -> tuple[str, str]:
-        """(state, callback status): what tells whether an escalation is finished, in one trip."""
-        state, cb_id = self.r.hmget(f"{P}escalation:{esc_id}", "state", "callback_id")
-        status = self.r.hget(f"{P}callback:{cb_id.decode()}", "status") if cb_id else None
-        return (state or b"").decode(), (status or b"").decode()
-
-    def callback_escalation_id(self, cb_id: str) -> str:
-        value = self.r.hget(f"{P}callback:{cb_id}", "escalation_id")
-        return value.decode() if value else ""
+    def finish_fields(self, kind: str, ident: str) -> tuple[str, str, str]:
+        """(escalation id, its state, its callback's status) for a changed escalation or callback,
+        in one round trip: it runs on every change (R-NOTE-3, the records archive)."""
+        esc_id, state, status = self._finish_fields(args=[kind, ident, P])
+        return esc_id.decode(), state.decode(), status.decode()
 
     def save_record(self, esc_id: str, record: dict[str, Any], created: float, keep_seconds: int, now: float) -> None:
         """Write (or rewrite) an escalation's record, indexed by when it was created; kept
