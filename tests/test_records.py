@@ -167,6 +167,21 @@ def test_the_hold_and_its_check_ins_are_in_what_happened__R_NOTE_3(harness):
         assert line in happened, happened
 
 
+def test_an_abusive_callers_warnings_are_on_the_record__R_NOTE_3_R_ABUSE_1(harness):
+    caller_sid, _ = harness.caller_with_agent()
+    for number in (1, 2):
+        assert harness.api("POST", f"/api/calls/{caller_sid}/warnings", json={"warning": number}).status_code == 200
+        harness.jump(30)
+    body = {"action": "transfer", "reason": "swore at the agent", "client": {"name": "Pat Doe", "account": "448812"}}
+    esc_id = harness.api("POST", f"/api/calls/{caller_sid}/warnings/action", json=body).json["id"]
+    record = harness.api("GET", f"/api/escalations/{esc_id}/record", "manager-max").json
+    [protocol] = [line for line in record["what_happened"] if "warning protocol" in line]
+    assert "warning 1 at 2026-11-24T15:00:00+00:00 by Avery; warning 2 at 2026-11-24T15:00:30+00:00" in protocol
+    assert record["crm_note"].startswith(
+        "Pat Doe (account 448812) was abusive: swore at the agent. Warned twice first."
+    )
+
+
 @pytest.mark.parametrize(
     "state, callback_status, final",
     [
