@@ -11,3 +11,12 @@ import redis
 def late(due: float) -> None:
     conn = redis.Redis.from_url(os.environ["REDIS_URL"])
     conn.rpush("bench:lateness", f"{time.time() - due:.4f}")
+
+
+def timed(kind: str, due: float, func: str, *args) -> None:
+    """A real timer job (a check-in, a hold limit) that first records how late it started."""
+    from rq.utils import import_attribute
+
+    conn = redis.Redis.from_url(os.environ["REDIS_URL"])
+    conn.rpush(f"bench:lateness:{kind}", f"{time.time() - due:.4f}")
+    import_attribute(func)(*args)

@@ -1,6 +1,6 @@
 """`make bench`: the service's hot webhooks against the bare-Flask floor (same gunicorn config, same
 signed requests, same machine, same run), Redis cost per live escalation at 50/200/1,000 calls,
-and how late timers fire with 1, 2 and 4 RQ workers. Loopback only; every load is bounded in
+how late timers fire and how fast the dialler dials with 1, 2 and 4 RQ workers, and one gunicorn process against two. Loopback only; every load is bounded in
 requests and seconds. Writes bench/RESULTS.md and a PNG per benchmark.
 
     python -m bench.run [--smoke]      # --smoke: tiny sizes, a few seconds (the test suite runs it)
@@ -21,13 +21,14 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
 import redis
 from twilio.request_validator import RequestValidator
 
+from bench import scale
 from bench.twilio_stub import TwilioStub
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +37,6 @@ BASE = "https://bench.example.test"
 AUTH = "bench-auth-token-0123456789abcdef"
 AGENT_TOKEN = "bench-agent-token-000000"
 GUNICORN = ["--workers", "2", "--timeout", "20", "--preload"]  # the README's production config
-WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "rq.worker.Worker")
 
 
 @dataclass
@@ -72,10 +72,12 @@ def env_for(redis_url: str, twilio_url: str) -> dict[str, str]:
     }
 
 
-def serve(app: str, env: dict[str, str], log: Path) -> tuple[subprocess.Popen, int]:
+def serve(app: str, env: dict[str, str], log: Path, workers: int = 2) -> tuple[subprocess.Popen, int]:
     port = free_port()
+    config = [*GUNICORN]
+    config[config.index("--workers") + 1] = str(workers)
     process = subprocess.Popen(
-        [str(BIN / "gunicorn"), *GUNICORN, "--bind", f"127.0.0.1:{port}", app],
+        [str(BIN / "gunicorn"), *config, "--bind", f"127.0.0.1:{port}", app],
         cwd=ROOT,
         env=env,
         stdout=log.open("a"),
@@ -129,7 +131,9 @@ class Calls:
             self.client.post("/voice/incoming", data={"CallSid": sid, "From": "+13125550142", "To": "+13125550100"})
             self.client.post("/voice/account?attempt=1", data={"CallSid": sid, "Digits": "448812"})
             self.core.ctx.store.set_presence("agent-avery", "available")
-            SimpleWorker([self.core.ctx.timers.urgent], connection=self.core.ctx.store.r).work(burst=True)
+            SimpleWorker([self.core.ctx.timers.urgent], connection=self.core.ctx.store.r).work(
+                burst=True, logging_level="WARNING"
+            )
             call = self.core.ctx.store.call(sid)
             self.client.post(
                 "/voice/conference",
@@ -233,51 +237,6 @@ def kind_expects_2xx(requests_file: Path) -> bool:
     return "escalations" not in requests_file.name
 
 
-def timers_lateness(
-    redis_url: str, twilio_url: str, holds: int, workers: int, log: Path, worker_class: str = WORKER_CLASS
-) -> list[float]:
-    """`holds` check-ins due within one second, our scheduler and `workers` RQ workers: how late each ran."""
-    from rq import Queue
-
-    conn = redis.Redis.from_url(redis_url)
-    conn.flushdb()
-    env = env_for(redis_url, twilio_url)
-    queue = Queue("escalations", connection=conn)
-    due_at = datetime.now(UTC) + timedelta(seconds=3)
-    for i in range(holds):
-        due = due_at + timedelta(seconds=i / holds)
-        queue.enqueue_at(due, "bench.jobs.late", due.timestamp())
-    processes = [
-        subprocess.Popen(
-            [str(BIN / "python"), "-m", "workers.scheduler"],
-            cwd=ROOT,
-            env=env,
-            stdout=log.open("a"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    ]
-    processes += [
-        subprocess.Popen(
-            [str(BIN / "rq"), "worker", "--url", redis_url, "-q", "escalations-urgent", "escalations"],
-            cwd=ROOT,
-            env=env,
-            stdout=log.open("a"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        for _ in range(workers)
-    ]
-    try:
-        deadline = time.monotonic() + 60 + holds / 20
-        while conn.llen("bench:lateness") < holds and time.monotonic() < deadline:
-            time.sleep(0.2)
-    finally:
-        for process in processes:
-            stop(process)
-    return sorted(float(v) for v in conn.lrange("bench:lateness", 0, -1))
-
-
 def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] if values else float("nan")
 
@@ -288,9 +247,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench", help="where RESULTS.md and the plots go")
     args = parser.parse_args(argv)
     sizes = (
-        {"seconds": 1, "connections": 4, "calls": (5,), "holds": (50,), "workers": (1, 2)}
+        {
+            "seconds": 1,
+            "connections": 4,
+            "calls": (5,),
+            "holds": (50,),
+            "burst": 20,
+            "sample": 2,
+            "workers": (1, 2),
+            "callbacks": 40,
+            "cps": 100,
+            "spread": 2,
+        }
         if args.smoke
-        else {"seconds": 5, "connections": 16, "calls": (50, 200, 1000), "holds": (1000,), "workers": (1, 2, 4)}
+        else {
+            "seconds": 5,
+            "connections": 16,
+            "calls": (50, 200, 1000),
+            "holds": (1000, 5000),
+            "burst": 1000,
+            "sample": 15,
+            "workers": (1, 2, 4),
+            "callbacks": 10000,
+            "cps": 300,
+            "spread": 30,
+        }
     )
     if not shutil.which("wrk"):
         print("wrk is not installed: run `make bench` (it installs wrk with apt)", file=sys.stderr)
@@ -298,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     from telephony.local_redis import LocalRedis
 
     out_dir = args.out
+    out_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     server = LocalRedis.start(work / "redis", appendonly=True)
     stub = TwilioStub()
@@ -357,11 +339,29 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             stop(service)
             stop(floor)
-        lateness = {
-            (holds, workers): timers_lateness(server.url, stub.url, holds, workers, log)
+        status_file = work / "requests-_voice_status.txt"
+        scale_out = {}
+        for processes in (1, 2):
+            one, one_port = serve("wsgi:app", env, log, workers=processes)
+            try:
+                scale_out[processes] = {
+                    "/voice/hold": wrk(one_port, hold_file, sizes["connections"], sizes["seconds"]),
+                    "/voice/status": wrk(one_port, status_file, sizes["connections"], sizes["seconds"]),
+                }
+            finally:
+                stop(one)
+        print("timers ...", flush=True)
+        lateness = [
+            scale.timers(BIN, ROOT, env, holds, workers, "steady", log, sizes["sample"])
             for holds in sizes["holds"]
             for workers in sizes["workers"]
-        }
+        ] + [scale.timers(BIN, ROOT, env, sizes["burst"], workers, "burst", log, 1) for workers in sizes["workers"]]
+        print("dialler ...", flush=True)
+        dial_env = env | {"POLICY_FILE": str(scale.bench_policy(ROOT, work))}
+        dialling = [
+            scale.dialler(BIN, ROOT, dial_env, stub, sizes["callbacks"], workers, sizes["cps"], sizes["spread"], log)
+            for workers in sizes["workers"]
+        ]
     finally:
         stub.close()
         server.stop()
@@ -405,25 +405,59 @@ def main(argv: list[str] | None = None) -> int:
         "Per escalation: the call, its escalation hash and timeline, legs, dedupe markers, RQ jobs "
         "(check-ins, limit, notes).",
         "",
-        "## Timers: how late check-ins fire",
+        "## Scale-out: one gunicorn process against two",
         "",
-        "N check-ins due within one second, `python -m workers.scheduler` and W `rq worker` processes.",
+        f"The same service and requests with `--workers 1` and `--workers 2` on {os.cpu_count()} cores.",
         "",
-        "| check-ins | workers | p50 s | p99 s | max s | ran |",
+        "| path | 1 process req/s | 2 processes req/s | 2/1 | p99 ms (1) | p99 ms (2) |",
         "|---|---|---|---|---|---|",
     ]
-    for (holds, workers), values in lateness.items():
+    for path in ("/voice/hold", "/voice/status"):
+        a, b = scale_out[1][path], scale_out[2][path]
+        report.append(f"| {path} | {a[0]:.0f} | {b[0]:.0f} | {b[0] / a[0]:.2f} | {a[2]:.1f} | {b[2]:.1f} |")
+    report += [
+        "",
+        "## Timers: how late check-ins and hold limits start",
+        "",
+        "The real check-in and hold-limit jobs (Redis, the Twilio REST call, the timeline), released by "
+        "`python -m workers.scheduler` (a tick every 0.2 s, 20 timers a job) to W `rq worker` processes. "
+        f"*Steady*: N callers on hold at once make N/100 timers a second (two check-ins and a limit in each "
+        f"5-minute hold), sampled over {sizes['sample']} s. *Burst*: all N callers' check-ins due in one second.",
+        "",
+        "| callers | workers | timers | p50 s | p99 s | max s | ran |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for late in lateness:
+        v = late.values
         report.append(
-            f"| {holds} | {workers} | {pct(values, 50):.2f} | {pct(values, 99):.2f} | {max(values, default=float('nan')):.2f} | {len(values)} |"
+            f"| {late.label} | {late.workers} | {late.expected} | {pct(v, 50):.2f} | {pct(v, 99):.2f} | "
+            f"{max(v, default=float('nan')):.2f} | {len(v)} |"
         )
-    report += ["", "![webhooks](webhooks.png) ![timers](timers.png)", ""]
+    report += [
+        "",
+        "## Dialler: callbacks at scale",
+        "",
+        f"{sizes['callbacks']} callbacks whose windows open evenly over {sizes['spread']} s, "
+        f"`OUTBOUND_CALLS_PER_SECOND={sizes['cps']}`. Lag: from the window opening to the lead's dial request "
+        "reaching Twilio. The bench plays the leads (each takes the call at once and is free again).",
+        "",
+        "| callbacks | workers | dialled | lag p50 s | lag p99 s | lag max s | dials/s | most in one second | CPS limit |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for d in dialling:
+        rate = len(d.lags) / d.seconds if d.seconds == d.seconds and d.seconds > 0 else float("nan")
+        report.append(
+            f"| {d.callbacks} | {d.workers} | {len(d.lags)} | {pct(d.lags, 50):.2f} | {pct(d.lags, 99):.2f} | "
+            f"{max(d.lags, default=float('nan')):.2f} | {rate:.0f} | {d.max_per_second} | {d.cps} |"
+        )
+    report += ["", "![webhooks](webhooks.png) ![timers](timers.png) ![dialler](dialler.png)", ""]
     (out_dir / "RESULTS.md").write_text("\n".join(report))
-    plot(out_dir, results, lateness)
+    plot(out_dir, results, lateness, dialling)
     print("\n".join(report))
     return 0
 
 
-def plot(out_dir: Path, results, lateness) -> None:
+def plot(out_dir: Path, results, lateness, dialling) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -441,13 +475,22 @@ def plot(out_dir: Path, results, lateness) -> None:
     ax.legend()
     fig.tight_layout()
     fig.savefig(out_dir / f"webhooks{suffix}.png")
-    fig, ax = plt.subplots(figsize=(6, 4))
-    keys = list(lateness)
-    ax.bar([f"{h} / {w}w" for h, w in keys], [pct(lateness[k], 99) for k in keys])
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.bar([f"{late.label}\n{late.workers}w" for late in lateness], [pct(late.values, 99) for late in lateness])
     ax.set_ylabel("p99 lateness, s")
-    ax.set_title("Check-ins: lateness by workers")
+    ax.set_title("Check-ins and hold limits: p99 lateness by workers")
+    ax.tick_params(axis="x", labelsize=7)
     fig.tight_layout()
     fig.savefig(out_dir / f"timers{suffix}.png")
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for d in dialling:
+        ax.plot([pct(d.lags, p) for p in range(0, 101, 5)], list(range(0, 101, 5)), label=f"{d.workers} workers")
+    ax.set_xlabel("lag from window start to dial request, s")
+    ax.set_ylabel("percent of callbacks")
+    ax.set_title(f"Dialler: {dialling[0].callbacks if dialling else 0} callbacks")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out_dir / f"dialler{suffix}.png")
 
 
 if __name__ == "__main__":

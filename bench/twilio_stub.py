@@ -7,17 +7,23 @@ import json
 import secrets
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
 
 
 class TwilioStub:
     def __init__(self) -> None:
         self.requests = 0
+        # Called with (path, form) for every POST that creates a call: the dialler benchmark
+        # watches the dial requests arrive here.
+        self.on_create_call = None
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
             def _answer(self):
                 stub.requests += 1
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if stub.on_create_call and self.command == "POST" and self.path.endswith("/Calls.json"):
+                    stub.on_create_call(self.path, dict(parse_qsl(body.decode())))
                 if self.command == "DELETE":
                     self.send_response(204)
                     self.end_headers()

@@ -13,14 +13,19 @@ from routes.openapi import (
     Callback,
     Callbacks,
     Calls,
+    EarlyWarningState,
     Escalation,
     EscalationRecord,
     Escalations,
     Listening,
+    ManagerEmails,
     Presence,
     RecordsQuery,
     StateQuery,
     StatusQuery,
+    Task,
+    TaskQuery,
+    Tasks,
     WarningState,
     export_responses,
     responses,
@@ -29,8 +34,10 @@ from routes.openapi import Error as ErrorBody
 from routes.security import staff
 from telephony.case_routing import CaseUpdate
 from telephony.core import Core
+from telephony.early_warning import EarlyWarningRequest
 from telephony.errors import DomainError, InvalidRequest
 from telephony.escalation_request import ConnectRequest, EscalationRequest, PresenceRequest, RescheduleRequest
+from telephony.follow_through import TASK_STATUSES, TaskRequest
 from telephony.warning_protocol import WarningAction, WarningRequest
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -121,6 +128,57 @@ def connect(esc_id: str):
 def move_case(esc_id: str):
     """R-ESC-8: the case's owner (or a manager) moves its status, owner or department."""
     return jsonify(core().warm_transfer.move_case(g.actor, esc_id, json_body()))
+
+
+@bp.get("/escalations/<esc_id>/emails")
+@SPEC.validate(resp=responses(200, ManagerEmails, 403, 404), tags=["notifications"], skip_validation=True)
+@staff()
+def escalation_emails(esc_id: str):
+    """R-NOTE-2: the urgent emails of this escalation, sent or still waiting to be."""
+    core().warm_transfer.read(g.actor, esc_id)
+    return jsonify(emails=core().notify.emails.of_escalation(esc_id))
+
+
+@bp.post("/calls/<call_sid>/early-warning")
+@SPEC.validate(
+    json=EarlyWarningRequest,
+    resp=responses(201, EarlyWarningState, 403, 404, 409),
+    tags=["notifications"],
+    skip_validation=True,
+)
+@staff("agent")
+def early_warning(call_sid: str):
+    """R-NOTE-4: the call's agent flags "this call may escalate"; the team lead is told at once."""
+    return jsonify(core().early_warning.flag(g.actor, call_sid, json_body())), 201
+
+
+@bp.post("/tasks")
+@SPEC.validate(json=TaskRequest, resp=responses(201, Task, 403, 404), tags=["follow-through"], skip_validation=True)
+@staff()
+def create_task():
+    """R-NOTE-6: a promise made on the call becomes a task with an owner and a due time."""
+    return jsonify(core().follow_through.create(g.actor, json_body())), 201
+
+
+@bp.get("/tasks")
+@SPEC.validate(query=TaskQuery, resp=responses(200, Tasks), tags=["follow-through"], skip_validation=True)
+@staff()
+def tasks():
+    """R-NOTE-6: my tasks; a lead's also those of the people they lead; a manager's all."""
+    status = request.args.get("status") or None
+    if status and status not in TASK_STATUSES:
+        raise InvalidRequest(
+            f"'status' must be one of {', '.join(TASK_STATUSES)}.", code="invalid_query", field="status"
+        )
+    return jsonify(tasks=core().follow_through.list(g.actor, status))
+
+
+@bp.post("/tasks/<task_id>/done")
+@SPEC.validate(resp=responses(200, Task, 403, 404, 409), tags=["follow-through"], skip_validation=True)
+@staff()
+def task_done(task_id: str):
+    """R-NOTE-6: the promise is kept."""
+    return jsonify(core().follow_through.done(g.actor, task_id))
 
 
 CALLBACK_STATUSES = ("scheduled", "dialing", "completed", "no_answer", "rescheduled", "overdue", "cancelled")

@@ -29,7 +29,7 @@ from wtforms import PasswordField
 from wtforms.validators import InputRequired
 
 from routes.openapi import SPEC, ChangeEvents, ConsoleState, EventsHeaders, VoiceToken, responses
-from routes.security import session_actor, sign_in, staff
+from routes.security import roles_of, session_actor, sign_in, staff
 from telephony.config import ROOT
 from telephony.console import console_state
 from telephony.core import Core
@@ -169,7 +169,8 @@ def features() -> list[dict]:
         for name, words in FEATURE_WORDS.items():
             if any(w in rule.rule for w in words):
                 methods = sorted(m for m in rule.methods or () if m in ("GET", "POST", "PUT"))
-                found.append({"name": name, "path": rule.rule, "methods": methods})
+                roles = roles_of(current_app.view_functions.get(rule.endpoint))
+                found.append({"name": name, "path": rule.rule, "methods": methods, "roles": list(roles)})
     return found
 
 

@@ -81,6 +81,7 @@ class Escalation(BaseModel):
     callback: CallbackSummary | None
     tags: list[str] = Field([], description="R-ESC-8: the tags the agent gave")
     case: Case | None = Field(None, description="R-ESC-8: null where the policy routes no cases")
+    early_warning: EarlyWarningFlag | None = Field(None, description="R-NOTE-4: carried from the call")
     timeline: list[TimelineEvent]
 
 
@@ -105,6 +106,15 @@ class Callbacks(BaseModel):
     callbacks: list[Callback]
 
 
+class EarlyWarningFlag(BaseModel):
+    """R-NOTE-4: the agent flagged that the call may escalate; `told`: the leaders told."""
+
+    at: str
+    by: str
+    note: str
+    told: list[str]
+
+
 class LiveCall(BaseModel):
     call_sid: str
     from_: str = Field(alias="from")
@@ -112,6 +122,58 @@ class LiveCall(BaseModel):
     agent: str | None
     escalation_id: str | None
     arrived_at: str | None
+    early_warning: EarlyWarningFlag | None = None
+
+
+class EarlyWarningState(BaseModel):
+    call_sid: str
+    early_warning: EarlyWarningFlag | None
+
+
+class Task(BaseModel):
+    """R-NOTE-6: a promise made on the call, its owner and its due time."""
+
+    id: str
+    owner: str
+    kind: Literal["email", "ticket", "callback", "other"]
+    title: str
+    call_sid: str
+    escalation_id: str | None
+    created_at: str
+    due_at: str
+    status: Literal["open", "done"]
+    overdue: bool = Field(description="open and past its due time")
+    overdue_flagged_at: str | None = Field(description="when the owner's leader was told")
+    done_at: str | None
+    done_by: str | None
+
+
+class Tasks(BaseModel):
+    tasks: list[Task]
+
+
+class TaskQuery(BaseModel):
+    status: Literal["open", "done"] | None = None
+
+
+class ManagerEmail(BaseModel):
+    """R-NOTE-2: an urgent email to the managers, kept until the SMTP server took it."""
+
+    id: str
+    subject: str
+    to: list[str]
+    status: Literal["pending", "sent", "kept", "no_recipients"] = Field(
+        description="kept: SMTP_URL is not set; no_recipients: no manager has an email address"
+    )
+    tries: int
+    created_at: str
+    sent_at: str | None
+    last_error: str | None
+    text: str
+
+
+class ManagerEmails(BaseModel):
+    emails: list[ManagerEmail]
 
 
 class Calls(BaseModel):
@@ -198,6 +260,7 @@ class EscalationRecord(BaseModel):
     case_owner: str | None
     case_status: Literal["escalated", "assigned", "resolved"] | None
     tags: list[str]
+    early_warning: dict | None = Field(None, description="R-NOTE-4: the call was flagged before it escalated")
     crm_note: str = Field(description="one line for the account's notes")
     timeline: list[TimelineEvent]
 
@@ -270,6 +333,7 @@ class Feature(BaseModel):
     name: str
     path: str
     methods: list[str]
+    roles: list[str] = Field(description="who may use it: the console shows its button only to them")
 
 
 class ConsoleState(BaseModel):
@@ -290,7 +354,7 @@ class EventsHeaders(BaseModel):
 
 class ChangeEvent(BaseModel):
     event_id: str
-    kind: Literal["escalation", "callback", "call", "presence"]
+    kind: Literal["escalation", "callback", "call", "presence", "task"]
     id: str
 
 

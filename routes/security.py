@@ -10,7 +10,7 @@ import hmac
 from flask import current_app, g, jsonify, request, session
 from twilio.request_validator import RequestValidator
 
-from telephony.config import ApiToken
+from telephony.config import STAFF_ROLES, ApiToken
 
 
 def public_url() -> str:
@@ -59,6 +59,7 @@ def staff(*roles: str):
             g.actor = actor
             return view(*args, **kwargs)
 
+        checked.staff_roles = roles or STAFF_ROLES
         return checked
 
     return wrap
@@ -96,3 +97,12 @@ def session_actor() -> ApiToken | None:
         if hmac.compare_digest(_fingerprint(known), fingerprint):
             return actor
     return None
+
+
+def roles_of(view) -> tuple[str, ...]:
+    """The roles a view's staff() lets in (through the decorators wrapped around it)."""
+    while view is not None:
+        if hasattr(view, "staff_roles"):
+            return tuple(view.staff_roles)
+        view = getattr(view, "__wrapped__", None)
+    return ()

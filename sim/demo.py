@@ -102,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"Callback {cb['id']}: {cb['status']} to {cb['number']}, window {cb['window_start']} to {cb['window_end']}"
                 )
+            for mail in sim.emails():
+                print(
+                    f"Email (urgent, {mail.message['Importance']} importance) to {mail.message['To']}: "
+                    f"{mail.message['Subject']!r}, taken by the loopback SMTP server"
+                )
             if problems:
                 print("\nThe scenario did NOT go as the procedure says:")
                 for problem in problems:

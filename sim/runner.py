@@ -17,6 +17,7 @@ from werkzeug.serving import make_server
 
 import workers.runtime
 from routes import create_app
+from sim.mailbox import Delivered, Mailbox
 from sim.people import Person
 from sim.rest import create_rest_app
 from sim.transcript import Transcript
@@ -35,7 +36,9 @@ CALL_ACTIONS = {
     "listen": ("POST", "/api/calls/{call}/listen"),
     "coach": ("POST", "/api/calls/{call}/coach"),
     "stop_listening": ("DELETE", "/api/calls/{call}/listen"),
+    "early_warning": ("POST", "/api/calls/{call}/early-warning"),
 }
+MAIL_FROM = "Escalations <escalations@sim.example.com>"
 START = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)  # a Tuesday, 10:00 in Chicago
 
 
@@ -73,6 +76,8 @@ class Simulation:
         self.transcript = Transcript(live=self.live)
         self._served: list[Served] = []
         self._redis: LocalRedis | None = None
+        # The managers' inbox (R-NOTE-2): a real SMTP server on loopback, like the simulated Twilio.
+        self.mailbox = Mailbox()
 
     def __enter__(self) -> Simulation:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -87,6 +92,7 @@ class Simulation:
         rest_port = free_port()
         tokens = {p.token: ApiToken(p.token, p.id, p.role) for p in self.people if p.token and p.id}
         self.base = f"http://127.0.0.1:{service_port}"
+        self.mailbox.start()
         self.settings = Settings(
             twilio_account_sid=ACCOUNT_SID,
             twilio_auth_token=AUTH_TOKEN,
@@ -99,6 +105,8 @@ class Simulation:
             virtual_clock=True,
             outbound_calls_per_second=10,
             data_dir=self.data_dir,
+            smtp_url=self.mailbox.url(),
+            smtp_from=MAIL_FROM,
         )
         self.core = build_core(self.settings, self.conn, clock=self.clock)
         workers.runtime.use(self.core)
@@ -130,6 +138,7 @@ class Simulation:
         for served in self._served:
             served.stop()
         workers.runtime.use(None)
+        self.mailbox.stop()
         if self._redis is not None:
             self._redis.stop()
 
@@ -221,3 +230,7 @@ class Simulation:
 
     def callbacks(self) -> list[dict]:
         return self.core.callbacks.list(None)
+
+    def emails(self) -> list[Delivered]:
+        """What the managers' inbox received (R-NOTE-2)."""
+        return list(self.mailbox.delivered)

@@ -241,9 +241,9 @@ def agent_drops(policy: Policy | None = None) -> Scenario:
     )
 
 
-def callback(policy: Policy | None = None) -> Scenario:
+def callback(policy: Policy | None = None, kind: str = "manager_request") -> Scenario:
     policy = policy or load_policy(DEFAULT_POLICY)
-    cast = Cast(policy)
+    cast = Cast(policy, kind=kind)
     cast.agent.answer_after = 3
     cast.agent.steps = [AgentStep("escalate", "joined", 20, cast.escalate_body())]
     for person in cast.hunt:
@@ -366,12 +366,21 @@ def formal_complaint(policy: Policy | None = None) -> Scenario:
             problems.append(f"the caller never reached {manager.name}")
         if not any(n.get("escalation") == esc["id"] for n in sim.core.ctx.store.notifications()):
             problems.append("the team channel was not told (R-NOTE-1)")
+        teams = policy.kinds["formal_complaint"].teams
+        managers = sorted(
+            p.email for p in policy.people if p.role == "manager" and p.email and (not teams or p.team in teams)
+        )
+        subject = f"{cast.client['name']} - Formal Complaint"
+        mailed = [m for m in sim.emails() if m.message["Subject"] == subject]
+        if len(mailed) != 1 or sorted(mailed[0].rcpt_tos) != managers or mailed[0].message["Importance"] != "High":
+            problems.append(f"the managers {managers} were not emailed '{subject}' once, urgent (R-NOTE-2)")
         return problems
 
     return Scenario(
         "formal-complaint",
         f"The caller threatens a formal complaint; {cast.agent.name} escalates it as formal_complaint; only managers "
-        f"are rung ({', '.join(sorted(rung))}); {manager.name} accepts, is briefed, and takes the call (R-ESC-3).",
+        f"are rung ({', '.join(sorted(rung))}); {manager.name} accepts, is briefed, and takes the call (R-ESC-3); "
+        "the managers get an urgent email (R-NOTE-2).",
         cast.people(caller),
         600,
         check,

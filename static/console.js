@@ -66,7 +66,7 @@ async function refresh() {
   if (calls.ok) state.calls = calls.data.calls;
   if (cbs.ok) state.callbacks = cbs.data.callbacks;
   await loadConsole();
-  drawBoard(); drawCallbacks(); drawAgent();
+  drawBoard(); drawLiveCalls(); drawCallbacks(); drawAgent();
 }
 
 let pending = null;
@@ -117,12 +117,19 @@ function drawPeople() {
 }
 
 // -- features the API has (early warning, warning protocol, tasks, listen, coach) ------------------
-function featureButtons(prefix, id) {
+// Each feature says which roles may use it; a button shows only to them (an agent never sees
+// Listen or Coach, a lead never sees Early warning).
+const LABELS = { early_warning: "Early warning", listen: "Listen", coach: "Coach" };
+
+function mayUse(f) { return !f.roles || f.roles.includes(me.role); }
+
+function featureButtons(prefix, id, names) {
   const out = [];
   for (const f of (state.console && state.console.features) || []) {
-    if (!f.path.startsWith(prefix) || !f.methods.includes("POST")) continue;
+    if (!f.path.startsWith(prefix) || !f.methods.includes("POST") || !mayUse(f)) continue;
+    if (names && !names.includes(f.name)) continue;
     const path = f.path.replace(/<[^>]+>/, encodeURIComponent(id));
-    const label = f.name.replace(/_/g, " ");
+    const label = LABELS[f.name] || f.name.replace(/_/g, " ");
     out.push(button(label, async (ev) => {
       const r = await api("POST", path, {});
       ev.target.title = r.data.message || r.data.state || (r.ok ? "done" : "refused");
@@ -132,15 +139,44 @@ function featureButtons(prefix, id) {
   return out;
 }
 
+function feature(name, method, templated) {
+  return ((state.console && state.console.features) || []).find(
+    (f) => f.name === name && f.methods.includes(method) && f.path.includes("<") === templated && mayUse(f));
+}
+
+// R-NOTE-6: my follow-through tasks (a lead's: also those of the people they lead).
 async function drawTasks() {
   const box = document.getElementById("my-tasks");
-  const task = ((state.console && state.console.features) || []).find((f) => f.name === "tasks" && f.methods.includes("GET") && !f.path.includes("<"));
-  if (!task) { box.replaceChildren(); return; }
-  const r = await api("GET", task.path);
-  box.replaceChildren(el("h3", "My follow-through tasks"));
-  const list = el("ul");
-  for (const t of (r.data.tasks || [])) list.append(el("li", t.title || t.text || t.id));
-  box.append(list);
+  const list = feature("tasks", "GET", false);
+  if (!list) { box.replaceChildren(); return; }
+  const r = await api("GET", list.path);
+  const done = feature("tasks", "POST", true);
+  box.replaceChildren(el("h3", isLead() ? "Follow-through tasks" : "My follow-through tasks"));
+  const ul = el("ul", null, { id: "task-list" });
+  for (const t of (r.data.tasks || [])) {
+    const li = el("li", null, { "data-id": t.id, "data-status": t.status, class: t.overdue ? "overdue" : "" });
+    li.append(el("span", t.title, { class: "task-title" }));
+    li.append(el("span", ` · ${t.kind} · due ${t.due_at.slice(11, 16)}`, { class: "muted" }));
+    if (t.owner !== me.person) li.append(el("span", ` · ${t.owner}`));
+    if (t.overdue) li.append(el("strong", " overdue", { class: "error" }));
+    if (t.status === "done") li.append(el("span", " · done", { class: "ok" }));
+    else if (done) {
+      li.append(button("Done", async () => {
+        const d = await api("POST", done.path.replace(/<[^>]+>/, encodeURIComponent(t.id)), {});
+        if (!d.ok) li.append(el("span", d.data.message, { class: "error" }));
+        soon();
+      }, { "aria-label": `Done: ${t.title}` }));
+    }
+    ul.append(li);
+  }
+  if (!ul.children.length) ul.append(el("li", "No tasks.", { class: "muted" }));
+  box.append(ul);
+}
+
+function drawTaskForm(call) {
+  const taskForm = document.getElementById("task-form");
+  taskForm.hidden = !(call && feature("tasks", "POST", false));
+  taskForm.dataset.call = call ? call.call_sid : "";
 }
 
 // -- the agent's view ----------------------------------------------------------------------------
@@ -168,8 +204,15 @@ function drawAgent() {
     dl.append(el("dt", "On the call"), el("dd", held === null ? "—" : clockText(held), { class: "call-time" }));
     box.replaceChildren(dl);
     if (!call.escalation_id) box.append(button("Escalate…", () => openEscalate(call), { id: "escalate" }));
-    box.append(...featureButtons("/api/calls/", call.call_sid));
+    if (call.early_warning) {
+      const flagged = el("p", `Early warning sent at ${call.early_warning.at.slice(11, 16)}`, { id: "early-warning-sent" });
+      if (call.early_warning.told.length) flagged.append(el("span", ` to ${call.early_warning.told.join(", ")}`));
+      box.append(flagged);
+    }
+    const skip = call.early_warning ? ["early_warning"] : [];
+    box.append(...featureButtons("/api/calls/", call.call_sid).filter((b) => !skip.includes(b.dataset.feature)));
   }
+  drawTaskForm(call);
   const esc = myEscalation();
   const escBox = document.getElementById("my-escalation");
   escBox.replaceChildren();
@@ -190,6 +233,17 @@ function drawAgent() {
   }
   drawTasks();
 }
+
+const taskForm = document.getElementById("task-form");
+taskForm.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  clearErrors(taskForm);
+  const create = feature("tasks", "POST", false);
+  const r = await api("POST", create.path, {
+    call_sid: taskForm.dataset.call, kind: taskForm.elements.kind.value, title: taskForm.elements.title.value,
+  });
+  if (r.ok) { taskForm.reset(); soon(); } else showError(taskForm, r.data, "task-error");
+});
 
 // -- escalate dialog -----------------------------------------------------------------------------
 const dialog = document.getElementById("escalate-dialog");
@@ -230,6 +284,21 @@ form.addEventListener("submit", async (ev) => {
 document.getElementById("escalate-cancel").addEventListener("click", () => dialog.close());
 
 // -- the lead's board ----------------------------------------------------------------------------
+// R-WARM-7: every live call, with Listen and Coach for those who may use them.
+function drawLiveCalls() {
+  const body = document.querySelector("#live-calls tbody");
+  body.replaceChildren();
+  for (const c of state.calls) {
+    const row = el("tr", null, { "data-call": c.call_sid });
+    row.append(el("td", masked(c.from)), el("td", c.account || "—"), el("td", c.agent || "—"));
+    row.append(el("td", c.early_warning ? `flagged ${c.early_warning.at.slice(11, 16)}` : "—", { class: "early-warning" }));
+    const actions = el("td");
+    actions.append(...featureButtons("/api/calls/", c.call_sid, ["listen", "coach"]));
+    row.append(actions);
+    body.append(row);
+  }
+}
+
 function drawBoard() {
   const body = document.querySelector("#board tbody");
   body.replaceChildren();

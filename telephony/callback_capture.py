@@ -239,6 +239,7 @@ class CallbackCapture:
             "Escalation: callback booked",
             callback_time=f"{spoken} ({fields['window_start']} to {fields['window_end']})",
         )
+        self.notify.urgent_email(esc_id, "callback_booked")
         return self.callbacks.view(cb_id)
 
     def _stop_ringing(self, esc: dict[str, str]) -> None:

@@ -7,11 +7,15 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlparse
 
+from telephony.mailer import parse_smtp_url
+
 ROOT = Path(__file__).resolve().parent.parent
 STAFF_ROLES = ("agent", "lead", "supervisor", "manager")
+EMAIL_ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
 
 
 class ConfigError(Exception):
@@ -37,7 +41,9 @@ class Settings:
     validate_signatures: bool = True
     twilio_api_base_url: str | None = None
     chat_webhook_url: str = ""
+    chat_webhook_format: str = "slack"
     smtp_url: str = ""
+    smtp_from: str = ""
     data_dir: Path = field(default_factory=lambda: ROOT / "var")
     virtual_clock: bool = False
     outbound_calls_per_second: int = 1
@@ -84,6 +90,7 @@ class Settings:
         if not policy_file.is_file():
             raise ConfigError(f"POLICY_FILE {policy_file} does not exist")
         api_key_sid, api_key_secret, twiml_app_sid = _softphone(env)
+        smtp_url, smtp_from = _smtp(env)
         return cls(
             twilio_account_sid=sid,
             twilio_auth_token=need("TWILIO_AUTH_TOKEN"),
@@ -95,7 +102,9 @@ class Settings:
             validate_signatures=check == "on",
             twilio_api_base_url=api_base,
             chat_webhook_url=env.get("CHAT_WEBHOOK_URL", "").strip(),
-            smtp_url=env.get("SMTP_URL", "").strip(),
+            chat_webhook_format=_choice(env, "CHAT_WEBHOOK_FORMAT", ("slack", "teams"), "slack"),
+            smtp_url=smtp_url,
+            smtp_from=smtp_from,
             data_dir=Path(env.get("DATA_DIR", "").strip() or ROOT / "var"),
             virtual_clock=_clock(env.get("CLOCK", "system")),
             outbound_calls_per_second=_positive(env, "OUTBOUND_CALLS_PER_SECOND", 1),
@@ -130,6 +139,28 @@ def _softphone(env: Mapping[str, str]) -> tuple[str, str, str]:
     if app_sid and not key_sid:
         raise ConfigError("TWILIO_TWIML_APP_SID needs TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET")
     return key_sid, key_secret, app_sid
+
+
+def _smtp(env: Mapping[str, str]) -> tuple[str, str]:
+    """R-NOTE-2: the managers' email goes out through SMTP_URL, from SMTP_FROM; unset, every
+    email is kept in Redis only (and its escalation says so)."""
+    url = env.get("SMTP_URL", "").strip()
+    sender = env.get("SMTP_FROM", "").strip()
+    if not url:
+        if sender:
+            raise ConfigError("SMTP_FROM is set but SMTP_URL is not: set both, or neither to keep emails in Redis only")
+        return "", ""
+    try:
+        parse_smtp_url(url)
+    except ValueError as exc:
+        raise ConfigError(f"SMTP_URL {exc}") from None
+    if not sender:
+        raise ConfigError("SMTP_FROM is not set: the address manager emails come from, e.g. escalations@example.com")
+    if not EMAIL_ADDRESS.fullmatch(parseaddr(sender)[1] or "-"):
+        raise ConfigError(
+            "SMTP_FROM must be an email address, e.g. escalations@example.com or Escalations <esc@example.com>"
+        )
+    return url, sender
 
 
 def _secret_key(env: Mapping[str, str]) -> str:

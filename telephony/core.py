@@ -16,13 +16,16 @@ from telephony.callbacks import Callbacks
 from telephony.clock import Clock, RedisClock, SystemClock
 from telephony.config import ApiToken, Settings
 from telephony.context import Context
+from telephony.early_warning import EarlyWarning, early_warning_of
 from telephony.errors import Forbidden, NotFound, TelephonyFailure
 from telephony.escalation_request import PresenceRequest, parse
+from telephony.follow_through import FollowThrough
 from telephony.hold import Hold
 from telephony.intake import Intake
 from telephony.lead_hunt import LeadHunt
 from telephony.lead_notice import LeadNotice
 from telephony.listen_in import ListenIn
+from telephony.manager_email import ManagerEmails
 from telephony.notify import Notifier
 from telephony.policy import Policy, load_policy
 from telephony.records import Records
@@ -51,6 +54,8 @@ class Core:
     settings: Settings
     warnings: WarningProtocol
     listen_in: ListenIn
+    early_warning: EarlyWarning
+    follow_through: FollowThrough
     records: Records
 
     @property
@@ -158,6 +163,7 @@ class Core:
                     "agent": call.get("agent_id") or None,
                     "escalation_id": self.ctx.store.open_escalation_id(sid),
                     "arrived_at": call.get("arrived_at"),
+                    "early_warning": early_warning_of(call),
                 }
             )
         return sorted(calls, key=lambda c: c["arrived_at"] or "")
@@ -190,7 +196,7 @@ def build_core(settings: Settings, conn: redis.Redis, clock: Clock | None = None
         clock=clock,
         timers=Timers(conn, clock),
     )
-    notifier = Notifier(ctx)
+    notifier = Notifier(ctx, ManagerEmails(ctx, settings.smtp_url, settings.smtp_from))
     hold = Hold(ctx, notifier, LeadNotice(ctx))
     lead_hunt = LeadHunt(ctx, hold, notifier)
     callbacks = Callbacks(ctx, notifier)
@@ -211,5 +217,7 @@ def build_core(settings: Settings, conn: redis.Redis, clock: Clock | None = None
         settings=settings,
         warnings=WarningProtocol(ctx, warm_transfer, notifier),
         listen_in=ListenIn(ctx),
+        early_warning=EarlyWarning(ctx, notifier),
+        follow_through=FollowThrough(ctx, notifier),
         records=records,
     )

@@ -1,5 +1,6 @@
-"""Posts to the team channel, the direct leader and the managers (R-NOTE-1, R-CB-5..7). Each
-note is kept in Redis first, then posted by a worker with retries, so none is lost."""
+"""Posts to the team channel, the direct leader and the managers (R-NOTE-1, R-CB-5..7), and the
+managers' urgent email (R-NOTE-2). Each note and email is kept in Redis first, then posted or sent
+by a worker with retries, so none is lost."""
 
 from __future__ import annotations
 
@@ -7,12 +8,23 @@ import json
 
 from telephony.context import Context
 from telephony.errors import TelephonyFailure
+from telephony.manager_email import ManagerEmails
 from telephony.timers import TELL_PEOPLE_AFTER_TRIES
 
 
 class Notifier:
-    def __init__(self, ctx: Context):
+    def __init__(self, ctx: Context, emails: ManagerEmails | None = None):
         self.ctx = ctx
+        self.emails = emails or ManagerEmails(ctx)
+        self.emails.on_give_up = self.managers
+
+    def urgent_email(self, esc_id: str, occasion: str) -> dict | None:
+        """R-NOTE-2: the managers' email, where this kind of escalation calls for one."""
+        return self.emails.occasion(esc_id, occasion)
+
+    def channel(self, text: str, **about: str) -> dict:
+        """A post to the team channel about a call rather than an escalation (R-NOTE-4)."""
+        return self._post({"to": self.ctx.policy.notifications.channel, "text": text, **about})
 
     def team(self, esc_id: str, headline: str, callback_time: str = "") -> dict:
         """R-NOTE-1: client name, client link, quick reason, requested callback time, the tag."""

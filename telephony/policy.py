@@ -23,6 +23,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, S
 
 from telephony import numbers
 from telephony.business_hours import BusinessHours, parse_business_hours
+from telephony.config import EMAIL_ADDRESS
 
 ROLES = ("agent", "lead", "supervisor", "manager")
 TIER_ROLES = ("lead", "supervisor", "manager")
@@ -58,6 +59,12 @@ def _zone(value: str) -> str:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown time zone {value!r}") from None
+    return value
+
+
+def _email(value: str) -> str:
+    if value and not EMAIL_ADDRESS.fullmatch(value):
+        raise ValueError(f"{value!r} is not an email address, e.g. manager@example.com")
     return value
 
 
@@ -188,6 +195,9 @@ class Person(Section):
     leader: StrictStr = Field("", description="id of their direct leader (R-CB-6)")
     presence: Literal["available", "busy", "offline"] = Field("available", description="presence at start-up")
     on_call: StrictBool = Field(False, description="rung after hours (R-HOURS-1)")
+    email: Annotated[StrictStr, AfterValidator(_email)] = Field(
+        "", description="where urgent emails reach a manager (R-NOTE-2)"
+    )
 
     def serves(self, segment: str | None, region: str | None) -> bool:
         """R-ESC-6: a person with segments or a region only takes callers of those."""
@@ -310,6 +320,13 @@ class Warnings(Section):
     )
 
 
+class FollowThrough(Section):
+    """R-NOTE-6 (seed 000): a promise made on the call becomes a task due this soon, unless the
+    agent gives its due time; an overdue one is flagged to the owner's leader."""
+
+    due_minutes: StrictInt = Field(30, ge=1, le=7 * 24 * 60, description="a task is due this long after it is made")
+
+
 class PolicyFile(Section):
     """The whole file, table by table."""
 
@@ -324,6 +341,7 @@ class PolicyFile(Section):
     people: tuple[Person, ...] = Field(min_length=1, description="everyone who takes calls or escalations")
     case_routing: CaseRouting | None = Field(None, description="R-ESC-8: escalations routed on as cases by their tags")
     warnings: Warnings = Field(default_factory=Warnings, description="R-ABUSE-1: the warning protocol")
+    follow_through: FollowThrough = Field(default_factory=FollowThrough, description="R-NOTE-6: follow-through tasks")
 
 
 @dataclass(frozen=True)
@@ -344,6 +362,7 @@ class Policy:
     notifications: Notifications
     case_routing: CaseRouting | None = None
     warnings: Warnings = field(default_factory=Warnings)
+    follow_through: FollowThrough = field(default_factory=FollowThrough)
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     def person(self, person_id: str) -> Person | None:
@@ -366,6 +385,15 @@ class Policy:
             and p.serves(segment, region)
             and (p.on_call or not on_call_only)
         ]
+
+    def leaders_of(self, person_id: str) -> list[Person]:
+        """Who is told about this person's calls (R-NOTE-4, R-NOTE-6): their direct leader, else
+        the leads of their team, else the managers."""
+        person = self.person(person_id)
+        if person and person.leader and self.person(person.leader):
+            return [self.person(person.leader)]
+        leads = [p for p in self.people if p.role == "lead" and person and person.team and p.team == person.team]
+        return leads or [p for p in self.people if p.role == "manager"]
 
     def managers_only(self, kind: str) -> bool:
         """Every tier of this kind is managers: nobody may promise the caller 'a lead'."""
@@ -515,6 +543,7 @@ def _assemble(doc: PolicyFile, data: dict[str, Any], file: str) -> Policy:
         notifications=doc.notifications,
         case_routing=doc.case_routing,
         warnings=warnings,
+        follow_through=doc.follow_through,
         raw=data,
     )
 

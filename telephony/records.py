@@ -25,6 +25,7 @@ import redis
 from telephony.case_routing import case_view, tags_of
 from telephony.config import ApiToken
 from telephony.context import Context
+from telephony.early_warning import early_warning_of
 from telephony.errors import Forbidden, InvalidRequest, NotFound
 from telephony.logs import mask_numbers
 
@@ -69,6 +70,9 @@ HAPPENED = {
     "voicemail_left": "the caller left a voicemail",
     "hold_failed": "the caller could not be placed on hold (Twilio failed)",
     "warning_protocol": "warning protocol: {d}",
+    "early_warning": "the call had been flagged as likely to escalate, {d}",
+    "email_sent": "the managers were emailed: {d}",
+    "email_not_sent": "the managers' email was not sent yet: {d}",
     "case_opened": "case opened: {d}",
     "case_routed": "case routed: {d}",
     "case_moved": "case moved: {d}",
@@ -115,6 +119,7 @@ CSV_COLUMNS = (
     "case_owner",
     "case_status",
     "tags",
+    "early_warning",
     "crm_note",
     "updated_at",
 )
@@ -263,6 +268,7 @@ class Records:
             "case_owner": case.get("owner"),
             "case_status": case.get("status"),
             "tags": tags_of(esc),
+            "early_warning": early_warning_of(esc),
             "timeline": timeline,
         }
         record["crm_note"] = self._crm_note(record, timeline, cb)
@@ -327,6 +333,8 @@ class Records:
         account = f" (account {record['account']})" if record["account"] else ""
         reason = record["reason"].rstrip(".")
         parts = [f"{who}{account} {ASKED.get(record['kind'], 'escalated')}: {reason}."]
+        if record["early_warning"]:
+            parts.append(f"Flagged early by {self.ctx.name(record['early_warning']['by'])}.")
         if "warning_protocol" in events:
             parts.append("Warned twice first.")
         if record["deescalation_steps"]:
@@ -338,6 +346,8 @@ class Records:
             parts.append(f"No {' or '.join(dict.fromkeys(tiers)) or 'one'} was free to take the call.")
         if "caller_on_hold" in events:
             parts.append(f"Posted to {self.ctx.policy.notifications.channel}.")
+        if "email_sent" in events:
+            parts.append("Emailed the managers.")
         if record["taken_by"] and "caller_connected" in events:
             parts.append(f"Put through to {record['taken_by']} ({record['taken_by_role']}).")
         if cb is not None:
@@ -370,6 +380,10 @@ class Records:
         elif status == "no_answer":
             notes.append("The callback could not reach them; follow up by hand.")
         return notes
+
+
+def _cell(value: Any) -> str:
+    return ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
 
 
 def _clock(at: datetime) -> str:
@@ -408,6 +422,8 @@ def _csv(records: Iterator[dict]) -> Iterator[str]:
             value = record.get(column)
             if isinstance(value, list):
                 value = "\n".join(str(v) for v in value)
+            elif isinstance(value, dict):
+                value = "; ".join(f"{k}: {_cell(v)}" for k, v in value.items() if v)
             elif isinstance(value, bool):
                 value = "yes" if value else "no"
             cells.append(neutralise("" if value is None else str(value)))

@@ -551,6 +551,70 @@ class Store:
     def notifications(self) -> list[dict[str, Any]]:
         return [json.loads(v) for v in self.r.lrange(f"{P}notifications", 0, -1)]
 
+    # -- urgent emails to managers (R-NOTE-2): kept until the SMTP server took them ---------------
+    def save_email(self, email_id: str, fields: dict[str, Any], at: float) -> None:
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.hset(f"{P}email:{email_id}", mapping={k: _text(v) for k, v in fields.items()})
+            pipe.zadd(f"{P}emails", {email_id: at})
+            if fields.get("escalation"):
+                pipe.rpush(f"{P}escalation:{fields['escalation']}:emails", email_id)
+            pipe.execute()
+
+    def email(self, email_id: str) -> dict[str, str] | None:
+        if not safe_id(email_id):
+            return None
+        return self._hash(f"{P}email:{email_id}")
+
+    def update_email(self, email_id: str, **fields: Any) -> None:
+        self.r.hset(f"{P}email:{email_id}", mapping={k: _text(v) for k, v in fields.items()})
+
+    def claim_email_try(self, email_id: str, tries: int, at: str) -> bool:
+        """One SMTP try per try number, whichever job (or retried duplicate) gets here first."""
+        key = f"{P}email:{email_id}"
+        return self._cas(key, "", "tries", str(tries), None, {"tries": tries + 1, "try_started_at": at})
+
+    def escalation_emails(self, esc_id: str) -> list[str]:
+        if not safe_id(esc_id):
+            return []
+        return [v.decode() for v in self.r.lrange(f"{P}escalation:{esc_id}:emails", 0, -1)]
+
+    def email_ids(self) -> list[str]:
+        return [v.decode() for v in self.r.zrange(f"{P}emails", 0, -1)]
+
+    # -- the early warning (R-NOTE-4) and follow-through tasks (R-NOTE-6) -------------------------
+    def flag_early_warning(self, call_sid: str, **fields: Any) -> bool:
+        """Once per call: two clicks, one flag."""
+        return self._call_cas(call_sid, "early_warning_at", "", fields)
+
+    def save_task(self, task_id: str, fields: dict[str, Any], at: float) -> None:
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.hset(f"{P}task:{task_id}", mapping={k: _text(v) for k, v in fields.items()})
+            pipe.zadd(f"{P}tasks", {task_id: at})
+            pipe.execute()
+        self.changed("task", task_id)
+
+    def task(self, task_id: str) -> dict[str, str] | None:
+        if not safe_id(task_id):
+            return None
+        return self._hash(f"{P}task:{task_id}")
+
+    def task_ids(self) -> list[str]:
+        return [v.decode() for v in self.r.zrange(f"{P}tasks", 0, -1)]
+
+    def finish_task(self, task_id: str, **fields: Any) -> bool:
+        """Open to done once; a second click finds it done."""
+        done = self._cas(f"{P}task:{task_id}", "", "status", "open", None, {"status": "done", **fields})
+        if done:
+            self.changed("task", task_id)
+        return done
+
+    def flag_task_overdue(self, task_id: str, at: str) -> bool:
+        """R-NOTE-6: an overdue task is flagged to the leader once, however often its timer runs."""
+        flagged = self._cas(f"{P}task:{task_id}", "", "overdue_flagged_at", "", None, {"overdue_flagged_at": at})
+        if flagged:
+            self.changed("task", task_id)
+        return flagged
+
     # -- the records archive (R-NOTE-3): outlives the live keys of a finished escalation ---------
     def finish_fields(self, kind: str, ident: str) -> tuple[str, str, str]:
         """(escalation id, its state, its callback's status) for a changed escalation or callback,

@@ -12,6 +12,7 @@ from telephony import retention
 from telephony.case_routing import case_view, check_tags, move_case, open_case, tags_of
 from telephony.config import ApiToken
 from telephony.context import Context, end_conference, new_id
+from telephony.early_warning import carry_early_warning, early_warning_of
 from telephony.errors import Conflict, Forbidden, NotFound, TelephonyFailure
 from telephony.escalation_request import ConnectRequest, EscalationRequest, parse
 from telephony.hold import Hold
@@ -96,6 +97,7 @@ class WarmTransfer:
         retention.ensure_purge(self.ctx)
         if req.caller_agreed_to_hold:
             self.ctx.store.add_event(esc_id, self.ctx.event("caller_agreed_to_hold"))
+        carry_early_warning(self.ctx, esc_id, call)
         open_case(self.ctx, esc_id, req.tags)
         try:
             self.ctx.twilio.hold(call["conference_sid"], req.call_sid, self.ctx.urls.hold(esc_id))
@@ -107,6 +109,7 @@ class WarmTransfer:
         self.ctx.store.add_event(esc_id, self.ctx.event("caller_on_hold"))
         self.hold.start(esc_id)
         self.notify.team(esc_id, f"Escalation ({req.kind.replace('_', ' ')}) from {self.ctx.name(actor.person_id)}")
+        self.notify.urgent_email(esc_id, "escalated")
         self.lead_hunt.hunt(esc_id)
         return self.view(esc_id), True
 
@@ -265,6 +268,7 @@ class WarmTransfer:
             "callback": json.loads(esc["callback"]) if esc.get("callback") else None,
             "tags": tags_of(esc),
             "case": case_view(esc),
+            "early_warning": early_warning_of(esc),
             "timeline": self.ctx.store.timeline(esc_id),
         }
 

@@ -184,3 +184,56 @@ def test_lead_board_hold_timer_turns_amber_at_check_in_and_red_at_the_limit__R_H
         callback.get_by_role("button", name="Cancel").click()
         expect(callback).to_have_attribute("data-status", "cancelled")
         assert sim.callbacks()[0]["status"] == "cancelled"
+
+
+def test_agent_flags_early_warning_and_keeps_tasks_while_only_leads_see_listen_and_coach__R_NOTE_4_R_NOTE_6_R_WARM_7(
+    tmp_path, redis_server, page, browser
+):
+    cast = Cast(POLICY)
+    cast.agent.answer_after = 3
+    with Simulation(cast.people(cast.caller()), DEFAULT_POLICY, tmp_path, redis_url=redis_server.url) as sim:
+        sim.world.incoming_call(sim.people[0], after=1)
+        sim.run(20)
+        sign_in(page, sim, cast.agent.token)
+        call = page.locator("#my-call")
+        expect(call.get_by_role("button", name="Early warning")).to_be_visible()
+        expect(call.get_by_role("button", name="Escalate…")).to_be_visible()
+        assert call.get_by_role("button", name="Listen").count() == 0, "an agent never sees Listen (R-WARM-7)"
+        assert call.get_by_role("button", name="Coach").count() == 0, "nor Coach"
+
+        call.get_by_role("button", name="Early warning").click()
+        expect(page.locator("#early-warning-sent")).to_contain_text("Early warning sent at")
+        expect(call.get_by_role("button", name="Early warning")).to_have_count(0)
+        [live] = sim.core.live_calls(cast_actor(cast))
+        assert live["early_warning"]["by"] == cast.agent.id, "the flag is on the call's record (R-NOTE-4)"
+        leader = POLICY.leaders_of(cast.agent.id)[0]
+        assert any(n["to"] == f"@{leader.id}" for n in sim.core.ctx.store.notifications()), "the lead was told"
+
+        tasks = page.get_by_role("form", name="New follow-through task")
+        tasks.get_by_role("button", name="Add task").click()
+        expect(tasks.locator('.field-error[data-field="title"]')).to_contain_text("'title' is required")
+        tasks.get_by_label("Promised").select_option("ticket")
+        tasks.get_by_label("Task").fill("open a <b>ticket</b> for the outage")
+        tasks.get_by_role("button", name="Add task").click()
+        item = page.locator("#task-list li").first
+        expect(item.locator(".task-title")).to_have_text("open a <b>ticket</b> for the outage")
+        expect(item).to_have_attribute("data-status", "open")
+        page.screenshot(path=SHOTS / "agent-early-warning-and-tasks.png")
+
+        lead_page = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
+        try:
+            sign_in(lead_page, sim, cast.staff[leader.id].token)
+            row = lead_page.locator(f'#live-calls tr[data-call="{live["call_sid"]}"]')
+            expect(row.get_by_role("button", name="Listen")).to_be_visible()
+            expect(row.get_by_role("button", name="Coach")).to_be_visible()
+            expect(row.locator("td.early-warning")).to_contain_text("flagged")
+            assert lead_page.get_by_role("button", name="Early warning").count() == 0, "only the agent flags"
+            expect(lead_page.locator("#task-list li .task-title")).to_have_text(["open a <b>ticket</b> for the outage"])
+            lead_page.screenshot(path=SHOTS / "lead-live-calls.png")
+        finally:
+            lead_page.context.close()
+
+        item.get_by_role("button", name="Done: open a <b>ticket</b> for the outage").click()
+        expect(item).to_have_attribute("data-status", "done")
+        [task] = sim.core.follow_through.list(cast_actor(cast))
+        assert task["status"] == "done" and task["kind"] == "ticket" and task["owner"] == cast.agent.id

@@ -85,9 +85,13 @@ def test_console_state_tells_the_server_clock_hold_policy_and_people(harness):
         state["people"]
     )
     assert state["softphone"] is False
-    assert {f["name"] for f in state["features"]} == {"warning_protocol", "listen", "coach"}, (
-        "the procedures' endpoints the console finds (R-ABUSE-1, R-WARM-7)"
-    )
+    assert {f["name"] for f in state["features"]} == {
+        "warning_protocol",
+        "listen",
+        "coach",
+        "early_warning",
+        "tasks",
+    }, "the procedures' endpoints the console finds (R-ABUSE-1, R-WARM-7, R-NOTE-4, R-NOTE-6)"
 
 
 def read_events(response, count: int) -> list[tuple[str, dict]]:

@@ -123,6 +123,10 @@ def test_a_finished_record_is_rewritten_when_it_changes_later__R_NOTE_3(harness)
     esc_id = hung_up_escalation(harness)
     harness.core.ctx.store.add_event(esc_id, harness.core.ctx.event("case_moved", "to Client Success"))
     assert harness.core.ctx.store.record(esc_id)["what_happened"][-1] == "9:00 AM case moved: to Client Success"
+    harness.core.ctx.store.add_event(esc_id, harness.core.ctx.event("email_sent", "Pat Doe - Formal Complaint"))
+    rewritten = harness.core.ctx.store.record(esc_id)
+    assert rewritten["what_happened"][-1] == "9:00 AM the managers were emailed: Pat Doe - Formal Complaint"
+    assert "Posted to cr-esc. Emailed the managers." in rewritten["crm_note"]
 
 
 def test_a_booked_callback_is_in_the_record_and_archived_once_cancelled__R_NOTE_3(harness):
@@ -180,6 +184,22 @@ def test_an_abusive_callers_warnings_are_on_the_record__R_NOTE_3_R_ABUSE_1(harne
     assert record["crm_note"].startswith(
         "Pat Doe (account 448812) was abusive: swore at the agent. Warned twice first."
     )
+
+
+def test_an_early_warning_and_the_managers_email_are_on_the_record__R_NOTE_3_R_NOTE_4(harness):
+    caller_sid, _ = harness.caller_with_agent()
+    flagged = harness.api("POST", f"/api/calls/{caller_sid}/early-warning", json={"note": "raising their voice"})
+    assert flagged.status_code in (200, 201), flagged.json
+    esc_id = harness.escalate(caller_sid, kind="formal_complaint").json["id"]
+    harness.webhook("/voice/status", {"CallSid": caller_sid, "CallStatus": "completed"})
+    record = harness.core.ctx.store.record(esc_id)
+    assert record["early_warning"]["by"] == "agent-avery" and record["early_warning"]["note"] == "raising their voice"
+    assert "Flagged early by Avery." in record["crm_note"]
+    happened = " | ".join(record["what_happened"])
+    assert "the call had been flagged as likely to escalate, flagged at" in happened
+    text = export(harness, "from=2026-11-24&to=2026-11-24&format=csv").get_data(as_text=True)
+    [row] = list(csv.DictReader(io.StringIO(text)))
+    assert "by: agent-avery" in row["early_warning"] and "note: raising their voice" in row["early_warning"]
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import requests
 from rq.utils import import_attribute
 
 from telephony import retention
+from telephony.chat import chat_payload
 from telephony.logs import bound
 from workers.runtime import core
 
@@ -118,12 +119,26 @@ def sweep_callbacks() -> list[str]:
 
 @about("escalation_id")
 def post_to_channel(note: dict) -> str:
-    """R-NOTE-1: a Slack- or Teams-style incoming webhook ({"text": ...}). A failure raises,
-    so RQ retries it; the note itself is already kept in Redis."""
-    url = core().settings.chat_webhook_url
-    if not url:
+    """R-NOTE-1: a Slack-style ({"text": ...}) or Teams-style (an Adaptive Card) incoming
+    webhook, as CHAT_WEBHOOK_FORMAT says. A failure raises, so RQ retries it; the note itself is
+    already kept in Redis."""
+    settings = core().settings
+    if not settings.chat_webhook_url:
         log.info("no CHAT_WEBHOOK_URL; note kept in Redis only: %s", note.get("text", "")[:80])
         return "kept"
-    response = requests.post(url, json={"text": note["text"]}, timeout=10)
+    payload = chat_payload(note["text"], settings.chat_webhook_format)
+    response = requests.post(settings.chat_webhook_url, json=payload, timeout=10)
     response.raise_for_status()
     return "posted"
+
+
+@about("escalation_id")
+def send_manager_email(email_id: str, tries: int) -> str:
+    """R-NOTE-2: one SMTP try; a failure is on the timeline and the next try is scheduled inside."""
+    return core().notify.emails.send(email_id, tries)
+
+
+@about("task_id")
+def task_overdue(task_id: str) -> bool:
+    """R-NOTE-6: the task's due time; still open, its owner's leader is told once."""
+    return core().follow_through.overdue(task_id)

@@ -78,3 +78,25 @@ def test_after_cr_hours_a_callback_the_next_business_day__R_HOURS_1_R_CB_3(tmp_p
     sim = played(scenario, POLICY, tmp_path, redis_server)
     rung = {e.who for e in sim.transcript.entries if e.kind == "rings"} - {"Agent"}
     assert rung == {"AM Escalations Lead", "AM Manager"}, "after hours, the people on call"
+
+
+def test_formal_complaints_and_abusive_callers_callbacks_email_the_managers_urgently__R_NOTE_2(tmp_path, redis_server):
+    """Seed 002: "Send an email to the Manager with the subject line the client's name with a note
+    of formal complaint" and, for an abusive caller's callback, the client's name with "Excessively
+    Escalated Client Call Back"; "Mark the email as urgent"."""
+    managers = ["manager-am@evergreen.example.org", "manager-coa@evergreen.example.org"]
+    sim = played(SCENARIOS["formal-complaint"](POLICY), POLICY, tmp_path / "complaint", redis_server)
+    [mail] = sim.emails()
+    assert mail.message["Subject"] == "Pat Doe - Formal Complaint" and sorted(mail.rcpt_tos) == managers
+    assert mail.message["Importance"] == "High" and "Client page: https://crm.example.com/clients/" in (
+        mail.message.get_body(("plain",)).get_content()
+    )
+
+    sim = played(SCENARIOS["callback"](POLICY, kind="abusive"), POLICY, tmp_path / "abusive", redis_server)
+    [mail] = sim.emails()
+    assert mail.message["Subject"] == "Pat Doe - Excessively Escalated Client Call Back"
+    assert sorted(mail.rcpt_tos) == managers and mail.message["X-Priority"].startswith("1")
+    text = mail.message.get_body(("plain",)).get_content()
+    assert "Callback number: +1" in text and "Callback window: " in text
+    [esc] = sim.escalations()
+    assert [e["event"] for e in esc["timeline"]].count("email_sent") == 1
