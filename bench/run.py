@@ -14,7 +14,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -29,6 +28,7 @@ import redis
 from twilio.request_validator import RequestValidator
 
 from bench import scale
+from bench.scale import stop
 from bench.twilio_stub import TwilioStub
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,16 +94,6 @@ def serve(app: str, env: dict[str, str], log: Path, workers: int = 2) -> tuple[s
     raise RuntimeError(f"{app} did not start: {log.read_text()[-2000:]}")
 
 
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 class Calls:
     """Live calls in the middle of escalations, made through the real webhooks and API (in
     process, on the benchmark's Redis), for the load to hit."""
@@ -126,14 +116,13 @@ class Calls:
     def make(self, count: int) -> None:
         from rq import SimpleWorker
 
+        worker = SimpleWorker(self.core.ctx.timers.queues(), connection=self.core.ctx.store.r)
         new = ["CA" + secrets.token_hex(16) for _ in range(count)]
         for sid in new:
             self.client.post("/voice/incoming", data={"CallSid": sid, "From": "+13125550142", "To": "+13125550100"})
             self.client.post("/voice/account?attempt=1", data={"CallSid": sid, "Digits": "448812"})
             self.core.ctx.store.set_presence("agent-avery", "available")
-            SimpleWorker([self.core.ctx.timers.urgent], connection=self.core.ctx.store.r).work(
-                burst=True, logging_level="WARNING"
-            )
+            worker.work(burst=True, logging_level="WARNING")
             call = self.core.ctx.store.call(sid)
             self.client.post(
                 "/voice/conference",
@@ -161,7 +150,25 @@ class Calls:
                 self.escalations.append(escalated.json["id"])
             self.core.ctx.store.set_presence("lead-lee", "available")
             self.core.ctx.store.set_presence("lead-morgan", "available")
+        worker.work(burst=True, logging_level="WARNING")  # what a worker does at once: post the notes
         self.sids += new
+
+    def finish_all(self) -> int:
+        """Every caller hangs up; the purge then runs with nothing kept (FINISHED_KEEP_SECONDS = 0)."""
+        from rq import SimpleWorker
+
+        from telephony import retention
+
+        for sid in self.sids:
+            self.client.post("/voice/status", data={"CallSid": sid, "CallStatus": "completed"})
+        SimpleWorker(self.core.ctx.timers.queues(), connection=self.core.ctx.store.r).work(
+            burst=True, logging_level="WARNING"
+        )
+        store = self.core.ctx.store
+        ended = len(store.finished_before(float("inf"), count=1_000_000))
+        store.keep_seconds = 0
+        retention.purge(self.core.ctx)
+        return ended
 
 
 def signed_requests(calls: Calls, kind: str, count: int) -> list[str]:
@@ -291,19 +298,31 @@ def main(argv: list[str] | None = None) -> int:
         conn = redis.Redis.from_url(server.url)
         conn.flushdb()
         memory: list[tuple[int, float, float]] = []
+        concurrent: dict[int, dict[int, tuple[float, float, float]]] = {}
+        hold_file = work / "requests-hold-many.txt"
+        service, service_port = serve("wsgi:app", env, log)
         made = 0
-        for target in sizes["calls"]:
-            before_mem, before_keys = conn.info("memory")["used_memory"], conn.dbsize()
-            calls.make(target - made)
-            added = target - made
-            made = target
-            memory.append(
-                (
-                    target,
-                    (conn.info("memory")["used_memory"] - before_mem) / added,
-                    (conn.dbsize() - before_keys) / added,
+        try:
+            for target in sizes["calls"]:
+                before_mem, before_keys = conn.info("memory")["used_memory"], conn.dbsize()
+                calls.make(target - made)
+                added = target - made
+                made = target
+                memory.append(
+                    (
+                        target,
+                        (conn.info("memory")["used_memory"] - before_mem) / added,
+                        (conn.dbsize() - before_keys) / added,
+                    )
                 )
-            )
+                hold_file.write_text(
+                    "\n".join(signed_requests(calls, "/voice/hold", 4000 if not args.smoke else 50)) + "\n"
+                )
+                concurrent[target] = {
+                    c: wrk(service_port, hold_file, c, sizes["seconds"]) for c in (2, sizes["connections"])
+                }
+        finally:
+            stop(service)
         twiml = calls.client.post(
             f"/voice/hold?escalation={calls.escalations[0]}", data={"CallSid": calls.sids[0]}
         ).get_data(as_text=True)
@@ -329,13 +348,6 @@ def main(argv: list[str] | None = None) -> int:
                     f"{kind}: service {s[0]:.0f} req/s p99 {s[2]:.1f} ms; floor {f[0]:.0f} req/s p99 {f[2]:.1f} ms",
                     flush=True,
                 )
-            hold_file = work / "requests-hold-many.txt"
-            hold_file.write_text(
-                "\n".join(signed_requests(calls, "/voice/hold", 4000 if not args.smoke else 50)) + "\n"
-            )
-            concurrent = {}
-            for target in sizes["calls"]:
-                concurrent[target] = wrk(service_port, hold_file, sizes["connections"], sizes["seconds"])
         finally:
             stop(service)
             stop(floor)
@@ -350,6 +362,9 @@ def main(argv: list[str] | None = None) -> int:
                 }
             finally:
                 stop(one)
+        live_mem, live_keys = conn.info("memory")["used_memory"], conn.dbsize()
+        ended = calls.finish_all()
+        after_mem, after_keys = conn.info("memory")["used_memory"], conn.dbsize()
         print("timers ...", flush=True)
         lateness = [
             scale.timers(BIN, ROOT, env, holds, workers, "steady", log, sizes["sample"])
@@ -392,15 +407,26 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "## Live escalations: the hold URL under load, and what each costs in Redis",
         "",
-        "| calls in escalations | connections | req/s | p50 ms | p99 ms | Redis bytes per escalation | keys per escalation |",
-        "|---|---|---|---|---|---|---|",
+        "The hold URL (what Twilio fetches while a caller holds) with N escalations live in Redis: at light load "
+        "(2 connections) and saturated (all connections); Redis memory (`INFO memory`) and keys added per "
+        "escalation while it is live.",
+        "",
+        "| calls in escalations | req/s (2 conn) | p50 ms | p99 ms | req/s (saturated) | p50 ms | p99 ms | Redis bytes per escalation | keys per escalation |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for target, per_bytes, per_keys in memory:
-        rps, p50, p99 = concurrent[target]
+        light, full = concurrent[target][2], concurrent[target][sizes["connections"]]
         report.append(
-            f"| {target} | {sizes['connections']} | {rps:.0f} | {p50:.1f} | {p99:.1f} | {per_bytes:.0f} | {per_keys:.1f} |"
+            f"| {target} | {light[0]:.0f} | {light[1]:.1f} | {light[2]:.1f} | {full[0]:.0f} | {full[1]:.1f} | "
+            f"{full[2]:.1f} | {per_bytes:.0f} | {per_keys:.1f} |"
         )
     report += [
+        "",
+        f"When every call has ended ({ended} escalations resolved or abandoned) and the purge has run "
+        "(`FINISHED_KEEP_SECONDS`, here 0), Redis went from "
+        f"{live_mem / 1e6:.1f} MB and {live_keys} keys to {after_mem / 1e6:.1f} MB and {after_keys} keys: "
+        "finished escalations leave live state (what is left: per-person presence, the capped change stream, "
+        "dedupe markers and legs that expire on their own within 2 days).",
         "",
         "Per escalation: the call, its escalation hash and timeline, legs, dedupe markers, RQ jobs "
         "(check-ins, limit, notes).",

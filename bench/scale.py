@@ -168,7 +168,7 @@ def timers(
             time.sleep(0.2)
     finally:
         for process in processes:
-            _stop(process)
+            stop(process)
     values = [float(v) for k in ("check_in", "hold_limit") for v in conn.lrange(f"bench:lateness:{k}", 0, -1)]
     label = f"{holds} on hold, {mode}"
     return Lateness(label, workers, sorted(values), len(due))
@@ -244,7 +244,7 @@ def dialler(
             time.sleep(0.2)
     finally:
         for process in processes:
-            _stop(process)
+            stop(process)
         stub.on_create_call = None
     first = {}
     for at, cb_id in arrivals:
@@ -255,7 +255,8 @@ def dialler(
     return Dialling(callbacks, workers, cps, lags, seconds, max(per_second.values(), default=0))
 
 
-def _stop(process: subprocess.Popen) -> None:
+def stop(process: subprocess.Popen) -> None:
+    """Stop a process group started by the bench: TERM, then KILL after 15 s."""
     import signal
 
     if process.poll() is None:

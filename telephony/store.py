@@ -41,8 +41,9 @@ CALL_STATUS_RANK = {
 TERMINAL_CALL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
 FINAL_STATES = ("resolved", "abandoned", "failed")
 FINISHED = f"{P}finished"
-# How long live state is kept once it is over (FINISHED_KEEP_SECONDS); the legs and conference
-# names of a call are needed only while it lasts, so they expire on their own.
+# How long live state is kept once it is over (FINISHED_KEEP_SECONDS). A call's own records (the
+# call, its legs, its conference name) are needed only while it lasts, and Twilio ends every call
+# within 24 hours, so they expire on their own: a call whose last status callback was lost too.
 DEFAULT_KEEP_SECONDS = 3 * 86400
 LEG_TTL_SECONDS = 2 * 86400
 NOTIFICATIONS_KEPT = 10000
@@ -135,6 +136,7 @@ _SAVE_CALL = """
 local created = redis.call('HSETNX', KEYS[1], 'call_sid', ARGV[1])
 for i = 4, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('HSETNX', KEYS[1], 'status_rank', '-1')
+if created == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'kind', 'call', 'id', ARGV[1])
 redis.call('PUBLISH', KEYS[2], id)
 return created
@@ -207,9 +209,10 @@ class Store:
 
     # -- calls (the caller's leg and every leg we dial) -----------------
     def save_call(self, call_sid: str, fields: dict[str, Any]) -> bool:
-        """Create the call record once; a retried webhook finds it already there."""
+        """Create the call record once (a retried webhook finds it already there); it expires
+        after LEG_TTL_SECONDS."""
         flat = [x for k, v in fields.items() for x in (k, _text(v))]
-        return bool(self._save_call(keys=[f"{P}call:{call_sid}", EVENTS], args=[call_sid, "", EVENTS_KEPT, *flat]))
+        return bool(self._save_call(keys=[f"{P}call:{call_sid}", EVENTS], args=[call_sid, LEG_TTL_SECONDS, EVENTS_KEPT, *flat]))
 
     def call(self, call_sid: str) -> dict[str, str] | None:
         if not safe_id(call_sid):
@@ -234,11 +237,8 @@ class Store:
         rank = CALL_STATUS_RANK.get(status)
         if rank is None:
             return False
-        key = f"{P}call:{call_sid}"
-        moved = self._advance(keys=[key], args=[status, rank]) == 1
+        moved = self._advance(keys=[f"{P}call:{call_sid}"], args=[status, rank]) == 1
         if moved:
-            if status in TERMINAL_CALL_STATUSES and not self.r.hexists(key, "escalation"):
-                self.r.expire(key, self.keep_seconds)
             self.changed("call", call_sid)
         return moved
 

@@ -121,3 +121,8 @@ def test_an_escalation_still_waiting_for_its_callback_is_not_purged(redis_conn, 
 def _url(harness) -> str:
     kwargs = harness.core.ctx.store.r.connection_pool.connection_kwargs
     return f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs.get('db', 0)}"
+
+
+def test_a_call_whose_last_status_callback_never_came_still_leaves_redis(harness, redis_conn):
+    caller_sid = harness.caller_calls()
+    assert 0 < redis_conn.ttl(f"esc:call:{caller_sid}") <= LEG_TTL_SECONDS, "Twilio ends every call within 24 h"
