@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import redis
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request, stream_with_context
+from flask import Response as FlaskResponse
 from spectree import Response
 from werkzeug.exceptions import HTTPException
 
@@ -15,17 +16,20 @@ from routes.openapi import (
     Calls,
     EarlyWarningState,
     Escalation,
+    EscalationRecord,
     Escalations,
     Listening,
     ManagerEmails,
     NoteAdded,
     Presence,
+    RecordsQuery,
     StateQuery,
     StatusQuery,
     Task,
     TaskQuery,
     Tasks,
     WarningState,
+    export_responses,
     responses,
 )
 from routes.openapi import Error as ErrorBody
@@ -79,6 +83,25 @@ def escalate():
 @staff()
 def escalation(esc_id: str):
     return jsonify(core().warm_transfer.read(g.actor, esc_id))
+
+
+@bp.get("/escalations/<esc_id>/record")
+@SPEC.validate(resp=responses(200, EscalationRecord, 403, 404), tags=["records"], skip_validation=True)
+@staff()
+def escalation_record(esc_id: str):
+    """R-NOTE-3: the escalation record and its CRM note; agents see their own calls', numbers masked."""
+    return jsonify(core().records.read(g.actor, esc_id))
+
+
+@bp.get("/records")
+@SPEC.validate(query=RecordsQuery, resp=export_responses(), tags=["records"], skip_validation=True)
+@staff("lead", "supervisor", "manager")
+def records():
+    """R-NOTE-3: every escalation created on these days, as JSON or CSV, streamed."""
+    fmt, body, name = core().records.export(g.actor, request.args.to_dict())
+    mimetype = "text/csv" if fmt == "csv" else "application/json"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return FlaskResponse(stream_with_context(body), mimetype=mimetype, headers=headers)
 
 
 @bp.get("/escalations")

@@ -5,6 +5,7 @@ below, so the document says exactly what the handlers accept and return. Served 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -75,6 +76,7 @@ class Escalation(BaseModel):
     reason: str
     client: dict[str, str]
     resolution_offered: str
+    deescalation_steps: list[str] = Field([], description="R-NOTE-3: what the agent tried before escalating")
     caller_agreed_to_hold: bool
     callback: CallbackSummary | None
     tags: list[str] = Field([], description="R-ESC-8: the tags the agent gave")
@@ -249,6 +251,67 @@ class Presence(BaseModel):
     presence: Literal["available", "busy", "offline"]
 
 
+class EscalationRecord(BaseModel):
+    """R-NOTE-3: the escalation record (seed 004's SharePoint escalation, seed 001's escalation
+    form) and the one-line CRM note. Times in the organisation's time zone. Phone numbers are
+    masked to their last four digits for agents."""
+
+    id: str
+    organisation: str
+    kind: str
+    state: EscalationState
+    finished: bool = Field(
+        description="resolved, abandoned or failed, or its callback completed, cancelled or given up"
+    )
+    created_at: str
+    updated_at: str = Field(description="the last event on its timeline")
+    caller_name: str = Field(description="the client's name (client.name)")
+    contact_name: str
+    account: str
+    contact_number: str = Field(description="the number the caller rang from")
+    segment: str
+    region: str
+    client_link: str
+    agent: str
+    agent_id: str
+    created_by: str
+    taken_by: str = Field(description="who took the call: the lead, supervisor or manager reached")
+    taken_by_role: str
+    reason: str
+    deescalation_steps: list[str]
+    resolution_offered: str
+    what_happened: list[str] = Field(description="the timeline in sentences, local times")
+    callback_number: str | None
+    callback_time_frame: str | None = Field(description="the caller's choice in their words, and the window as dates")
+    callback_window_start: str | None
+    callback_window_end: str | None
+    callback_deadline: str | None
+    callback_status: CallbackStatus | None
+    case_department: str | None
+    case_owner: str | None
+    case_status: Literal["escalated", "assigned", "resolved"] | None
+    tags: list[str]
+    early_warning: dict | None = Field(None, description="R-NOTE-4: the call was flagged before it escalated")
+    crm_note: str = Field(description="one line for the account's notes")
+    timeline: list[TimelineEvent]
+
+
+class RecordsExport(BaseModel):
+    """format=json; format=csv is text/csv with a header row (the record's fields but timeline,
+    lists one item a line, cells that would start a formula prefixed with an apostrophe)."""
+
+    from_: str = Field(alias="from")
+    to: str
+    time_zone: str
+    records: list[EscalationRecord]
+
+
+class RecordsQuery(BaseModel):
+    from_: date = Field(alias="from", description="first day, YYYY-MM-DD, in the organisation's time zone")
+    to: date = Field(description="last day, included; from and to span at most 366 days")
+    format: Literal["json", "csv"] = "json"
+
+
 class StateQuery(BaseModel):
     state: EscalationState | None = None
 
@@ -261,6 +324,19 @@ def responses(ok: int, model: type[BaseModel] | None, *errors: int) -> Response:
     """The success and the errors an endpoint answers with; 401 always (a bearer token is needed)."""
     codes = {f"HTTP_{code}": Error for code in (400, 401, *errors)}
     return Response(**{f"HTTP_{ok}": model}, **codes)
+
+
+class JsonOrCsv(Response):
+    """GET /api/records answers JSON, or with format=csv a CSV file: both in the document."""
+
+    def generate_spec(self, naming_strategy=None):
+        spec = super().generate_spec(naming_strategy) if naming_strategy else super().generate_spec()
+        spec["200"]["content"]["text/csv"] = {"schema": {"type": "string"}}
+        return spec
+
+
+def export_responses() -> Response:
+    return JsonOrCsv(HTTP_200=RecordsExport, **{f"HTTP_{code}": Error for code in (400, 401, 403)})
 
 
 class ConsoleMe(BaseModel):

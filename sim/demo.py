@@ -98,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(experience.lines()))
             for esc in sim.escalations():
                 print(f"Escalation {esc['id']}: {esc['state']} (tier {esc['tier']}, assignee {esc['assignee']})")
+                print(
+                    f"  CRM note (GET /api/escalations/{esc['id']}/record): {sim.core.records.build(esc['id'])['crm_note']}"
+                )
             for cb in sim.callbacks():
                 print(
                     f"Callback {cb['id']}: {cb['status']} to {cb['number']}, window {cb['window_start']} to {cb['window_end']}"

@@ -55,6 +55,7 @@ class Settings:
     twilio_twiml_app_sid: str = ""
     secret_key: str = ""
     finished_keep_seconds: int = 3 * 86400
+    records_retention_days: int = 400
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -115,6 +116,7 @@ class Settings:
             twilio_twiml_app_sid=twiml_app_sid,
             secret_key=_secret_key(env),
             finished_keep_seconds=_positive(env, "FINISHED_KEEP_SECONDS", 3 * 86400),
+            records_retention_days=_positive(env, "RECORDS_RETENTION_DAYS", 400),
         )
 
     def own_numbers(self) -> set[str]:

@@ -29,6 +29,7 @@ from telephony.listen_in import ListenIn
 from telephony.manager_email import ManagerEmails
 from telephony.notify import Notifier
 from telephony.policy import Policy, load_policy
+from telephony.records import Records
 from telephony.red_flag_alerts import RedFlagAlerts
 from telephony.store import TERMINAL_CALL_STATUSES, Store
 from telephony.throttle import OutboundThrottle
@@ -59,6 +60,7 @@ class Core:
     follow_through: FollowThrough
     red_flags: RedFlagAlerts
     notes: CallNotes
+    records: Records
 
     @property
     def policy(self) -> Policy:
@@ -205,6 +207,8 @@ def build_core(settings: Settings, conn: redis.Redis, clock: Clock | None = None
     callbacks = Callbacks(ctx, notifier)
     dialler = CallbackDialler(ctx, notifier)
     warm_transfer = WarmTransfer(ctx, hold, lead_hunt, notifier, red_flags)
+    records = Records(ctx, settings.records_retention_days)
+    ctx.store.on_change = records.changed
     return Core(
         ctx=ctx,
         intake=Intake(ctx),
@@ -222,4 +226,5 @@ def build_core(settings: Settings, conn: redis.Redis, clock: Clock | None = None
         follow_through=FollowThrough(ctx, notifier),
         red_flags=red_flags,
         notes=CallNotes(ctx, red_flags),
+        records=records,
     )

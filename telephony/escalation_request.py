@@ -64,6 +64,9 @@ class EscalationRequest(StrictModel):
     reason: Text(500, min_length=1)
     client: Client = Field(default_factory=Client)
     resolution_offered: Text(500) = ""
+    deescalation_steps: list[Text(300, min_length=1)] = Field(
+        [], max_length=10, description="R-NOTE-3: what the agent tried first, e.g. 'reviewed the bill with them'"
+    )
     caller_agreed_to_hold: StrictBool = Field(
         description="required: ask the caller before placing them on hold (R-WARM-6)"
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -13,6 +14,7 @@ import redis
 P = "esc:"
 EVENTS = f"{P}events"
 EVENTS_KEPT = 1000
+RECORDS = f"{P}records"
 # Ids that come from outside (URLs, API paths) become parts of keys: only these characters, so
 # `esc_x:timeline` can never reach another key.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
@@ -149,6 +151,18 @@ redis.call('PUBLISH', KEYS[2], id)
 return 1
 """
 
+_FINISH_FIELDS = """
+local esc_id = ARGV[2]
+if ARGV[1] == 'callback' then
+  esc_id = redis.call('HGET', ARGV[3] .. 'callback:' .. ARGV[2], 'escalation_id') or ''
+end
+if esc_id == '' then return {'', '', ''} end
+local got = redis.call('HMGET', ARGV[3] .. 'escalation:' .. esc_id, 'state', 'callback_id')
+local status = ''
+if got[2] then status = redis.call('HGET', ARGV[3] .. 'callback:' .. got[2], 'status') or '' end
+return {esc_id, got[1] or '', status}
+"""
+
 _CHANGED = """
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'kind', ARGV[1], 'id', ARGV[2])
 redis.call('PUBLISH', KEYS[1], id)
@@ -161,6 +175,7 @@ class Store:
         self.r = conn
         self.keep_seconds = keep_seconds
         self._changed = conn.register_script(_CHANGED)
+        self._finish_fields = conn.register_script(_FINISH_FIELDS)
         self._save_call = conn.register_script(_SAVE_CALL)
         self._update_and_tell = conn.register_script(_UPDATE_AND_TELL)
         self._advance = conn.register_script(_ADVANCE_CALL_STATUS)
@@ -170,6 +185,9 @@ class Store:
         self._release = conn.register_script(_RELEASE_PERSON)
         self._claim_callback = conn.register_script(_CLAIM_CALLBACK)
         self._compare_and_set = conn.register_script(_COMPARE_AND_SET)
+        # Told of every change to an escalation or a callback, after it is made (R-NOTE-3: the
+        # records archive); set once by build_core.
+        self.on_change: Callable[[str, str], None] | None = None
 
     # -- generic helpers -------------------------------------------------
     def _hash(self, key: str) -> dict[str, str] | None:
@@ -211,7 +229,10 @@ class Store:
         flat = [x for k, v in fields.items() if v is not None for x in (k, _text(v))]
         if not flat:
             return False
-        return self._update_and_tell(keys=[key, EVENTS], args=[kind, ident, EVENTS_KEPT, *flat]) == 1
+        done = self._update_and_tell(keys=[key, EVENTS], args=[kind, ident, EVENTS_KEPT, *flat]) == 1
+        if done:
+            self._tell_on_change(kind, ident)
+        return done
 
     def advance_call_status(self, call_sid: str, status: str) -> bool:
         """Record a call status only if it moves the call forward; True if it did."""
@@ -654,11 +675,53 @@ class Store:
             self.changed("task", task_id)
         return flagged
 
+    # -- the records archive (R-NOTE-3): outlives the live keys of a finished escalation ---------
+    def finish_fields(self, kind: str, ident: str) -> tuple[str, str, str]:
+        """(escalation id, its state, its callback's status) for a changed escalation or callback,
+        in one round trip: it runs on every change (R-NOTE-3, the records archive)."""
+        esc_id, state, status = self._finish_fields(args=[kind, ident, P])
+        return esc_id.decode(), state.decode(), status.decode()
+
+    def save_record(self, esc_id: str, record: dict[str, Any], created: float, keep_seconds: int, now: float) -> None:
+        """Write (or rewrite) an escalation's record, indexed by when it was created; kept
+        keep_seconds from this write, and index entries older than that are dropped."""
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.set(f"{P}record:{esc_id}", json.dumps(record), ex=keep_seconds)
+            pipe.zadd(RECORDS, {esc_id: created})
+            pipe.zremrangebyscore(RECORDS, "-inf", f"({now - keep_seconds}")
+            pipe.execute()
+
+    def record(self, esc_id: str) -> dict[str, Any] | None:
+        if not safe_id(esc_id):
+            return None
+        raw = self.r.get(f"{P}record:{esc_id}")
+        return json.loads(raw) if raw else None
+
+    def record_ids_between(self, start: float, end: float) -> list[str]:
+        """Every escalation created in [start, end), archived or still live, oldest first."""
+        ids: dict[str, float] = {}
+        for index in (RECORDS, f"{P}escalations"):
+            for member, score in self.r.zrangebyscore(index, start, f"({end}", withscores=True):
+                ids[member.decode()] = score
+        return sorted(ids, key=lambda i: (ids[i], i))
+
+    def archived_records(self, esc_ids: list[str]) -> list[dict[str, Any] | None]:
+        if not esc_ids:
+            return []
+        return [json.loads(raw) if raw else None for raw in self.r.mget([f"{P}record:{i}" for i in esc_ids])]
+
     # -- what changed, for the consoles (server-sent events) -------------------------------------
     def changed(self, kind: str, ident: str) -> str:
         """Tell every console what changed: a capped stream, so a console that reconnects with
         Last-Event-ID replays what it missed, and a pub/sub nudge that wakes every web worker."""
-        return self._changed(keys=[EVENTS], args=[kind, ident, EVENTS_KEPT]).decode()
+        event_id = self._changed(keys=[EVENTS], args=[kind, ident, EVENTS_KEPT]).decode()
+        self._tell_on_change(kind, ident)
+        return event_id
+
+    def _tell_on_change(self, kind: str, ident: str) -> None:
+        """Every change the consoles hear of, whichever script made it, reaches on_change too."""
+        if self.on_change is not None and kind in ("escalation", "callback"):
+            self.on_change(kind, ident)
 
     def last_event_id(self) -> str:
         entries = self.r.xrevrange(EVENTS, count=1)
