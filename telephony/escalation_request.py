@@ -18,6 +18,8 @@ Kind = Literal["manager_request", "supervisor_demanded", "formal_complaint", "ab
 _CONTROLS = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\ufffe\\uffff"
 _UNSPEAKABLE = re.compile(f"[{_CONTROLS}]")
 SPEAKABLE = f"^[^{_CONTROLS}]*$"
+# A required text field: something besides white space (the value is stripped before its limits).
+SPEAKABLE_REQUIRED = f"^[^{_CONTROLS}]*[^\\s{_CONTROLS}][^{_CONTROLS}]*$"
 PATTERN_MESSAGES = {
     "call_sid": "must be a Twilio call SID (CA + 32 hex digits)",
     "client.link": "must be an http(s) URL without control characters",
@@ -36,8 +38,10 @@ def _speakable(value: str) -> str:
     return value.strip()
 
 
-def Text(limit: int, pattern: str = SPEAKABLE, **kwargs: Any) -> Any:  # noqa: N802 - a type, read as one
-    """A text field: its limit and the characters it may hold are in the OpenAPI document too."""
+def Text(limit: int, pattern: str | None = None, **kwargs: Any) -> Any:  # noqa: N802 - a type, read as one
+    """A text field: its limit and the characters it may hold are in the OpenAPI document too;
+    a required one (min_length) must hold more than white space, and the document says so."""
+    pattern = pattern or (SPEAKABLE_REQUIRED if kwargs.get("min_length") else SPEAKABLE)
     return Annotated[str, Field(max_length=limit, pattern=pattern, **kwargs), AfterValidator(_speakable)]
 
 

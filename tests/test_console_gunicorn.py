@@ -68,9 +68,9 @@ def test_events_replay_across_two_gunicorn_workers_and_streams_do_not_block_the_
     try:
         for _ in range(300):
             try:
-                if requests.get(f"{base}/health", timeout=2).status_code == 200:
+                if requests.get(f"{base}/health", timeout=5).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or its workers still booting
                 time.sleep(0.1)
         last = Store(redis_conn).last_event_id()
         auth = {"Authorization": f"Bearer {LEAD}"}

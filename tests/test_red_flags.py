@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from telephony.config import ApiToken
+from telephony.store import LEG_TTL_SECONDS
 from tests.support import ACCOUNT_SID, BASE, ROOT, Harness
 
 SEED_001 = ROOT / "policies" / "seed-001-tech-support.toml"
@@ -240,5 +241,7 @@ def test_notes_on_a_call_never_escalated_expire_with_it__R_NOTE_5(redis_conn, tw
     harness.webhook("/voice/status", {"CallSid": quiet_sid, "CallStatus": "completed"})
     wrap_up = harness.api("POST", f"/api/calls/{quiet_sid}/notes", json={"text": "Wrap-up: unacceptable delays."})
     assert wrap_up.status_code == 201 and [f["phrase"] for f in wrap_up.json["red_flags"]] == ["unacceptable"]
+    call_ttl = redis_conn.ttl(f"esc:call:{quiet_sid}")
+    assert 0 < call_ttl <= LEG_TTL_SECONDS, "the call's record expires on its own"
     for part in ("notes", "red_flags", "red_flag_order"):
-        assert 0 < redis_conn.ttl(f"esc:call:{quiet_sid}:{part}") <= KEEP, f"{part} expires with the ended call"
+        assert 0 < redis_conn.ttl(f"esc:call:{quiet_sid}:{part}") <= call_ttl, f"{part} expires with the ended call"
