@@ -18,7 +18,7 @@ from werkzeug.serving import make_server
 import workers.runtime
 from routes import create_app
 from sim.people import Person
-from sim.rest import create_rest_app
+from sim.rest import RestFaults, create_rest_app
 from sim.transcript import Transcript
 from sim.world import World
 from telephony.clock import RedisClock
@@ -67,6 +67,9 @@ class Simulation:
     service_port: int = 0
     redis_url: str | None = None
     start: datetime = START
+    rest_faults: RestFaults | None = None  # Twilio failing on purpose (tests/chaos)
+    outbound_calls_per_second: int = 10
+    rest_timeout_seconds: float = 5.0
     transcript: Transcript = field(init=False)
 
     def __post_init__(self):
@@ -97,7 +100,8 @@ class Simulation:
             api_tokens=tokens,
             twilio_api_base_url=f"http://127.0.0.1:{rest_port}",
             virtual_clock=True,
-            outbound_calls_per_second=10,
+            outbound_calls_per_second=self.outbound_calls_per_second,
+            twilio_rest_timeout_seconds=self.rest_timeout_seconds,
             data_dir=self.data_dir,
         )
         self.core = build_core(self.settings, self.conn, clock=self.clock)
@@ -120,7 +124,7 @@ class Simulation:
         self.world.agent_api = self._agent_api
         try:
             self._served.append(serve(create_app(self.settings, core=self.core), service_port))
-            self._served.append(serve(create_rest_app(self.world), rest_port))
+            self._served.append(serve(create_rest_app(self.world, self.rest_faults), rest_port))
         except (OSError, SystemExit) as exc:
             self.__exit__(None, None, None)
             raise OSError(f"cannot listen on 127.0.0.1:{service_port}") from exc

@@ -13,6 +13,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -147,6 +148,13 @@ class World:
         self.sent: list[tuple[str, dict[str, str], int]] = []  # every webhook: url, params, status
         self.rest_log: list = []  # sim.rest.RestRequest, in the order they came
         self.agent_api: Callable[[Person, str, dict], None] | None = None
+        self.pool: ThreadPoolExecutor | None = None
+
+    def deliver_in_parallel(self, threads: int) -> None:
+        """Status callbacks and conference events sent by a pool of threads, as Twilio sends
+        them (concurrently, in no promised order), not one after another: a load of calls
+        (tests/chaos) is then not held up by the simulator."""
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="twilio-events")
 
     # -- the clock --------------------------------------------------------------------
     def at(self, delay: float, action: Callable[[], None]) -> None:
@@ -369,11 +377,18 @@ class World:
     def deliver(self, url: str, params: dict[str, str], delay: float) -> None:
         """A status callback or conference event. With chaos, each is sent twice, each copy at a
         random delay, so callbacks overtake one another (Twilio promises no order)."""
+
+        def send():
+            if self.pool is None:
+                self.post(url, params)
+            else:
+                self.pool.submit(self.post, url, params)
+
         if not self.chaos:
-            self.at(delay, lambda: self.post(url, params))
+            self.at(delay, send)
             return
         for _ in range(2):
-            self.at(self.rng.uniform(0.05, 1.5), lambda: self.post(url, params))
+            self.at(self.rng.uniform(0.05, 1.5), send)
 
     def fetch(self, call: Call, url: str, extra: dict | None = None, kind: str = "main") -> None:
         """Fetch TwiML and run it; a failed primary handler falls back (Twilio's 15 s rule)."""

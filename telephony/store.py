@@ -109,6 +109,14 @@ return 1
 """
 
 
+_CLAIM_SWEEPER = """
+local due = redis.call('GET', KEYS[1])
+if due and tonumber(due) and tonumber(due) >= tonumber(ARGV[2]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', 86400)
+return 1
+"""
+
+
 _COMPARE_AND_SET = """
 local cur = redis.call('HGET', KEYS[1], ARGV[1]) or ''
 if cur ~= ARGV[2] then return 0 end
@@ -136,6 +144,7 @@ class Store:
         self._release = conn.register_script(_RELEASE_PERSON)
         self._claim_callback = conn.register_script(_CLAIM_CALLBACK)
         self._compare_and_set = conn.register_script(_COMPARE_AND_SET)
+        self._claim_sweeper = conn.register_script(_CLAIM_SWEEPER)
 
     # -- generic helpers -------------------------------------------------
     def _hash(self, key: str) -> dict[str, str] | None:
@@ -428,9 +437,10 @@ class Store:
         self.r.hset(f"{P}capture:{esc_id}", mapping={k: _text(v) for k, v in fields.items()})
         self.r.expire(f"{P}capture:{esc_id}", 86400)
 
-    def claim_sweeper(self, ttl: int) -> bool:
-        """One sweeper job at a time, whoever schedules it."""
-        return bool(self.r.set(f"{P}sweeper", 1, nx=True, ex=ttl))
+    def claim_sweeper(self, due: float, stale_before: float) -> bool:
+        """One sweeper job at a time, whoever schedules it: taken when there is none, or when the
+        one there was due before `stale_before` (its worker died with it, R-CB-8)."""
+        return self._claim_sweeper(keys=[f"{P}sweeper"], args=[due, stale_before]) == 1
 
     def release_sweeper(self) -> None:
         self.r.delete(f"{P}sweeper")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 
+import rq
+
 from telephony.core import Core
 
 _core: Core | None = None
@@ -33,3 +35,24 @@ def core() -> Core:
         check_persistence(settings, persistence_problem(conn), logging.getLogger("workers"))
         _core = build_core(settings, conn)
     return _core
+
+
+class Worker(rq.Worker):
+    """`rq worker -w workers.runtime.Worker`: the jobs' modules and the core (settings, policy,
+    Redis, Twilio client) are ready in the worker before it forks a work-horse per job. With
+    RQ's plain Worker every horse imported and built them again, about 1.5 s of every job, so
+    under load check-ins, hold limits and callback dials ran late (found by tests/chaos). If
+    Redis does not answer yet, the horses build the core themselves as before."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        import redis
+
+        import workers.jobs  # noqa: F401
+
+        try:
+            core()
+        except redis.RedisError as exc:
+            global _core
+            _core = None
+            logging.getLogger("workers").warning("Redis does not answer yet (%s); each job builds the core", exc)
