@@ -16,21 +16,27 @@ from pathlib import Path
 
 import redis
 import requests
+import rq
 
-from sim.people import Person
+from sim.people import Person, Reply
 from sim.rest import RestFaults, create_rest_app
 from sim.runner import serve
 from sim.transcript import Transcript
 from sim.world import World
 from telephony.clock import RedisClock
+from telephony.config import Settings
+from telephony.context import new_id
+from telephony.core import build_core
 from telephony.local_redis import LocalRedis, free_port
 from tests.processes import BIN, kill_worker_and_horse, rq_worker, spawn, wait_for
 from tests.support import ROOT, TOKENS
+from workers.scheduler import LEASE_KEY
 
 ACCOUNT_SID = "AC" + "7" * 32
 AUTH_TOKEN = "chaos-auth-token-0123456789abcdef"
 NUMBER = "+13125550100"
 STAFFED_LINE = "+13125550190"  # policies/default.toml's fallback_endpoint
+DEFAULT_LEADS = ("+13125550111", "sip:morgan@leads.example.com")  # policies/default.toml
 
 
 def chaos_policy(path: Path, leads: int = 0, agents: int = 0) -> Path:
@@ -128,6 +134,7 @@ class Rig:
             "OUTBOUND_CALLS_PER_SECOND": str(self.outbound_calls_per_second),
             "TWILIO_REST_TIMEOUT_SECONDS": "1",
             "PYTHONPATH": str(ROOT),
+            "PYTHONUNBUFFERED": "1",  # a kill -9 loses no log line
             **self.extra_env,
         }
         self.web_log = self.tmp / "web.log"
@@ -149,6 +156,7 @@ class Rig:
         wait_for(lambda: self._get("/health") == 200, "gunicorn to answer /health", self.web_log)
         self.scheduler = spawn([str(BIN / "python"), "-m", "workers.scheduler"], self.env, self.log)
         self.rq = [rq_worker(self.env, self.log) for _ in range(self.workers)]
+        self.wait_until_working()
         self._thread = threading.Thread(target=self._play, daemon=True)
         self._thread.start()
 
@@ -198,6 +206,18 @@ class Rig:
         self.rq[i] = rq_worker(self.env, self.log)
         return busy
 
+    def wait_until_working(self) -> None:
+        """Every worker registered with Redis and the scheduler holding its lease: before this,
+        a fault would only stop processes that had not started yet."""
+        wait_for(
+            lambda: (
+                len({w.pid for w in rq.Worker.all(connection=self.conn)} & {p.pid for p in self.rq}) == len(self.rq)
+                and self.conn.get(LEASE_KEY) is not None
+            ),
+            "the workers and the scheduler to start",
+            self.log,
+        )
+
     def restart_redis(self, down_seconds: float = 0.0) -> None:
         """kill -9 redis-server (what a crash or an OOM kill does) and start it again on the same
         port and append-only file after `down_seconds`."""
@@ -220,3 +240,49 @@ class Rig:
 
     def create_calls(self) -> list:
         return [r for r in list(self.world.rest_log) if r.method == "POST" and r.path.endswith("/Calls.json")]
+
+
+def callback_people(n: int, leads: int) -> list[Person]:
+    """Every lead of the policy picks up and presses 1 for as many callbacks as come; each caller
+    picks up their own callback and talks for a few seconds."""
+    numbers = [("Lead Lee", DEFAULT_LEADS[0]), ("Lead Morgan", DEFAULT_LEADS[1])]
+    numbers += [(f"Lead X{i:03d}", lead_number(i)) for i in range(leads)]
+    staff = [
+        Person(
+            name,
+            "lead",
+            number,
+            answer_after=1.0,
+            replies=[Reply(digits="1", heard="Press 1 to call them now") for _ in range(n)],
+        )
+        for name, number in numbers
+    ]
+    callers = [Person(f"Caller {i}", "caller", caller_number(i), answer_after=2.0, hang_up_after=4.0) for i in range(n)]
+    return staff + callers
+
+
+def book_callbacks(rig: Rig, n: int, spread_seconds: float = 180, after_seconds: float = 60) -> dict[str, str]:
+    """n callbacks booked the way a caller books one (CallbackCapture.book), due one after another
+    over `spread_seconds`, the first `after_seconds` from now; returns callback id -> the caller's number."""
+    core = build_core(Settings.from_env(rig.env), redis.Redis.from_url(rig.redis.url))
+    now = core.ctx.clock.now()
+    booked = {}
+    for i in range(n):
+        esc_id = new_id("esc")
+        core.ctx.store.create_escalation(
+            esc_id,
+            f"CA{i:032x}",
+            {
+                "kind": "manager_request",
+                "state": "dialing_lead",
+                "reason": "billed twice",
+                "client": {"name": f"Client {i}", "account": f"{100000 + i}"},
+                "created_at": core.ctx.now_iso(),
+            },
+            None,
+            now.timestamp(),
+        )
+        start = now + timedelta(seconds=after_seconds + spread_seconds * i / n)
+        view = core.callback_capture.book(esc_id, caller_number(i), start, start + timedelta(hours=2), "soon", False)
+        booked[view["id"]] = caller_number(i)
+    return booked

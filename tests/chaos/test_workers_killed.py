@@ -11,69 +11,16 @@ import random
 import threading
 import time
 from collections import Counter, defaultdict
-from datetime import timedelta
 from urllib.parse import parse_qs, urlparse
 
-import redis
-
-from sim.people import Person, Reply
 from telephony.config import Settings
-from telephony.context import new_id
 from telephony.core import build_core
-from tests.chaos.rig import Rig, caller_number, chaos_policy, lead_number
+from tests.chaos.rig import Rig, book_callbacks, callback_people, chaos_policy
 from tests.processes import wait_for
 
 CALLBACKS = int(os.environ.get("CHAOS_CALLBACKS", "200"))
 LEADS = max(40, CALLBACKS // 4)  # a lead is busy ~25 s a callback: enough of them that none waits
-DEFAULT_LEADS = ("+13125550111", "sip:morgan@leads.example.com")  # policies/default.toml
-SPREAD_SECONDS = 180  # all of them due within three minutes of virtual time
 KILLS = int(os.environ.get("CHAOS_KILLS", "6"))
-
-
-def people(n: int) -> list[Person]:
-    """Every lead of the policy picks up and presses 1 for as many callbacks as come; each caller
-    picks up their own callback and talks for a few seconds."""
-    numbers = [("Lead Lee", DEFAULT_LEADS[0]), ("Lead Morgan", DEFAULT_LEADS[1])]
-    numbers += [(f"Lead X{i:03d}", lead_number(i)) for i in range(LEADS)]
-    leads = [
-        Person(
-            name,
-            "lead",
-            number,
-            answer_after=1.0,
-            replies=[Reply(digits="1", heard="Press 1 to call them now") for _ in range(n)],
-        )
-        for name, number in numbers
-    ]
-    callers = [Person(f"Caller {i}", "caller", caller_number(i), answer_after=2.0, hang_up_after=4.0) for i in range(n)]
-    return leads + callers
-
-
-def book_callbacks(rig: Rig, n: int) -> dict[str, str]:
-    """n callbacks booked the way a caller books one (CallbackCapture.book), due one after another
-    over SPREAD_SECONDS; returns callback id -> the caller's number."""
-    core = build_core(Settings.from_env(rig.env), redis.Redis.from_url(rig.redis.url))
-    now = core.ctx.clock.now()
-    booked = {}
-    for i in range(n):
-        esc_id = new_id("esc")
-        core.ctx.store.create_escalation(
-            esc_id,
-            f"CA{i:032x}",
-            {
-                "kind": "manager_request",
-                "state": "dialing_lead",
-                "reason": "billed twice",
-                "client": {"name": f"Client {i}", "account": f"{100000 + i}"},
-                "created_at": core.ctx.now_iso(),
-            },
-            None,
-            now.timestamp(),
-        )
-        start = now + timedelta(seconds=60 + SPREAD_SECONDS * i / n)
-        view = core.callback_capture.book(esc_id, caller_number(i), start, start + timedelta(hours=2), "soon", False)
-        booked[view["id"]] = caller_number(i)
-    return booked
 
 
 def where_things_are(core, booked) -> str:
@@ -102,7 +49,7 @@ def story(core, cb_id: str) -> list[dict]:
 
 def test_every_callback_dialled_once_lead_then_caller_while_workers_are_killed__R_CB_8(tmp_path):
     policy = chaos_policy(tmp_path / "policy.toml", leads=LEADS)
-    with Rig(tmp_path, people(CALLBACKS), policy, speed=10.0) as rig:
+    with Rig(tmp_path, callback_people(CALLBACKS, LEADS), policy, speed=10.0) as rig:
         booked = book_callbacks(rig, CALLBACKS)
         core = build_core(Settings.from_env(rig.env), rig.conn)
         kills: list[bool] = []
