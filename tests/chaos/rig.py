@@ -39,9 +39,9 @@ STAFFED_LINE = "+13125550190"  # policies/default.toml's fallback_endpoint
 DEFAULT_LEADS = ("+13125550111", "sip:morgan@leads.example.com")  # policies/default.toml
 
 
-def chaos_policy(path: Path, leads: int = 0, agents: int = 0) -> Path:
-    """The default policy with `leads` extra leads and `agents` extra agents, so a load of
-    callbacks or calls is not queued behind two people."""
+def chaos_policy(path: Path, leads: int = 0, agents: int = 0, managers: int = 0) -> Path:
+    """The default policy with `leads`, `agents` and `managers` more, so a load of callbacks or
+    calls is not queued behind two people."""
     text = (ROOT / "policies" / "default.toml").read_text()
     # No free lead is tried again in 30 s, up to 20 times a window (default: 600 s, 3 times).
     text = text.replace("attempts_per_window = 3", "attempts_per_window = 20")
@@ -50,6 +50,8 @@ def chaos_policy(path: Path, leads: int = 0, agents: int = 0) -> Path:
         text += f'\n[[people]]\nid = "lead-x{i:03d}"\nname = "Lead X{i:03d}"\nrole = "lead"\nendpoint = "{lead_number(i)}"\n'
     for i in range(agents):
         text += f'\n[[people]]\nid = "agent-x{i:03d}"\nname = "Agent X{i:03d}"\nrole = "agent"\nendpoint = "client:agent-x{i:03d}"\n'
+    for i in range(managers):
+        text += f'\n[[people]]\nid = "manager-x{i:03d}"\nname = "Manager X{i:03d}"\nrole = "manager"\nendpoint = "+1312554{i:04d}"\n'
     path.write_text(text)
     return path
 
