@@ -72,6 +72,11 @@ class Timers:
                 released += 1
         return released
 
+    def next_due(self) -> datetime | None:
+        """When the earliest timer falls due, in one round trip (the simulator asks every tick)."""
+        first = self.conn.zrange(ScheduledJobRegistry(queue=self.queue).key, 0, 0, withscores=True)
+        return datetime.fromtimestamp(first[0][1], UTC) if first else None
+
     def scheduled(self) -> list[tuple[str, datetime]]:
         registry = ScheduledJobRegistry(queue=self.queue)
         times = []
