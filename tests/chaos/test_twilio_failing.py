@@ -175,3 +175,26 @@ def test_twilio_failing_every_escalation_settles_no_caller_in_silence_cps_kept__
         f"\nchaos: {CALLS} calls, {len(rest)} REST requests, faults injected {dict(faults.injected)}; "
         f"escalations {dict(states)}; callbacks {Counter(c['status'] for c in callbacks)}"
     )
+
+
+def test_twilio_down_for_a_window_as_callers_arrive_they_reach_an_agent_once_it_is_back__R_ESC_7(tmp_path):
+    """Every request to ring an agent fails for the first 40 s (a window, not a share): the callers
+    wait in line hearing the wait message, and are put through to an agent once Twilio answers
+    again, not left in line until some agent's presence happens to change."""
+    policy_file = chaos_policy(tmp_path / "policy.toml", leads=2, agents=2)
+    policy = load_policy(policy_file)
+    people = cast(policy)
+    callers = [p for p in people if p.role == "caller"][:3]
+    faults = RestFaults(active=True, kinds=("500",), operations=("create_participant",))
+    with Simulation(people, policy_file, tmp_path, start=opening_time(policy), rest_faults=faults) as sim:
+        for i, caller in enumerate(callers):
+            sim.world.incoming_call(caller, after=i)
+        sim.run(40)
+        assert not any(sim.transcript.first(c.name, "hears") for c in callers), "nobody reached while Twilio fails"
+        faults.active = False
+        sim.run(200)
+        reached = {c.name: sim.transcript.first(c.name, "hears") for c in callers}
+        escalated = {sim.world.calls[e["call_sid"]].person.name for e in sim.escalations()}
+    assert all(reached.values()), f"callers never put through to an agent: {[c for c, r in reached.items() if not r]}"
+    assert escalated == {c.name for c in callers}
+    assert faults.injected["500"] >= 3
