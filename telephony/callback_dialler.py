@@ -77,8 +77,15 @@ class CallbackDialler:
         return False
 
     def _lead_leg(self, cb_id: str, person_id: str, call_sid: str) -> None:
-        self.ctx.store.save_leg(call_sid, {"role": "callback_lead", "person": person_id, "callback": cb_id})
-        self.ctx.store.update_callback(cb_id, lead_call_sid=call_sid, lead=person_id, ringing="")
+        self.ctx.store.link_leg(
+            call_sid,
+            {"role": "callback_lead", "person": person_id, "callback": cb_id},
+            "callback",
+            cb_id,
+            lead_call_sid=call_sid,
+            lead=person_id,
+            ringing="",
+        )
 
     def adopt(self, cb_id: str, call_sid: str, attempt: str) -> bool:
         """R-CB-8: Twilio placed this lead's call but its SID was never saved (the worker died
@@ -150,8 +157,9 @@ class CallbackDialler:
         except TelephonyFailure as exc:
             self.attempt_failed(cb_id, f"could not ring the caller: {exc.message}")
             return "gone"
-        self.ctx.store.save_leg(sid, {"role": "callback_caller", "callback": cb_id})
-        self.ctx.store.update_callback(cb_id, caller_call_sid=sid)
+        self.ctx.store.link_leg(
+            sid, {"role": "callback_caller", "callback": cb_id}, "callback", cb_id, caller_call_sid=sid
+        )
         callback_event(self.ctx, cb, "callback_dialing_caller", cb["number"])
         return "accepted"
 

@@ -381,6 +381,17 @@ class Store:
     def save_leg(self, call_sid: str, fields: dict[str, Any]) -> None:
         self.r.hset(f"{P}leg:{call_sid}", mapping={k: _text(v) for k, v in fields.items()})
 
+    def link_leg(self, call_sid: str, leg: dict[str, Any], kind: str, ident: str, **fields: Any) -> None:
+        """Save a leg we dialled and point its escalation or callback (`kind`) at it in one
+        transaction: its answer webhook never finds the one without the other. Two writes let a
+        lead who answered in between hear "the caller is no longer on the line", and the next
+        lead be rung (found by tests/chaos under load)."""
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.hset(f"{P}leg:{call_sid}", mapping={k: _text(v) for k, v in leg.items()})
+            pipe.hset(f"{P}{kind}:{ident}", mapping={k: _text(v) for k, v in fields.items()})
+            pipe.execute()
+        self.changed(kind, ident)
+
     def leg(self, call_sid: str) -> dict[str, str] | None:
         if not safe_id(call_sid):
             return None

@@ -61,3 +61,35 @@ def test_a_worker_builds_the_core_before_it_forks_and_retries_redis_every_5_s(re
         assert worker.max_connection_wait_time <= 5
     finally:
         workers.runtime.use(None)
+
+
+def test_a_lead_answering_while_the_dial_is_being_stored_is_briefed_not_sent_away__R_CB_8(harness, monkeypatch):
+    """Found with 1,000 callbacks: the lead's leg and the callback's link to it were two writes, and
+    a lead whose answer came between them heard "the caller is no longer on the line" while the
+    next lead was rung. This answers at exactly that moment if the two writes are ever apart."""
+    caller_sid, esc_id = holding(harness)
+    book_callback(harness, caller_sid, esc_id)
+    cb_id = harness.escalation(esc_id)["callback"]["id"]
+    store = harness.core.ctx.store
+    heard, save_leg = [], store.save_leg
+
+    def lead_answers(call_sid: str) -> None:
+        harness.work_after_requests = False
+        url = f"/voice/callback/lead/answer?callback={cb_id}&attempt=1"
+        heard.append(harness.twiml(url, {"CallSid": call_sid, "CallStatus": "in-progress"}).text())
+        harness.work_after_requests = True
+
+    def saved_then_answered(call_sid, fields):
+        save_leg(call_sid, fields)
+        if fields.get("role") == "callback_lead":
+            lead_answers(call_sid)
+
+    monkeypatch.setattr(store, "save_leg", saved_then_answered)
+    before = len(harness.rest.requests("CreateCall"))
+    start = datetime.fromisoformat(harness.core.callbacks.view(cb_id)["window_start"])
+    harness.advance((start - harness.clock.now()).total_seconds() + 61)
+    if not heard:
+        lead_answers(store.callback(cb_id)["lead_call_sid"])
+
+    assert "no longer on the line" not in heard[0] and "escalation" in heard[0].lower(), heard[0]
+    assert [c.param("To") for c in harness.rest.requests("CreateCall")[before:]] == ["+13125550111"]
