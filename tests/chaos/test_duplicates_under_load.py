@@ -58,9 +58,9 @@ def cast(policy) -> list[Person]:
     return agents + leads + callers
 
 
-def play(tmp_path, chaos: bool) -> tuple[dict[str, tuple[str, tuple[str, ...]]], Counter, list[str]]:
+def play(tmp_path, chaos: bool) -> tuple[dict[str, tuple[str, tuple[str, ...]]], Counter, list[str], int]:
     """Each caller's escalation (state, its timeline's steps in order of kind), who is left busy,
-    and what the simulator found wrong."""
+    what the simulator found wrong, and how many webhooks it sent."""
     policy_file = chaos_policy(tmp_path / "policy.toml", leads=CALLS, agents=CALLS)
     policy = load_policy(policy_file)
     people = cast(policy)
@@ -74,12 +74,12 @@ def play(tmp_path, chaos: bool) -> tuple[dict[str, tuple[str, tuple[str, ...]]],
             caller = sim.world.calls[esc["call_sid"]].person.name
             outcome[caller] = (esc["state"], tuple(sorted(Counter(e["event"] for e in esc["timeline"]).items())))
         busy = Counter(sim.core.ctx.presence(p.id) for p in policy.people if p.role in ("agent", "lead"))
-        return outcome, busy, list(sim.world.errors)
+        return outcome, busy, list(sim.world.errors), len(sim.world.sent)
 
 
 def test_duplicated_late_and_reversed_events_under_load_end_as_an_orderly_run(tmp_path):
-    orderly, orderly_busy, orderly_errors = play(tmp_path, chaos=False)
-    chaotic, chaotic_busy, chaotic_errors = play(tmp_path, chaos=True)
+    orderly, orderly_busy, orderly_errors, orderly_sent = play(tmp_path, chaos=False)
+    chaotic, chaotic_busy, chaotic_errors, chaotic_sent = play(tmp_path, chaos=True)
 
     assert len(orderly) == CALLS, "every caller was escalated"
     assert Counter(s for s, _ in orderly.values()) == {"resolved": CALLS - CALLS // 4, "abandoned": CALLS // 4}
@@ -89,3 +89,7 @@ def test_duplicated_late_and_reversed_events_under_load_end_as_an_orderly_run(tm
     )
     assert set(orderly_busy) == set(chaotic_busy) == {"available"}, (orderly_busy, chaotic_busy)
     assert orderly_errors == chaotic_errors == []
+    assert chaotic_sent > orderly_sent, "the events were sent twice"
+    print(
+        f"\nchaos: {CALLS} calls twice; webhooks sent: orderly {orderly_sent}, duplicated and reordered {chaotic_sent}"
+    )
