@@ -3,6 +3,7 @@ each person hears and does as it happens.
 
     python -m sim.demo [--scenario escalation|agent-drops|callback|hold-limit] [--policy FILE]
                        [--fast | --speed N] [--exit-after-scenario] [--chaos] [--requests]
+                       [--twilio-faults SHARE]
 
 The cast comes from the policy file (its first agent, the people its tiers ring), so every
 policy in policies/ plays.
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 
 from sim.experience import check as check_experience
+from sim.rest import RestFaults
 from sim.runner import Simulation
 from sim.scenarios import DEFAULT_POLICY, SCENARIOS
 from telephony.policy import PolicyError, load_policy
@@ -46,6 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exit-after-scenario", action="store_true", help="do not stay up serving the API afterwards")
     parser.add_argument("--chaos", action="store_true", help="deliver status callbacks duplicated and out of order")
     parser.add_argument("--requests", action="store_true", help="also print every webhook and REST request")
+    parser.add_argument(
+        "--twilio-faults",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="answer this share (0-1) of REST requests with 500, 429 + Retry-After or a hang (sim/rest.py)",
+    )
     parser.add_argument("--port", type=int, default=5000, help="where the service listens (127.0.0.1)")
     args = parser.parse_args(argv)
 
@@ -81,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             chaos=args.chaos,
             service_port=args.port,
             start=scenario.start,
+            rest_faults=RestFaults(fraction=args.twilio_faults, hang_seconds=6.0) if args.twilio_faults else None,
         )
         sim.transcript.show_requests = args.requests
         try:

@@ -3,7 +3,10 @@ request and response shapes, so the service's Twilio client only needs TWILIO_AP
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import random
+import threading
+import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from flask import Flask, jsonify, request
@@ -22,6 +25,41 @@ class RestRequest:
     params: dict[str, list[str]]
     status: int
     body: str = ""
+    wall: float = field(default_factory=time.time)  # when it came, on the wall clock (CPS is per real second)
+
+
+@dataclass
+class RestFaults:
+    """Twilio failing, on purpose (issue 11): a `fraction` of the requests for the operations in
+    `operations` (all when empty), or every one while `active` is set, is answered with one of
+    `kinds`: "500" (Twilio's 20500), "429" (20429 with Retry-After: `retry_after` seconds) or
+    "timeout" (held for `hang_seconds`, longer than the client waits, then a 503). A faulted
+    request changes nothing, as when Twilio failed before acting."""
+
+    fraction: float = 0.0
+    kinds: tuple[str, ...] = ("500", "429", "timeout")
+    retry_after: int = 1
+    hang_seconds: float = 2.0
+    operations: tuple[str, ...] = ()  # e.g. ("create_call", "update_participant"); empty: all
+    active: bool = False  # a window: every matching request fails while set
+    seed: int = 11
+    injected: dict[str, int] = field(default_factory=dict)
+    _rng: random.Random = field(init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self):
+        self._rng = random.Random(self.seed)
+
+    def pick(self, operation: str) -> str | None:
+        """The fault for this request (`operation`: the REST server's view, e.g. "create_call"), if any."""
+        if self.operations and operation not in self.operations:
+            return None
+        with self._lock:
+            if not self.active and self._rng.random() >= self.fraction:
+                return None
+            kind = self._rng.choice(self.kinds)
+            self.injected[kind] = self.injected.get(kind, 0) + 1
+            return kind
 
 
 def _error(status: int, code: int, message: str):
@@ -65,23 +103,46 @@ def _participant_json(world: World, conf: Conference, call: Call) -> dict:
     }
 
 
-def create_rest_app(world: World) -> Flask:
+def create_rest_app(world: World, faults: RestFaults | None = None) -> Flask:
     app = Flask("twilio-simulator")
+    app.config["FAULTS"] = faults or RestFaults()
 
     @app.before_request
     def authenticate():
+        request.environ["sim.arrived"] = time.time()
         auth = request.authorization
         if auth is None or auth.username != world.account_sid or auth.password != world.auth_token:
             return _error(401, 20003, "Authenticate")
         if request.view_args and request.view_args.get("account") != world.account_sid:
             return _error(404, 20404, "The requested resource was not found")
+        return _fault(app.config["FAULTS"].pick(request.endpoint or ""))
+
+    def _fault(kind: str | None):
+        if kind == "500":
+            return _error(500, 20500, "Internal Server Error")
+        if kind == "429":
+            response, status = _error(429, 20429, "Too Many Requests")
+            response.headers["Retry-After"] = str(app.config["FAULTS"].retry_after)
+            return response, status
+        if kind == "timeout":
+            time.sleep(app.config["FAULTS"].hang_seconds)
+            return _error(503, 20503, "Service Unavailable")
         return None
 
     @app.after_request
     def record(response):
         params = {k: request.form.getlist(k) for k in request.form}
         body = response.get_data(as_text=True) if response.is_json else ""
-        world.rest_log.append(RestRequest(request.method, request.path, params, response.status_code, body))
+        world.rest_log.append(
+            RestRequest(
+                request.method,
+                request.path,
+                params,
+                response.status_code,
+                body,
+                request.environ.get("sim.arrived", time.time()),
+            )
+        )
         world.transcript.add(
             world.now,
             "service",

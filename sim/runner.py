@@ -19,7 +19,7 @@ import workers.runtime
 from routes import create_app
 from sim.mailbox import Delivered, Mailbox
 from sim.people import Person
-from sim.rest import create_rest_app
+from sim.rest import RestFaults, create_rest_app
 from sim.transcript import Transcript
 from sim.world import World
 from telephony.clock import RedisClock
@@ -41,6 +41,17 @@ CALL_ACTIONS = {
 }
 MAIL_FROM = "Escalations <escalations@sim.example.com>"
 START = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)  # a Tuesday, 10:00 in Chicago
+
+
+class InProcessWorker(SimpleWorker):
+    """RQ's SimpleWorker without its command channel: nobody sends commands to a worker that
+    lives for one burst, and joining the pub/sub thread cost ~0.4 s a burst (tests/chaos)."""
+
+    def subscribe(self) -> None:
+        pass
+
+    def unsubscribe(self) -> None:
+        pass
 
 
 @dataclass
@@ -71,6 +82,9 @@ class Simulation:
     service_port: int = 0
     redis_url: str | None = None
     start: datetime = START
+    rest_faults: RestFaults | None = None  # Twilio failing on purpose (tests/chaos)
+    outbound_calls_per_second: int = 10
+    rest_timeout_seconds: float = 5.0
     transcript: Transcript = field(init=False)
 
     def __post_init__(self):
@@ -105,7 +119,8 @@ class Simulation:
             api_tokens=tokens,
             twilio_api_base_url=f"http://127.0.0.1:{rest_port}",
             virtual_clock=True,
-            outbound_calls_per_second=10,
+            outbound_calls_per_second=self.outbound_calls_per_second,
+            twilio_rest_timeout_seconds=self.rest_timeout_seconds,
             data_dir=self.data_dir,
             smtp_url=self.mailbox.url(),
             smtp_from=MAIL_FROM,
@@ -130,7 +145,7 @@ class Simulation:
         self.world.agent_api = self._agent_api
         try:
             self._served.append(serve(create_app(self.settings, core=self.core), service_port))
-            self._served.append(serve(create_rest_app(self.world), rest_port))
+            self._served.append(serve(create_rest_app(self.world, self.rest_faults), rest_port))
         except (OSError, SystemExit) as exc:
             self.__exit__(None, None, None)
             raise OSError(f"cannot listen on 127.0.0.1:{service_port}") from exc
@@ -149,7 +164,7 @@ class Simulation:
         self.clock.set(self.start + timedelta(seconds=now))
         timers = self.core.ctx.timers
         while timers.release_due() or any(q.count for q in timers.queues()):
-            SimpleWorker(timers.queues(), connection=self.conn).work(burst=True, logging_level="WARNING")
+            InProcessWorker(timers.queues(), connection=self.conn).work(burst=True, logging_level="WARNING")
         self._show_notices()
 
     def _show_notices(self) -> None:
@@ -161,8 +176,8 @@ class Simulation:
             self.transcript.add(self.world.now, "notify", "posts", f"to {note.get('to')}: {note.get('text', '')}")
 
     def _next_timer(self) -> float | None:
-        times = [when for _, when in self.core.ctx.timers.scheduled()]
-        return (min(times) - self.start).total_seconds() if times else None
+        due = self.core.ctx.timers.next_due()
+        return (due - self.start).total_seconds() if due else None
 
     def run(self, seconds: float) -> None:
         self.world.run(until=self.world.now + seconds)

@@ -14,6 +14,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -177,6 +178,13 @@ class World:
         self.sent: list[tuple[str, dict[str, str], int]] = []  # every webhook: url, params, status
         self.rest_log: list = []  # sim.rest.RestRequest, in the order they came
         self.agent_api: Callable[[Person, str, dict], None] | None = None
+        self.pool: ThreadPoolExecutor | None = None
+
+    def deliver_in_parallel(self, threads: int) -> None:
+        """Status callbacks and conference events sent by a pool of threads, as Twilio sends
+        them (concurrently, in no promised order), not one after another: a load of calls
+        (tests/chaos) is then not held up by the simulator."""
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="twilio-events")
 
     # -- the clock --------------------------------------------------------------------
     def at(self, delay: float, action: Callable[[], None]) -> None:
@@ -404,7 +412,10 @@ class World:
         worker would run them (a red flag told mid-call shows mid-call)."""
 
         def send():
-            self.post(url, params)
+            if self.pool is None:
+                self.post(url, params)
+            else:
+                self.pool.submit(self.post, url, params)
             if nudge:
                 self.at(NUDGE_SECONDS, lambda: None)
 

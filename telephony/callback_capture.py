@@ -196,12 +196,14 @@ class CallbackCapture:
         rule = self.ctx.store.capture(esc_id).get("deadline_rule") or cb.deadline
         due = bh.deadline(self.ctx.policy.business_hours, now, rule)
         cb_id = new_id("cb")
+        first_dial = max(start, now + timedelta(seconds=ASAP_DELAY_SECONDS))
         fields = {
             "id": cb_id,
             "escalation_id": esc_id,
             "number": number,
             "window_start": start.isoformat(timespec="seconds"),
             "window_end": end.isoformat(timespec="seconds"),
+            "next_attempt_at": first_dial.isoformat(timespec="seconds"),
             "requested": spoken,
             "asap": asap,
             "status": "scheduled",
@@ -231,7 +233,6 @@ class CallbackCapture:
         if esc["state"] == "briefing" and esc.get("assignee"):
             self.ctx.store.update_callback(cb_id, not_again=[esc["assignee"]])
             self.hold.lead_notice.dismiss_soon(esc_id, "callback_chosen")
-        first_dial = max(start, now + timedelta(seconds=ASAP_DELAY_SECONDS))
         self.ctx.timers.at(first_dial, "workers.jobs.dial_callback", cb_id, 1, key=job_id("dial", cb_id, 1))
         self.ctx.timers.at(due, "workers.jobs.callback_deadline", cb_id, key=job_id("deadline", cb_id))
         self.dialler.ensure_sweeper()

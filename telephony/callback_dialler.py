@@ -78,8 +78,15 @@ class CallbackDialler:
         return False
 
     def _lead_leg(self, cb_id: str, person_id: str, call_sid: str) -> None:
-        self.ctx.store.save_leg(call_sid, {"role": "callback_lead", "person": person_id, "callback": cb_id})
-        self.ctx.store.update_callback(cb_id, lead_call_sid=call_sid, lead=person_id, ringing="")
+        self.ctx.store.link_leg(
+            call_sid,
+            {"role": "callback_lead", "person": person_id, "callback": cb_id},
+            "callback",
+            cb_id,
+            lead_call_sid=call_sid,
+            lead=person_id,
+            ringing="",
+        )
 
     def adopt(self, cb_id: str, call_sid: str, attempt: str) -> bool:
         """R-CB-8: Twilio placed this lead's call but its SID was never saved (the worker died
@@ -151,8 +158,9 @@ class CallbackDialler:
         except TelephonyFailure as exc:
             self.attempt_failed(cb_id, f"could not ring the caller: {exc.message}")
             return "gone"
-        self.ctx.store.save_leg(sid, {"role": "callback_caller", "callback": cb_id})
-        self.ctx.store.update_callback(cb_id, caller_call_sid=sid)
+        self.ctx.store.link_leg(
+            sid, {"role": "callback_caller", "callback": cb_id}, "callback", cb_id, caller_call_sid=sid
+        )
         callback_event(self.ctx, cb, "callback_dialing_caller", cb["number"])
         return "accepted"
 
@@ -259,6 +267,7 @@ class CallbackDialler:
             window_end=end.isoformat(timespec="seconds"),
             window_attempts=0,
             reschedules=reschedules + 1,
+            next_attempt_at=start.isoformat(timespec="seconds"),
         )
         self.ctx.timers.at(
             start, "workers.jobs.dial_callback", cb_id, attempts + 1, key=job_id("dial", cb_id, attempts + 1)
@@ -286,14 +295,14 @@ class CallbackDialler:
         return start, end
 
     def ensure_sweeper(self) -> None:
-        """The sweeper runs while any callback is open; one job, whatever calls this."""
-        if not self.ctx.store.claim_sweeper(SWEEP_SECONDS * 2):
+        """The sweeper runs while any callback is open; one job, whatever calls this. The
+        scheduler calls it too (workers/scheduler.py): a sweep whose worker was killed with it
+        is replaced once it is a sweep late, so the sweeping never stops (found by tests/chaos)."""
+        now = self.ctx.clock.now()
+        due = now + timedelta(seconds=SWEEP_SECONDS)
+        if not self.ctx.store.claim_sweeper(due.timestamp(), now.timestamp() - SWEEP_SECONDS):
             return
-        self.ctx.timers.at(
-            self.ctx.clock.now() + timedelta(seconds=SWEEP_SECONDS),
-            "workers.jobs.sweep_callbacks",
-            key="sweep-callbacks",
-        )
+        self.ctx.timers.at(due, "workers.jobs.sweep_callbacks", key="sweep-callbacks")
 
     def sweep(self, grace_seconds: int = SWEEP_SECONDS) -> list[str]:
         """R-CB-8: a worker that died after claiming an attempt leaves the callback `dialing`
@@ -304,6 +313,10 @@ class CallbackDialler:
         now = self.ctx.clock.now()
         for cb_id in self.ctx.store.callback_ids():
             cb = self.ctx.store.callback(cb_id) or {}
+            if cb.get("status") in ("scheduled", "rescheduled", "overdue"):
+                if self._dial_lost(cb, now, grace_seconds):
+                    recovered.append(cb_id)
+                continue
             if cb.get("status") != "dialing" or cb.get("lead_call_sid"):
                 continue
             claimed = datetime.fromisoformat(cb.get("claimed_at") or now.isoformat())
@@ -337,6 +350,26 @@ class CallbackDialler:
         ):
             self.ensure_sweeper()
         return recovered
+
+    def _dial_lost(self, cb: dict[str, str], now: datetime, grace_seconds: int) -> bool:
+        """R-CB-8: a worker killed after taking a dial job but before claiming its attempt takes
+        the job with it (RQ retries an abandoned job only after minutes, at its next maintenance),
+        and the callback stays `scheduled` with its time long past. Queue the attempt again:
+        the claim is atomic, so if the first job does run after all it finds the attempt taken."""
+        due = max(datetime.fromisoformat(cb[k]) for k in ("window_start", "next_attempt_at") if cb.get(k))
+        if (now - due).total_seconds() < grace_seconds:
+            return False
+        attempt = int(cb.get("attempts") or 0) + 1
+        self.ctx.timers.soon(
+            "workers.jobs.dial_callback",
+            cb["id"],
+            attempt,
+            key=job_id("dial", cb["id"], attempt, "swept", int(now.timestamp())),
+        )
+        callback_event(
+            self.ctx, cb, "callback_recovered", f"attempt {attempt} was due at {due.isoformat()} and had not started"
+        )
+        return True
 
     def _placed_call(self, cb: dict[str, str]) -> tuple[str, str] | None:
         """The call this attempt placed to its lead, if Twilio has one: (SID, status). A call

@@ -67,11 +67,17 @@ class Callbacks:
         start, end = window.window_start, window.window_end
         self._check_window(start, end)
         attempt = int(cb.get("attempts") or 0) + 1
+        first_dial = max(start, self.ctx.clock.now())
         self.ctx.store.update_callback(
-            cb_id, status="rescheduled", window_start=start.isoformat(), window_end=end.isoformat(), window_attempts=0
+            cb_id,
+            status="rescheduled",
+            window_start=start.isoformat(),
+            window_end=end.isoformat(),
+            window_attempts=0,
+            next_attempt_at=first_dial.isoformat(timespec="seconds"),
         )
         self.ctx.timers.at(
-            max(start, self.ctx.clock.now()),
+            first_dial,
             "workers.jobs.dial_callback",
             cb_id,
             attempt,

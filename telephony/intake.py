@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from telephony.context import Context, conference_name
 from telephony.errors import TelephonyFailure
 from telephony.store import TERMINAL_CALL_STATUSES
+from telephony.timers import job_id
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +60,12 @@ class Intake:
             self.caller_arrived(call_sid, "", "")
         self.ctx.timers.right_away("workers.jobs.ring_agent", call_sid)
 
-    def dial_agent(self, caller_sid: str) -> bool:
+    def dial_agent(self, caller_sid: str, tries: int = 0) -> bool:
         """Ring the first available agent into the caller's conference; with none free the
-        caller waits in line and hears the wait message."""
+        caller waits in line and hears the wait message. If Twilio failed for every free agent,
+        the ringing is tried again on the back-off schedule: waiting for an agent's presence to
+        change left the caller in line for good while every agent sat idle (found by tests/chaos)."""
+        twilio_failed = False
         call = self.ctx.store.call(caller_sid)
         if call is None or call.get("status") in TERMINAL_CALL_STATUSES:
             return False
@@ -87,6 +91,7 @@ class Intake:
             except TelephonyFailure as exc:
                 log.warning("could not ring agent %s: %s", agent.id, exc.message)
                 self.ctx.store.release_person(agent.id, caller_sid)
+                twilio_failed = twilio_failed or exc.transient
                 continue
             self.ctx.store.save_leg(
                 joined.call_sid,
@@ -103,6 +108,10 @@ class Intake:
             self.ctx.store.stop_waiting_for_agent(caller_sid)
             return True
         self.ctx.store.wait_for_agent(caller_sid, self.ctx.clock.now().timestamp())
+        if twilio_failed:
+            self.ctx.timers.again(
+                "workers.jobs.ring_agent", caller_sid, tries=tries + 1, key=job_id("ring_agent", caller_sid)
+            )
         return False
 
     def words_while_waiting(self, caller_sid: str) -> str:

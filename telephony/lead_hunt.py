@@ -105,8 +105,15 @@ class LeadHunt:
         if call_sid is None:
             self.ctx.store.add_event(esc_id, self.ctx.event("lead_unavailable", f"{person.name} ({tier}): {why}"))
             return "busy" if why == "busy" else "failed"
-        self.ctx.store.save_leg(call_sid, {"role": "lead", "person": person.id, "escalation": esc_id, "tier": tier})
-        self.ctx.store.update_escalation(esc_id, attempt_call_sid=call_sid, attempt_person=person.id, tier=tier)
+        self.ctx.store.link_leg(
+            call_sid,
+            {"role": "lead", "person": person.id, "escalation": esc_id, "tier": tier},
+            "escalation",
+            esc_id,
+            attempt_call_sid=call_sid,
+            attempt_person=person.id,
+            tier=tier,
+        )
         self.ctx.store.add_event(esc_id, self.ctx.event("dialing_lead", f"{person.name} ({tier})"))
         return "ringing"
 

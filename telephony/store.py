@@ -121,6 +121,14 @@ return 1
 """
 
 
+_CLAIM_SWEEPER = """
+local due = redis.call('GET', KEYS[1])
+if due and tonumber(due) and tonumber(due) >= tonumber(ARGV[2]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', 86400)
+return 1
+"""
+
+
 _COMPARE_AND_SET = """
 local cur = redis.call('HGET', KEYS[1], ARGV[1]) or ''
 if cur ~= ARGV[2] then return 0 end
@@ -188,6 +196,7 @@ class Store:
         # Told of every change to an escalation or a callback, after it is made (R-NOTE-3: the
         # records archive); set once by build_core.
         self.on_change: Callable[[str, str], None] | None = None
+        self._claim_sweeper = conn.register_script(_CLAIM_SWEEPER)
 
     # -- generic helpers -------------------------------------------------
     def _hash(self, key: str) -> dict[str, str] | None:
@@ -479,6 +488,17 @@ class Store:
             pipe.expire(f"{P}leg:{call_sid}", LEG_TTL_SECONDS)
             pipe.execute()
 
+    def link_leg(self, call_sid: str, leg: dict[str, Any], kind: str, ident: str, **fields: Any) -> None:
+        """Save a leg we dialled and point its escalation or callback (`kind`) at it in one
+        transaction: its answer webhook never finds the one without the other. Two writes let a
+        lead who answered in between hear "the caller is no longer on the line", and the next
+        lead be rung (found by tests/chaos under load)."""
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.hset(f"{P}leg:{call_sid}", mapping={k: _text(v) for k, v in leg.items()})
+            pipe.hset(f"{P}{kind}:{ident}", mapping={k: _text(v) for k, v in fields.items()})
+            pipe.execute()
+        self.changed(kind, ident)
+
     def leg(self, call_sid: str) -> dict[str, str] | None:
         if not safe_id(call_sid):
             return None
@@ -533,9 +553,10 @@ class Store:
         self.r.hset(f"{P}capture:{esc_id}", mapping={k: _text(v) for k, v in fields.items()})
         self.r.expire(f"{P}capture:{esc_id}", 86400)
 
-    def claim_sweeper(self, ttl: int) -> bool:
-        """One sweeper job at a time, whoever schedules it."""
-        return bool(self.r.set(f"{P}sweeper", 1, nx=True, ex=ttl))
+    def claim_sweeper(self, due: float, stale_before: float) -> bool:
+        """One sweeper job at a time, whoever schedules it: taken when there is none, or when the
+        one there was due before `stale_before` (its worker died with it, R-CB-8)."""
+        return self._claim_sweeper(keys=[f"{P}sweeper"], args=[due, stale_before]) == 1
 
     def release_sweeper(self) -> None:
         self.r.delete(f"{P}sweeper")

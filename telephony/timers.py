@@ -197,6 +197,15 @@ class Timers:
                 released += 1
         return released
 
+    def next_due(self) -> datetime | None:
+        """When the earliest timer (or RQ retry) falls due, in one round trip (the simulator asks
+        every tick)."""
+        with self.conn.pipeline(transaction=False) as pipe:
+            pipe.zrange(TIMERS, 0, 0, withscores=True)
+            pipe.zrange(ScheduledJobRegistry(queue=self.queue).key, 0, 0, withscores=True)
+            firsts = [first[0][1] for first in pipe.execute() if first]
+        return datetime.fromtimestamp(min(firsts), UTC) if firsts else None
+
     def scheduled(self) -> list[tuple[str, datetime]]:
         """Every timer not yet due or not yet run, with when it is due (UTC)."""
         times = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,11 +27,36 @@ class Joined:
     conference_sid: str
 
 
+RETRY_AFTER_LIMIT_SECONDS = 3.0  # a 429 asking for longer gives up: the step's own retries come later
+
+
+class HttpClient(TwilioHttpClient):
+    """Twilio's HTTP client, remembering (per thread) the Retry-After of a 429, which
+    TwilioRestException does not carry, so the retry waits as long as Twilio asked."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._last = threading.local()
+
+    def request(self, *args, **kwargs):
+        self._last.retry_after = None
+        response = super().request(*args, **kwargs)
+        if response.status_code == 429:
+            try:
+                self._last.retry_after = float((response.headers or {}).get("Retry-After", ""))
+            except ValueError:
+                self._last.retry_after = None
+        return response
+
+    def retry_after(self) -> float | None:
+        return getattr(self._last, "retry_after", None)
+
+
 def make_client(account_sid: str, auth_token: str, api_base_url: str | None = None, timeout: float = 5.0) -> Client:
     """A Twilio client whose every request gives up after `timeout` seconds to connect and again
     to read, so a hung Twilio never holds a web request or a worker (TWILIO_API_BASE_URL: the
     local simulator)."""
-    client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=timeout))
+    client = Client(account_sid, auth_token, http_client=HttpClient(timeout=timeout))
     if api_base_url:
         client.api.base_url = api_base_url
     return client
@@ -58,7 +84,6 @@ class TwilioGateway:
         end_conference_on_exit: bool,
     ) -> Joined:
         """Ring someone straight into a conference (used for agents, who are briefed by screen)."""
-        self.throttle()
         participant = self._do(
             "dial into conference",
             lambda: self.client.conferences(conference).participants.create(
@@ -74,6 +99,7 @@ class TwilioGateway:
                 conference_status_callback=conference_status_callback,
                 conference_status_callback_event=CONFERENCE_EVENTS,
             ),
+            outbound=True,
         )
         return Joined(call_sid=participant.call_sid, conference_sid=participant.conference_sid)
 
@@ -83,7 +109,6 @@ class TwilioGateway:
         """An outbound call that first runs our TwiML (a lead hears the announcement, R-WARM-2);
         with machine detection the TwiML request says who answered (AnsweredBy)."""
         extra = {"machine_detection": machine_detection} if machine_detection else {}
-        self.throttle()
         call = self._do(
             "place call",
             lambda: self.client.calls.create(
@@ -97,6 +122,7 @@ class TwilioGateway:
                 status_callback_method="POST",
                 **extra,
             ),
+            outbound=True,
         )
         return call.sid
 
@@ -180,7 +206,6 @@ class TwilioGateway:
         agent (Coaching + CallSidToCoach). No beep on joining or leaving, and never starting or
         ending the conference: the caller hears nothing of it."""
         mode = {"coaching": True, "call_sid_to_coach": coach_call_sid} if coach_call_sid else {"muted": True}
-        self.throttle()
         participant = self._do(
             "listen in",
             lambda: self.client.conferences(conference_sid).participants.create(
@@ -195,6 +220,7 @@ class TwilioGateway:
                 status_callback_event=CALL_PROGRESS_EVENTS,
                 **mode,
             ),
+            outbound=True,
         )
         return participant.call_sid
 
@@ -209,21 +235,32 @@ class TwilioGateway:
             "switch listening", lambda: self.client.conferences(conference_sid).participants(call_sid).update(**mode)
         )
 
-    def _do(self, what: str, action, missing_ok: bool = False):
-        """One REST call; Twilio's 429 (too many requests) is retried with back-off, anything
-        else becomes a TelephonyFailure naming what could not be done: `transient` when Twilio
-        was unreachable, timed out or failed (worth trying again later), not when it refused
-        this request (a bad number: try someone else)."""
+    def _retry_after(self) -> float | None:
+        http = getattr(self.client, "http_client", None)
+        return http.retry_after() if isinstance(http, HttpClient) else None
+
+    def _do(self, what: str, action, missing_ok: bool = False, outbound: bool = False):
+        """One REST call; Twilio's 429 (too many requests) is retried with back-off, never sooner
+        than its Retry-After asks (one longer than RETRY_AFTER_LIMIT_SECONDS gives up), and every
+        try of an outbound call takes its own slot of OUTBOUND_CALLS_PER_SECOND (a retry that did
+        not went over it: found by tests/chaos). Anything else becomes a TelephonyFailure naming
+        what could not be done: `transient` when Twilio was unreachable, timed out or failed
+        (worth trying again later), not when it refused this request (a bad number: try someone
+        else)."""
         for delay in (*self.retry_delays, None):
+            if outbound:
+                self.throttle()
             try:
                 return action()
             except TwilioRestException as exc:
                 if missing_ok and exc.status == 404:
                     log.info("%s: already gone (%s)", what, exc.msg)
                     return None
-                if exc.status == 429 and delay is not None:
-                    log.warning("%s: Twilio says too many requests; again in %.1f s", what, delay)
-                    self.sleep(delay)
+                asked = self._retry_after() if exc.status == 429 else None
+                if exc.status == 429 and delay is not None and (asked or 0) <= RETRY_AFTER_LIMIT_SECONDS:
+                    wait = max(delay, asked or 0)
+                    log.warning("%s: Twilio says too many requests; again in %.1f s", what, wait)
+                    self.sleep(wait)
                     continue
                 TWILIO_ERRORS.labels(operation=what, status=str(exc.status)).inc()
                 raise TelephonyFailure(

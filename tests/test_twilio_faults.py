@@ -122,3 +122,39 @@ def test_a_500_on_the_callback_offer_after_every_tier_declined_is_tried_again__R
     assert "tiers_exhausted" in events(harness, esc_id)
     harness.advance(400)
     assert len(redirects(harness, caller_sid)) == 1, "hold timers stopped once the caller was at the offer"
+
+
+def test_a_429_is_retried_no_sooner_than_retry_after_and_each_try_takes_a_cps_slot__R_ESC_7(redis_conn):
+    """Found by tests/chaos/test_twilio_failing.py: the retry after a 429 came after 0.5 s whatever
+    Retry-After said, and without a slot of OUTBOUND_CALLS_PER_SECOND."""
+    from twilio.base.exceptions import TwilioRestException
+
+    from telephony.throttle import OutboundThrottle
+    from telephony.twilio_gateway import HttpClient, TwilioGateway, make_client
+
+    client = make_client("AC" + "1" * 32, "token")
+    assert isinstance(client.http_client, HttpClient)
+    now, slept, taken = [1000.0], [], []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    throttle = OutboundThrottle(redis_conn, 1, now=lambda: now[0], sleep=sleep)
+    gateway = TwilioGateway(client, "+13125550100", throttle=lambda: (taken.append(now[0]), throttle()), sleep=sleep)
+    tries = []
+
+    def create():
+        tries.append(now[0])
+        if len(tries) == 1:
+            client.http_client._last.retry_after = 2.0
+            raise TwilioRestException(429, "/Calls.json", "Too Many Requests", 20429)
+        return "CA-placed"
+
+    assert gateway._do("place call", create, outbound=True) == "CA-placed"
+    assert tries[1] - tries[0] >= 2.0, "Retry-After: 2 was waited out"
+    assert len(taken) == 2 and int(tries[1]) != int(tries[0]), "the retry took a slot of its own"
+
+    now[0] = 2000.95
+    throttle()
+    assert now[0] == 2001.0, "no slot in the last 0.1 s of a second: the request would land in the next"

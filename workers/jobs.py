@@ -74,9 +74,10 @@ def offer_callback(escalation_id: str, leads_busy: bool, tries: int = 0) -> None
 
 
 @about("call_sid")
-def ring_agent(call_sid: str) -> bool:
-    """The caller is in their conference hearing the wait message; ring their agent now."""
-    return core().intake.dial_agent(call_sid)
+def ring_agent(call_sid: str, tries: int = 0) -> bool:
+    """The caller is in their conference hearing the wait message; ring their agent now (again,
+    after Twilio failed, with `tries`)."""
+    return core().intake.dial_agent(call_sid, tries)
 
 
 @about("escalation_id")

@@ -21,6 +21,7 @@ import redis
 LEASE_KEY = "esc:scheduler-lease"
 LEASE_SECONDS = 5
 TICK_SECONDS = 0.2  # a due timer waits at most this long for the scheduler
+HOUSEKEEPING_SECONDS = 5  # how often the lease holder makes sure the callback sweeper is alive
 
 log = logging.getLogger("workers.scheduler")
 
@@ -35,9 +36,11 @@ return 0
 
 
 class Scheduler:
-    def __init__(self, conn: redis.Redis, timers, name: str | None = None):
+    def __init__(self, conn: redis.Redis, timers, name: str | None = None, housekeeping=None):
         self.conn = conn
         self.timers = timers
+        self.housekeeping = housekeeping
+        self._next_housekeeping = 0.0
         self.name = name or f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._renew = conn.register_script(_RENEW)
         self.stopping = False
@@ -53,7 +56,11 @@ class Scheduler:
         if not self.leading:
             log.info("scheduler %s holds the lease and moves the timers", self.name)
         self.leading = True
-        return self.timers.release_due()
+        moved = self.timers.release_due()
+        if self.housekeeping is not None and time.monotonic() >= self._next_housekeeping:
+            self._next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
+            self.housekeeping()
+        return moved
 
     def run(self) -> None:
         outage = False
@@ -81,7 +88,7 @@ class Scheduler:
 def main() -> None:
     from workers.runtime import core
 
-    scheduler = Scheduler(core().ctx.store.r, core().ctx.timers)
+    scheduler = Scheduler(core().ctx.store.r, core().ctx.timers, housekeeping=core().dialler.ensure_sweeper)
 
     def stop(*_):
         scheduler.stopping = True
