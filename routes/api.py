@@ -16,6 +16,7 @@ from routes.openapi import (
     Escalations,
     Listening,
     Presence,
+    Queues,
     StateQuery,
     StatusQuery,
     WarningState,
@@ -27,6 +28,7 @@ from telephony.case_routing import CaseUpdate
 from telephony.core import Core
 from telephony.errors import DomainError, InvalidRequest
 from telephony.escalation_request import ConnectRequest, EscalationRequest, PresenceRequest, RescheduleRequest
+from telephony.queues import queue_view
 from telephony.warning_protocol import WarningAction, WarningRequest
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -207,6 +209,14 @@ def stop_listening(call_sid: str):
 @staff()
 def presence(person_id: str):
     return jsonify(core().set_presence(g.actor, person_id, json_body()))
+
+
+@bp.get("/queues")
+@SPEC.validate(resp=responses(200, Queues, 403), tags=["operations"], skip_validation=True)
+@staff("lead", "supervisor", "manager")
+def queues():
+    """Issue 11: the queues, workers and scheduler a lead watches (the console's rq-dashboard)."""
+    return jsonify(queue_view(core().ctx))
 
 
 @bp.get("/openapi.json")

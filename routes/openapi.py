@@ -170,6 +170,33 @@ def responses(ok: int, model: type[BaseModel] | None, *errors: int) -> Response:
     return Response(**{f"HTTP_{ok}": model}, **codes)
 
 
+class QueueCounts(BaseModel):
+    name: str
+    queued: int
+    scheduled: int = Field(description="timers not yet due: check-ins, hold limits, callback dials, retries")
+    started: int
+    failed: int
+    deferred: int
+
+
+class WorkerSeen(BaseModel):
+    name: str
+    state: str = Field(description="idle, busy, suspended, ...")
+    queues: list[str]
+    last_heartbeat: str | None
+    seconds_since_heartbeat: float | None
+    current_job: str | None
+
+
+class Queues(BaseModel):
+    """GET /api/queues (leads and up): the RQ queues, workers and the scheduler's lease holder."""
+
+    queues: list[QueueCounts]
+    workers: list[WorkerSeen]
+    scheduler: str | None = Field(description="the scheduler moving the timers now (none: timers are not moving)")
+    at: str
+
+
 class ConsoleMe(BaseModel):
     id: str
     name: str

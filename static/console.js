@@ -67,6 +67,32 @@ async function refresh() {
   if (cbs.ok) state.callbacks = cbs.data.callbacks;
   await loadConsole();
   drawBoard(); drawCallbacks(); drawAgent();
+  if (isLead()) await drawQueues();
+}
+
+// -- the queues and workers (leads and up: GET /api/queues) -----------------------------------------
+async function drawQueues() {
+  const r = await api("GET", "/api/queues");
+  if (!r.ok) return;
+  const queues = document.querySelector("#queues tbody");
+  queues.replaceChildren();
+  for (const q of r.data.queues) {
+    const row = el("tr", null, { "data-queue": q.name });
+    for (const v of [q.name, q.queued, q.scheduled, q.started, q.failed, q.deferred]) row.append(el("td", v));
+    if (q.failed) row.classList.add("red");
+    queues.append(row);
+  }
+  const workers = document.querySelector("#workers tbody");
+  workers.replaceChildren();
+  for (const w of r.data.workers) {
+    const row = el("tr", null, { "data-worker": w.name });
+    const beat = w.seconds_since_heartbeat === null ? "never" : `${Math.round(w.seconds_since_heartbeat)} s ago`;
+    row.append(el("td", w.name), el("td", w.state), el("td", beat), el("td", w.current_job || "—"));
+    workers.append(row);
+  }
+  if (!r.data.workers.length) workers.append(el("tr")).append(el("td", "No RQ worker is running: no timer or callback will run."));
+  document.getElementById("scheduler").textContent = r.data.scheduler
+    ? `Timers moved by ${r.data.scheduler}` : "No scheduler holds the lease: timers are not moving.";
 }
 
 let pending = null;

@@ -15,6 +15,7 @@ from telephony.errors import Conflict, Forbidden, NotFound, TelephonyFailure
 from telephony.escalation_request import ConnectRequest, EscalationRequest, parse
 from telephony.hold import Hold
 from telephony.lead_hunt import LeadHunt
+from telephony.masking import escalation_for
 from telephony.notify import Notifier
 from telephony.store import TERMINAL_CALL_STATUSES
 from telephony.timers import job_id
@@ -279,7 +280,7 @@ class WarmTransfer:
         ids = self.ctx.store.escalation_ids(state)
         if actor is not None and actor.role == "agent":
             ids = [i for i in ids if self.visible(actor, self.ctx.store.escalation(i) or {})]
-        return [self.view(i) for i in ids]
+        return [escalation_for(actor, self.view(i)) for i in ids]
 
     @staticmethod
     def visible(actor: ApiToken, esc: dict[str, str]) -> bool:

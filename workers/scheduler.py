@@ -18,7 +18,8 @@ import uuid
 
 import redis
 
-LEASE_KEY = "esc:scheduler-lease"
+from telephony.queues import SCHEDULER_LEASE_KEY as LEASE_KEY
+
 LEASE_SECONDS = 5
 TICK_SECONDS = 0.5
 
@@ -35,8 +36,9 @@ return 0
 
 
 class Scheduler:
-    def __init__(self, conn: redis.Redis, timers, name: str | None = None):
+    def __init__(self, conn: redis.Redis, timers, name: str | None = None, tick_seconds: float = TICK_SECONDS):
         self.conn = conn
+        self.tick_seconds = tick_seconds
         self.timers = timers
         self.name = name or f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._renew = conn.register_script(_RENEW)
@@ -67,7 +69,7 @@ class Scheduler:
                 if not outage:
                     log.error("scheduler %s: Redis does not answer (%s); waiting for it", self.name, exc)
                 outage, self.leading = True, False
-            time.sleep(TICK_SECONDS)
+            time.sleep(self.tick_seconds)
         self.release()
 
     def release(self) -> None:
@@ -81,7 +83,16 @@ class Scheduler:
 def main() -> None:
     from workers.runtime import core
 
-    scheduler = Scheduler(core().ctx.store.r, core().ctx.timers)
+    tick = os.environ.get("SCHEDULER_TICK_SECONDS", "").strip() or str(TICK_SECONDS)
+    try:
+        tick_seconds = float(tick)
+    except ValueError:
+        tick_seconds = 0.0
+    if not 0.01 <= tick_seconds <= LEASE_SECONDS / 2:
+        raise SystemExit(
+            f"cannot start: SCHEDULER_TICK_SECONDS must be a number of seconds from 0.01 to {LEASE_SECONDS / 2}"
+        )
+    scheduler = Scheduler(core().ctx.store.r, core().ctx.timers, tick_seconds=tick_seconds)
 
     def stop(*_):
         scheduler.stopping = True
