@@ -43,6 +43,7 @@ class Fleet:
     workers: int = 2
     ports: list[int] = field(default_factory=list)
     processes: list[subprocess.Popen] = field(default_factory=list)
+    restarts: int = 0
 
     @property
     def bases(self) -> list[str]:
@@ -83,6 +84,7 @@ class Fleet:
         again (RQ's worker quits on some Redis errors during a fail-over)."""
         for i, process in enumerate(self.processes):
             if process.poll() is not None and i >= self.web:
+                self.restarts += 1
                 n = i - self.web
                 if n < self.workers:
                     self.processes[i] = self.worker(n)
