@@ -167,7 +167,7 @@ def warn(call_sid: str):
     resp=Response(
         HTTP_200=WarningState,
         HTTP_201=Escalation,
-        **{f"HTTP_{code}": ErrorBody for code in (400, 401, 403, 404, 409, 502)},
+        **{f"HTTP_{code}": ErrorBody for code in (400, 401, 403, 404, 409, 429, 502)},
     ),
     tags=["warning protocol"],
     skip_validation=True,

@@ -165,8 +165,9 @@ class StatusQuery(BaseModel):
 
 
 def responses(ok: int, model: type[BaseModel] | None, *errors: int) -> Response:
-    """The success and the errors an endpoint answers with; 401 always (a bearer token is needed)."""
-    codes = {f"HTTP_{code}": Error for code in (400, 401, *errors)}
+    """The success and the errors an endpoint answers with; 401 and 429 always (a bearer token is
+    needed, and an address that sent too many wrong ones is refused for a while)."""
+    codes = {f"HTTP_{code}": Error for code in (400, 401, 429, *errors)}
     return Response(**{f"HTTP_{ok}": model}, **codes)
 
 

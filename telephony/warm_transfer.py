@@ -110,10 +110,12 @@ class WarmTransfer:
     def back_to_agent(self, esc_id: str) -> str:
         """After a refused callback the caller rejoins their conference: with their agent, or
         held on the wait message while another agent is rung."""
-        esc = self.ctx.store.escalation(esc_id) or {}
+        esc = self.ctx.store.escalation(esc_id)
+        if esc is None:
+            raise NotFound(f"No escalation {esc_id}.", code="escalation_not_found")
         if esc.get("agent_present") != "true":
             self.ctx.store.update_call(esc["call_sid"], hold_on_join="true", agent_left="true")
-        return esc.get("call_sid", "")
+        return esc["call_sid"]
 
     def lead_joined(self, esc_id: str) -> None:
         """The lead is in the conference. If the agent has already gone there is nobody to do
