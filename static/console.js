@@ -35,7 +35,7 @@ function button(label, onClick, attrs) {
 
 function masked(number) {
   const digits = String(number || "").replace(/\D/g, "");
-  return digits.length > 4 ? "••• ••• " + digits.slice(-4) : digits || "unknown";
+  return digits.length >= 4 ? "••• ••• " + digits.slice(-4) : digits || "unknown";  // "***0142" from the API, below lead
 }
 
 function now() { return state.console ? Date.parse(state.console.now) : Date.now(); }
@@ -90,7 +90,11 @@ async function drawQueues() {
     row.append(el("td", w.name), el("td", w.state), el("td", beat), el("td", w.current_job || "—"));
     workers.append(row);
   }
-  if (!r.data.workers.length) workers.append(el("tr")).append(el("td", "No RQ worker is running: no timer or callback will run."));
+  if (!r.data.workers.length) {
+    const none = el("tr");
+    none.append(el("td", "No RQ worker is running: no timer or callback will run.", { colspan: "4" }));
+    workers.append(none);
+  }
   document.getElementById("scheduler").textContent = r.data.scheduler
     ? `Timers moved by ${r.data.scheduler}` : "No scheduler holds the lease: timers are not moving.";
 }
