@@ -5,6 +5,8 @@ that every callback was dialled once: the lead's leg, then the caller's."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlparse
 
@@ -29,6 +31,7 @@ class Day:
     callbacks: dict[str, str] = field(default_factory=dict)  # callback id -> escalation id
     played: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
+    _answering: threading.Lock = field(default_factory=threading.Lock)
 
     # -- the stories ---------------------------------------------------------------------------
     def call(self, story: str) -> str:
@@ -59,6 +62,12 @@ class Day:
             h.leg_status(f"/voice/agent/status?caller={caller_sid}", agent_sid, "completed")
         return esc_id
 
+    def calls_at_once(self, stories: list[str]) -> list[str]:
+        """Several callers at the same moment, each with their own agent (as many as there are
+        agents), played in parallel threads; the clock stands still meanwhile."""
+        with ThreadPoolExecutor(max_workers=len(stories)) as pool:
+            return list(pool.map(self.call, stories))
+
     def book_callback(self, caller_sid: str, esc_id: str) -> None:
         """The caller keeps their number and takes "as soon as someone is available"."""
         h = self.harness
@@ -82,8 +91,12 @@ class Day:
     def answer_callbacks(self) -> None:
         """Twilio's side of every callback the workers have dialled: the lead answers and presses
         1, the caller answers (a person), both hang up at the end."""
+        with self._answering:
+            self._answer_callbacks()
+
+    def _answer_callbacks(self) -> None:
         h = self.harness
-        for cb_id in self.callbacks:
+        for cb_id in list(self.callbacks):
             if cb_id in self.played:
                 continue
             dials = self.dials(cb_id)

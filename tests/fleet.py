@@ -159,7 +159,14 @@ class RoundRobin:
         self.served: dict[str, int] = {b: 0 for b in bases}
         self.statuses: dict[int, int] = {}
         self.server_errors: list[str] = []
-        self.http = requests.Session()
+        self._local = threading.local()
+
+    @property
+    def http(self) -> requests.Session:
+        """One session per thread: a test may play two calls at once."""
+        if not hasattr(self._local, "session"):
+            self._local.session = requests.Session()
+        return self._local.session
 
     def open(self, path: str, method: str = "GET", data=None, json=None, headers=None, content_type=None):
         headers = dict(headers or {})
@@ -207,6 +214,13 @@ class FleetHarness(Harness):
         self.work_after_requests = True
         self.fleet = fleet
         self.quiet_limit = 60.0
+        self._events = threading.Lock()
+
+    def conference_event(self, *args, **kwargs):
+        """Harness numbers conference events from one counter: taken one at a time, so two calls
+        played at once never send the same SequenceNumber (which Twilio never does)."""
+        with self._events:
+            return super().conference_event(*args, **kwargs)
 
     def timer_times(self) -> list[float]:
         """When the scheduled timers fall due (read in one command: the scheduler moves them meanwhile)."""
