@@ -301,3 +301,20 @@ def test_a_booked_callback_waits_for_a_replica_when_told_to(redis_conn, monkeypa
     assert redis_conn.hget("esc:callback:cb_waits", "status") == b"scheduled"
     assert any("callback cb_waits: 0 of 1 replicas acknowledged" in r.getMessage() for r in caplog.records)
     assert store_module.Store(redis_conn).replicated("no wait asked") is True
+
+
+@pytest.mark.parametrize(
+    "command", [["rq", "worker", "--burst", "-c", "workers.rq_settings"], ["python", "-m", "workers.scheduler"]]
+)
+def test_a_worker_or_scheduler_with_bad_sentinel_settings_stops_in_one_line(command):
+    from tests.processes import BIN, service_env
+    from tests.support import ROOT
+
+    env = service_env("", REDIS_SENTINELS="10.0.0.5", REDIS_SENTINEL_MASTER="m")
+    result = subprocess.run(
+        [str(BIN / command[0]), *command[1:]], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip() == (
+        "cannot start: REDIS_SENTINELS entry '10.0.0.5' must be host:port; list them as 10.0.0.5:26379,10.0.0.6:26379"
+    ), result.stderr

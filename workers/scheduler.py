@@ -81,7 +81,14 @@ class Scheduler:
 
 
 def main() -> None:
+    from telephony.config import ConfigError
+    from telephony.policy import PolicyError
     from workers.runtime import core
+
+    try:
+        core()
+    except (ConfigError, PolicyError, RuntimeError) as exc:
+        raise SystemExit(f"cannot start: {exc}") from None
 
     tick = os.environ.get("SCHEDULER_TICK_SECONDS", "").strip() or str(TICK_SECONDS)
     try:
