@@ -38,9 +38,11 @@ class AuthFailures:
         except redis.RedisError:
             return
         if count == self.limit:
+            # The address goes in its own field: the message's number masking would take an IP
+            # address for a phone number.
             log.warning(
-                "%d failed sign-ins or tokens from %s in %d s: refusing it until the window ends",
+                "%d failed sign-ins or tokens from one address in %d s: refusing it until the window ends",
                 count,
-                client,
                 self.window_seconds,
+                extra={"client_address": client},
             )

@@ -240,10 +240,10 @@ class FleetHarness(Harness):
 
     def run_jobs(self) -> int:
         """Wait until the scheduler has moved every due timer and the workers have run every job:
-        quiet twice in a row, a few milliseconds apart (a job between queue and registry)."""
+        quiet three times in a row, 10 ms apart (a job passing from one list to the next)."""
         deadline = time.monotonic() + self.quiet_limit
         calm = 0
-        while calm < 2:
+        while calm < 3:
             if time.monotonic() > deadline:
                 raise AssertionError("the workers never went quiet" + (self.fleet.logs() if self.fleet else ""))
             try:
@@ -252,7 +252,7 @@ class FleetHarness(Harness):
                 calm = 0
             if self.fleet is not None:
                 self.fleet.supervise()
-            time.sleep(0.005)
+            time.sleep(0.01)
         return 0
 
     def run_urgent(self) -> None:
