@@ -15,12 +15,13 @@ $(STAMP): requirements.txt .venv/bin/python
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
-# redis-server and wrk from apt when missing (the tests, the demo and the benchmarks start their own
-# Redis on loopback; wrk drives the benchmarks and their smoke test).
+# redis-server, redis-sentinel and wrk from apt when missing (the tests, the demo and the benchmarks
+# start their own Redis on loopback; the fail-over test its own sentinel; wrk drives the benchmarks).
 redis-server:
 	@missing=""; \
 	command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing="$$missing redis-server"; \
 	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
+	command -v redis-sentinel >/dev/null 2>&1 || [ -x /usr/bin/redis-sentinel ] || missing="$$missing redis-sentinel"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing with apt"; \
 		if [ "$$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi; \

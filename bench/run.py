@@ -105,7 +105,8 @@ class Calls:
         from workers import runtime
 
         settings = Settings.from_env(
-            env_for(redis_url, twilio_url) | {"TWILIO_SIGNATURE_CHECK": "off-for-local-development"}
+            env_for(redis_url, twilio_url)
+            | {"TWILIO_SIGNATURE_CHECK": "off-for-local-development", "PUBLIC_BASE_URL": "http://127.0.0.1"}
         )
         self.app = create_app(settings)
         self.core = self.app.extensions["core"]

@@ -6,6 +6,7 @@ import atexit
 import hashlib
 import hmac
 import logging
+from dataclasses import replace
 from datetime import timedelta
 
 import redis
@@ -20,7 +21,7 @@ from telephony.config import ConfigError, Settings, check_persistence
 from telephony.core import Core, build_core
 from telephony.logs import configure_logging
 from telephony.policy import Policy, load_policy
-from telephony.store import persistence_problem
+from telephony.store import connect, persistence_problem
 
 
 def create_app(settings: Settings, core: Core | None = None, clock: Clock | None = None) -> Flask:
@@ -133,19 +134,24 @@ def check_fallback(settings: Settings, policy: Policy) -> None:
 
 
 def connect_redis(settings: Settings) -> redis.Redis:
-    """REDIS_URL, or with none a private redis-server with an append-only file under var/."""
-    url = settings.redis_url
-    if url is None:
+    """REDIS_URL, the master the sentinels name (REDIS_SENTINELS), or with neither a private
+    redis-server with an append-only file under var/."""
+    if settings.redis_url is None and not settings.redis_sentinels:
         from telephony.local_redis import LocalRedis
 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         server = LocalRedis.start(settings.data_dir / "redis", appendonly=True)
         atexit.register(server.stop)
-        url = server.url
-    conn = redis.Redis.from_url(url)
+        settings = replace(settings, redis_url=server.url)
+    where = (
+        f"REDIS_SENTINELS {','.join(f'{h}:{p}' for h, p in settings.redis_sentinels)} (master {settings.redis_sentinel_master})"
+        if settings.redis_sentinels
+        else f"REDIS_URL {settings.redis_url}"
+    )
+    conn = connect(settings)
     try:
         conn.ping()
         check_persistence(settings, persistence_problem(conn), logging.getLogger("routes"))
     except redis.RedisError as exc:
-        raise ConfigError(f"REDIS_URL {url} does not answer: {exc}") from None
+        raise ConfigError(f"{where} does not answer: {exc}") from None
     return conn

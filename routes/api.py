@@ -22,6 +22,7 @@ from routes.openapi import (
     ManagerEmails,
     NoteAdded,
     Presence,
+    Queues,
     RecordsQuery,
     StateQuery,
     StatusQuery,
@@ -41,6 +42,7 @@ from telephony.early_warning import EarlyWarningRequest
 from telephony.errors import DomainError, InvalidRequest
 from telephony.escalation_request import ConnectRequest, EscalationRequest, PresenceRequest, RescheduleRequest
 from telephony.follow_through import TASK_STATUSES, TaskRequest
+from telephony.queues import queue_view
 from telephony.warning_protocol import WarningAction, WarningRequest
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -249,7 +251,7 @@ def warn(call_sid: str):
     resp=Response(
         HTTP_200=WarningState,
         HTTP_201=Escalation,
-        **{f"HTTP_{code}": ErrorBody for code in (400, 401, 403, 404, 409, 502)},
+        **{f"HTTP_{code}": ErrorBody for code in (400, 401, 403, 404, 409, 429, 502)},
     ),
     tags=["warning protocol"],
     skip_validation=True,
@@ -309,6 +311,14 @@ def stop_listening(call_sid: str):
 @staff()
 def presence(person_id: str):
     return jsonify(core().set_presence(g.actor, person_id, json_body()))
+
+
+@bp.get("/queues")
+@SPEC.validate(resp=responses(200, Queues, 403), tags=["operations"], skip_validation=True)
+@staff("lead", "supervisor", "manager")
+def queues():
+    """Issue 11: the queues, workers and scheduler a lead watches (the console's rq-dashboard)."""
+    return jsonify(queue_view(core().ctx))
 
 
 @bp.get("/openapi.json")

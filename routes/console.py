@@ -29,7 +29,7 @@ from wtforms import PasswordField
 from wtforms.validators import InputRequired
 
 from routes.openapi import SPEC, ChangeEvents, ConsoleState, EventsHeaders, VoiceToken, responses
-from routes.security import roles_of, session_actor, sign_in, staff
+from routes.security import auth_failures, client_address, roles_of, session_actor, sign_in, staff
 from telephony.config import ROOT
 from telephony.console import console_state
 from telephony.core import Core
@@ -74,9 +74,16 @@ def home():
 def sign_in_page():
     form = SignInForm()
     error = None
+    if request.method == "POST":
+        wait = auth_failures().retry_after(client_address())
+        if wait is not None:
+            error = f"Too many wrong tokens from this address. Try again in {wait} seconds."
+            page = render_template("sign_in.html", form=form, error=error)
+            return page, 429, {"Retry-After": str(wait)}
     if form.validate_on_submit():
         if sign_in(form.token.data) is not None:
             return redirect(url_for("console.home"))
+        auth_failures().failed(client_address())
         error = "That token is not known here. Check it against API_TOKENS and try again."
     elif request.method == "POST":
         error = next(iter(form.errors.get("token", [])), None) or "The form expired; please sign in again."

@@ -321,8 +321,9 @@ class StatusQuery(BaseModel):
 
 
 def responses(ok: int, model: type[BaseModel] | None, *errors: int) -> Response:
-    """The success and the errors an endpoint answers with; 401 always (a bearer token is needed)."""
-    codes = {f"HTTP_{code}": Error for code in (400, 401, *errors)}
+    """The success and the errors an endpoint answers with; 401 and 429 always (a bearer token is
+    needed, and an address that sent too many wrong ones is refused for a while)."""
+    codes = {f"HTTP_{code}": Error for code in (400, 401, 429, *errors)}
     return Response(**{f"HTTP_{ok}": model}, **codes)
 
 
@@ -337,6 +338,33 @@ class JsonOrCsv(Response):
 
 def export_responses() -> Response:
     return JsonOrCsv(HTTP_200=RecordsExport, **{f"HTTP_{code}": Error for code in (400, 401, 403)})
+
+
+class QueueCounts(BaseModel):
+    name: str
+    queued: int
+    scheduled: int = Field(description="timers not yet due: check-ins, hold limits, callback dials, retries")
+    started: int
+    failed: int
+    deferred: int
+
+
+class WorkerSeen(BaseModel):
+    name: str
+    state: str = Field(description="idle, busy, suspended, ...")
+    queues: list[str]
+    last_heartbeat: str | None
+    seconds_since_heartbeat: float | None
+    current_job: str | None
+
+
+class Queues(BaseModel):
+    """GET /api/queues (leads and up): the RQ queues, workers and the scheduler's lease holder."""
+
+    queues: list[QueueCounts]
+    workers: list[WorkerSeen]
+    scheduler: str | None = Field(description="the scheduler moving the timers now (none: timers are not moving)")
+    at: str
 
 
 class ConsoleMe(BaseModel):

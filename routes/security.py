@@ -10,6 +10,7 @@ import hmac
 from flask import current_app, g, jsonify, request, session
 from twilio.request_validator import RequestValidator
 
+from telephony.auth_failures import AuthFailures
 from telephony.config import STAFF_ROLES, ApiToken
 
 
@@ -35,15 +36,52 @@ def twilio_webhook(view):
     return checked
 
 
+def client_address() -> str:
+    """Who is asking, for the failed sign-in count: the connecting address, or behind
+    TRUSTED_PROXY_HOPS proxies the address the outermost of them saw (X-Forwarded-For, counted
+    from the right, so a client cannot choose its own by sending the header)."""
+    hops = current_app.config["SETTINGS"].trusted_proxy_hops
+    forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",") if a.strip()]
+    if hops and len(forwarded) >= hops:
+        return forwarded[-hops]
+    return request.remote_addr or "unknown"
+
+
+def auth_failures() -> AuthFailures:
+    settings = current_app.config["SETTINGS"]
+    store = current_app.extensions["core"].ctx.store
+    return AuthFailures(store, settings.auth_failure_limit, settings.auth_failure_window_seconds)
+
+
+def too_many_failures(retry_after: int):
+    return (
+        jsonify(
+            error="too_many_failed_sign_ins",
+            message=f"Too many wrong tokens from this address; try again in {retry_after} seconds.",
+        ),
+        429,
+        {"Retry-After": str(retry_after)},
+    )
+
+
 def staff(*roles: str):
-    """Bearer token -> person and role (API_TOKENS); 401 without one, 403 for the wrong role."""
+    """Bearer token -> person and role (API_TOKENS); 401 without one, 403 for the wrong role,
+    429 for an address that sent too many wrong tokens (a right one is never counted)."""
 
     def wrap(view):
         @functools.wraps(view)
         def checked(*args, **kwargs):
             header = request.headers.get("Authorization", "")
             scheme, _, token = header.partition(" ")
-            actor = _lookup(token.strip()) if scheme.lower() == "bearer" else None
+            actor = None
+            if header:
+                limiter = auth_failures()
+                wait = limiter.retry_after(client_address())
+                if wait is not None:
+                    return too_many_failures(wait)
+                actor = _lookup(token.strip()) if scheme.lower() == "bearer" else None
+                if actor is None:
+                    limiter.failed(client_address())
             if actor is None and not header:
                 actor = session_actor()
                 if actor is not None and request.method not in ("GET", "HEAD", "OPTIONS"):

@@ -3,7 +3,7 @@
 # (timers) and, with REDIS_URL unset, a private append-only redis-server: all under supervisord,
 # each restarted when it exits. Ctrl-C stops everything, the private Redis too.
 # Settings come from the environment (or .env): PORT (8000), BIND (0.0.0.0:$PORT), WEB_WORKERS (2),
-# RQ_WORKERS (2), LOCAL_REDIS_PORT (a free one).
+# RQ_WORKERS (2), LOCAL_REDIS_PORT (a free one). With REDIS_SENTINELS set, Redis is found through them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -f .env ]; then set -a; . ./.env; set +a; fi
@@ -17,7 +17,9 @@ port_free() { "$PY" -c "import socket,sys; h,_,p=sys.argv[1].rpartition(':'); s=
 if ! port_free "$BIND"; then
   echo "cannot start: $BIND is already in use (set PORT or BIND)" >&2; exit 2
 fi
-if [ -z "${REDIS_URL:-}" ]; then
+if [ -n "${REDIS_SENTINELS:-}" ]; then
+  export PRIVATE_REDIS=false LOCAL_REDIS_PORT=0 LOCAL_REDIS_DIR="$PWD/var/redis"   # the sentinels name the master
+elif [ -z "${REDIS_URL:-}" ]; then
   export PRIVATE_REDIS=true LOCAL_REDIS_DIR="$PWD/var/redis"
   mkdir -p "$LOCAL_REDIS_DIR"
   if [ -n "${LOCAL_REDIS_PORT:-}" ]; then
@@ -31,5 +33,5 @@ else
 fi
 "$PY" wsgi.py --check   # a bad setting or policy: one line, exit 2
 if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then rm -rf "$PROMETHEUS_MULTIPROC_DIR"; mkdir -p "$PROMETHEUS_MULTIPROC_DIR"; fi
-echo "serving on $BIND with $WEB_WORKERS web and $RQ_WORKERS RQ workers; Redis $REDIS_URL$([ "$PRIVATE_REDIS" = true ] && echo ' (private, var/redis)')"
+echo "serving on $BIND with $WEB_WORKERS web and $RQ_WORKERS RQ workers; Redis ${REDIS_URL:-through the sentinels $REDIS_SENTINELS}$([ "$PRIVATE_REDIS" = true ] && echo ' (private, var/redis)')"
 exec .venv/bin/supervisord -c deploy/supervisord.conf

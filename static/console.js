@@ -35,7 +35,7 @@ function button(label, onClick, attrs) {
 
 function masked(number) {
   const digits = String(number || "").replace(/\D/g, "");
-  return digits.length > 4 ? "••• ••• " + digits.slice(-4) : digits || "unknown";
+  return digits.length >= 4 ? "••• ••• " + digits.slice(-4) : digits || "unknown";  // "***0142" from the API, below lead
 }
 
 function now() { return state.console ? Date.parse(state.console.now) : Date.now(); }
@@ -67,6 +67,36 @@ async function refresh() {
   if (cbs.ok) state.callbacks = cbs.data.callbacks;
   await loadConsole();
   drawBoard(); drawLiveCalls(); drawCallbacks(); drawAgent();
+  if (isLead()) await drawQueues();
+}
+
+// -- the queues and workers (leads and up: GET /api/queues) -----------------------------------------
+async function drawQueues() {
+  const r = await api("GET", "/api/queues");
+  if (!r.ok) return;
+  const queues = document.querySelector("#queues tbody");
+  queues.replaceChildren();
+  for (const q of r.data.queues) {
+    const row = el("tr", null, { "data-queue": q.name });
+    for (const v of [q.name, q.queued, q.scheduled, q.started, q.failed, q.deferred]) row.append(el("td", v));
+    if (q.failed) row.classList.add("red");
+    queues.append(row);
+  }
+  const workers = document.querySelector("#workers tbody");
+  workers.replaceChildren();
+  for (const w of r.data.workers) {
+    const row = el("tr", null, { "data-worker": w.name });
+    const beat = w.seconds_since_heartbeat === null ? "never" : `${Math.round(w.seconds_since_heartbeat)} s ago`;
+    row.append(el("td", w.name), el("td", w.state), el("td", beat), el("td", w.current_job || "—"));
+    workers.append(row);
+  }
+  if (!r.data.workers.length) {
+    const none = el("tr");
+    none.append(el("td", "No RQ worker is running: no timer or callback will run.", { colspan: "4" }));
+    workers.append(none);
+  }
+  document.getElementById("scheduler").textContent = r.data.scheduler
+    ? `Timers moved by ${r.data.scheduler}` : "No scheduler holds the lease: timers are not moving.";
 }
 
 let pending = null;

@@ -10,6 +10,7 @@ from telephony.config import ApiToken
 from telephony.context import Context
 from telephony.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from telephony.escalation_request import RescheduleRequest, parse
+from telephony.masking import callback_for
 from telephony.notify import Notifier
 from telephony.timers import job_id
 
@@ -126,7 +127,7 @@ class Callbacks:
                 in ((self.ctx.store.escalation(v["escalation_id"]) or {}).get(k) for k in ("agent_id", "created_by"))
             }
             views = [v for v in views if v["escalation_id"] in mine]
-        return [v for v in views if status is None or v["status"] == status]
+        return [callback_for(actor, v) for v in views if status is None or v["status"] == status]
 
     def view(self, cb_id: str) -> dict:
         cb = self._get(cb_id)

@@ -3,6 +3,7 @@ start-up with one line naming it, never a traceback at the first call."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -56,6 +57,12 @@ class Settings:
     secret_key: str = ""
     finished_keep_seconds: int = 3 * 86400
     records_retention_days: int = 400
+    redis_sentinels: tuple[tuple[str, int], ...] = ()
+    redis_sentinel_master: str = ""
+    redis_wait_replicas: int = 0
+    auth_failure_limit: int = 10
+    auth_failure_window_seconds: int = 300
+    trusted_proxy_hops: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -83,9 +90,17 @@ class Settings:
         api_base = env.get("TWILIO_API_BASE_URL", "").strip().rstrip("/") or None
         if api_base and urlparse(api_base).scheme not in ("http", "https"):
             raise ConfigError("TWILIO_API_BASE_URL must be an http(s) URL")
+        if check != "on" and not is_loopback(parsed.hostname or ""):
+            raise ConfigError(
+                "TWILIO_SIGNATURE_CHECK may be off only when PUBLIC_BASE_URL is a loopback address "
+                f"(127.0.0.1, ::1, localhost), not {parsed.hostname}: anyone could forge Twilio's webhooks"
+            )
         redis_url = env.get("REDIS_URL", "").strip() or None
         if redis_url and urlparse(redis_url).scheme not in ("redis", "rediss", "unix"):
             raise ConfigError("REDIS_URL must be a redis:// URL")
+        sentinels, sentinel_master = _sentinels(env)
+        if sentinels and redis_url:
+            raise ConfigError("set REDIS_URL or REDIS_SENTINELS, not both (with sentinels they find the master)")
         policy_file = Path(env.get("POLICY_FILE", "").strip() or ROOT / "policies" / "default.toml")
         if not policy_file.is_file():
             raise ConfigError(f"POLICY_FILE {policy_file} does not exist")
@@ -117,6 +132,12 @@ class Settings:
             secret_key=_secret_key(env),
             finished_keep_seconds=_positive(env, "FINISHED_KEEP_SECONDS", 3 * 86400),
             records_retention_days=_positive(env, "RECORDS_RETENTION_DAYS", 400),
+            redis_sentinels=sentinels,
+            redis_sentinel_master=sentinel_master,
+            redis_wait_replicas=_whole(env, "REDIS_WAIT_REPLICAS", 0, 0, 10),
+            auth_failure_limit=_whole(env, "AUTH_FAILURE_LIMIT", 10, 1, 10_000),
+            auth_failure_window_seconds=_whole(env, "AUTH_FAILURE_WINDOW_SECONDS", 300, 1, 86_400),
+            trusted_proxy_hops=_whole(env, "TRUSTED_PROXY_HOPS", 0, 0, 5),
         )
 
     def own_numbers(self) -> set[str]:
@@ -161,6 +182,50 @@ def _smtp(env: Mapping[str, str]) -> tuple[str, str]:
             "SMTP_FROM must be an email address, e.g. escalations@example.com or Escalations <esc@example.com>"
         )
     return url, sender
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost: only this machine can reach the service there."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _sentinels(env: Mapping[str, str]) -> tuple[tuple[tuple[str, int], ...], str]:
+    """REDIS_SENTINELS (host:port,host:port) and the master they watch, REDIS_SENTINEL_MASTER."""
+    raw = env.get("REDIS_SENTINELS", "").strip()
+    master = env.get("REDIS_SENTINEL_MASTER", "").strip()
+    if not raw:
+        if master:
+            raise ConfigError(
+                "REDIS_SENTINEL_MASTER is set but REDIS_SENTINELS is not: list the sentinels as host:port,host:port"
+            )
+        return (), ""
+    found = []
+    for entry in (e.strip() for e in raw.split(",")):
+        host, _, port = entry.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(
+                f"REDIS_SENTINELS entry {entry!r} must be host:port; list them as 10.0.0.5:26379,10.0.0.6:26379"
+            )
+        found.append((host.strip("[]"), int(port)))
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", master):
+        raise ConfigError(
+            "REDIS_SENTINEL_MASTER must name the master the sentinels watch (the name in `sentinel monitor <name> ...`)"
+        )
+    return tuple(found), master
+
+
+def _whole(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}")
+    return int(raw)
 
 
 def _secret_key(env: Mapping[str, str]) -> str:

@@ -27,6 +27,7 @@ from telephony.lead_hunt import LeadHunt
 from telephony.lead_notice import LeadNotice
 from telephony.listen_in import ListenIn
 from telephony.manager_email import ManagerEmails
+from telephony.masking import call_for
 from telephony.notify import Notifier
 from telephony.policy import Policy, load_policy
 from telephony.records import Records
@@ -160,15 +161,18 @@ class Core:
             if actor.role == "agent" and call.get("agent_id") != actor.person_id:
                 continue
             calls.append(
-                {
-                    "call_sid": sid,
-                    "from": call.get("from", ""),
-                    "account": call.get("account", ""),
-                    "agent": call.get("agent_id") or None,
-                    "escalation_id": self.ctx.store.open_escalation_id(sid),
-                    "arrived_at": call.get("arrived_at"),
-                    "early_warning": early_warning_of(call),
-                }
+                call_for(
+                    actor,
+                    {
+                        "call_sid": sid,
+                        "from": call.get("from", ""),
+                        "account": call.get("account", ""),
+                        "agent": call.get("agent_id") or None,
+                        "escalation_id": self.ctx.store.open_escalation_id(sid),
+                        "arrived_at": call.get("arrived_at"),
+                        "early_warning": early_warning_of(call),
+                    },
+                )
             )
         return sorted(calls, key=lambda c: c["arrived_at"] or "")
 
@@ -192,7 +196,7 @@ def build_core(settings: Settings, conn: redis.Redis, clock: Clock | None = None
     clock = clock or (RedisClock(conn) if settings.virtual_clock else SystemClock())
     ctx = Context(
         policy=policy,
-        store=Store(conn, keep_seconds=settings.finished_keep_seconds),
+        store=Store(conn, keep_seconds=settings.finished_keep_seconds, wait_replicas=settings.redis_wait_replicas),
         twilio=TwilioGateway(
             client, settings.twilio_caller_id, OutboundThrottle(conn, settings.outbound_calls_per_second)
         ),

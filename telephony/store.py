@@ -4,17 +4,22 @@ that must not race (a state transition, claiming a lead, creating an escalation)
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import Callable
 from typing import Any
 
 import redis
+from redis.sentinel import Sentinel
+
+log = logging.getLogger(__name__)
 
 P = "esc:"
 EVENTS = f"{P}events"
 EVENTS_KEPT = 1000
 RECORDS = f"{P}records"
+WAIT_MS = 1000
 # Ids that come from outside (URLs, API paths) become parts of keys: only these characters, so
 # `esc_x:timeline` can never reach another key.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
@@ -178,10 +183,19 @@ return id
 """
 
 
+_COUNT_FAILURE = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+
+
 class Store:
-    def __init__(self, conn: redis.Redis, keep_seconds: int = DEFAULT_KEEP_SECONDS):
+    def __init__(self, conn: redis.Redis, keep_seconds: int = DEFAULT_KEEP_SECONDS, wait_replicas: int = 0):
         self.r = conn
         self.keep_seconds = keep_seconds
+        self.wait_replicas = wait_replicas
+        self._count_failure = conn.register_script(_COUNT_FAILURE)
         self._changed = conn.register_script(_CHANGED)
         self._finish_fields = conn.register_script(_FINISH_FIELDS)
         self._save_call = conn.register_script(_SAVE_CALL)
@@ -524,7 +538,33 @@ class Store:
             pipe.hset(f"{P}callback:{cb_id}", mapping={k: _text(v) for k, v in fields.items()})
             pipe.zadd(f"{P}callbacks", {cb_id: at})
             pipe.execute()
+        self.replicated(f"callback {cb_id}")
         self.changed("callback", cb_id)
+
+    def replicated(self, what: str) -> bool:
+        """Behind Sentinel, a write the master acknowledged but has not yet sent to a replica is
+        lost when that master dies and the replica takes over. REDIS_WAIT_REPLICAS > 0: wait (up
+        to WAIT_MS) for that many replicas to have it before the caller is told it is booked."""
+        if not self.wait_replicas:
+            return True
+        have = self.r.wait(self.wait_replicas, WAIT_MS)
+        if have < self.wait_replicas:
+            log.warning("%s: %d of %d replicas acknowledged within %d ms", what, have, self.wait_replicas, WAIT_MS)
+        return have >= self.wait_replicas
+
+    # -- failed sign-ins and tokens, per client address --------------------------------
+    def count_auth_failure(self, client: str, window_seconds: int) -> int:
+        """One more failed sign-in or bearer token from this address in the current window."""
+        return int(self._count_failure(keys=[f"{P}auth-failures:{client[:64]}"], args=[window_seconds]))
+
+    def auth_failures(self, client: str) -> tuple[int, int]:
+        """(failures in the current window, seconds until it ends)."""
+        key = f"{P}auth-failures:{client[:64]}"
+        with self.r.pipeline(transaction=False) as pipe:
+            pipe.get(key)
+            pipe.ttl(key)
+            count, ttl = pipe.execute()
+        return int(count or 0), max(int(ttl), 1)
 
     def callback(self, cb_id: str) -> dict[str, str] | None:
         if not safe_id(cb_id):
@@ -799,3 +839,23 @@ def persistence_problem(conn: redis.Redis) -> tuple[str, bool]:
         "Redis has no persistence (appendonly no, no save points): a restart would lose booked callbacks; set appendonly yes",
         True,
     )
+
+
+def connect(settings) -> redis.Redis:
+    """The one way every process (web, RQ worker, scheduler) reaches Redis: REDIS_URL, or through
+    Redis Sentinel (REDIS_SENTINELS, REDIS_SENTINEL_MASTER), whose client finds the current master
+    again after a fail-over. Raises ConnectionError with one line when nothing answers."""
+    if settings.redis_sentinels:
+        return sentinel_master(settings.redis_sentinels, settings.redis_sentinel_master)
+    return redis.Redis.from_url(settings.redis_url)
+
+
+def sentinel_master(sentinels, master: str, **kwargs: Any) -> redis.Redis:
+    sentinel = Sentinel(
+        list(sentinels),
+        socket_timeout=2,
+        sentinel_kwargs={"socket_timeout": 1, "socket_connect_timeout": 1},
+        socket_connect_timeout=2,
+        **kwargs,
+    )
+    return sentinel.master_for(master, socket_timeout=5, socket_connect_timeout=2)

@@ -191,11 +191,20 @@ class Timers:
         ids = registry.get_jobs_to_schedule(int(now))
         released = 0
         for key, job in zip(ids, Job.fetch_many(ids, connection=self.conn), strict=True):
-            registry.remove(key)
-            if job is not None:
-                self.queue.enqueue_job(job)
-                released += 1
+            # One MULTI: a scheduler killed between taking a timer off the registry and queueing
+            # it would otherwise lose it (a check-in, a callback dial: R-CB-8).
+            with self.conn.pipeline(transaction=True) as pipe:
+                pipe.multi()
+                registry.remove(key, pipeline=pipe)
+                if job is not None:
+                    self.queue.enqueue_job(job, pipeline=pipe)
+                pipe.execute()
+            released += job is not None
         return released
+
+    def waiting(self) -> int:
+        """Timers not yet due (they become `escalations` jobs when they are)."""
+        return self.conn.zcard(TIMERS)
 
     def next_due(self) -> datetime | None:
         """When the earliest timer (or RQ retry) falls due, in one round trip (the simulator asks

@@ -17,6 +17,7 @@ from telephony.errors import Conflict, Forbidden, NotFound, TelephonyFailure
 from telephony.escalation_request import ConnectRequest, EscalationRequest, parse
 from telephony.hold import Hold
 from telephony.lead_hunt import LeadHunt
+from telephony.masking import escalation_for
 from telephony.notify import Notifier
 from telephony.store import TERMINAL_CALL_STATUSES
 from telephony.timers import job_id
@@ -120,10 +121,12 @@ class WarmTransfer:
     def back_to_agent(self, esc_id: str) -> str:
         """After a refused callback the caller rejoins their conference: with their agent, or
         held on the wait message while another agent is rung."""
-        esc = self.ctx.store.escalation(esc_id) or {}
+        esc = self.ctx.store.escalation(esc_id)
+        if esc is None:
+            raise NotFound(f"No escalation {esc_id}.", code="escalation_not_found")
         if esc.get("agent_present") != "true":
             self.ctx.store.update_call(esc["call_sid"], hold_on_join="true", agent_left="true")
-        return esc.get("call_sid", "")
+        return esc["call_sid"]
 
     def lead_joined(self, esc_id: str) -> None:
         """The lead is in the conference. If the agent has already gone there is nobody to do
@@ -292,7 +295,7 @@ class WarmTransfer:
         ids = self.ctx.store.escalation_ids(state)
         if actor is not None and actor.role == "agent":
             ids = [i for i in ids if self.visible(actor, self.ctx.store.escalation(i) or {})]
-        return [self.view(i) for i in ids]
+        return [escalation_for(actor, self.view(i)) for i in ids]
 
     @staticmethod
     def visible(actor: ApiToken, esc: dict[str, str]) -> bool:

@@ -70,7 +70,7 @@ def test_events_replay_across_two_gunicorn_workers_and_streams_do_not_block_the_
             try:
                 if requests.get(f"{base}/health", timeout=5).status_code == 200:
                     break
-            except requests.RequestException:  # not listening yet, or its workers still booting
+            except requests.RequestException:  # refused, or accepted while the workers still boot
                 time.sleep(0.1)
         last = Store(redis_conn).last_event_id()
         auth = {"Authorization": f"Bearer {LEAD}"}

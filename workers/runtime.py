@@ -20,18 +20,18 @@ def use(core: Core | None) -> None:
 def core() -> Core:
     global _core
     if _core is None:
-        import redis
-
         from telephony.config import Settings, check_persistence
         from telephony.core import build_core
         from telephony.logs import configure_logging
-        from telephony.store import persistence_problem
+        from telephony.store import connect, persistence_problem
 
         configure_logging()
         settings = Settings.from_env()
-        if settings.redis_url is None:
-            raise RuntimeError("REDIS_URL must be set for a worker: it shares the web service's Redis")
-        conn = redis.Redis.from_url(settings.redis_url)
+        if settings.redis_url is None and not settings.redis_sentinels:
+            raise RuntimeError(
+                "REDIS_URL or REDIS_SENTINELS must be set for a worker: it shares the web service's Redis"
+            )
+        conn = connect(settings)
         check_persistence(settings, persistence_problem(conn), logging.getLogger("workers"))
         _core = build_core(settings, conn)
     return _core

@@ -18,7 +18,8 @@ import uuid
 
 import redis
 
-LEASE_KEY = "esc:scheduler-lease"
+from telephony.queues import SCHEDULER_LEASE_KEY as LEASE_KEY
+
 LEASE_SECONDS = 5
 TICK_SECONDS = 0.2  # a due timer waits at most this long for the scheduler
 HOUSEKEEPING_SECONDS = 5  # how often the lease holder makes sure the callback sweeper is alive
@@ -36,8 +37,11 @@ return 0
 
 
 class Scheduler:
-    def __init__(self, conn: redis.Redis, timers, name: str | None = None, housekeeping=None):
+    def __init__(
+        self, conn: redis.Redis, timers, name: str | None = None, housekeeping=None, tick_seconds: float = TICK_SECONDS
+    ):
         self.conn = conn
+        self.tick_seconds = tick_seconds
         self.timers = timers
         self.housekeeping = housekeeping
         self._next_housekeeping = 0.0
@@ -74,7 +78,7 @@ class Scheduler:
                 if not outage:
                     log.error("scheduler %s: Redis does not answer (%s); waiting for it", self.name, exc)
                 outage, self.leading = True, False
-            time.sleep(TICK_SECONDS)
+            time.sleep(self.tick_seconds)
         self.release()
 
     def release(self) -> None:
@@ -86,9 +90,27 @@ class Scheduler:
 
 
 def main() -> None:
+    from telephony.config import ConfigError
+    from telephony.policy import PolicyError
     from workers.runtime import core
 
-    scheduler = Scheduler(core().ctx.store.r, core().ctx.timers, housekeeping=core().dialler.ensure_sweeper)
+    try:
+        core()
+    except (ConfigError, PolicyError, RuntimeError) as exc:
+        raise SystemExit(f"cannot start: {exc}") from None
+
+    tick = os.environ.get("SCHEDULER_TICK_SECONDS", "").strip() or str(TICK_SECONDS)
+    try:
+        tick_seconds = float(tick)
+    except ValueError:
+        tick_seconds = 0.0
+    if not 0.01 <= tick_seconds <= LEASE_SECONDS / 2:
+        raise SystemExit(
+            f"cannot start: SCHEDULER_TICK_SECONDS must be a number of seconds from 0.01 to {LEASE_SECONDS / 2}"
+        )
+    scheduler = Scheduler(
+        core().ctx.store.r, core().ctx.timers, housekeeping=core().dialler.ensure_sweeper, tick_seconds=tick_seconds
+    )
 
     def stop(*_):
         scheduler.stopping = True
