@@ -42,24 +42,24 @@ class Hold:
             esc_id, hold_round=round_, hold_round_started_at=now.isoformat(timespec="seconds")
         )
         hold = self.ctx.policy.hold
-        n = 1
-        while n * hold.check_in_seconds < hold.limit_seconds:
-            self.ctx.timers.at(
+        timers = [
+            (
                 now + timedelta(seconds=n * hold.check_in_seconds),
                 "workers.jobs.hold_check_in",
-                esc_id,
-                round_,
-                n,
-                key=job_id("check_in", esc_id, round_, n),
+                (esc_id, round_, n),
+                job_id("check_in", esc_id, round_, n),
             )
-            n += 1
-        self.ctx.timers.at(
-            now + timedelta(seconds=hold.limit_seconds),
-            "workers.jobs.hold_limit",
-            esc_id,
-            round_,
-            key=job_id("hold_limit", esc_id, round_),
+            for n in range(1, (hold.limit_seconds - 1) // hold.check_in_seconds + 1)
+        ]
+        timers.append(
+            (
+                now + timedelta(seconds=hold.limit_seconds),
+                "workers.jobs.hold_limit",
+                (esc_id, round_),
+                job_id("hold_limit", esc_id, round_),
+            )
         )
+        self.ctx.timers.at_many(timers)
         return round_
 
     def stop(self, esc_id: str) -> None:

@@ -113,16 +113,27 @@ class Timers:
         """Run `func(*args)` at `when` (on the service's clock). The same key again moves it,
         unless `only_if_none`: then a timer already waiting under that key stays as it is."""
         key = key or uuid.uuid4().hex
-        call = json.dumps([func, list(args), tries], separators=(",", ":"))
         with self.conn.pipeline(transaction=True) as pipe:
-            if only_if_none:
-                pipe.hsetnx(TIMER_CALLS, key, call)
-                pipe.zadd(TIMERS, {key: when.timestamp()}, nx=True)
-            else:
-                pipe.hset(TIMER_CALLS, key, call)
-                pipe.zadd(TIMERS, {key: when.timestamp()})
+            self._add(pipe, when, func, args, key, tries, only_if_none)
             pipe.execute()
         return key
+
+    def at_many(self, timers: list[tuple[datetime, str, tuple, str]]) -> None:
+        """Several timers (when, func, args, key) in one round trip: a hold's check-ins and limit."""
+        with self.conn.pipeline(transaction=True) as pipe:
+            for when, func, args, key in timers:
+                self._add(pipe, when, func, args, key, 0, False)
+            pipe.execute()
+
+    @staticmethod
+    def _add(pipe, when: datetime, func: str, args, key: str, tries: int, only_if_none: bool) -> None:
+        call = json.dumps([func, list(args), tries], separators=(",", ":"))
+        if only_if_none:
+            pipe.hsetnx(TIMER_CALLS, key, call)
+            pipe.zadd(TIMERS, {key: when.timestamp()}, nx=True)
+        else:
+            pipe.hset(TIMER_CALLS, key, call)
+            pipe.zadd(TIMERS, {key: when.timestamp()})
 
     def soon(self, func: str, *args: object, key: str | None = None) -> Job:
         return self.queue.enqueue(func, *args, job_id=key, retry=RETRY, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL)

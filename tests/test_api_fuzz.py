@@ -216,7 +216,20 @@ def test_every_json_body_survives_odd_json(redis_conn, twilio_rest, caplog):
     cb_id = harness.escalation(esc_id)["callback"]["id"]
     other_sid, _ = harness.caller_with_agent()
     harness.work_after_requests = False
-    ids = {"esc_id": esc_id, "cb_id": cb_id, "call_sid": other_sid, "person_id": "agent-avery"}
+    task = harness.api(
+        "POST",
+        "/api/tasks",
+        who="agent-avery",
+        json={"call_sid": caller_sid, "kind": "email", "title": "Send the bill"},
+    )
+    assert task.status_code == 201, task.json
+    ids = {
+        "esc_id": esc_id,
+        "cb_id": cb_id,
+        "call_sid": other_sid,
+        "person_id": "agent-avery",
+        "task_id": task.json["id"],
+    }
     rules = [
         r
         for r in harness.app.url_map.iter_rules()

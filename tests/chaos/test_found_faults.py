@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from rq.registry import ScheduledJobRegistry
-
 from telephony.callback_dialler import SWEEP_SECONDS
+from telephony.timers import TIMER_CALLS, TIMERS
 from tests.processes import service_env
 from tests.test_hold_and_callbacks import book_callback, holding
 from workers.scheduler import Scheduler
+
+
+def waiting(timers) -> set[str]:
+    return {key for key, _ in timers.scheduled()}
+
+
+def forget(timers, key: str) -> None:
+    """What a worker killed after taking a timer's job leaves: the timer nowhere to run."""
+    timers.conn.zrem(TIMERS, key)
+    timers.conn.hdel(TIMER_CALLS, key)
 
 
 def test_a_dial_job_lost_with_its_worker_before_the_claim_is_dialled_once_by_the_sweeper__R_CB_8(harness):
@@ -17,9 +26,9 @@ def test_a_dial_job_lost_with_its_worker_before_the_claim_is_dialled_once_by_the
     book_callback(harness, caller_sid, esc_id)
     cb_id = harness.escalation(esc_id)["callback"]["id"]
     dial = f"dial-{cb_id}-1"
-    registry = ScheduledJobRegistry(queue=harness.core.ctx.timers.queue)
-    assert dial in registry.get_job_ids()
-    registry.remove(dial)  # what a worker killed after taking the job leaves: the job nowhere to run
+    timers = harness.core.ctx.timers
+    assert dial in waiting(timers)
+    forget(timers, dial)
     before = len(harness.rest.requests("CreateCall"))
     start = datetime.fromisoformat(harness.core.callbacks.view(cb_id)["window_start"])
 
@@ -35,16 +44,15 @@ def test_a_sweep_killed_with_its_worker_is_replaced_by_the_scheduler__R_CB_8(har
     caller_sid, esc_id = holding(harness)
     book_callback(harness, caller_sid, esc_id)
     ctx = harness.core.ctx
-    registry = ScheduledJobRegistry(queue=ctx.timers.queue)
-    registry.remove("sweep-callbacks")  # the sweep's worker died with it; its claim is still there
+    forget(ctx.timers, "sweep-callbacks")  # the sweep's worker died with it; its claim is still there
     scheduler = Scheduler(ctx.store.r, ctx.timers, name="test", housekeeping=harness.core.dialler.ensure_sweeper)
 
     scheduler.tick()
-    assert "sweep-callbacks" not in registry.get_job_ids(), "not yet: the claimed sweep is not late"
+    assert "sweep-callbacks" not in waiting(ctx.timers), "not yet: the claimed sweep is not late"
     harness.clock.set(harness.clock.now() + timedelta(seconds=2 * SWEEP_SECONDS + 1))
     scheduler._next_housekeeping = 0
     scheduler.tick()
-    assert "sweep-callbacks" in registry.get_job_ids(), "a sweep late by a sweep is replaced"
+    assert "sweep-callbacks" in waiting(ctx.timers), "a sweep late by a sweep is replaced"
 
 
 def test_a_worker_builds_the_core_before_it_forks_and_retries_redis_every_5_s(redis_server, monkeypatch):
