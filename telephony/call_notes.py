@@ -10,7 +10,7 @@ from pydantic import Field
 
 from telephony.config import ApiToken
 from telephony.context import Context
-from telephony.errors import Forbidden, NotFound
+from telephony.errors import Forbidden
 from telephony.escalation_request import StrictModel, Text, parse
 from telephony.red_flag_alerts import RedFlagAlerts
 
@@ -29,9 +29,7 @@ class CallNotes:
         self.red_flags = red_flags
 
     def _call(self, actor: ApiToken, call_sid: str) -> dict[str, str]:
-        call = self.ctx.store.call(call_sid)
-        if call is None or call.get("role") != "caller":
-            raise NotFound(f"No call {call_sid}.", code="call_not_found")
+        call = self.ctx.caller_call(call_sid)
         if actor.role == "agent" and call.get("agent_id") != actor.person_id:
             raise Forbidden("Only the agent on this call (or a lead) may read or add its notes.", code="not_your_call")
         return call

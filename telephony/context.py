@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 
 from telephony.clock import Clock, iso
-from telephony.errors import TelephonyFailure
+from telephony.errors import NotFound, TelephonyFailure
 from telephony.policy import Policy
 from telephony.store import Store
 from telephony.timers import Timers
@@ -33,6 +33,13 @@ class Context:
 
     def event(self, name: str, detail: str = "") -> dict[str, str]:
         return {"at": self.now_iso(), "event": name, "detail": detail}
+
+    def caller_call(self, call_sid: str) -> dict[str, str]:
+        """The caller's own call (not a leg we dialled), or a 404 naming it."""
+        call = self.store.call(call_sid)
+        if call is None or call.get("role") != "caller":
+            raise NotFound(f"No call {call_sid}.", code="call_not_found")
+        return call
 
     def name(self, person_id: str) -> str:
         person = self.policy.person(person_id)

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from telephony.config import ApiToken
 from telephony.context import Context
-from telephony.errors import Conflict, Forbidden, NotFound
+from telephony.errors import Conflict, Forbidden
 from telephony.escalation_request import StrictModel, Text, parse
 from telephony.notify import Notifier
 from telephony.store import TERMINAL_CALL_STATUSES
@@ -59,9 +59,7 @@ class EarlyWarning:
 
     def flag(self, actor: ApiToken, call_sid: str, body: Any) -> dict:
         req = parse(EarlyWarningRequest, body or {})
-        call = self.ctx.store.call(call_sid)
-        if call is None or call.get("role") != "caller":
-            raise NotFound(f"No call {call_sid}.", code="call_not_found")
+        call = self.ctx.caller_call(call_sid)
         if actor.role != "agent" or call.get("agent_id") != actor.person_id:
             raise Forbidden("Only the agent on this call may flag that it may escalate.", code="not_your_call")
         if call.get("status") in TERMINAL_CALL_STATUSES:

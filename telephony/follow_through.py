@@ -45,9 +45,7 @@ class FollowThrough:
 
     def create(self, actor: ApiToken, body: Any) -> dict:
         req = parse(TaskRequest, body)
-        call = self.ctx.store.call(req.call_sid)
-        if call is None or call.get("role") != "caller":
-            raise NotFound(f"No call {req.call_sid}.", code="call_not_found")
+        call = self.ctx.caller_call(req.call_sid)
         if actor.role == "agent" and call.get("agent_id") != actor.person_id:
             raise Forbidden(
                 "A task is made by the agent who made the promise, on their own call.", code="not_your_call"

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from telephony.config import ApiToken
 from telephony.context import Context
-from telephony.errors import Conflict, Forbidden, NotFound
+from telephony.errors import Conflict, Forbidden
 from telephony.escalation_request import Client, StrictModel, Text, parse
 from telephony.store import TERMINAL_CALL_STATUSES
 
@@ -41,9 +41,7 @@ class WarningProtocol:
         self.notify = notifier
 
     def _call(self, actor: ApiToken, call_sid: str) -> dict[str, str]:
-        call = self.ctx.store.call(call_sid)
-        if call is None or call.get("role") != "caller":
-            raise NotFound(f"No call {call_sid}.", code="call_not_found")
+        call = self.ctx.caller_call(call_sid)
         if actor.role not in WARNING_ROLES:
             raise Forbidden("The agent on the call (or a lead) gives the warnings.", code="role_not_allowed")
         if actor.role == "agent" and call.get("agent_id") != actor.person_id:
