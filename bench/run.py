@@ -159,7 +159,7 @@ class Calls:
         """Every caller hangs up; the purge then runs with nothing kept (FINISHED_KEEP_SECONDS = 0)."""
         from rq import SimpleWorker
 
-        from telephony import retention
+        from telephony.records import retention
 
         for sid in self.sids:
             self.client.post("/voice/status", data={"CallSid": sid, "CallStatus": "completed"})
@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     if not shutil.which("wrk"):
         print("wrk is not installed: run `make bench` (it installs wrk with apt)", file=sys.stderr)
         return 2
-    from telephony.local_redis import LocalRedis
+    from telephony.adapters.local_redis import LocalRedis
 
     out_dir = args.out
     out_dir.mkdir(parents=True, exist_ok=True)

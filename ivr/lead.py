@@ -5,8 +5,8 @@ from __future__ import annotations
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ivr.common import join_conference
-from telephony.lead_hunt import Briefing
-from telephony.policy import Policy
+from telephony.escalation.lead_hunt import Briefing
+from telephony.policy.models import Policy
 from telephony.urls import Urls
 
 REPLAYS = 1

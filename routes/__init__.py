@@ -20,8 +20,8 @@ from telephony.clock import Clock
 from telephony.config import ConfigError, Settings, check_persistence
 from telephony.core import Core, build_core
 from telephony.logs import configure_logging
-from telephony.policy import Policy, load_policy
-from telephony.store import connect, persistence_problem
+from telephony.policy.models import Policy, load_policy
+from telephony.adapters.store import connect, persistence_problem
 
 
 def create_app(settings: Settings, core: Core | None = None, clock: Clock | None = None) -> Flask:
@@ -137,7 +137,7 @@ def connect_redis(settings: Settings) -> redis.Redis:
     """REDIS_URL, the master the sentinels name (REDIS_SENTINELS), or with neither a private
     redis-server with an append-only file under var/."""
     if settings.redis_url is None and not settings.redis_sentinels:
-        from telephony.local_redis import LocalRedis
+        from telephony.adapters.local_redis import LocalRedis
 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         server = LocalRedis.start(settings.data_dir / "redis", appendonly=True)

@@ -31,11 +31,11 @@ from wtforms.validators import InputRequired
 from routes.openapi import SPEC, ChangeEvents, ConsoleState, EventsHeaders, VoiceToken, responses
 from routes.security import auth_failures, client_address, roles_of, session_actor, sign_in, staff
 from telephony.config import ROOT
-from telephony.console import console_state
+from telephony.console.overview import console_state
 from telephony.core import Core
 from telephony.errors import DomainError
-from telephony.policy import KINDS
-from telephony.softphone import voice_token
+from telephony.policy.models import KINDS
+from telephony.console.softphone import voice_token
 
 bp = Blueprint(
     "console", __name__, template_folder="../templates", static_folder="../static", static_url_path="/console/static"

@@ -10,7 +10,7 @@ import hmac
 from flask import current_app, g, jsonify, request, session
 from twilio.request_validator import RequestValidator
 
-from telephony.auth_failures import AuthFailures
+from telephony.adapters.auth_failures import AuthFailures
 from telephony.config import STAFF_ROLES, ApiToken
 
 

@@ -25,7 +25,7 @@ elif [ -z "${REDIS_URL:-}" ]; then
   if [ -n "${LOCAL_REDIS_PORT:-}" ]; then
     port_free "127.0.0.1:$LOCAL_REDIS_PORT" || { echo "cannot start: LOCAL_REDIS_PORT $LOCAL_REDIS_PORT is already in use" >&2; exit 2; }
   else
-    LOCAL_REDIS_PORT=$("$PY" -c "from telephony.local_redis import free_port; print(free_port())")
+    LOCAL_REDIS_PORT=$("$PY" -c "from telephony.adapters.local_redis import free_port; print(free_port())")
   fi
   export LOCAL_REDIS_PORT REDIS_URL="redis://127.0.0.1:$LOCAL_REDIS_PORT/0"
 else

@@ -23,7 +23,7 @@ from sim.experience import check as check_experience
 from sim.rest import RestFaults
 from sim.runner import Simulation
 from sim.scenarios import DEFAULT_POLICY, SCENARIOS
-from telephony.policy import PolicyError, load_policy
+from telephony.policy.models import PolicyError, load_policy
 
 
 class _closing:

@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from telephony.local_redis import free_port
+from telephony.adapters.local_redis import free_port
 
 
 def _tls(server, session) -> bool:

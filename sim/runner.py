@@ -25,7 +25,7 @@ from sim.world import World
 from telephony.clock import RedisClock
 from telephony.config import ApiToken, Settings
 from telephony.core import build_core
-from telephony.local_redis import LocalRedis, free_port
+from telephony.adapters.local_redis import LocalRedis, free_port
 
 ACCOUNT_SID = "AC" + "5" * 32
 AUTH_TOKEN = "simulated-auth-token-0123456789"

@@ -12,7 +12,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlparse
 
-from telephony.mailer import parse_smtp_url
+from telephony.adapters.mailer import parse_smtp_url
 
 ROOT = Path(__file__).resolve().parent.parent
 STAFF_ROLES = ("agent", "lead", "supervisor", "manager")

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 from telephony.clock import Clock, iso
 from telephony.errors import NotFound, TelephonyFailure
-from telephony.policy import Policy
-from telephony.store import Store
-from telephony.timers import Timers
-from telephony.twilio_gateway import TwilioGateway
+from telephony.policy.models import Policy
+from telephony.adapters.store import Store
+from telephony.adapters.timers import Timers
+from telephony.adapters.twilio_gateway import TwilioGateway
 from telephony.urls import Urls
 
 log = logging.getLogger(__name__)

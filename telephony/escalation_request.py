@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from telephony.errors import InvalidRequest
-from telephony.policy import Tag
+from telephony.policy.models import Tag
 
 CLIENT_FIELDS = ("name", "account", "link", "segment", "region", "contact_name")
 Kind = Literal["manager_request", "supervisor_demanded", "formal_complaint", "abusive", "no_authority"]

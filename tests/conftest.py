@@ -7,7 +7,7 @@ import pytest
 import redis
 import responses
 
-from telephony.local_redis import LocalRedis
+from telephony.adapters.local_redis import LocalRedis
 from tests.twilio_contract import FakeTwilioRest, TwilioSpec, TwilioStandIn, intercept
 
 

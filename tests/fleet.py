@@ -28,7 +28,7 @@ from twilio.request_validator import RequestValidator
 
 from telephony.clock import RedisClock
 from telephony.core import build_core
-from telephony.local_redis import free_port
+from telephony.adapters.local_redis import free_port
 from tests.processes import BIN, service_env, spawn
 from tests.support import AUTH_TOKEN, TOKENS, Harness, settings_for
 

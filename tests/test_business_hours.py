@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from telephony.business_hours import (
+from telephony.policy.business_hours import (
     BusinessHours,
     Window,
     asap_window,
@@ -21,7 +21,7 @@ from telephony.business_hours import (
     parse_business_hours,
     speak_window,
 )
-from telephony.policy import PolicyError
+from telephony.policy.models import PolicyError
 
 CHICAGO = ZoneInfo("America/Chicago")
 NEW_YORK = ZoneInfo("America/New_York")

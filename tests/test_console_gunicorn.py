@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from telephony.local_redis import free_port
-from telephony.store import Store
+from telephony.adapters.local_redis import free_port
+from telephony.adapters.store import Store
 from tests.support import ACCOUNT_SID, ROOT
 
 LEAD = "tok-lead-lee-0000000000"

@@ -357,7 +357,7 @@ def test_callbacks_api_lists_cancels_and_reschedules_for_leads_only(harness):
 
 
 def test_outbound_calls_respect_calls_per_second(redis_conn):
-    from telephony.throttle import OutboundThrottle
+    from telephony.adapters.throttle import OutboundThrottle
 
     now = [1000.0]
     slept = []

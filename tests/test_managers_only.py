@@ -8,7 +8,7 @@ import re
 import pytest
 
 from telephony.config import ApiToken
-from telephony.policy import KINDS, load_policy
+from telephony.policy.models import KINDS, load_policy
 from tests.support import ROOT, Harness
 
 POLICIES = sorted((ROOT / "policies").glob("*.toml"))

@@ -15,7 +15,7 @@ import trustme
 
 from sim.mailbox import Mailbox
 from telephony.config import ConfigError, Settings
-from telephony.local_redis import free_port
+from telephony.adapters.local_redis import free_port
 from tests.support import ROOT, Harness
 from tests.test_hold_and_callbacks import book_callback
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 import tomllib
 
-from telephony import policy_reference
-from telephony.policy import PolicyFile, Section, parse_policy
+from telephony.policy import reference as policy_reference
+from telephony.policy.models import PolicyFile, Section, parse_policy
 from tests.support import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -15,7 +15,7 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 def test_the_readme_table_is_the_one_the_models_generate():
     assert policy_reference.current(README) == policy_reference.block(), (
-        "run: .venv/bin/python -m telephony.policy_reference"
+        "run: .venv/bin/python -m telephony.policy.reference"
     )
 
 

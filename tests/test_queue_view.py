@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from rq import Queue, Worker
 
-from telephony.timers import QUEUE, URGENT_QUEUE
+from telephony.adapters.timers import QUEUE, URGENT_QUEUE
 from workers.scheduler import LEASE_KEY
 
 

@@ -16,7 +16,7 @@ from routes import create_app
 from routes.openapi import EscalationRecord, RecordsExport
 from sim.demo import main as demo
 from telephony.config import ApiToken, ConfigError, Settings
-from telephony.records import CSV_COLUMNS, finished, neutralise
+from telephony.records.escalation_record import CSV_COLUMNS, finished, neutralise
 from tests.policies.seeds import SCENARIOS, played, policy_of, routed
 from tests.support import Harness
 

@@ -21,8 +21,8 @@ import redis
 import requests
 
 from telephony.config import ConfigError, Settings
-from telephony.local_redis import LocalRedis, find_redis_server, free_port
-from telephony.store import sentinel_master
+from telephony.adapters.local_redis import LocalRedis, find_redis_server, free_port
+from telephony.adapters.store import sentinel_master
 from tests.day import STORIES, Day
 from tests.fleet import Fleet, FleetHarness, fleet_env
 
@@ -293,7 +293,7 @@ def test_the_master_fails_over_mid_run_and_nothing_acknowledged_is_lost__R_CB_8(
 def test_a_booked_callback_waits_for_a_replica_when_told_to(redis_conn, monkeypatch, caplog):
     """REDIS_WAIT_REPLICAS=1: the write is followed by WAIT 1; with no replica to acknowledge it
     the service says so in the log (and still confirms: the master and its AOF have it)."""
-    from telephony import store as store_module
+    from telephony.adapters import store as store_module
 
     monkeypatch.setattr(store_module, "WAIT_MS", 50)
     waiting = store_module.Store(redis_conn, wait_replicas=1)

@@ -8,7 +8,7 @@ import logging
 
 import redis
 
-from telephony.local_redis import LocalRedis
+from telephony.adapters.local_redis import LocalRedis
 from tests.support import Harness, new_call_sid
 
 

@@ -1,4 +1,4 @@
-"""Issue 8: timers are small entries released in batches (telephony/timers.py), none lost when the
+"""Issue 8: timers are small entries released in batches (telephony/adapters/timers.py), none lost when the
 scheduler dies half-way; finished escalations leave live state, so Redis does not grow without
 bound."""
 
@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from rq import SimpleWorker
 
-from telephony.store import LEG_TTL_SECONDS
-from telephony.timers import BATCH, RELEASING, TIMER_CALLS, TIMERS
+from telephony.adapters.store import LEG_TTL_SECONDS
+from telephony.adapters.timers import BATCH, RELEASING, TIMER_CALLS, TIMERS
 from tests.probe_jobs import RAN
 
 KEEP = 3600

@@ -129,8 +129,8 @@ def test_a_429_is_retried_no_sooner_than_retry_after_and_each_try_takes_a_cps_sl
     Retry-After said, and without a slot of OUTBOUND_CALLS_PER_SECOND."""
     from twilio.base.exceptions import TwilioRestException
 
-    from telephony.throttle import OutboundThrottle
-    from telephony.twilio_gateway import HttpClient, TwilioGateway, make_client
+    from telephony.adapters.throttle import OutboundThrottle
+    from telephony.adapters.twilio_gateway import HttpClient, TwilioGateway, make_client
 
     client = make_client("AC" + "1" * 32, "token")
     assert isinstance(client.http_client, HttpClient)

@@ -7,7 +7,7 @@ import re
 
 import redis
 
-from telephony.local_redis import free_port
+from telephony.adapters.local_redis import free_port
 from tests.support import BASE, CALLER_ID, Harness, new_call_sid
 
 

@@ -9,8 +9,8 @@ import logging
 import requests
 from rq.utils import import_attribute
 
-from telephony import retention
-from telephony.chat import chat_payload
+from telephony.records import retention
+from telephony.notify.chat import chat_payload
 from telephony.logs import bound
 from workers.runtime import core
 
@@ -33,7 +33,7 @@ def about(kind: str):
 
 
 def run_timers(batch: list[list]) -> int:
-    """Timers due now, a batch to one RQ job (telephony/timers.py says why). Each runs on its
+    """Timers due now, a batch to one RQ job (telephony/adapters/timers.py says why). Each runs on its
     own: one that raises is logged and tried again later by itself, and the rest still run."""
     ran = 0
     timers = core().ctx.timers

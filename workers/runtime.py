@@ -23,7 +23,7 @@ def core() -> Core:
         from telephony.config import Settings, check_persistence
         from telephony.core import build_core
         from telephony.logs import configure_logging
-        from telephony.store import connect, persistence_problem
+        from telephony.adapters.store import connect, persistence_problem
 
         configure_logging()
         settings = Settings.from_env()

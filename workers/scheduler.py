@@ -1,5 +1,5 @@
 """`python -m workers.scheduler`: moves every due timer (check-ins, hold limits, callback dials,
-deadlines, retries) onto the RQ queue in batches (telephony/timers.py), on the service's clock.
+deadlines, retries) onto the RQ queue in batches (telephony/adapters/timers.py), on the service's clock.
 
 RQ's own scheduler (`rq worker --with-scheduler`) holds a lock for 61 s and a worker that could
 not take it tries again only every 10 minutes; its scheduler process also dies when Redis
@@ -18,7 +18,7 @@ import uuid
 
 import redis
 
-from telephony.queues import SCHEDULER_LEASE_KEY as LEASE_KEY
+from telephony.console.queues import SCHEDULER_LEASE_KEY as LEASE_KEY
 
 LEASE_SECONDS = 5
 TICK_SECONDS = 0.2  # a due timer waits at most this long for the scheduler
@@ -91,7 +91,7 @@ class Scheduler:
 
 def main() -> None:
     from telephony.config import ConfigError
-    from telephony.policy import PolicyError
+    from telephony.policy.models import PolicyError
     from workers.runtime import core
 
     try:

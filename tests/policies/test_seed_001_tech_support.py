@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from telephony.policy import KINDS
+from telephony.policy.models import KINDS
 from tests.policies.seeds import CALLER_NAME, SCENARIOS, after_hours, played, policy_of, routed
 from tests.test_sim_scenarios import play
 

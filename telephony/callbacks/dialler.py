@@ -1,0 +1,386 @@
+"""Making the callback (R-CB-4, R-CB-5, R-CB-8): each attempt claimed once, a lead rung and
+briefed first, then the caller; retried inside the window, then moved to the next business day."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta
+
+from telephony.policy import business_hours as bh
+from telephony.records import retention
+from telephony.callbacks.booked import OPEN_STATUSES, callback_event
+from telephony.context import Context, ring_person
+from telephony.errors import TelephonyFailure
+from telephony.metrics import CALLBACKS_DIALLED
+from telephony.notify.notifier import Notifier
+from telephony.numbers import caller_time_zone, spoken_digits
+from telephony.adapters.store import TERMINAL_CALL_STATUSES
+from telephony.adapters.timers import job_id
+
+log = logging.getLogger(__name__)
+
+MACHINE = ("machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
+SWEEP_SECONDS = 300
+
+
+class CallbackDialler:
+    def __init__(self, ctx: Context, notifier: Notifier):
+        self.ctx = ctx
+        self.notify = notifier
+
+    # -- dialling (R-CB-4, R-CB-5) ---------------------------------------------------------
+    def dial(self, cb_id: str, attempt: int) -> str:
+        """Claim this attempt atomically, then ring a lead; the caller is rung only once the
+        lead has heard the announcement and accepted (agent-first)."""
+        if not self.ctx.store.claim_callback(cb_id, attempt, self.ctx.now_iso()):
+            return "skipped"
+        cb = self.ctx.store.callback(cb_id) or {}
+        self.ctx.store.update_callback(cb_id, window_attempts=int(cb.get("window_attempts") or 0) + 1)
+        callback_event(self.ctx, cb, "callback_attempt", f"attempt {attempt}")
+        return "dialing" if self._ring_next_lead(cb_id) else "failed"
+
+    def _ring_next_lead(self, cb_id: str) -> bool:
+        cb = self.ctx.store.callback(cb_id) or {}
+        tried = set(json.loads(cb.get("tried") or "[]")) | set(json.loads(cb.get("not_again") or "[]"))
+        client = json.loads(cb.get("client") or "{}")
+        for tier in self.ctx.policy.kinds[cb["kind"]].tiers:
+            for person in self.ctx.policy.tier_people(cb["kind"], tier, client.get("segment"), client.get("region")):
+                if person.id in tried:
+                    continue
+                tried.add(person.id)
+                attempt = int(cb.get("attempts") or 0)
+                self.ctx.store.update_callback(
+                    cb_id, tried=sorted(tried), ringing=person.id, ringing_since=self.ctx.now_iso()
+                )
+                try:
+                    sid, why = ring_person(
+                        self.ctx,
+                        person,
+                        cb_id,
+                        url=self.ctx.urls.callback_lead_answer(cb_id, attempt),
+                        status_callback=self.ctx.urls.callback_lead_status(cb_id, attempt),
+                    )
+                except TelephonyFailure as exc:
+                    self.ctx.store.update_callback(cb_id, ringing="")
+                    self.attempt_failed(cb_id, f"Twilio unavailable: {exc.message}")
+                    return False
+                if sid is None:
+                    self.ctx.store.update_callback(cb_id, ringing="")
+                    log.info("callback %s: %s not rung (%s)", cb_id, person.id, why)
+                    continue
+                self._lead_leg(cb_id, person.id, sid)
+                self.ctx.store.update_callback(cb_id, lead_tier=tier)
+                CALLBACKS_DIALLED.inc()
+                callback_event(self.ctx, cb, "callback_dialing_lead", person.name)
+                return True
+        self.attempt_failed(cb_id, "no lead answered or was available")
+        return False
+
+    def _lead_leg(self, cb_id: str, person_id: str, call_sid: str) -> None:
+        self.ctx.store.link_leg(
+            call_sid,
+            {"role": "callback_lead", "person": person_id, "callback": cb_id},
+            "callback",
+            cb_id,
+            lead_call_sid=call_sid,
+            lead=person_id,
+            ringing="",
+        )
+
+    def adopt(self, cb_id: str, call_sid: str, attempt: str) -> bool:
+        """R-CB-8: Twilio placed this lead's call but its SID was never saved (the worker died
+        waiting for the answer). Its webhooks name the attempt, so it becomes that attempt's lead
+        leg instead of being dialled again."""
+        cb = self.ctx.store.callback(cb_id)
+        if (
+            cb is None
+            or cb.get("status") != "dialing"
+            or cb.get("lead_call_sid")
+            or not cb.get("ringing")
+            or not attempt
+            or attempt != cb.get("attempts")
+            or self.ctx.store.leg(call_sid) is not None
+        ):
+            return False
+        self._lead_leg(cb_id, cb["ringing"], call_sid)
+        callback_event(
+            self.ctx, cb, "callback_lead_found", f"{self.ctx.name(cb['ringing'])}: placed, but its answer was lost"
+        )
+        return True
+
+    def lead_answered(self, cb_id: str, call_sid: str, attempt: str = "") -> tuple[str, ...] | None:
+        """R-WARM-2 for a callback: the lead hears what it is about before the caller is rung."""
+        self.adopt(cb_id, call_sid, attempt)
+        cb = self.ctx.store.callback(cb_id)
+        if cb is None or cb.get("status") != "dialing" or cb.get("lead_call_sid") != call_sid:
+            return None
+        self.ctx.store.update_leg(call_sid, answered="true")
+        client = json.loads(cb.get("client") or "{}")
+        lines = [self.ctx.policy.callbacks.lead_intro, self.ctx.policy.announcement.intro]
+        if client.get("name"):
+            lines.append(f"The caller is {client['name']}.")
+        if client.get("account"):
+            lines.append(f"Account {spoken_digits(client['account'])}.")
+        lines.append(f"The issue: {cb.get('reason', '')}.")
+        lines.append("Press 1 to call them now, or 2 to decline.")
+        return tuple(lines)
+
+    def lead_decided(self, cb_id: str, call_sid: str, digits: str) -> str:
+        """'accepted' (the caller is being rung), 'declined', 'ask_again' or 'gone'. A lead who
+        stays silent after hearing the prompt twice has declined: the next lead is rung."""
+        cb = self.ctx.store.callback(cb_id)
+        if cb is None or cb.get("status") != "dialing" or cb.get("lead_call_sid") != call_sid:
+            return "gone"
+        leg = self.ctx.store.leg(call_sid) or {}
+        if digits not in ("1", "2"):
+            asked = int(leg.get("asked") or 0) + 1
+            self.ctx.store.update_leg(call_sid, asked=asked)
+            if asked <= 1 or digits:
+                return "ask_again"
+            digits = "2"
+        if digits == "2":
+            if self.ctx.store.settle_leg(call_sid, "declined"):
+                self.ctx.store.release_person(leg.get("person", ""), cb_id)
+                callback_event(self.ctx, cb, "callback_lead_declined", leg.get("person", ""))
+                self._ring_next_lead(cb_id)
+            return "declined"
+        if not self.ctx.store.settle_leg(call_sid, "accepted"):
+            return "gone"
+        try:
+            sid = self.ctx.twilio.call(
+                cb["number"],
+                url=self.ctx.urls.callback_caller_answer(cb_id),
+                status_callback=self.ctx.urls.callback_caller_status(cb_id),
+                timeout=self.ctx.policy.callbacks.caller_ring_timeout_seconds,
+                machine_detection="DetectMessageEnd",
+            )
+        except TelephonyFailure as exc:
+            self.attempt_failed(cb_id, f"could not ring the caller: {exc.message}")
+            return "gone"
+        self.ctx.store.link_leg(
+            sid, {"role": "callback_caller", "callback": cb_id}, "callback", cb_id, caller_call_sid=sid
+        )
+        callback_event(self.ctx, cb, "callback_dialing_caller", cb["number"])
+        return "accepted"
+
+    def caller_answered(self, cb_id: str, call_sid: str, answered_by: str) -> str:
+        """'human' (joins the lead), 'machine' (hears the message; retried later) or 'gone'."""
+        cb = self.ctx.store.callback(cb_id)
+        if cb is None or cb.get("caller_call_sid") != call_sid or cb.get("status") != "dialing":
+            return "gone"
+        self.ctx.store.update_leg(call_sid, answered="true")
+        if answered_by in MACHINE:
+            self.ctx.store.settle_leg(call_sid, "machine")
+            callback_event(self.ctx, cb, "callback_machine", "message left; will retry")
+            self._hang_up_lead(cb)
+            self.attempt_failed(cb_id, "answering machine")
+            return "machine"
+        self.ctx.store.settle_leg(call_sid, "answered")
+        self.ctx.store.update_callback(cb_id, status="completed", completed_at=self.ctx.now_iso())
+        self.ctx.store.transition(
+            cb["escalation_id"],
+            ("callback_scheduled",),
+            "connected",
+            self.ctx.event("callback_connected", f"caller reached at {cb['number']}"),
+            assignee=cb.get("lead", ""),
+            tier=cb.get("lead_tier") or None,
+        )
+        return "human"
+
+    def caller_status(self, cb_id: str, call_sid: str, status: str) -> None:
+        leg = self.ctx.store.leg(call_sid)
+        if leg is None or leg.get("callback") != cb_id or not self.ctx.store.advance_call_status_leg(call_sid, status):
+            return
+        if status not in TERMINAL_CALL_STATUSES:
+            return
+        cb = self.ctx.store.callback(cb_id) or {}
+        if self.ctx.store.settle_leg(call_sid, status):
+            self._hang_up_lead(cb)
+            self.attempt_failed(cb_id, f"caller {status}")
+        elif leg.get("outcome") == "answered" or (self.ctx.store.leg(call_sid) or {}).get("outcome") == "answered":
+            self.ctx.store.transition(cb["escalation_id"], ("connected",), "resolved", self.ctx.event("callback_ended"))
+            self.ctx.store.release_person(cb.get("lead", ""), cb_id)
+
+    def lead_status(self, cb_id: str, call_sid: str, status: str, attempt: str = "") -> None:
+        self.adopt(cb_id, call_sid, attempt)
+        leg = self.ctx.store.leg(call_sid)
+        if leg is None or leg.get("callback") != cb_id or not self.ctx.store.advance_call_status_leg(call_sid, status):
+            return
+        if status not in TERMINAL_CALL_STATUSES:
+            return
+        if self.ctx.store.settle_leg(call_sid, status):
+            self.ctx.store.release_person(leg["person"], cb_id)
+            cb = self.ctx.store.callback(cb_id) or {}
+            if cb.get("status") == "dialing" and cb.get("lead_call_sid") == call_sid:
+                callback_event(self.ctx, cb, "callback_lead_no_answer", f"{leg['person']}: {status}")
+                self._ring_next_lead(cb_id)
+            return
+        self.ctx.store.release_person(leg["person"], cb_id)
+
+    def _hang_up_lead(self, cb: dict[str, str]) -> None:
+        lead_sid = cb.get("lead_call_sid")
+        if lead_sid:
+            try:
+                self.ctx.twilio.hang_up(lead_sid)
+            except TelephonyFailure as exc:
+                log.warning("could not hang up lead %s: %s", lead_sid, exc.message)
+            self.ctx.store.release_person(cb.get("lead", ""), cb["id"])
+
+    def attempt_failed(self, cb_id: str, why: str) -> str:
+        """R-CB-5: retry inside the window; when it is used up, the next window at the same time
+        of day on the next business day, and the team is told."""
+        cb = self.ctx.store.callback(cb_id)
+        if cb is None or cb.get("status") != "dialing":
+            return "ignored"
+        policy = self.ctx.policy.callbacks
+        now = self.ctx.clock.now()
+        attempts = int(cb.get("attempts") or 0)
+        next_at = now + timedelta(seconds=policy.retry_spacing_seconds)
+        window_end = datetime.fromisoformat(cb["window_end"])
+        if int(cb.get("window_attempts") or 0) < policy.attempts_per_window and next_at < window_end:
+            self.ctx.store.update_callback(
+                cb_id, status="scheduled", next_attempt_at=next_at.isoformat(timespec="seconds")
+            )
+            self.ctx.timers.at(
+                next_at, "workers.jobs.dial_callback", cb_id, attempts + 1, key=job_id("dial", cb_id, attempts + 1)
+            )
+            callback_event(
+                self.ctx, cb, "callback_retry", f"{why}; next try at {next_at.isoformat(timespec='seconds')}"
+            )
+            return "retry"
+        reschedules = int(cb.get("reschedules") or 0)
+        if reschedules >= policy.max_reschedules:
+            self.ctx.store.update_callback(cb_id, status="no_answer")
+            callback_event(self.ctx, cb, "callback_gave_up", why)
+            retention.callback_over(self.ctx, cb["escalation_id"])
+            self.notify.team(
+                cb["escalation_id"],
+                f"Callback to {cb['number']} failed after {attempts} attempts ({why}); please follow up by hand.",
+            )
+            return "no_answer"
+        start, end = self._next_window(cb, now)
+        self.ctx.store.update_callback(
+            cb_id,
+            status="rescheduled",
+            window_start=start.isoformat(timespec="seconds"),
+            window_end=end.isoformat(timespec="seconds"),
+            window_attempts=0,
+            reschedules=reschedules + 1,
+            next_attempt_at=start.isoformat(timespec="seconds"),
+        )
+        self.ctx.timers.at(
+            start, "workers.jobs.dial_callback", cb_id, attempts + 1, key=job_id("dial", cb_id, attempts + 1)
+        )
+        spoken = bh.speak_window(
+            bh.Window(start, end), caller_time_zone(cb["number"], self.ctx.policy.business_hours.zone), now
+        )
+        callback_event(self.ctx, cb, "callback_rescheduled", f"{why}; new window {spoken}")
+        self.notify.team(
+            cb["escalation_id"],
+            f"No answer again on the callback to {cb['number']} ({why}); rescheduled {spoken} (R-CB-5).",
+            callback_time=spoken,
+        )
+        return "rescheduled"
+
+    def _next_window(self, cb: dict[str, str], now: datetime) -> tuple[datetime, datetime]:
+        start = datetime.fromisoformat(cb["window_start"])
+        length = datetime.fromisoformat(cb["window_end"]) - start
+        hours = self.ctx.policy.business_hours
+        candidate = start + timedelta(days=1)
+        while candidate < now:
+            candidate += timedelta(days=1)
+        start = hours.next_opening(candidate)
+        end = min(start + length, hours.close_of_business(start))
+        return start, end
+
+    def ensure_sweeper(self) -> None:
+        """The sweeper runs while any callback is open; one job, whatever calls this. The
+        scheduler calls it too (workers/scheduler.py): a sweep whose worker was killed with it
+        is replaced once it is a sweep late, so the sweeping never stops (found by tests/chaos)."""
+        now = self.ctx.clock.now()
+        due = now + timedelta(seconds=SWEEP_SECONDS)
+        if not self.ctx.store.claim_sweeper(due.timestamp(), now.timestamp() - SWEEP_SECONDS):
+            return
+        self.ctx.timers.at(due, "workers.jobs.sweep_callbacks", key="sweep-callbacks")
+
+    def sweep(self, grace_seconds: int = SWEEP_SECONDS) -> list[str]:
+        """R-CB-8: a worker that died after claiming an attempt leaves the callback `dialing`
+        with no lead leg. If it got as far as ringing someone, Twilio's call list says whether
+        that call was placed: if so it becomes the attempt's leg; if not, the person is freed and
+        the attempt dialled again. Either way it is dialled once."""
+        recovered = []
+        now = self.ctx.clock.now()
+        for cb_id in self.ctx.store.callback_ids():
+            cb = self.ctx.store.callback(cb_id) or {}
+            if cb.get("status") in ("scheduled", "rescheduled", "overdue"):
+                if self._dial_lost(cb, now, grace_seconds):
+                    recovered.append(cb_id)
+                continue
+            if cb.get("status") != "dialing" or cb.get("lead_call_sid"):
+                continue
+            claimed = datetime.fromisoformat(cb.get("claimed_at") or now.isoformat())
+            if (now - claimed).total_seconds() < grace_seconds:
+                continue
+            try:
+                placed = self._placed_call(cb)
+            except TelephonyFailure as exc:
+                log.warning("callback %s: cannot ask Twilio about its lost dial yet: %s", cb_id, exc.message)
+                continue
+            recovered.append(cb_id)
+            if placed is not None:
+                sid, status = placed
+                self.adopt(cb_id, sid, cb.get("attempts", ""))
+                if status in TERMINAL_CALL_STATUSES:
+                    self.lead_status(cb_id, sid, status)
+                continue
+            if cb.get("ringing"):
+                self.ctx.store.release_person(cb["ringing"], cb_id)
+            attempt = int(cb.get("attempts") or 1)
+            self.ctx.store.update_callback(cb_id, status="scheduled", attempts=attempt - 1, ringing="")
+            self.ctx.timers.soon(
+                "workers.jobs.dial_callback", cb_id, attempt, key=job_id("dial", cb_id, attempt, "recovered")
+            )
+            callback_event(
+                self.ctx, cb, "callback_recovered", f"attempt {attempt} was claimed by a worker that stopped"
+            )
+        self.ctx.store.release_sweeper()
+        if any(
+            (self.ctx.store.callback(i) or {}).get("status") in OPEN_STATUSES for i in self.ctx.store.callback_ids()
+        ):
+            self.ensure_sweeper()
+        return recovered
+
+    def _dial_lost(self, cb: dict[str, str], now: datetime, grace_seconds: int) -> bool:
+        """R-CB-8: a worker killed after taking a dial job but before claiming its attempt takes
+        the job with it (RQ retries an abandoned job only after minutes, at its next maintenance),
+        and the callback stays `scheduled` with its time long past. Queue the attempt again:
+        the claim is atomic, so if the first job does run after all it finds the attempt taken."""
+        due = max(datetime.fromisoformat(cb[k]) for k in ("window_start", "next_attempt_at") if cb.get(k))
+        if (now - due).total_seconds() < grace_seconds:
+            return False
+        attempt = int(cb.get("attempts") or 0) + 1
+        self.ctx.timers.soon(
+            "workers.jobs.dial_callback",
+            cb["id"],
+            attempt,
+            key=job_id("dial", cb["id"], attempt, "swept", int(now.timestamp())),
+        )
+        callback_event(
+            self.ctx, cb, "callback_recovered", f"attempt {attempt} was due at {due.isoformat()} and had not started"
+        )
+        return True
+
+    def _placed_call(self, cb: dict[str, str]) -> tuple[str, str] | None:
+        """The call this attempt placed to its lead, if Twilio has one: (SID, status). A call
+        the service already knows (another escalation's, an earlier attempt's) is not it."""
+        person = self.ctx.policy.person(cb.get("ringing", ""))
+        if person is None:
+            return None
+        since = datetime.fromisoformat(cb.get("ringing_since") or cb["claimed_at"]) - timedelta(minutes=1)
+        placed = [
+            (sid, status)
+            for sid, status in self.ctx.twilio.calls_placed(person.endpoint, since)
+            if self.ctx.store.leg(sid) is None
+        ]
+        return placed[0] if placed else None

@@ -1,0 +1,59 @@
+"""What a lead sees of the machinery (issue 11, the console's equivalent of rq-dashboard): per RQ
+queue how many jobs are queued, scheduled (timers not yet due: check-ins, hold limits, callback
+dials), started, failed and deferred; every worker with its state and last heartbeat; and which
+scheduler holds the lease that moves the timers. Read only: nothing here changes a job."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rq import Queue, Worker
+from rq.registry import DeferredJobRegistry, FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+
+from telephony.clock import iso
+from telephony.context import Context
+from telephony.adapters.timers import QUEUES
+
+SCHEDULER_LEASE_KEY = "esc:scheduler-lease"
+
+
+def queue_view(ctx: Context) -> dict:
+    conn = ctx.store.r
+    now = datetime.now(UTC)
+    queues = []
+    for name in QUEUES:
+        queue = Queue(name, connection=conn)
+        queues.append(
+            {
+                "name": name,
+                "queued": queue.count,
+                "scheduled": ScheduledJobRegistry(queue=queue).count
+                + (ctx.timers.waiting() if name == ctx.timers.queue.name else 0),
+                "started": StartedJobRegistry(queue=queue).count,
+                "failed": FailedJobRegistry(queue=queue).count,
+                "deferred": DeferredJobRegistry(queue=queue).count,
+            }
+        )
+    workers = []
+    for worker in sorted(Worker.all(connection=conn), key=lambda w: w.name):
+        beat = worker.last_heartbeat
+        if beat is not None and beat.tzinfo is None:
+            beat = beat.replace(tzinfo=UTC)
+        job = worker.get_current_job_id()
+        workers.append(
+            {
+                "name": worker.name,
+                "state": str(worker.get_state()),
+                "queues": worker.queue_names(),
+                "last_heartbeat": iso(beat),
+                "seconds_since_heartbeat": round((now - beat).total_seconds(), 1) if beat else None,
+                "current_job": job,
+            }
+        )
+    holder = conn.get(SCHEDULER_LEASE_KEY)
+    return {
+        "queues": queues,
+        "workers": workers,
+        "scheduler": holder.decode() if holder else None,
+        "at": iso(now),
+    }

@@ -1,0 +1,4 @@
+"""What is kept (R-NOTE-3): the escalation record archived when an escalation ends
+(`escalation_record`), the agent's call notes (`call_notes`), purging finished escalations from
+live state (`retention`) and phone numbers masked below lead (`masking`). May import the loose
+core modules, `policy`, `escalation.case_routing`, `notify` and the adapters."""

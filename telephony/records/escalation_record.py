@@ -1,0 +1,438 @@
+"""The escalation record (R-NOTE-3): seed 004's SharePoint escalation ("who called? account
+number and good contact number ... what transpired, the name of the caller, their call back number
+and their preferred time frame") and seed 001's escalation form, with the steps taken to
+de-escalate (seed 000) and the resolution offered, plus the one-line account note for the CRM in
+the manner of seed 004's ("John vfyd pin, wanted to speak to a Sup. but none avail. ... Advised John
+he will receive a cb within 24hrs."), in plain words.
+
+A finished escalation's record is archived (`esc:record:<id>`, indexed by creation time) the moment
+it finishes and rewritten whenever it changes afterwards, so it outlives the live keys; the export
+reads the archive, and live state for escalations not yet finished."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import redis
+
+from telephony.escalation.case_routing import case_view, tags_of
+from telephony.config import ApiToken
+from telephony.context import Context
+from telephony.notify.early_warning import early_warning_of
+from telephony.errors import Forbidden, InvalidRequest, NotFound
+from telephony.logs import mask_numbers
+
+log = logging.getLogger(__name__)
+
+FINAL_STATES = ("resolved", "abandoned", "failed")
+FINAL_CALLBACK_STATUSES = ("completed", "cancelled", "no_answer")
+LEAD_ROLES = ("lead", "supervisor", "manager")
+MAX_RANGE_DAYS = 366
+FORMATS = ("json", "csv")
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP: CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+ASKED = {
+    "manager_request": "asked to speak to a manager",
+    "supervisor_demanded": "demanded a supervisor",
+    "formal_complaint": "made a formal complaint",
+    "abusive": "was abusive",
+    "no_authority": "needed a decision the agent could not make",
+}
+# What each timeline event reads as in the record; {d} is the event's detail.
+HAPPENED = {
+    "caller_agreed_to_hold": "the caller agreed to be placed on hold",
+    "caller_on_hold": "the caller was placed on hold",
+    "dialing_lead": "{d} was rung",
+    "lead_answered": "{d} answered",
+    "lead_accepted": "{d} accepted the call",
+    "lead_declined": "{d} declined the call",
+    "lead_unavailable": "not rung, {d}",
+    "next_tier": "moved on to the {d} tier",
+    "tiers_exhausted": "nobody in the tiers answered or accepted; the caller was offered a callback",
+    "leads_busy": "every one of them was busy; the caller was offered to keep holding or a callback",
+    "hold_limit": "the caller reached the hold limit and was offered to keep holding or a callback",
+    "keep_holding": "the caller chose to keep holding ({d})",
+    "callback_chosen": "the caller chose a callback ({d})",
+    "callback_scheduled": "callback booked: {d}",
+    "callback_refused": "the caller refused a callback; {d}",
+    "caller_connected": "the caller was put through {d}",
+    "agent_left": "the agent, {d}, left the call",
+    "lead_left": "{d}",
+    "caller_left": "the caller hung up",
+    "voicemail_left": "the caller left a voicemail",
+    "hold_failed": "the caller could not be placed on hold (Twilio failed)",
+    "warning_protocol": "warning protocol: {d}",
+    "early_warning": "the call had been flagged as likely to escalate, {d}",
+    "email_sent": "the managers were emailed: {d}",
+    "email_not_sent": "the managers' email was not sent yet: {d}",
+    "case_opened": "case opened: {d}",
+    "case_routed": "case routed: {d}",
+    "case_moved": "case moved: {d}",
+    "callback_attempt": "callback, {d}",
+    "callback_dialing_lead": "callback: {d} was rung first",
+    "callback_dialing_caller": "callback: the caller was rung at {d}",
+    "callback_connected": "callback: the {d}",
+    "callback_ended": "the callback call ended",
+    "callback_machine": "callback: an answering machine answered; a message was left",
+    "callback_retry": "callback not made yet: {d}",
+    "callback_gave_up": "callback given up: {d}",
+    "callback_cancelled": "callback cancelled {d}",
+    "callback_overdue": "callback overdue: {d}",
+    "callback_rescheduled": "callback rescheduled {d}",
+}
+CSV_COLUMNS = (
+    "id",
+    "created_at",
+    "organisation",
+    "kind",
+    "state",
+    "finished",
+    "caller_name",
+    "contact_name",
+    "account",
+    "contact_number",
+    "segment",
+    "region",
+    "client_link",
+    "agent",
+    "taken_by",
+    "taken_by_role",
+    "reason",
+    "deescalation_steps",
+    "resolution_offered",
+    "what_happened",
+    "callback_number",
+    "callback_time_frame",
+    "callback_window_start",
+    "callback_window_end",
+    "callback_deadline",
+    "callback_status",
+    "case_department",
+    "case_owner",
+    "case_status",
+    "tags",
+    "early_warning",
+    "crm_note",
+    "updated_at",
+)
+
+
+def finished(state: str, callback_status: str) -> bool:
+    """Final: resolved, abandoned or failed; or its callback completed, cancelled or given up."""
+    return state in FINAL_STATES or callback_status in FINAL_CALLBACK_STATUSES
+
+
+def neutralise(cell: str) -> str:
+    """A cell a spreadsheet would run as a formula is kept as text: a leading apostrophe."""
+    return f"'{cell}" if cell.startswith(FORMULA_STARTS) else cell
+
+
+def masked(value: Any) -> Any:
+    """Every phone number in a record down to its last four digits (for agents)."""
+    if isinstance(value, str):
+        return mask_numbers(value)
+    if isinstance(value, list):
+        return [masked(v) for v in value]
+    if isinstance(value, dict):
+        return {k: masked(v) for k, v in value.items()}
+    return value
+
+
+class Records:
+    def __init__(self, ctx: Context, retention_days: int):
+        self.ctx = ctx
+        self.keep_seconds = retention_days * 86400
+
+    # -- the archive --------------------------------------------------------------------------
+    def changed(self, kind: str, ident: str) -> None:
+        """Store.on_change: every change to an escalation or its callback passes here, so no way
+        of finishing (there are a dozen) can forget the archive, and a finished escalation's
+        record is rewritten when it changes later (a case moved, a callback given up)."""
+        esc_id, state, callback_status = self.ctx.store.finish_fields(kind, ident)
+        if not esc_id:
+            return
+        try:
+            if finished(state, callback_status):
+                self.archive(esc_id)
+        except redis.RedisError:
+            raise
+        except Exception:
+            log.exception("the record of %s could not be archived", esc_id)
+
+    def archive(self, esc_id: str) -> dict | None:
+        record = self.build(esc_id)
+        if record is None:
+            return None
+        created = datetime.fromisoformat(record["created_at"]).timestamp()
+        self.ctx.store.save_record(esc_id, record, created, self.keep_seconds, self.ctx.clock.now().timestamp())
+        return record
+
+    # -- reading ------------------------------------------------------------------------------
+    def read(self, actor: ApiToken, esc_id: str) -> dict:
+        """GET /api/escalations/<id>/record: the rules of GET /api/escalations/<id> (an agent,
+        only their own calls'); phone numbers in full for leads and up only."""
+        record = self.build(esc_id) or self.ctx.store.record(esc_id)
+        if record is None:
+            raise NotFound(f"No escalation {esc_id}.", code="escalation_not_found")
+        if actor.role == "agent":
+            if actor.person_id not in (record.get("agent_id"), record.get("created_by")):
+                raise Forbidden("An agent can see only the escalations of their own calls.", code="not_your_call")
+            return masked(record)
+        return record
+
+    def export(self, actor: ApiToken, args: dict[str, str]) -> tuple[str, Iterator[str], str]:
+        """GET /api/records: (format, the body in pieces, file name). Leads and up; the days are
+        the organisation's (policy time zone), both included, at most MAX_RANGE_DAYS. Everything
+        is checked before the first piece, so a bad query is a 400, never half a file."""
+        if actor.role not in LEAD_ROLES:
+            raise Forbidden("Only leads, supervisors and managers export escalation records.", code="role_not_allowed")
+        first, last = _day(args, "from"), _day(args, "to")
+        if last < first:
+            raise InvalidRequest("'to' must be the same day as 'from' or later.", code="invalid_query", field="to")
+        if (last - first).days + 1 > MAX_RANGE_DAYS:
+            raise InvalidRequest(f"Export at most {MAX_RANGE_DAYS} days at a time.", code="range_too_long", field="to")
+        fmt = (args.get("format") or "json").strip().lower()
+        if fmt not in FORMATS:
+            raise InvalidRequest("'format' must be json or csv.", code="invalid_query", field="format")
+        zone = self.ctx.policy.time_zone
+        try:
+            start = datetime.combine(first, time(0), zone).timestamp()
+            end = datetime.combine(last + timedelta(days=1), time(0), zone).timestamp()
+        except OverflowError:
+            raise InvalidRequest(
+                "'to' is too far from today to hold escalations.", code="invalid_query", field="to"
+            ) from None
+        records = self._records(self.ctx.store.record_ids_between(start, end))
+        name = f"escalation-records-{first.isoformat()}-to-{last.isoformat()}.{fmt}"
+        if fmt == "csv":
+            return fmt, _csv(records), name
+        head = {"from": first.isoformat(), "to": last.isoformat(), "time_zone": zone.key}
+        return fmt, _json(head, records), name
+
+    def _records(self, esc_ids: list[str], batch: int = 200) -> Iterator[dict]:
+        """Live state where it is still kept (it is the freshest), the archive otherwise; read
+        in batches, so a year's export streams."""
+        for at in range(0, len(esc_ids), batch):
+            chunk = esc_ids[at : at + batch]
+            for esc_id, archived in zip(chunk, self.ctx.store.archived_records(chunk), strict=True):
+                record = self.build(esc_id) or archived
+                if record is not None:
+                    yield record
+
+    # -- building a record from the live keys ---------------------------------------------------
+    def build(self, esc_id: str) -> dict | None:
+        store, policy = self.ctx.store, self.ctx.policy
+        esc = store.escalation(esc_id)
+        if esc is None:
+            return None
+        timeline = store.timeline(esc_id)
+        call = store.call(esc.get("call_sid", "")) or {}
+        cb = store.callback(esc["callback_id"]) if esc.get("callback_id") else None
+        client = json.loads(esc.get("client") or "{}")
+        taker = policy.person(esc.get("assignee", ""))
+        case = case_view(esc) or {}
+        record: dict[str, Any] = {
+            "id": esc_id,
+            "organisation": policy.name,
+            "kind": esc.get("kind", ""),
+            "state": esc.get("state", ""),
+            "finished": finished(esc.get("state", ""), (cb or {}).get("status", "")),
+            "created_at": self._local(esc["created_at"]).isoformat(),
+            "updated_at": self._local(timeline[-1]["at"] if timeline else esc["created_at"]).isoformat(),
+            "caller_name": client.get("name", ""),
+            "contact_name": client.get("contact_name", ""),
+            "account": client.get("account") or call.get("account", ""),
+            "contact_number": esc.get("caller_number") or call.get("from", ""),
+            "segment": client.get("segment", ""),
+            "region": client.get("region", ""),
+            "client_link": client.get("link", ""),
+            "agent": self.ctx.name(esc["agent_id"]) if esc.get("agent_id") else "",
+            "agent_id": esc.get("agent_id", ""),
+            "created_by": esc.get("created_by", ""),
+            "taken_by": taker.name if taker else "",
+            "taken_by_role": taker.role if taker else "",
+            "reason": esc.get("reason", ""),
+            "deescalation_steps": json.loads(esc.get("deescalation_steps") or "[]"),
+            "resolution_offered": esc.get("resolution_offered", ""),
+            "what_happened": self._what_happened(esc, timeline),
+            **self._callback(cb),
+            "case_department": case.get("department"),
+            "case_owner": case.get("owner"),
+            "case_status": case.get("status"),
+            "tags": tags_of(esc),
+            "early_warning": early_warning_of(esc),
+            "timeline": timeline,
+        }
+        record["crm_note"] = self._crm_note(record, timeline, cb)
+        return record
+
+    def _local(self, stamp: str) -> datetime:
+        return datetime.fromisoformat(stamp).astimezone(self.ctx.policy.time_zone)
+
+    def _when(self, stamp: str, day: date) -> str:
+        """'10:04 AM', with the day in front when it is not the escalation's own."""
+        at = self._local(stamp)
+        clock = at.strftime("%I:%M %p").lstrip("0")
+        return clock if at.date() == day else f"{at.strftime('%a %d %b')} {clock}"
+
+    def _what_happened(self, esc: dict[str, str], timeline: list[dict[str, str]]) -> list[str]:
+        """The timeline in sentences, in the organisation's time: who was rung, who accepted or
+        declined, the hold and its check-ins, the callback."""
+        day = self._local(esc["created_at"]).date()
+        lines = []
+        for event in timeline:
+            name, detail = event.get("event", ""), event.get("detail", "")
+            if name == "escalated":
+                text = f"{self.ctx.name(esc.get('created_by', '')) or 'the agent'} escalated the call"
+                text += f" ({esc.get('kind', '').replace('_', ' ')})"
+            elif name == "check_in":
+                minutes = re.search(r"on hold ([\d.]+) min", detail)
+                text = "check-in with the caller on hold" + (f", {minutes.group(1)} min" if minutes else "")
+            elif name in ("lead_no_answer", "callback_lead_no_answer"):
+                who = detail.partition(": ")[0]
+                text = ("callback: " if name.startswith("callback") else "") + f"{who} did not answer"
+            elif name == "lead_told":
+                text = f"the person reached was told: {detail.replace('_', ' ')}"
+            elif name in HAPPENED:
+                text = HAPPENED[name].format(d=detail).replace(" ()", "")
+            else:
+                text = name.replace("_", " ") + (f": {detail}" if detail else "")
+            lines.append(f"{self._when(event['at'], day)} {text}")
+        return lines
+
+    def _callback(self, cb: dict[str, str] | None) -> dict[str, Any]:
+        """The callback number and the caller's preferred time frame: their words, and the window
+        as dates in the organisation's time (their words say 'today', which a record outlives)."""
+        if cb is None:
+            keys = ("number", "time_frame", "window_start", "window_end", "deadline", "status")
+            return {f"callback_{k}": None for k in keys}
+        start, end = self._local(cb["window_start"]), self._local(cb["window_end"])
+        span = f"{start.strftime('%a %d %b %Y')}, {_clock(start)} to {_clock(end)} {start.tzname()}"
+        return {
+            "callback_number": cb.get("number", ""),
+            "callback_time_frame": f"{cb.get('requested') or 'a window'} ({span})",
+            "callback_window_start": start.isoformat(),
+            "callback_window_end": end.isoformat(),
+            "callback_deadline": self._local(cb["deadline"]).isoformat() if cb.get("deadline") else None,
+            "callback_status": cb.get("status", ""),
+        }
+
+    def _crm_note(self, record: dict[str, Any], timeline: list[dict[str, str]], cb: dict[str, str] | None) -> str:
+        """One line for the account, in plain words (seed 004's Prism note): who, what they
+        wanted, what was offered, who took it or that nobody could, and what they were told."""
+        events = {e.get("event") for e in timeline}
+        who = record["contact_name"] or record["caller_name"] or "The caller"
+        account = f" (account {record['account']})" if record["account"] else ""
+        reason = record["reason"].rstrip(".")
+        parts = [f"{who}{account} {ASKED.get(record['kind'], 'escalated')}: {reason}."]
+        if record["early_warning"]:
+            parts.append(f"Flagged early by {self.ctx.name(record['early_warning']['by'])}.")
+        if "warning_protocol" in events:
+            parts.append("Warned twice first.")
+        if record["deescalation_steps"]:
+            parts.append(f"Tried first: {'; '.join(s.rstrip('.') for s in record['deescalation_steps'])}.")
+        if record["resolution_offered"]:
+            parts.append(f"Offered {record['resolution_offered'].rstrip('.')}.")
+        if events & {"tiers_exhausted", "leads_busy"}:
+            tiers = self.ctx.policy.kinds[record["kind"]].tiers if record["kind"] in self.ctx.policy.kinds else ()
+            parts.append(f"No {' or '.join(dict.fromkeys(tiers)) or 'one'} was free to take the call.")
+        if "caller_on_hold" in events:
+            parts.append(f"Posted to {self.ctx.policy.notifications.channel}.")
+        if "email_sent" in events:
+            parts.append("Emailed the managers.")
+        if record["taken_by"] and "caller_connected" in events:
+            parts.append(f"Put through to {record['taken_by']} ({record['taken_by_role']}).")
+        if cb is not None:
+            parts += self._callback_note(who, record, cb)
+        elif record["state"] == "abandoned":
+            parts.append(f"{who} hung up before anyone took the call.")
+        elif "callback_refused" in events:
+            parts.append(f"{who} refused a callback; the agent's leader was told.")
+        elif "hold_failed" in events:
+            parts.append("The hold failed; the caller stayed with the agent.")
+        return " ".join(" ".join(parts).split())
+
+    def _callback_note(self, who: str, record: dict[str, Any], cb: dict[str, str]) -> list[str]:
+        """What the caller was told ('Advised John he will receive a cb within 24hrs'), with the
+        window's day (their words say 'today'), then how the callback went."""
+        booked, due = cb.get("created_at"), cb.get("deadline")
+        if booked and due and datetime.fromisoformat(due) - datetime.fromisoformat(booked) == timedelta(hours=24):
+            by = "within 24 hours"
+        else:
+            by = f"by {self._when(due, date.min)}" if due else ""
+        day = self._local(cb["window_start"]).strftime("%a %d %b")
+        said = f"Advised {who} they will receive a callback {cb.get('requested') or ''} ({day}), {by}."
+        notes = [said.replace(" ,", ",").replace(", .", ".")]
+        status = cb.get("status", "")
+        if status == "completed":
+            taker = f" by {record['taken_by']}" if record["taken_by"] else ""
+            notes.append(f"Called back {self._when(cb.get('completed_at') or cb['window_start'], date.min)}{taker}.")
+        elif status == "cancelled":
+            notes.append("The callback was cancelled.")
+        elif status == "no_answer":
+            notes.append("The callback could not reach them; follow up by hand.")
+        return notes
+
+
+def _cell(value: Any) -> str:
+    return ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+
+
+def _clock(at: datetime) -> str:
+    return at.strftime("%I:%M %p").lstrip("0")
+
+
+def _day(args: dict[str, str], field: str) -> date:
+    raw = (args.get(field) or "").strip()
+    if not raw:
+        raise InvalidRequest(f"'{field}' is required (YYYY-MM-DD).", code="missing_field", field=field)
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+            raise ValueError
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidRequest(f"'{field}' must be a date, YYYY-MM-DD.", code="invalid_query", field=field) from None
+
+
+def _csv(records: Iterator[dict]) -> Iterator[str]:
+    """A header row, then one row per record; lists are one item a line; every cell that would
+    start a formula is neutralised."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+
+    def row(cells) -> str:
+        writer.writerow(cells)
+        text = out.getvalue()
+        out.seek(0)
+        out.truncate()
+        return text
+
+    yield row(CSV_COLUMNS)
+    for record in records:
+        cells = []
+        for column in CSV_COLUMNS:
+            value = record.get(column)
+            if isinstance(value, list):
+                value = "\n".join(str(v) for v in value)
+            elif isinstance(value, dict):
+                value = "; ".join(f"{k}: {_cell(v)}" for k, v in value.items() if v)
+            elif isinstance(value, bool):
+                value = "yes" if value else "no"
+            cells.append(neutralise("" if value is None else str(value)))
+        yield row(cells)
+
+
+def _json(head: dict[str, str], records: Iterator[dict]) -> Iterator[str]:
+    """{"from", "to", "time_zone", "records": [...]}, one record a piece."""
+    yield json.dumps(head)[:-1] + ', "records": ['
+    for n, record in enumerate(records):
+        yield ("," if n else "") + json.dumps(record)
+    yield "]}"
