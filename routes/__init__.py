@@ -16,12 +16,12 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from routes.outage import StoreOutage
+from telephony.adapters.store import connect, persistence_problem
 from telephony.clock import Clock
 from telephony.config import ConfigError, Settings, check_persistence
 from telephony.core import Core, build_core
 from telephony.logs import configure_logging
 from telephony.policy.models import Policy, load_policy
-from telephony.adapters.store import connect, persistence_problem
 
 
 def create_app(settings: Settings, core: Core | None = None, clock: Clock | None = None) -> Flask:

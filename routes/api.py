@@ -35,15 +35,15 @@ from routes.openapi import (
 )
 from routes.openapi import Error as ErrorBody
 from routes.security import staff
-from telephony.records.call_notes import NoteRequest
-from telephony.escalation.case_routing import CaseUpdate
-from telephony.core import Core
-from telephony.notify.early_warning import EarlyWarningRequest
-from telephony.errors import DomainError, InvalidRequest
-from telephony.escalation_request import ConnectRequest, EscalationRequest, PresenceRequest, RescheduleRequest
-from telephony.notify.follow_through import TASK_STATUSES, TaskRequest
 from telephony.console.queues import queue_view
+from telephony.core import Core
+from telephony.errors import DomainError, InvalidRequest
+from telephony.escalation.case_routing import CaseUpdate
 from telephony.escalation.warning_protocol import WarningAction, WarningRequest
+from telephony.escalation_request import ConnectRequest, EscalationRequest, PresenceRequest, RescheduleRequest
+from telephony.notify.early_warning import EarlyWarningRequest
+from telephony.notify.follow_through import TASK_STATUSES, TaskRequest
+from telephony.records.call_notes import NoteRequest
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

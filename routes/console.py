@@ -32,10 +32,10 @@ from routes.openapi import SPEC, ChangeEvents, ConsoleState, EventsHeaders, Voic
 from routes.security import auth_failures, client_address, roles_of, session_actor, sign_in, staff
 from telephony.config import ROOT
 from telephony.console.overview import console_state
+from telephony.console.softphone import voice_token
 from telephony.core import Core
 from telephony.errors import DomainError
 from telephony.policy.models import KINDS
-from telephony.console.softphone import voice_token
 
 bp = Blueprint(
     "console", __name__, template_folder="../templates", static_folder="../static", static_url_path="/console/static"

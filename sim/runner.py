@@ -22,10 +22,10 @@ from sim.people import Person
 from sim.rest import RestFaults, create_rest_app
 from sim.transcript import Transcript
 from sim.world import World
-from telephony.clock import RedisClock
+from telephony.adapters.local_redis import LocalRedis, free_port
+from telephony.adapters.redis_clock import RedisClock
 from telephony.config import ApiToken, Settings
 from telephony.core import build_core
-from telephony.adapters.local_redis import LocalRedis, free_port
 
 ACCOUNT_SID = "AC" + "5" * 32
 AUTH_TOKEN = "simulated-auth-token-0123456789"

@@ -39,27 +39,3 @@ class VirtualClock:
 
 def iso(when: datetime | None) -> str | None:
     return when.isoformat(timespec="seconds") if when else None
-
-
-class RedisClock:
-    """Virtual time shared by every process of a simulated run (web, worker, simulator): the
-    simulator writes the time to Redis and everyone reads it. Real time until it is first set."""
-
-    KEY = "esc:clock:now"
-
-    def __init__(self, conn):
-        self.conn = conn
-
-    def now(self) -> datetime:
-        value = self.conn.get(self.KEY)
-        if value is None:
-            return datetime.now(UTC)
-        return datetime.fromtimestamp(float(value), UTC)
-
-    def set(self, when: datetime) -> None:
-        self.conn.set(self.KEY, repr(when.timestamp()))
-
-    def advance(self, seconds: float) -> datetime:
-        new = self.now() + timedelta(seconds=seconds)
-        self.set(new)
-        return new

@@ -8,12 +8,12 @@ import re
 import uuid
 from dataclasses import dataclass
 
-from telephony.clock import Clock, iso
-from telephony.errors import NotFound, TelephonyFailure
-from telephony.policy.models import Policy
 from telephony.adapters.store import Store
 from telephony.adapters.timers import Timers
 from telephony.adapters.twilio_gateway import TwilioGateway
+from telephony.clock import Clock, iso
+from telephony.errors import NotFound, TelephonyFailure
+from telephony.policy.models import Policy
 from telephony.urls import Urls
 
 log = logging.getLogger(__name__)

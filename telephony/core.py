@@ -10,35 +10,36 @@ from typing import Any
 
 import redis
 
-from telephony.records.call_notes import CallNotes
-from telephony.callbacks.capture import CallbackCapture
-from telephony.callbacks.dialler import CallbackDialler
-from telephony.callbacks.booked import Callbacks
-from telephony.clock import Clock, RedisClock, SystemClock
-from telephony.config import ApiToken, Settings
-from telephony.context import Context
-from telephony.notify.early_warning import EarlyWarning, early_warning_of
-from telephony.errors import Forbidden, NotFound, TelephonyFailure
-from telephony.escalation_request import PresenceRequest, parse
-from telephony.notify.follow_through import FollowThrough
-from telephony.hold.limits import Hold
-from telephony.escalation.intake import Intake
-from telephony.escalation.lead_hunt import LeadHunt
-from telephony.escalation.lead_notice import LeadNotice
-from telephony.escalation.listen_in import ListenIn
-from telephony.notify.manager_email import ManagerEmails
-from telephony.records.masking import call_for
-from telephony.notify.notifier import Notifier
-from telephony.policy.models import Policy, load_policy
-from telephony.records.escalation_record import Records
-from telephony.notify.red_flag_alerts import RedFlagAlerts
+from telephony.adapters.redis_clock import RedisClock
 from telephony.adapters.store import TERMINAL_CALL_STATUSES, Store
 from telephony.adapters.throttle import OutboundThrottle
 from telephony.adapters.timers import Timers
 from telephony.adapters.twilio_gateway import TwilioGateway, make_client
-from telephony.urls import Urls
+from telephony.callbacks.booked import Callbacks
+from telephony.callbacks.capture import CallbackCapture
+from telephony.callbacks.dialler import CallbackDialler
+from telephony.clock import Clock, SystemClock
+from telephony.config import ApiToken, Settings
+from telephony.context import Context
+from telephony.errors import Forbidden, NotFound, TelephonyFailure
+from telephony.escalation.intake import Intake
+from telephony.escalation.lead_hunt import LeadHunt
+from telephony.escalation.lead_notice import LeadNotice
+from telephony.escalation.listen_in import ListenIn
 from telephony.escalation.warm_transfer import WarmTransfer
 from telephony.escalation.warning_protocol import WarningProtocol
+from telephony.escalation_request import PresenceRequest, parse
+from telephony.hold.limits import Hold
+from telephony.notify.early_warning import EarlyWarning, early_warning_of
+from telephony.notify.follow_through import FollowThrough
+from telephony.notify.manager_email import ManagerEmails
+from telephony.notify.notifier import Notifier
+from telephony.notify.red_flag_alerts import RedFlagAlerts
+from telephony.policy.models import Policy, load_policy
+from telephony.records.call_notes import CallNotes
+from telephony.records.escalation_record import Records
+from telephony.records.masking import call_for
+from telephony.urls import Urls
 
 log = logging.getLogger(__name__)
 

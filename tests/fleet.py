@@ -26,9 +26,9 @@ import requests
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from twilio.request_validator import RequestValidator
 
-from telephony.clock import RedisClock
-from telephony.core import build_core
 from telephony.adapters.local_redis import free_port
+from telephony.adapters.redis_clock import RedisClock
+from telephony.core import build_core
 from tests.processes import BIN, service_env, spawn
 from tests.support import AUTH_TOKEN, TOKENS, Harness, settings_for
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from telephony.clock import RedisClock
+from telephony.adapters.redis_clock import RedisClock
 from tests.processes import kill_worker_and_horse, rq_worker, service_env, wait_for
 from tests.test_hold_and_callbacks import book_callback, holding
 

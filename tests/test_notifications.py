@@ -14,8 +14,8 @@ import pytest
 import trustme
 
 from sim.mailbox import Mailbox
-from telephony.config import ConfigError, Settings
 from telephony.adapters.local_redis import free_port
+from telephony.config import ConfigError, Settings
 from tests.support import ROOT, Harness
 from tests.test_hold_and_callbacks import book_callback
 

@@ -18,10 +18,10 @@ import redis
 import requests
 
 from routes import create_app, preflight
-from telephony.clock import SystemClock
-from telephony.config import ApiToken, ConfigError
 from telephony.adapters.local_redis import LocalRedis, free_port
 from telephony.adapters.timers import Timers
+from telephony.clock import SystemClock
+from telephony.config import ApiToken, ConfigError
 from tests.probe_jobs import RAN
 from tests.processes import BIN, kill_worker_and_horse, rq_worker, service_env, spawn, wait_for
 from tests.support import ROOT, TOKENS, settings_for

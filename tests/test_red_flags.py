@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 
-from telephony.config import ApiToken
 from telephony.adapters.store import LEG_TTL_SECONDS
+from telephony.config import ApiToken
 from tests.support import ACCOUNT_SID, BASE, ROOT, Harness
 
 SEED_001 = ROOT / "policies" / "seed-001-tech-support.toml"

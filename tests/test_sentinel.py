@@ -20,9 +20,9 @@ import pytest
 import redis
 import requests
 
-from telephony.config import ConfigError, Settings
 from telephony.adapters.local_redis import LocalRedis, find_redis_server, free_port
 from telephony.adapters.store import sentinel_master
+from telephony.config import ConfigError, Settings
 from tests.day import STORIES, Day
 from tests.fleet import Fleet, FleetHarness, fleet_env
 

@@ -10,8 +10,8 @@ import pytest
 from rq import Queue
 from rq.job import Job
 
-from telephony.clock import VirtualClock
 from telephony.adapters.timers import RELEASING, STUCK_RELEASING_SECONDS, Timers
+from telephony.clock import VirtualClock
 
 
 def test_a_timer_is_not_lost_when_moving_it_fails_half_way__R_CB_8(redis_conn, monkeypatch):

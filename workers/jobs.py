@@ -9,9 +9,9 @@ import logging
 import requests
 from rq.utils import import_attribute
 
-from telephony.records import retention
-from telephony.notify.chat import chat_payload
 from telephony.logs import bound
+from telephony.notify.chat import chat_payload
+from telephony.records import retention
 from workers.runtime import core
 
 log = logging.getLogger(__name__)

@@ -20,10 +20,10 @@ def use(core: Core | None) -> None:
 def core() -> Core:
     global _core
     if _core is None:
+        from telephony.adapters.store import connect, persistence_problem
         from telephony.config import Settings, check_persistence
         from telephony.core import build_core
         from telephony.logs import configure_logging
-        from telephony.adapters.store import connect, persistence_problem
 
         configure_logging()
         settings = Settings.from_env()

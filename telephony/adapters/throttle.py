@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 import redis
 
+from telephony.adapters.store import keys
+
 _TAKE = """
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('EXPIRE', KEYS[1], 5) end
@@ -43,6 +45,6 @@ class OutboundThrottle:
             if now - second >= 1 - LATE_SECONDS:
                 self._sleep(second + 1 - now)
                 continue
-            if self._take(keys=[f"esc:cps:{second}"]) <= self.cps:
+            if self._take(keys=[keys.calls_per_second(second)]) <= self.cps:
                 return
             self._sleep(max(0.0, second + 1 - self._now()))

@@ -25,6 +25,7 @@ from rq import Queue, Retry
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
+from telephony.adapters.store import keys
 from telephony.clock import Clock
 
 QUEUE = "escalations"
@@ -41,9 +42,9 @@ TELL_PEOPLE_AFTER_TRIES = 3
 # in the log and the failed-job registry for a person to look at).
 TIMER_RETRY_SECONDS = (5, 30, 120)
 
-TIMERS = "esc:timers"
-TIMER_CALLS = "esc:timer-calls"
-RELEASING = "esc:timers-releasing"
+TIMERS = keys.TIMERS
+TIMER_CALLS = keys.TIMER_CALLS
+RELEASING = keys.TIMERS_RELEASING
 BATCH = 20  # timers per job: small enough that every worker gets a share of a burst
 RELEASE_AT_MOST = 2000  # per tick; the rest on the next one
 STUCK_RELEASING_SECONDS = 30

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from telephony.records import retention
+from telephony.adapters.timers import job_id
 from telephony.config import ApiToken
 from telephony.context import Context
 from telephony.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from telephony.escalation_request import RescheduleRequest, parse
-from telephony.records.masking import callback_for
 from telephony.notify.notifier import Notifier
-from telephony.adapters.timers import job_id
+from telephony.records import retention
+from telephony.records.masking import callback_for
 
 OPEN_STATUSES = ("scheduled", "rescheduled", "overdue", "dialing")
 LEAD_ROLES = ("lead", "supervisor", "manager")

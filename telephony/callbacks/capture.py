@@ -8,15 +8,15 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from telephony.policy import business_hours as bh
-from telephony.callbacks.dialler import CallbackDialler
+from telephony.adapters.timers import job_id
 from telephony.callbacks.booked import Callbacks, summary
+from telephony.callbacks.dialler import CallbackDialler
 from telephony.context import Context, new_id
 from telephony.errors import Conflict, NotFound
 from telephony.hold.limits import CALLBACK_WORDS, HOLDING_STATES, Hold
 from telephony.notify.notifier import Notifier
 from telephony.numbers import callable_e164, caller_time_zone
-from telephony.adapters.timers import job_id
+from telephony.policy import business_hours as bh
 
 log = logging.getLogger(__name__)
 

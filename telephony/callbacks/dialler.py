@@ -7,16 +7,16 @@ import json
 import logging
 from datetime import datetime, timedelta
 
-from telephony.policy import business_hours as bh
-from telephony.records import retention
+from telephony.adapters.store import TERMINAL_CALL_STATUSES
+from telephony.adapters.timers import job_id
 from telephony.callbacks.booked import OPEN_STATUSES, callback_event
 from telephony.context import Context, ring_person
 from telephony.errors import TelephonyFailure
 from telephony.metrics import CALLBACKS_DIALLED
 from telephony.notify.notifier import Notifier
 from telephony.numbers import caller_time_zone, spoken_digits
-from telephony.adapters.store import TERMINAL_CALL_STATUSES
-from telephony.adapters.timers import job_id
+from telephony.policy import business_hours as bh
+from telephony.records import retention
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 from rq import Queue, Worker
 from rq.registry import DeferredJobRegistry, FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
+from telephony.adapters.store import keys
+from telephony.adapters.timers import QUEUES
 from telephony.clock import iso
 from telephony.context import Context
-from telephony.adapters.timers import QUEUES
 
-SCHEDULER_LEASE_KEY = "esc:scheduler-lease"
+SCHEDULER_LEASE_KEY = keys.SCHEDULER_LEASE
 
 
 def queue_view(ctx: Context) -> dict:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from telephony.context import Context, conference_name
-from telephony.errors import TelephonyFailure
 from telephony.adapters.store import TERMINAL_CALL_STATUSES
 from telephony.adapters.timers import job_id
+from telephony.context import Context, conference_name
+from telephony.errors import TelephonyFailure
 
 log = logging.getLogger(__name__)
 

@@ -7,14 +7,14 @@ import json
 import logging
 from dataclasses import dataclass
 
+from telephony.adapters.store import TERMINAL_CALL_STATUSES
+from telephony.adapters.timers import job_id
 from telephony.context import Context, end_conference, ring_person
 from telephony.errors import TelephonyFailure
 from telephony.hold.limits import Hold
 from telephony.notify.notifier import Notifier
 from telephony.numbers import spoken_digits
 from telephony.policy.models import Person
-from telephony.adapters.store import TERMINAL_CALL_STATUSES
-from telephony.adapters.timers import job_id
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import logging
 
+from telephony.adapters.store import TERMINAL_CALL_STATUSES
 from telephony.context import Context
 from telephony.errors import TelephonyFailure
-from telephony.adapters.store import TERMINAL_CALL_STATUSES
 
 log = logging.getLogger(__name__)
 

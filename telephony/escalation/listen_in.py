@@ -5,10 +5,10 @@ no beep, no announcement, never the lead's voice."""
 
 from __future__ import annotations
 
+from telephony.adapters.store import TERMINAL_CALL_STATUSES
 from telephony.config import ApiToken
 from telephony.context import Context
 from telephony.errors import Conflict, Forbidden, NotFound, TelephonyFailure
-from telephony.adapters.store import TERMINAL_CALL_STATUSES
 
 LISTENING_ROLES = ("lead", "supervisor", "manager")
 MODES = ("monitor", "coach")

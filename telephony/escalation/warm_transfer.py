@@ -8,19 +8,19 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from telephony.records import retention
-from telephony.escalation.case_routing import case_view, check_tags, move_case, open_case, tags_of
-from telephony.config import ApiToken
-from telephony.context import Context, end_conference, new_id
-from telephony.notify.early_warning import carry_early_warning, early_warning_of
-from telephony.errors import Conflict, Forbidden, NotFound, TelephonyFailure
-from telephony.escalation_request import ConnectRequest, EscalationRequest, parse
-from telephony.hold.limits import Hold
-from telephony.escalation.lead_hunt import LeadHunt
-from telephony.records.masking import escalation_for
-from telephony.notify.notifier import Notifier
 from telephony.adapters.store import TERMINAL_CALL_STATUSES
 from telephony.adapters.timers import job_id
+from telephony.config import ApiToken
+from telephony.context import Context, end_conference, new_id
+from telephony.errors import Conflict, Forbidden, NotFound, TelephonyFailure
+from telephony.escalation.case_routing import case_view, check_tags, move_case, open_case, tags_of
+from telephony.escalation.lead_hunt import LeadHunt
+from telephony.escalation_request import ConnectRequest, EscalationRequest, parse
+from telephony.hold.limits import Hold
+from telephony.notify.early_warning import carry_early_warning, early_warning_of
+from telephony.notify.notifier import Notifier
+from telephony.records import retention
+from telephony.records.masking import escalation_for
 
 log = logging.getLogger(__name__)
 

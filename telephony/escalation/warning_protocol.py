@@ -10,11 +10,11 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from telephony.adapters.store import TERMINAL_CALL_STATUSES
 from telephony.config import ApiToken
 from telephony.context import Context
 from telephony.errors import Conflict, Forbidden
 from telephony.escalation_request import Client, StrictModel, Text, parse
-from telephony.adapters.store import TERMINAL_CALL_STATUSES
 
 WARNING_ROLES = ("agent", "lead", "supervisor")
 CONSEQUENCES = {"transfer": "transfer to a manager", "disconnect": "disconnect the call"}

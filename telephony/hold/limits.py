@@ -7,12 +7,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from telephony.adapters.timers import job_id
 from telephony.context import Context
 from telephony.errors import TelephonyFailure
 from telephony.escalation.lead_notice import LeadNotice
 from telephony.metrics import TIMER_LATENESS_SECONDS
 from telephony.notify.notifier import Notifier
-from telephony.adapters.timers import job_id
 
 log = logging.getLogger(__name__)
 

@@ -9,12 +9,12 @@ from typing import Any
 
 from pydantic import Field
 
+from telephony.adapters.store import TERMINAL_CALL_STATUSES
 from telephony.config import ApiToken
 from telephony.context import Context
 from telephony.errors import Conflict, Forbidden
 from telephony.escalation_request import StrictModel, Text, parse
 from telephony.notify.notifier import Notifier
-from telephony.adapters.store import TERMINAL_CALL_STATUSES
 
 
 class EarlyWarningRequest(StrictModel):

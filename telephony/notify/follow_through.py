@@ -12,13 +12,13 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, Field
 
+from telephony.adapters.timers import job_id
 from telephony.clock import iso
 from telephony.config import ApiToken
 from telephony.context import Context, new_id
 from telephony.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from telephony.escalation_request import StrictModel, Text, parse
 from telephony.notify.notifier import Notifier
-from telephony.adapters.timers import job_id
 
 TASK_KINDS = ("email", "ticket", "callback", "other")
 TASK_STATUSES = ("open", "done")

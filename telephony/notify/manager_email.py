@@ -16,8 +16,8 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 from telephony.adapters import mailer
-from telephony.context import Context, new_id
 from telephony.adapters.timers import TELL_PEOPLE_AFTER_TRIES, job_id
+from telephony.context import Context, new_id
 
 # Seed 002's subject lines, after the client's name.
 SUBJECTS = {

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 
+from telephony.adapters.timers import TELL_PEOPLE_AFTER_TRIES
 from telephony.context import Context
 from telephony.errors import TelephonyFailure
 from telephony.notify.manager_email import ManagerEmails
-from telephony.adapters.timers import TELL_PEOPLE_AFTER_TRIES
 
 
 class Notifier:

@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
 from telephony import numbers
-from telephony.policy.business_hours import BusinessHours, parse_business_hours
 from telephony.config import EMAIL_ADDRESS
+from telephony.policy.business_hours import BusinessHours, parse_business_hours
 
 ROLES = ("agent", "lead", "supervisor", "manager")
 TIER_ROLES = ("lead", "supervisor", "manager")

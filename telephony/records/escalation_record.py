@@ -22,12 +22,12 @@ from typing import Any
 
 import redis
 
-from telephony.escalation.case_routing import case_view, tags_of
 from telephony.config import ApiToken
 from telephony.context import Context
-from telephony.notify.early_warning import early_warning_of
 from telephony.errors import Forbidden, InvalidRequest, NotFound
+from telephony.escalation.case_routing import case_view, tags_of
 from telephony.logs import mask_numbers
+from telephony.notify.early_warning import early_warning_of
 
 log = logging.getLogger(__name__)
 

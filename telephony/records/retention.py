@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from telephony.context import Context
 from telephony.adapters.store import FINAL_STATES
+from telephony.context import Context
 
 FINAL_CALLBACK_STATUSES = ("cancelled", "no_answer")
 PURGE_KEY = "purge-finished"

@@ -23,11 +23,11 @@ from sim.rest import RestFaults, create_rest_app
 from sim.runner import serve
 from sim.transcript import Transcript
 from sim.world import World
-from telephony.clock import RedisClock
+from telephony.adapters.local_redis import LocalRedis, free_port
+from telephony.adapters.redis_clock import RedisClock
 from telephony.config import Settings
 from telephony.context import new_id
 from telephony.core import build_core
-from telephony.adapters.local_redis import LocalRedis, free_port
 from tests.processes import BIN, kill_worker_and_horse, rq_worker, spawn, wait_for
 from tests.support import ROOT, TOKENS
 from workers.scheduler import LEASE_KEY

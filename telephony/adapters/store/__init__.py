@@ -1,0 +1,34 @@
+"""Live state in Redis, one module per aggregate: calls and legs (`calls`), escalations
+(`escalations`), callbacks (`callbacks`), people and presence (`people`), records, notes, emails
+and tasks (`records`), the change stream the consoles read (`changes`), over one connection and
+its Lua scripts (`base`, `scripts`). Every key comes from `keys`. `Store` is all of them on one
+connection, so the core holds one object; timers live beside it in `telephony.adapters.timers`.
+Imports nothing of the domain."""
+
+from __future__ import annotations
+
+from telephony.adapters.store.base import DEFAULT_KEEP_SECONDS, LEG_TTL_SECONDS
+from telephony.adapters.store.callbacks import CallbackStore
+from telephony.adapters.store.calls import CALL_STATUS_RANK, TERMINAL_CALL_STATUSES, CallStore
+from telephony.adapters.store.connection import connect, persistence_problem, sentinel_master
+from telephony.adapters.store.escalations import FINAL_STATES, EscalationStore
+from telephony.adapters.store.keys import safe_id
+from telephony.adapters.store.people import PeopleStore
+from telephony.adapters.store.records import RecordStore
+
+__all__ = [
+    "CALL_STATUS_RANK",
+    "DEFAULT_KEEP_SECONDS",
+    "FINAL_STATES",
+    "LEG_TTL_SECONDS",
+    "TERMINAL_CALL_STATUSES",
+    "Store",
+    "connect",
+    "persistence_problem",
+    "safe_id",
+    "sentinel_master",
+]
+
+
+class Store(CallStore, EscalationStore, CallbackStore, PeopleStore, RecordStore):
+    """Every aggregate's operations on one Redis connection (see each module for why)."""

@@ -1,0 +1,56 @@
+"""Callbacks (R-CB-8: stored before the caller hears the confirmation): the booking, one dial per
+attempt claimed whichever worker gets there first, the capture in progress, and the lease of the
+one sweeper that finds callbacks whose job was lost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telephony.adapters.store import keys
+from telephony.adapters.store.base import as_text
+from telephony.adapters.store.changes import ChangeStream
+
+
+class CallbackStore(ChangeStream):
+    def save_callback(self, cb_id: str, fields: dict[str, Any], at: float) -> None:
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.hset(keys.callback(cb_id), mapping={k: as_text(v) for k, v in fields.items()})
+            pipe.zadd(keys.CALLBACKS, {cb_id: at})
+            pipe.execute()
+        self.replicated(f"callback {cb_id}")
+        self.changed("callback", cb_id)
+
+    def callback(self, cb_id: str) -> dict[str, str] | None:
+        if not keys.safe_id(cb_id):
+            return None
+        return self._hash(keys.callback(cb_id))
+
+    def update_callback(self, cb_id: str, **fields: Any) -> None:
+        self._update(keys.callback(cb_id), "callback", cb_id, fields)
+
+    def claim_callback(self, cb_id: str, attempt: int, at: str) -> bool:
+        """One dial per attempt, whichever worker (or retried job) gets here first."""
+        claimed = self._claim_callback(keys=[keys.callback(cb_id)], args=[attempt, at]) == 1
+        if claimed:
+            self.changed("callback", cb_id)
+        return claimed
+
+    def callback_ids(self) -> list[str]:
+        return [v.decode() for v in self.r.zrange(keys.CALLBACKS, 0, -1)]
+
+    def capture(self, esc_id: str) -> dict[str, str]:
+        if not keys.safe_id(esc_id):
+            return {}
+        return self._hash(keys.capture(esc_id)) or {}
+
+    def update_capture(self, esc_id: str, **fields: Any) -> None:
+        self.r.hset(keys.capture(esc_id), mapping={k: as_text(v) for k, v in fields.items()})
+        self.r.expire(keys.capture(esc_id), 86400)
+
+    def claim_sweeper(self, due: float, stale_before: float) -> bool:
+        """One sweeper job at a time, whoever schedules it: taken when there is none, or when the
+        one there was due before `stale_before` (its worker died with it, R-CB-8)."""
+        return self._claim_sweeper(keys=[keys.SWEEPER], args=[due, stale_before]) == 1
+
+    def release_sweeper(self) -> None:
+        self.r.delete(keys.SWEEPER)

@@ -1,0 +1,58 @@
+"""The change stream: every write that a console shows is told here, as one entry of a capped
+Redis stream (a console that reconnects with Last-Event-ID replays what it missed) and a pub/sub
+nudge that wakes every web worker; changes to escalations and callbacks also reach `on_change`
+(the records archive, R-NOTE-3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+
+from telephony.adapters.store import keys
+from telephony.adapters.store.base import EVENTS_KEPT, StoreBase, as_text
+
+
+class ChangeStream(StoreBase):
+    def changed(self, kind: str, ident: str) -> str:
+        """Tell every console what changed: a capped stream, so a console that reconnects with
+        Last-Event-ID replays what it missed, and a pub/sub nudge that wakes every web worker."""
+        event_id = self._changed(keys=[keys.EVENTS], args=[kind, ident, EVENTS_KEPT]).decode()
+        self._tell_on_change(kind, ident)
+        return event_id
+
+    def _tell_on_change(self, kind: str, ident: str) -> None:
+        """Every change the consoles hear of, whichever script made it, reaches on_change too."""
+        if self.on_change is not None and kind in ("escalation", "callback"):
+            self.on_change(kind, ident)
+
+    def last_event_id(self) -> str:
+        entries = self.r.xrevrange(keys.EVENTS, count=1)
+        return entries[0][0].decode() if entries else "0-0"
+
+    def events_after(self, last_id: str, count: int = 200) -> list[tuple[str, dict[str, str]]]:
+        """Events newer than last_id (oldest first); an id the stream no longer holds replays all kept."""
+        entries = self.r.xrange(keys.EVENTS, min=f"({last_id}", count=count)
+        return [(i.decode(), {k.decode(): v.decode() for k, v in f.items()}) for i, f in entries]
+
+    def listen(self) -> redis.client.PubSub:
+        """A subscription to the nudges: whoever calls get_message must close it."""
+        pubsub = self.r.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(keys.EVENTS)
+        return pubsub
+
+    def _update(self, key: str, kind: str, ident: str, fields: dict[str, Any]) -> bool:
+        """Set the fields (None: left alone) of a record that exists, and tell the consoles."""
+        flat = [x for k, v in fields.items() if v is not None for x in (k, as_text(v))]
+        if not flat:
+            return False
+        done = self._update_and_tell(keys=[key, keys.EVENTS], args=[kind, ident, EVENTS_KEPT, *flat]) == 1
+        if done:
+            self._tell_on_change(kind, ident)
+        return done
+
+    def _call_cas(self, call_sid: str, field: str, expected: str, fields: dict[str, Any]) -> bool:
+        done = self._cas(keys.call(call_sid), "", field, expected, None, fields)
+        if done:
+            self.changed("call", call_sid)
+        return done

@@ -1,0 +1,46 @@
+"""People: each person's presence, claimed atomically for one leg so two escalations never ring
+the same lead at once, and failed sign-ins counted per client address."""
+
+from __future__ import annotations
+
+from telephony.adapters.store import keys
+from telephony.adapters.store.changes import ChangeStream
+
+
+class PeopleStore(ChangeStream):
+    def presence(self, person_id: str, default: str) -> str:
+        value = self.r.get(keys.presence(person_id))
+        return value.decode() if value else default
+
+    def set_presence(self, person_id: str, presence: str) -> None:
+        self.r.set(keys.presence(person_id), presence)
+        self.changed("presence", person_id)
+
+    def claim_person(self, person_id: str, default_presence: str, holder: str) -> bool:
+        """Atomically take an available person for one leg, so two escalations never ring the
+        same lead at once."""
+        person = [keys.presence(person_id), keys.holder(person_id)]
+        claimed = self._claim(keys=person, args=[holder, default_presence]) == 1
+        if claimed:
+            self.changed("presence", person_id)
+        return claimed
+
+    def release_person(self, person_id: str, holder: str) -> bool:
+        person = [keys.presence(person_id), keys.holder(person_id)]
+        released = self._release(keys=person, args=[holder]) == 1
+        if released:
+            self.changed("presence", person_id)
+        return released
+
+    def count_auth_failure(self, client: str, window_seconds: int) -> int:
+        """One more failed sign-in or bearer token from this address in the current window."""
+        return int(self._count_failure(keys=[keys.auth_failures(client)], args=[window_seconds]))
+
+    def auth_failures(self, client: str) -> tuple[int, int]:
+        """(failures in the current window, seconds until it ends)."""
+        key = keys.auth_failures(client)
+        with self.r.pipeline(transaction=False) as pipe:
+            pipe.get(key)
+            pipe.ttl(key)
+            count, ttl = pipe.execute()
+        return int(count or 0), max(int(ttl), 1)

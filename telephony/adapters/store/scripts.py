@@ -1,0 +1,132 @@
+"""The Lua scripts: every change that must not race (a state transition, claiming a lead or a
+callback attempt, creating an escalation) is one script, so it is one round trip and atomic.
+Each touches the keys it is handed (KEYS) plus, in TRANSITION and FINISH_FIELDS, keys built from
+the prefix the caller passes from `keys`."""
+
+ADVANCE_CALL_STATUS = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local cur = tonumber(redis.call('HGET', KEYS[1], 'status_rank') or '-1')
+if tonumber(ARGV[2]) <= cur then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'status_rank', ARGV[2])
+return 1
+"""
+
+TRANSITION = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {0, ''} end
+local ok = false
+for i = 5, 4 + tonumber(ARGV[4]) do
+  if ARGV[i] == state then ok = true end
+end
+if not ok then return {0, state} end
+if ARGV[1] ~= state then
+  redis.call('HSET', KEYS[1], 'state', ARGV[1])
+  redis.call('SREM', ARGV[3] .. state, KEYS[3])
+  redis.call('SADD', ARGV[3] .. ARGV[1], KEYS[3])
+end
+local n = 5 + tonumber(ARGV[4])
+while n + 1 <= #ARGV do
+  if ARGV[n + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[n])
+  else redis.call('HSET', KEYS[1], ARGV[n], ARGV[n + 1]) end
+  n = n + 2
+end
+if ARGV[2] ~= '' then redis.call('RPUSH', KEYS[2], ARGV[2]) end
+return {1, state}
+"""
+
+CREATE_ESCALATION = """
+if ARGV[1] ~= '' then
+  local existing = redis.call('GET', ARGV[1])
+  if existing then return {'replay', existing} end
+end
+local open = redis.call('GET', KEYS[2])
+if open then return {'open', open} end
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('HSET', KEYS[4], 'escalation', ARGV[2])
+if ARGV[1] ~= '' then redis.call('SET', ARGV[1], ARGV[2], 'EX', 86400) end
+for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('SADD', ARGV[3], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
+return {'created', ARGV[2]}
+"""
+
+CLAIM_PERSON = """
+local cur = redis.call('GET', KEYS[1]) or ARGV[2]
+if cur ~= 'available' then return 0 end
+redis.call('SET', KEYS[1], 'busy')
+redis.call('SET', KEYS[2], ARGV[1])
+return 1
+"""
+
+RELEASE_PERSON = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[2])
+if redis.call('GET', KEYS[1]) == 'busy' then redis.call('SET', KEYS[1], 'available') end
+return 1
+"""
+
+CLAIM_CALLBACK = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 0 end
+if status ~= 'scheduled' and status ~= 'rescheduled' and status ~= 'overdue' then return 0 end
+if tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0') ~= tonumber(ARGV[1]) - 1 then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'dialing', 'attempts', ARGV[1], 'claimed_at', ARGV[2], 'lead_call_sid', '', 'caller_call_sid', '', 'tried', '[]', 'ringing', '')
+return 1
+"""
+
+CLAIM_SWEEPER = """
+local due = redis.call('GET', KEYS[1])
+if due and tonumber(due) and tonumber(due) >= tonumber(ARGV[2]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', 86400)
+return 1
+"""
+
+COMPARE_AND_SET = """
+local cur = redis.call('HGET', KEYS[1], ARGV[1]) or ''
+if cur ~= ARGV[2] then return 0 end
+for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if ARGV[3] ~= '' then redis.call('RPUSH', KEYS[2], ARGV[3]) end
+return 1
+"""
+
+SAVE_CALL = """
+local created = redis.call('HSETNX', KEYS[1], 'call_sid', ARGV[1])
+for i = 4, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('HSETNX', KEYS[1], 'status_rank', '-1')
+if created == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'kind', 'call', 'id', ARGV[1])
+redis.call('PUBLISH', KEYS[2], id)
+return created
+"""
+
+UPDATE_AND_TELL = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'kind', ARGV[1], 'id', ARGV[2])
+redis.call('PUBLISH', KEYS[2], id)
+return 1
+"""
+
+FINISH_FIELDS = """
+local esc_id = ARGV[2]
+if ARGV[1] == 'callback' then
+  esc_id = redis.call('HGET', ARGV[3] .. 'callback:' .. ARGV[2], 'escalation_id') or ''
+end
+if esc_id == '' then return {'', '', ''} end
+local got = redis.call('HMGET', ARGV[3] .. 'escalation:' .. esc_id, 'state', 'callback_id')
+local status = ''
+if got[2] then status = redis.call('HGET', ARGV[3] .. 'callback:' .. got[2], 'status') or '' end
+return {esc_id, got[1] or '', status}
+"""
+
+CHANGED = """
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'kind', ARGV[1], 'id', ARGV[2])
+redis.call('PUBLISH', KEYS[1], id)
+return id
+"""
+
+COUNT_FAILURE = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
