@@ -4,7 +4,7 @@
 import sys
 
 from telephony.config import ConfigError, Settings
-from telephony.policy.models import PolicyError
+from telephony.policy.errors import PolicyError
 
 
 def _cannot_start(exc: Exception) -> None:

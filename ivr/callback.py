@@ -9,7 +9,7 @@ from ivr.common import join_conference
 from ivr.common import say as _say
 from telephony.hold.limits import with_role
 from telephony.numbers import spoken_number
-from telephony.policy.models import Policy
+from telephony.policy.loading import Policy
 from telephony.urls import Urls
 
 

@@ -6,7 +6,7 @@ from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
 from ivr.common import join_conference
 from ivr.common import say as _say
-from telephony.policy.models import Policy
+from telephony.policy.loading import Policy
 from telephony.urls import Urls
 
 HINTS_LIMIT = 500

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
-from telephony.policy.models import Policy
+from telephony.policy.loading import Policy
 from telephony.urls import Urls
 
 CONFERENCE_EVENTS = "start end join leave hold announcement"

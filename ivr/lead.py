@@ -6,7 +6,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ivr.common import join_conference
 from telephony.escalation.lead_hunt import Briefing
-from telephony.policy.models import Policy
+from telephony.policy.loading import Policy
 from telephony.urls import Urls
 
 REPLAYS = 1

@@ -21,7 +21,7 @@ from telephony.clock import Clock
 from telephony.config import ConfigError, Settings, check_persistence
 from telephony.core import Core, build_core
 from telephony.logs import configure_logging
-from telephony.policy.models import Policy, load_policy
+from telephony.policy.loading import Policy, load_policy
 
 
 def create_app(settings: Settings, core: Core | None = None, clock: Clock | None = None) -> Flask:

@@ -23,7 +23,8 @@ from sim.experience import check as check_experience
 from sim.rest import RestFaults
 from sim.runner import Simulation
 from sim.scenarios import DEFAULT_POLICY, SCENARIOS
-from telephony.policy.models import PolicyError, load_policy
+from telephony.policy.errors import PolicyError
+from telephony.policy.loading import load_policy
 
 
 class _closing:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sim.transcript import AUDIBLE, Entry, Transcript
-from telephony.policy.models import Policy
+from telephony.policy.loading import Policy
 
 SILENCE_LIMIT_SECONDS = 3.0
 # A person's own turn: a gap that ends with them acting is them thinking, not the service silent.

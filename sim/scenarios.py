@@ -14,7 +14,7 @@ from pathlib import Path
 from sim.people import AgentStep, Person, Reply, Talk
 from telephony.config import ROOT
 from telephony.notify.red_flags import Lexicon
-from telephony.policy.models import Policy, load_policy
+from telephony.policy.loading import Policy, load_policy
 
 DEFAULT_POLICY = ROOT / "policies" / "default.toml"
 CALLER = "+13125550142"

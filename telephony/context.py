@@ -13,7 +13,7 @@ from telephony.adapters.timers import Timers
 from telephony.adapters.twilio_gateway import TwilioGateway
 from telephony.clock import Clock, iso
 from telephony.errors import NotFound, TelephonyFailure
-from telephony.policy.models import Policy
+from telephony.policy.loading import Policy
 from telephony.urls import Urls
 
 log = logging.getLogger(__name__)

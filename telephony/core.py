@@ -35,7 +35,7 @@ from telephony.notify.follow_through import FollowThrough
 from telephony.notify.manager_email import ManagerEmails
 from telephony.notify.notifier import Notifier
 from telephony.notify.red_flag_alerts import RedFlagAlerts
-from telephony.policy.models import Policy, load_policy
+from telephony.policy.loading import Policy, load_policy
 from telephony.records.call_notes import CallNotes
 from telephony.records.escalation_record import Records
 from telephony.records.masking import call_for

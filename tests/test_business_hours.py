@@ -21,7 +21,7 @@ from telephony.policy.business_hours import (
     parse_business_hours,
     speak_window,
 )
-from telephony.policy.models import PolicyError
+from telephony.policy.errors import PolicyError
 
 CHICAGO = ZoneInfo("America/Chicago")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -9,7 +9,7 @@ import pytest
 from sim.experience import check
 from sim.scenarios import SCENARIOS
 from sim.transcript import Transcript
-from telephony.policy.models import load_policy
+from telephony.policy.loading import load_policy
 from tests.support import ROOT
 from tests.test_sim_scenarios import play
 

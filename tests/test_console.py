@@ -16,7 +16,7 @@ from sim.people import AgentStep, Reply
 from sim.runner import Simulation
 from sim.scenarios import CALLER, DEFAULT_POLICY, Cast
 from telephony.config import ApiToken
-from telephony.policy.models import load_policy
+from telephony.policy.loading import load_policy
 from tests.support import ROOT
 
 POLICY = load_policy(DEFAULT_POLICY)

@@ -5,7 +5,7 @@ requests are judged by Twilio's OpenAPI file; the simulator proves who hears who
 from __future__ import annotations
 
 from sim.scenarios import CALLER_NAME, SCENARIOS
-from telephony.policy.models import load_policy
+from telephony.policy.loading import load_policy
 from tests.support import BASE, ROOT
 from tests.test_sim_scenarios import play
 

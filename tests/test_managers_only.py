@@ -8,7 +8,8 @@ import re
 import pytest
 
 from telephony.config import ApiToken
-from telephony.policy.models import KINDS, load_policy
+from telephony.policy.loading import load_policy
+from telephony.policy.models import KINDS
 from tests.support import ROOT, Harness
 
 POLICIES = sorted((ROOT / "policies").glob("*.toml"))

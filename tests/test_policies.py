@@ -11,7 +11,8 @@ import sys
 import pytest
 
 from telephony.config import ApiToken
-from telephony.policy.models import PolicyError, load_policy, parse_policy
+from telephony.policy.errors import PolicyError
+from telephony.policy.loading import load_policy, parse_policy
 from tests.support import ROOT, Harness
 
 POLICIES = sorted((ROOT / "policies").glob("*.toml"))
@@ -219,7 +220,7 @@ def test_every_table_is_strict_and_every_error_names_its_key(change, key, words)
 
 def test_the_policy_models_name_every_key_the_files_use():
     """Every key in every shipped file is one the models know (nothing is read around them)."""
-    from telephony.policy.models import known_keys
+    from telephony.policy.loading import known_keys
 
     def walk(value, loc):
         if isinstance(value, dict):

@@ -7,7 +7,8 @@ import re
 import tomllib
 
 from telephony.policy import reference as policy_reference
-from telephony.policy.models import PolicyFile, Section, parse_policy
+from telephony.policy.loading import parse_policy
+from telephony.policy.models import PolicyFile, Section
 from tests.support import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")

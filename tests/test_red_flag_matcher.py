@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from telephony.notify.red_flags import Lexicon, inflections
-from telephony.policy.models import PolicyError, load_policy, parse_policy
+from telephony.policy.errors import PolicyError
+from telephony.policy.loading import load_policy, parse_policy
 from tests.support import ROOT
 
 SEED_001 = load_policy(ROOT / "policies" / "seed-001-tech-support.toml")

@@ -18,7 +18,7 @@ from sim.runner import Simulation, serve
 from sim.scenarios import CALLER_NAME, DEFAULT_POLICY, SCENARIOS, Cast, escalation
 from telephony.adapters.local_redis import free_port
 from telephony.adapters.twilio_gateway import make_client
-from telephony.policy.models import load_policy
+from telephony.policy.loading import load_policy
 from tests.support import ROOT
 from tests.twilio_contract import TwilioSpec
 

@@ -17,7 +17,7 @@ from sim.runner import AUTH_TOKEN, Simulation, serve
 from sim.scenarios import CALLER_NAME, DEFAULT_POLICY, SCENARIOS
 from sim.world import TRANSCRIPTION_ATTRIBUTES, TRANSCRIPTION_TRACKS
 from telephony.adapters.local_redis import free_port
-from telephony.policy.models import load_policy
+from telephony.policy.loading import load_policy
 from tests.support import ROOT
 from tests.twilio_contract import TwilioSpec
 

@@ -14,7 +14,7 @@ import sys
 import redis
 
 from telephony.config import ConfigError, Settings
-from telephony.policy.models import PolicyError
+from telephony.policy.errors import PolicyError
 from workers.runtime import core
 
 try:

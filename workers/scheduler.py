@@ -91,7 +91,7 @@ class Scheduler:
 
 def main() -> None:
     from telephony.config import ConfigError
-    from telephony.policy.models import PolicyError
+    from telephony.policy.errors import PolicyError
     from workers.runtime import core
 
     try:

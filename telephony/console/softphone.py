@@ -8,7 +8,7 @@ from twilio.jwt.access_token.grants import VoiceGrant
 
 from telephony.config import ApiToken, Settings
 from telephony.errors import DomainError
-from telephony.policy.models import Policy
+from telephony.policy.loading import Policy
 
 TOKEN_SECONDS = 3600
 

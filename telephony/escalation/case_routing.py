@@ -15,7 +15,8 @@ from telephony.config import ApiToken
 from telephony.context import Context
 from telephony.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from telephony.escalation_request import StrictModel, Text, parse
-from telephony.policy.models import CaseStatus, Policy
+from telephony.policy.loading import Policy
+from telephony.policy.models import CaseStatus
 
 CASE_MOVERS = ("manager",)
 

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holiday_calendars
 
+from telephony.policy.errors import PolicyError
+
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 KEYS = ("time_zone", "days", "holidays", "holiday_subdivision", "extra_holidays")
 DEADLINE_RULES = ("24h", "end_of_business_day")
@@ -122,7 +124,6 @@ class BusinessHours:
 def parse_business_hours(table: Any, file: str, key_prefix: str = "business_hours") -> BusinessHours:
     """Read and validate a policy's [business_hours] table; a mistake raises PolicyError naming
     the file and the dotted key (e.g. business_hours.days.mon)."""
-    from telephony.policy.models import PolicyError  # policy imports this module
 
     def fail(key: str, reason: str) -> PolicyError:
         return PolicyError(file, f"{key_prefix}.{key}" if key else key_prefix, reason)

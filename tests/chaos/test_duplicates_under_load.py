@@ -13,7 +13,7 @@ from collections import Counter
 from sim.people import AgentStep, Person, Reply
 from sim.runner import Simulation
 from sim.scenarios import opening_time
-from telephony.policy.models import load_policy
+from telephony.policy.loading import load_policy
 from tests.chaos.rig import chaos_policy
 
 CALLS = int(os.environ.get("CHAOS_DUPLICATE_CALLS", "40"))

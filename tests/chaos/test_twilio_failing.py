@@ -17,7 +17,7 @@ from sim.rest import RestFaults
 from sim.runner import Simulation
 from sim.scenarios import CALLBACK_LEAD_PROMPT, opening_time
 from sim.transcript import Transcript
-from telephony.policy.models import load_policy
+from telephony.policy.loading import load_policy
 from tests.chaos.rig import chaos_policy
 
 CALLS = int(os.environ.get("CHAOS_TWILIO_CALLS", "12"))

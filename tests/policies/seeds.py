@@ -10,7 +10,7 @@ from pathlib import Path
 from sim.experience import check as experience
 from sim.people import AgentStep, Reply
 from sim.scenarios import CALLER_NAME, SCENARIOS, Cast, Scenario, opening_time
-from telephony.policy.models import Policy, load_policy
+from telephony.policy.loading import Policy, load_policy
 from tests.support import ROOT
 from tests.test_sim_scenarios import play
 
