@@ -7,7 +7,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ivr.common import join_conference
 from ivr.common import say as _say
-from telephony.hold.limits import with_role
+from telephony.hold.wording import with_role
 from telephony.numbers import spoken_number
 from telephony.policy.loading import Policy
 from telephony.urls import Urls

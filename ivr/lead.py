@@ -5,7 +5,7 @@ from __future__ import annotations
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ivr.common import join_conference
-from telephony.escalation.lead_hunt import Briefing
+from telephony.escalation.briefing import Briefing
 from telephony.policy.loading import Policy
 from telephony.urls import Urls
 

@@ -13,7 +13,8 @@ from routes.security import twilio_webhook
 from telephony.context import conference_name, is_call_sid
 from telephony.core import Core
 from telephony.errors import DomainError
-from telephony.hold.limits import HOLDING_STATES, with_role
+from telephony.hold.limits import HOLDING_STATES
+from telephony.hold.wording import with_role
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 

@@ -42,7 +42,7 @@ def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
 
 def rq_worker(env: dict[str, str], log: Path, burst: bool = False) -> subprocess.Popen:
     return spawn(
-        [str(BIN / "rq"), "worker", "-w", "workers.runtime.Worker", *(["--burst"] if burst else [])]
+        [str(BIN / "rq"), "worker", "-w", "workers.worker.Worker", *(["--burst"] if burst else [])]
         + ["--url", env["REDIS_URL"], *QUEUES],
         env,
         log,

@@ -5,28 +5,18 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 
 from telephony.adapters.store import TERMINAL_CALL_STATUSES
 from telephony.adapters.timers import job_id
 from telephony.context import Context, end_conference, ring_person
 from telephony.errors import TelephonyFailure
+from telephony.escalation.briefing import Briefing
 from telephony.hold.limits import Hold
 from telephony.notify.notifier import Notifier
 from telephony.numbers import spoken_digits
 from telephony.policy.models import Person
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Briefing:
-    """What the lead hears before deciding (R-WARM-2). `live` is False if the caller has gone."""
-
-    live: bool
-    intro: str = ""
-    details: tuple[str, ...] = ()
-    prompt: str = ""
 
 
 class LeadHunt:

@@ -11,6 +11,7 @@ from telephony.adapters.timers import job_id
 from telephony.context import Context
 from telephony.errors import TelephonyFailure
 from telephony.escalation.lead_notice import LeadNotice
+from telephony.hold.wording import with_role
 from telephony.metrics import TIMER_LATENESS_SECONDS
 from telephony.notify.notifier import Notifier
 
@@ -19,11 +20,6 @@ log = logging.getLogger(__name__)
 HOLDING_STATES = ("dialing_lead", "briefing")
 KEEP_WORDS = ("hold", "wait", "keep", "stay")
 CALLBACK_WORDS = ("call", "back", "callback")
-
-
-def with_role(text: str, role: str) -> str:
-    """Policy wording may name the role being reached as {role} ("a {role} will be with you")."""
-    return text.replace("{role}", role)
 
 
 class Hold:

@@ -64,7 +64,9 @@ def test_a_worker_builds_the_core_before_it_forks_and_retries_redis_every_5_s(re
         monkeypatch.setenv(name, value)
     workers.runtime.use(None)
     try:
-        worker = workers.runtime.Worker(["escalations"], connection=redis.Redis.from_url(redis_server.url))
+        import workers.worker
+
+        worker = workers.worker.Worker(["escalations"], connection=redis.Redis.from_url(redis_server.url))
         assert workers.runtime._core is not None, "built in the worker, inherited by every work-horse"
         assert worker.max_connection_wait_time <= 5
     finally:
