@@ -25,7 +25,7 @@ from telephony.policy.loading import Policy, load_policy
 
 
 def create_app(settings: Settings, core: Core | None = None, clock: Clock | None = None) -> Flask:
-    from routes import api, console, operations, voice
+    from routes import api, console, operations, voice, voice_callback  # noqa: F401 (its routes join voice.bp)
 
     configure_logging()
 

@@ -52,14 +52,14 @@ def twiml(response) -> Response:
     return Response(str(response), mimetype="text/xml")
 
 
-def _int_arg(name: str, default: int) -> int:
+def int_arg(name: str, default: int) -> int:
     try:
         return max(0, int(request.args.get(name, default)))
     except ValueError:
         return default
 
 
-def _form(name: str) -> str:
+def form(name: str) -> str:
     return request.values.get(name, "").strip()
 
 
@@ -67,7 +67,7 @@ def _form(name: str) -> str:
 @twilio_webhook
 def incoming():
     c = core()
-    c.intake.caller_arrived(_form("CallSid"), _form("From"), _form("To"))
+    c.intake.caller_arrived(form("CallSid"), form("From"), form("To"))
     return twiml(caller_ivr.ask_account(c.policy, c.ctx.urls, attempt=1, retry=False))
 
 
@@ -75,8 +75,8 @@ def incoming():
 @twilio_webhook
 def account():
     c = core()
-    call_sid = _form("CallSid")
-    outcome = c.intake.account_entered(call_sid, _form("Digits"), _int_arg("attempt", 1))
+    call_sid = form("CallSid")
+    outcome = c.intake.account_entered(call_sid, form("Digits"), int_arg("attempt", 1))
     if outcome.join_conference:
         return twiml(caller_ivr.join_own_conference(c.policy, c.ctx.urls, conference_name(call_sid)))
     return twiml(caller_ivr.ask_account(c.policy, c.ctx.urls, attempt=outcome.next_attempt, retry=True))
@@ -86,7 +86,7 @@ def account():
 @twilio_webhook
 def wait():
     c = core()
-    return twiml(caller_ivr.waiting_for_agent(c.policy, c.ctx.urls, c.intake.words_while_waiting(_form("CallSid"))))
+    return twiml(caller_ivr.waiting_for_agent(c.policy, c.ctx.urls, c.intake.words_while_waiting(form("CallSid"))))
 
 
 @bp.route("/hold", methods=["GET", "POST"])
@@ -94,7 +94,7 @@ def wait():
 def hold():
     c = core()
     esc_id = request.args.get("escalation", "")
-    return twiml(hold_ivr.on_hold(c.policy, c.ctx.urls, esc_id, c.hold.words_on_hold(esc_id, _int_arg("check_in", 0))))
+    return twiml(hold_ivr.on_hold(c.policy, c.ctx.urls, esc_id, c.hold.words_on_hold(esc_id, int_arg("check_in", 0))))
 
 
 @bp.post("/hold/offer")
@@ -108,10 +108,10 @@ def hold_offer():
 @twilio_webhook
 def hold_choice():
     c = core()
-    esc_id, tries = request.args.get("escalation", ""), _int_arg("tries", 0)
-    choice = c.hold.choice(esc_id, _form("Digits"), _form("SpeechResult"))
+    esc_id, tries = request.args.get("escalation", ""), int_arg("tries", 0)
+    choice = c.hold.choice(esc_id, form("Digits"), form("SpeechResult"))
     if choice == "callback":
-        return _callback_number_step(esc_id, 0)
+        return callback_number_step(esc_id, 0)
     if choice == "unclear" and tries < UNCLEAR_TRIES:
         return twiml(hold_ivr.offer(c.policy, c.ctx.urls, esc_id, tries + 1, unclear=True))
     if choice == "unclear":
@@ -128,7 +128,7 @@ def hold_loop():
     esc_id = request.args.get("escalation", "")
     if c.warm_transfer.view(esc_id)["state"] not in HOLDING_STATES:
         return _rejoin(esc_id)
-    return twiml(hold_ivr.keep_holding(c.policy, c.ctx.urls, esc_id, _int_arg("round", 1), c.hold.role_for(esc_id)))
+    return twiml(hold_ivr.keep_holding(c.policy, c.ctx.urls, esc_id, int_arg("round", 1), c.hold.role_for(esc_id)))
 
 
 @bp.post("/hold/loop/choice")
@@ -137,11 +137,20 @@ def hold_loop_choice():
     c = core()
     esc_id = request.args.get("escalation", "")
     if (
-        c.callback_capture.offer_choice(esc_id, "1" if _form("Digits") == "2" else "", _form("SpeechResult"))
+        c.callback_capture.offer_choice(esc_id, "1" if form("Digits") == "2" else "", form("SpeechResult"))
         == "callback"
     ):
-        return _callback_number_step(esc_id, 0)
+        return callback_number_step(esc_id, 0)
     return twiml(hold_ivr.keep_holding(c.policy, c.ctx.urls, esc_id, 1, c.hold.role_for(esc_id)))
+
+
+def callback_number_step(esc_id: str, tries: int) -> Response:
+    """Offer the caller ID read back first; without a usable one, ask for a number."""
+    c = core()
+    number = c.callback_capture.caller_id(esc_id)
+    if number and tries < UNCLEAR_TRIES:
+        return twiml(callback_ivr.confirm_caller_id(c.policy, c.ctx.urls, esc_id, number, tries))
+    return twiml(callback_ivr.ask_number(c.policy, c.ctx.urls, esc_id, 0))
 
 
 @bp.route("/rejoin", methods=["GET", "POST"])
@@ -169,158 +178,8 @@ def voicemail():
 def voicemail_done():
     c = core()
     esc_id = request.args.get("escalation", "")
-    c.callback_capture.voicemail_left(esc_id, _form("RecordingUrl"))
+    c.callback_capture.voicemail_left(esc_id, form("RecordingUrl"))
     return twiml(hold_ivr.goodbye(c.policy, with_role(c.policy.hold.voicemail_thanks, c.hold.role_for(esc_id))))
-
-
-@bp.post("/callback/offer")
-@twilio_webhook
-def callback_offer():
-    c = core()
-    busy = request.args.get("busy") == "1"
-    esc_id = request.args.get("escalation", "")
-    return twiml(callback_ivr.offer(c.policy, c.ctx.urls, esc_id, 0, busy=busy, role=c.hold.role_for(esc_id)))
-
-
-@bp.post("/callback/offer-choice")
-@twilio_webhook
-def callback_offer_choice():
-    c = core()
-    esc_id, tries = request.args.get("escalation", ""), _int_arg("tries", 0)
-    busy = request.args.get("busy") == "1"
-    choice = c.callback_capture.offer_choice(esc_id, _form("Digits"), _form("SpeechResult"), leads_busy=busy)
-    if choice == "callback":
-        return _callback_number_step(esc_id, 0)
-    if choice == "hold" or (choice == "unclear" and busy and tries >= UNCLEAR_TRIES):
-        return twiml(hold_ivr.keep_holding(c.policy, c.ctx.urls, esc_id, 0, c.hold.role_for(esc_id)))
-    if choice == "unclear" and tries < UNCLEAR_TRIES:
-        return twiml(
-            callback_ivr.offer(
-                c.policy, c.ctx.urls, esc_id, tries + 1, unclear=True, busy=busy, role=c.hold.role_for(esc_id)
-            )
-        )
-    if choice == "unclear":
-        c.callback_capture.refused(esc_id)
-    c.warm_transfer.back_to_agent(esc_id)
-    caller_sid = c.warm_transfer.view(esc_id)["call_sid"]
-    return twiml(hold_ivr.rejoin(c.policy, c.ctx.urls, conference_name(caller_sid), c.policy.callbacks.refused_message))
-
-
-@bp.post("/callback/number")
-@twilio_webhook
-def callback_number():
-    return _callback_number_step(request.args.get("escalation", ""), _int_arg("tries", 0))
-
-
-def _callback_number_step(esc_id: str, tries: int) -> Response:
-    """Offer the caller ID read back first; without a usable one, ask for a number."""
-    c = core()
-    number = c.callback_capture.caller_id(esc_id)
-    if number and tries < UNCLEAR_TRIES:
-        return twiml(callback_ivr.confirm_caller_id(c.policy, c.ctx.urls, esc_id, number, tries))
-    return twiml(callback_ivr.ask_number(c.policy, c.ctx.urls, esc_id, 0))
-
-
-@bp.post("/callback/number-choice")
-@twilio_webhook
-def callback_number_choice():
-    c = core()
-    esc_id, tries = request.args.get("escalation", ""), _int_arg("tries", 0)
-    digits = _form("Digits")
-    if digits == "1" and c.callback_capture.use_caller_id(esc_id):
-        return twiml(callback_ivr.windows(c.policy, c.ctx.urls, esc_id, c.callback_capture.window_choices(esc_id), 0))
-    if digits == "2":
-        return twiml(callback_ivr.ask_number(c.policy, c.ctx.urls, esc_id, 0))
-    return _callback_number_step(esc_id, tries + 1)
-
-
-@bp.post("/callback/number-keyed")
-@twilio_webhook
-def callback_number_keyed():
-    c = core()
-    esc_id, tries = request.args.get("escalation", ""), _int_arg("tries", 0)
-    number = c.callback_capture.number_entered(esc_id, _form("Digits"))
-    if number is None:
-        return twiml(callback_ivr.ask_number(c.policy, c.ctx.urls, esc_id, tries + 1, invalid=bool(_form("Digits"))))
-    return twiml(callback_ivr.read_back(c.policy, c.ctx.urls, esc_id, number))
-
-
-@bp.post("/callback/number-confirmed")
-@twilio_webhook
-def callback_number_confirmed():
-    c = core()
-    esc_id = request.args.get("escalation", "")
-    if _form("Digits") == "1" and c.callback_capture.pending_number(esc_id):
-        return twiml(callback_ivr.windows(c.policy, c.ctx.urls, esc_id, c.callback_capture.window_choices(esc_id), 0))
-    return twiml(callback_ivr.ask_number(c.policy, c.ctx.urls, esc_id, 0))
-
-
-@bp.post("/callback/window")
-@twilio_webhook
-def callback_window():
-    c = core()
-    esc_id, tries = request.args.get("escalation", ""), _int_arg("tries", 0)
-    digits = _form("Digits") or ("1" if tries >= UNCLEAR_TRIES else "")
-    booked = c.callback_capture.window_chosen(esc_id, digits)
-    if booked is None:
-        return twiml(
-            callback_ivr.windows(c.policy, c.ctx.urls, esc_id, c.callback_capture.window_choices(esc_id), tries + 1)
-        )
-    return twiml(callback_ivr.confirmed(c.policy, booked["number"], booked["requested"]))
-
-
-@bp.post("/callback/lead/answer")
-@twilio_webhook
-def callback_lead_answer():
-    c = core()
-    cb_id = request.args.get("callback", "")
-    lines = c.dialler.lead_answered(cb_id, _form("CallSid"), request.args.get("attempt", ""))
-    if lines is None:
-        return twiml(lead_ivr.caller_gone(c.policy))
-    return twiml(callback_ivr.lead_announcement(c.policy, c.ctx.urls, cb_id, lines))
-
-
-@bp.post("/callback/lead/decision")
-@twilio_webhook
-def callback_lead_decision():
-    c = core()
-    cb_id, call_sid = request.args.get("callback", ""), _form("CallSid")
-    decision = c.dialler.lead_decided(cb_id, call_sid, _form("Digits"))
-    if decision == "accepted":
-        return twiml(callback_ivr.lead_waits_for_caller(c.policy, c.ctx.urls, cb_id))
-    if decision == "ask_again":
-        lines = c.dialler.lead_answered(cb_id, call_sid) or ()
-        return twiml(callback_ivr.lead_announcement(c.policy, c.ctx.urls, cb_id, lines[-1:]))
-    if decision == "declined":
-        return twiml(lead_ivr.declined(c.policy))
-    return twiml(lead_ivr.caller_gone(c.policy))
-
-
-@bp.post("/callback/lead/status")
-@twilio_webhook
-def callback_lead_status():
-    core().callback_leg_status(request.args.get("callback", ""), "lead", request.form, request.args.get("attempt", ""))
-    return "", 204
-
-
-@bp.post("/callback/caller/answer")
-@twilio_webhook
-def callback_caller_answer():
-    c = core()
-    cb_id = request.args.get("callback", "")
-    outcome = c.dialler.caller_answered(cb_id, _form("CallSid"), _form("AnsweredBy"))
-    if outcome == "human":
-        return twiml(callback_ivr.caller_joins(c.policy, cb_id))
-    if outcome == "machine":
-        return twiml(callback_ivr.machine_message(c.policy))
-    return twiml(hold_ivr.goodbye(c.policy, "Sorry, this callback is no longer needed. Goodbye."))
-
-
-@bp.post("/callback/caller/status")
-@twilio_webhook
-def callback_caller_status():
-    core().callback_leg_status(request.args.get("callback", ""), "caller", request.form)
-    return "", 204
 
 
 @bp.post("/warnings/disconnect")
@@ -344,7 +203,7 @@ def transcription():
 @bp.post("/listener/status")
 @twilio_webhook
 def listener_status():
-    core().listen_in.leg_status(request.args.get("caller", ""), _form("CallSid"), _form("CallStatus"))
+    core().listen_in.leg_status(request.args.get("caller", ""), form("CallSid"), form("CallStatus"))
     return "", 204
 
 
@@ -374,16 +233,16 @@ def agent_status():
 def lead_answer():
     c = core()
     esc_id = request.args.get("escalation", "")
-    briefing = c.lead_hunt.lead_answered(esc_id, _form("CallSid"))
-    return twiml(lead_ivr.announcement(c.policy, c.ctx.urls, esc_id, briefing, _int_arg("replay", 0)))
+    briefing = c.lead_hunt.lead_answered(esc_id, form("CallSid"))
+    return twiml(lead_ivr.announcement(c.policy, c.ctx.urls, esc_id, briefing, int_arg("replay", 0)))
 
 
 @bp.post("/lead/decision")
 @twilio_webhook
 def lead_decision():
     c = core()
-    esc_id, call_sid, replay = request.args.get("escalation", ""), _form("CallSid"), _int_arg("replay", 0)
-    decision = c.lead_hunt.lead_decided(esc_id, call_sid, _form("Digits"), replay, lead_ivr.REPLAYS)
+    esc_id, call_sid, replay = request.args.get("escalation", ""), form("CallSid"), int_arg("replay", 0)
+    decision = c.lead_hunt.lead_decided(esc_id, call_sid, form("Digits"), replay, lead_ivr.REPLAYS)
     if decision in ("accepted", "accepted_agent_gone"):
         caller_sid = c.warm_transfer.view(esc_id)["call_sid"]
         words = c.policy.announcement.accepted if decision == "accepted" else c.policy.announcement.accepted_agent_gone
@@ -431,7 +290,7 @@ def _fallback_twiml() -> Response:
     """Never touches Redis: the policy is in memory and the conference name comes from the
     CallSid, so this works while the store is down."""
     policy = current_app.config["POLICY"]
-    call_sid = _form("CallSid") if is_call_sid(_form("CallSid")) else ""
+    call_sid = form("CallSid") if is_call_sid(form("CallSid")) else ""
     return twiml(
         caller_ivr.fallback(
             policy.ivr.fallback_message,
