@@ -10,9 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
-from urllib.parse import urlparse
-
-from telephony.adapters.mailer import parse_smtp_url
+from urllib.parse import parse_qs, unquote, urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 STAFF_ROLES = ("agent", "lead", "supervisor", "manager")
@@ -304,3 +302,54 @@ def parse_api_tokens(raw: str) -> dict[str, ApiToken]:
     if not tokens:
         raise ConfigError("API_TOKENS lists no token")
     return tokens
+
+
+# -- SMTP_URL (R-NOTE-2): smtp:// (with ?starttls=true) or smtps://, user and password percent-encoded --
+SMTP_DEFAULT_PORTS = {"smtp": 25, "smtps": 465}
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    scheme: str
+    host: str
+    port: int
+    user: str = ""
+    password: str = ""
+    starttls: bool = False
+
+    @property
+    def where(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+
+def parse_smtp_url(url: str) -> SmtpServer:
+    """smtp://user:pass@host:587?starttls=true or smtps://user:pass@host:465; ValueError says
+    what is wrong in words an operator can act on."""
+    parsed = urlparse(url)
+    if parsed.scheme not in SMTP_DEFAULT_PORTS:
+        raise ValueError(
+            "must start with smtp:// or smtps://, e.g. smtp://user:pass@mail.example.com:587?starttls=true"
+        )
+    if not parsed.hostname:
+        raise ValueError("names no host, e.g. smtp://mail.example.com:587?starttls=true")
+    try:
+        port = parsed.port or SMTP_DEFAULT_PORTS[parsed.scheme]
+    except ValueError:
+        raise ValueError("has a port that is not a number from 1 to 65535") from None
+    query = parse_qs(parsed.query)
+    unknown = set(query) - {"starttls"}
+    if unknown:
+        raise ValueError(f"has an unknown option {sorted(unknown)[0]!r}; the only one is starttls=true|false")
+    starttls = (query.get("starttls") or ["false"])[-1].lower()
+    if starttls not in ("true", "false"):
+        raise ValueError("starttls must be true or false")
+    if starttls == "true" and parsed.scheme == "smtps":
+        raise ValueError("smtps:// is TLS already; starttls=true goes with smtp://")
+    return SmtpServer(
+        scheme=parsed.scheme,
+        host=parsed.hostname,
+        port=port,
+        user=unquote(parsed.username or ""),
+        password=unquote(parsed.password or ""),
+        starttls=starttls == "true",
+    )

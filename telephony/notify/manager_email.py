@@ -17,6 +17,7 @@ from email.utils import make_msgid
 
 from telephony.adapters import mailer
 from telephony.adapters.timers import TELL_PEOPLE_AFTER_TRIES, job_id
+from telephony.config import parse_smtp_url
 from telephony.context import Context, new_id
 
 # Seed 002's subject lines, after the client's name.
@@ -42,7 +43,7 @@ KIND_WORDS = {
 class ManagerEmails:
     def __init__(self, ctx: Context, smtp_url: str = "", sender: str = "", on_give_up=None):
         self.ctx = ctx
-        self.server = mailer.parse_smtp_url(smtp_url) if smtp_url else None
+        self.server = parse_smtp_url(smtp_url) if smtp_url else None
         self.sender = sender
         self.on_give_up = on_give_up
 
