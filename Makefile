@@ -52,7 +52,11 @@ chromium:
 demo: setup
 	$(PY) -m sim.demo $(ARGS)
 
+# The house rules first (seconds): lint, import contracts (pyproject.toml), types; then the tests.
 test: setup
+	.venv/bin/ruff check .
+	.venv/bin/lint-imports
+	.venv/bin/mypy
 	$(PY) -m pytest
 
 lint: setup

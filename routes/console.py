@@ -8,6 +8,7 @@ import json
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import redis
 from flask import (
@@ -168,7 +169,7 @@ def voice_sdk():
     return send_from_directory(Path(SDK_DIR), "twilio.min.js", mimetype="text/javascript", max_age=3600)
 
 
-def features() -> list[dict]:
+def features() -> list[dict[str, Any]]:
     found = []
     for rule in current_app.url_map.iter_rules():
         if not rule.rule.startswith("/api/"):

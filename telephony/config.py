@@ -4,6 +4,7 @@ start-up with one line naming it, never a traceback at the first call."""
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -249,7 +250,7 @@ def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default
     return value
 
 
-def check_persistence(settings: Settings, problem: tuple[str, bool], log) -> None:
+def check_persistence(settings: Settings, problem: tuple[str, bool], log: logging.Logger) -> None:
     """Refuse to start on a Redis that keeps nothing (unless REDIS_PERSISTENCE_CHECK=warn); warn
     about one that keeps less than it should."""
     why, fatal = problem

@@ -14,6 +14,7 @@ from telephony.adapters.twilio_gateway import TwilioGateway
 from telephony.clock import Clock, iso
 from telephony.errors import NotFound, TelephonyFailure
 from telephony.policy.loading import Policy
+from telephony.policy.models import Person
 from telephony.urls import Urls
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:16]}"
 
 
-def ring_person(ctx: Context, person, holder: str, *, url: str, status_callback: str) -> tuple[str | None, str]:
+def ring_person(ctx: Context, person: Person, holder: str, *, url: str, status_callback: str) -> tuple[str | None, str]:
     """Claim an available person for one leg and ring them with our TwiML first (an
     announcement, R-WARM-2). Returns (call SID, "") or (None, why) with the person freed again.
     A transient TelephonyFailure (Twilio down, not this person's number) is raised, the person

@@ -4,7 +4,7 @@ calls: idempotent (a duplicate is a no-op) and order-independent (status only mo
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,7 +141,7 @@ class Core:
         except TelephonyFailure as exc:
             log.warning("could not stop ringing %s: %s", call_sid, exc.message)
 
-    def set_presence(self, actor: ApiToken, person_id: str, body: Any) -> dict:
+    def set_presence(self, actor: ApiToken, person_id: str, body: Any) -> dict[str, Any]:
         presence = parse(PresenceRequest, body).presence
         if self.ctx.policy.person(person_id) is None:
             raise NotFound(f"No person {person_id} in the policy.", code="person_not_found")
@@ -153,7 +153,7 @@ class Core:
             self.lead_hunt.lead_freed()
         return {"person": person_id, "presence": self.ctx.presence(person_id)}
 
-    def live_calls(self, actor: ApiToken) -> list[dict]:
+    def live_calls(self, actor: ApiToken) -> list[dict[str, Any]]:
         calls = []
         for sid in self.ctx.store.call_sids():
             call = self.ctx.store.call(sid)
@@ -177,7 +177,7 @@ class Core:
             )
         return sorted(calls, key=lambda c: c["arrived_at"] or "")
 
-    def _safely(self, action, *args) -> None:
+    def _safely(self, action: Callable[..., object], *args: Any) -> None:
         """A REST failure inside an event handler is logged, not turned into a 500 that makes
         Twilio retry an event we have already recorded."""
         try:

@@ -1,11 +1,15 @@
 """Domain errors; the routes map each to an HTTP status and a JSON body a person can act on."""
 
+from __future__ import annotations
+
+from typing import Any
+
 
 class DomainError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, code: str | None = None, **detail):
+    def __init__(self, message: str, *, code: str | None = None, **detail: Any):
         super().__init__(message)
         self.message = message
         if code:
@@ -40,6 +44,6 @@ class TelephonyFailure(DomainError):
     status = 502
     code = "telephony_failure"
 
-    def __init__(self, message: str, *, transient: bool = False, **kwargs):
+    def __init__(self, message: str, *, transient: bool = False, **kwargs: Any):
         super().__init__(message, **kwargs)
         self.transient = transient

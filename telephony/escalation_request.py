@@ -26,7 +26,7 @@ PATTERN_MESSAGES = {
 }
 
 
-def _speakable(value: str) -> str:
+def speakable(value: str) -> str:
     """Text a person typed, safe to store and to read aloud: no control characters and no
     broken unicode (a lone surrogate cannot be encoded, or spoken)."""
     try:
@@ -38,11 +38,19 @@ def _speakable(value: str) -> str:
     return value.strip()
 
 
-def Text(limit: int, pattern: str | None = None, **kwargs: Any) -> Any:  # noqa: N802 - a type, read as one
-    """A text field: its limit and the characters it may hold are in the OpenAPI document too;
-    a required one (min_length) must hold more than white space, and the document says so."""
+def text_limits(limit: int, pattern: str | None = None, **kwargs: Any) -> Any:
+    """A text field's limit and the characters it may hold, in the OpenAPI document too; a required
+    one (min_length) must hold more than white space, and the document says so."""
     pattern = pattern or (SPEAKABLE_REQUIRED if kwargs.get("min_length") else SPEAKABLE)
-    return Annotated[str, Field(max_length=limit, pattern=pattern, **kwargs), AfterValidator(_speakable)]
+    return Field(max_length=limit, pattern=pattern, **kwargs)
+
+
+# Text fields by limit, each stripped and checked speakable (speakable).
+Text200 = Annotated[str, text_limits(200), AfterValidator(speakable)]
+Text500 = Annotated[str, text_limits(500), AfterValidator(speakable)]
+RequiredText300 = Annotated[str, text_limits(300, min_length=1), AfterValidator(speakable)]
+RequiredText500 = Annotated[str, text_limits(500, min_length=1), AfterValidator(speakable)]
+Link = Annotated[str, text_limits(2000, pattern=f"^https?://[^{_CONTROLS}]*$"), AfterValidator(speakable)]
 
 
 class StrictModel(BaseModel):
@@ -52,12 +60,12 @@ class StrictModel(BaseModel):
 class Client(StrictModel):
     """The client as the agent's CRM knows them; every field optional."""
 
-    name: Text(200) | None = None
-    account: Text(200) | None = None
-    link: Text(2000, pattern=f"^https?://[^{_CONTROLS}]*$") | None = None
-    segment: Text(200) | None = None
-    region: Text(200) | None = None
-    contact_name: Text(200) | None = None
+    name: Text200 | None = None
+    account: Text200 | None = None
+    link: Link | None = None
+    segment: Text200 | None = None
+    region: Text200 | None = None
+    contact_name: Text200 | None = None
 
 
 class EscalationRequest(StrictModel):
@@ -65,16 +73,16 @@ class EscalationRequest(StrictModel):
 
     call_sid: str = Field(pattern=r"^CA[0-9a-fA-F]{32}$", description="the caller's call")
     kind: Kind
-    reason: Text(500, min_length=1)
+    reason: RequiredText500
     client: Client = Field(default_factory=Client)
-    resolution_offered: Text(500) = ""
-    deescalation_steps: list[Text(300, min_length=1)] = Field(
+    resolution_offered: Text500 = ""
+    deescalation_steps: list[RequiredText300] = Field(
         [], max_length=10, description="R-NOTE-3: what the agent tried first, e.g. 'reviewed the bill with them'"
     )
     caller_agreed_to_hold: StrictBool = Field(
         description="required: ask the caller before placing them on hold (R-WARM-6)"
     )
-    idempotency_key: Text(200) | None = None
+    idempotency_key: Text200 | None = None
     tags: list[Tag] = Field([], max_length=20, description="R-ESC-8: what case routing reads, e.g. aging_cms")
 
     @classmethod

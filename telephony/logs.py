@@ -11,6 +11,7 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -30,13 +31,13 @@ def mask_numbers(text: str) -> str:
     return _PHONE.sub(masked, text)
 
 
-def bind(**fields: str | None) -> contextvars.Token:
+def bind(**fields: str | None) -> contextvars.Token[Any]:
     """Add to what every log line of this request or job carries."""
     current = {**(_context.get() or {}), **{k: v for k, v in fields.items() if v}}
     return _context.set(current)
 
 
-def unbind(token: contextvars.Token) -> None:
+def unbind(token: contextvars.Token[Any]) -> None:
     _context.reset(token)
 
 
@@ -62,7 +63,7 @@ class ContextAndMasking(logging.Filter):
         return True
 
 
-def configure_logging(fmt: str | None = None, level: int | None = None, stream=None) -> None:
+def configure_logging(fmt: str | None = None, level: int | None = None, stream: TextIO | None = None) -> None:
     """Once per process (web or worker); LOG_FORMAT=text gives plain lines for a terminal,
     LOG_LEVEL (INFO) how much."""
     fmt = (fmt or os.environ.get("LOG_FORMAT", "json")).strip().lower()

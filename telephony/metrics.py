@@ -5,6 +5,11 @@ scraped, so every process reports the same truth."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from telephony.core import Core
+
 import os
 from collections.abc import Iterator
 from datetime import datetime
@@ -36,7 +41,7 @@ CALLBACKS_DIALLED = Counter("escalations_callbacks_dialled_total", "Callback att
 class StoreGauges(Collector):
     """Escalations by state, callbacks due now and overdue: read from Redis at scrape time."""
 
-    def __init__(self, core) -> None:
+    def __init__(self, core: Core) -> None:
         self.core = core
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
@@ -61,7 +66,7 @@ class StoreGauges(Collector):
         )
 
 
-def exposition(core) -> bytes:
+def exposition(core: Core) -> bytes:
     """The text format for one scrape: this process's metrics, or every process's under
     PROMETHEUS_MULTIPROC_DIR, plus the store's gauges."""
     registry = CollectorRegistry()

@@ -9,7 +9,7 @@ class Urls:
     def __init__(self, base: str):
         self.base = base.rstrip("/")
 
-    def _url(self, path: str, **query: str | int) -> str:
+    def _url(self, path: str, **query: str | int | None) -> str:
         q = {k: v for k, v in query.items() if v is not None}
         return f"{self.base}{path}" + (f"?{urlencode(q)}" if q else "")
 

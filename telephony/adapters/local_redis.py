@@ -34,14 +34,14 @@ def find_redis_server() -> str:
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
 @dataclass
 class LocalRedis:
     port: int
     data_dir: Path
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
 
     @property
     def url(self) -> str:

@@ -32,6 +32,7 @@ def send(server: SmtpServer, message: EmailMessage) -> list[str]:
             f"{server.where}: refusing to send the password unencrypted; add ?starttls=true or use smtps://"
         )
     context = ssl.create_default_context()
+    client: smtplib.SMTP
     try:
         if server.scheme == "smtps":
             client = smtplib.SMTP_SSL(server.host, server.port, timeout=TIMEOUT_SECONDS, context=context)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import redis
+
 from telephony.adapters.store import keys
 
 
@@ -13,7 +15,7 @@ class RedisClock:
 
     KEY = keys.CLOCK_NOW
 
-    def __init__(self, conn):
+    def __init__(self, conn: redis.Redis):
         self.conn = conn
 
     def now(self) -> datetime:

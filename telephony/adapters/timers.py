@@ -18,7 +18,9 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import redis
 from rq import Queue, Retry
@@ -119,7 +121,7 @@ class Timers:
             pipe.execute()
         return key
 
-    def at_many(self, timers: list[tuple[datetime, str, tuple, str]]) -> None:
+    def at_many(self, timers: list[tuple[datetime, str, tuple[Any, ...], str]]) -> None:
         """Several timers (when, func, args, key) in one round trip: a hold's check-ins and limit."""
         with self.conn.pipeline(transaction=True) as pipe:
             for when, func, args, key in timers:
@@ -127,7 +129,9 @@ class Timers:
             pipe.execute()
 
     @staticmethod
-    def _add(pipe, when: datetime, func: str, args, key: str, tries: int, only_if_none: bool) -> None:
+    def _add(
+        pipe: Any, when: datetime, func: str, args: Sequence[Any], key: str, tries: int, only_if_none: bool
+    ) -> None:
         call = json.dumps([func, list(args), tries], separators=(",", ":"))
         if only_if_none:
             pipe.hsetnx(TIMER_CALLS, key, call)
@@ -155,7 +159,7 @@ class Timers:
         self.at(when, func, *args, tries, key=job_id(key, "try", tries))
         return when
 
-    def retry_failed(self, key: str, func: str, args: list, tries: int) -> bool:
+    def retry_failed(self, key: str, func: str, args: list[Any], tries: int) -> bool:
         """A timer whose code raised: once more later, up to len(TIMER_RETRY_SECONDS) times."""
         if tries >= len(TIMER_RETRY_SECONDS):
             return False
@@ -229,10 +233,8 @@ class Timers:
 
     def scheduled(self) -> list[tuple[str, datetime]]:
         """Every timer not yet due or not yet run, with when it is due (UTC)."""
-        times = [
-            (key.decode(), datetime.fromtimestamp(score, UTC))
-            for key, score in self.conn.zrange(TIMERS, 0, -1, withscores=True)
-        ]
+        scored: list[tuple[bytes, float]] = self.conn.zrange(TIMERS, 0, -1, withscores=True)  # type: ignore[assignment]
+        times = [(key.decode(), datetime.fromtimestamp(score, UTC)) for key, score in scored]
         registry = ScheduledJobRegistry(queue=self.queue)
         for key in registry.get_job_ids():
             when = registry.get_scheduled_time(key)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
@@ -34,11 +36,11 @@ class HttpClient(TwilioHttpClient):
     """Twilio's HTTP client, remembering (per thread) the Retry-After of a 429, which
     TwilioRestException does not carry, so the retry waits as long as Twilio asked."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._last = threading.local()
 
-    def request(self, *args, **kwargs):
+    def request(self, *args: Any, **kwargs: Any) -> Any:
         self._last.retry_after = None
         response = super().request(*args, **kwargs)
         if response.status_code == 429:
@@ -65,7 +67,13 @@ def make_client(account_sid: str, auth_token: str, api_base_url: str | None = No
 class TwilioGateway:
     retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0)
 
-    def __init__(self, client: Client, caller_id: str, throttle=None, sleep=time.sleep):
+    def __init__(
+        self,
+        client: Client,
+        caller_id: str,
+        throttle: Callable[[], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.client = client
         self.caller_id = caller_id
         self.throttle = throttle or (lambda: None)
@@ -124,7 +132,7 @@ class TwilioGateway:
             ),
             outbound=True,
         )
-        return call.sid
+        return str(call.sid)
 
     def hold(self, conference_sid: str, call_sid: str, hold_url: str) -> None:
         """Hold one participant, never the whole conference."""
@@ -222,7 +230,7 @@ class TwilioGateway:
             ),
             outbound=True,
         )
-        return participant.call_sid
+        return str(participant.call_sid)
 
     def set_listening(self, conference_sid: str, call_sid: str, *, coach_call_sid: str | None) -> None:
         """Monitor <-> coach in one update, so there is no moment in which the caller hears the lead."""
@@ -239,7 +247,7 @@ class TwilioGateway:
         http = getattr(self.client, "http_client", None)
         return http.retry_after() if isinstance(http, HttpClient) else None
 
-    def _do(self, what: str, action, missing_ok: bool = False, outbound: bool = False):
+    def _do(self, what: str, action: Callable[[], Any], missing_ok: bool = False, outbound: bool = False) -> Any:
         """One REST call; Twilio's 429 (too many requests) is retried with back-off, never sooner
         than its Retry-After asks (one longer than RETRY_AFTER_LIMIT_SECONDS gives up), and every
         try of an outbound call takes its own slot of OUTBOUND_CALLS_PER_SECOND (a retry that did

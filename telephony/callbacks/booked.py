@@ -4,6 +4,7 @@ deadline. Capture is in callback_capture.py, dialling in callback_dialler.py."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from telephony.adapters.timers import job_id
 from telephony.config import ApiToken
@@ -25,7 +26,7 @@ def callback_event(ctx: Context, cb: dict[str, str], name: str, detail: str) -> 
         ctx.store.add_event(cb["escalation_id"], ctx.event(name, detail))
 
 
-def summary(fields: dict) -> dict:
+def summary(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: fields[k] for k in ("id", "number", "window_start", "window_end", "requested", "status")}
 
 
@@ -49,7 +50,7 @@ class Callbacks:
         return True
 
     # -- the lead's controls and reading ----------------------------------------------------
-    def cancel(self, actor: ApiToken, cb_id: str) -> dict:
+    def cancel(self, actor: ApiToken, cb_id: str) -> dict[str, Any]:
         self._lead_only(actor)
         cb = self._get(cb_id)
         if cb["status"] not in ("scheduled", "rescheduled", "overdue", "no_answer"):
@@ -59,7 +60,7 @@ class Callbacks:
         retention.callback_over(self.ctx, cb["escalation_id"])
         return self.view(cb_id)
 
-    def reschedule(self, actor: ApiToken, cb_id: str, body) -> dict:
+    def reschedule(self, actor: ApiToken, cb_id: str, body: Any) -> dict[str, Any]:
         self._lead_only(actor)
         cb = self._get(cb_id)
         if cb["status"] not in ("scheduled", "rescheduled", "overdue", "no_answer"):
@@ -116,7 +117,7 @@ class Callbacks:
                 field="window_start" if not open_at_start else "window_end",
             )
 
-    def list(self, status: str | None, actor: ApiToken | None = None) -> list[dict]:
+    def list(self, status: str | None, actor: ApiToken | None = None) -> list[dict[str, Any]]:
         """Leads and above see every callback; an agent, only those of their own calls."""
         views = [self.view(i) for i in self.ctx.store.callback_ids()]
         if actor is not None and actor.role == "agent":
@@ -129,7 +130,7 @@ class Callbacks:
             views = [v for v in views if v["escalation_id"] in mine]
         return [callback_for(actor, v) for v in views if status is None or v["status"] == status]
 
-    def view(self, cb_id: str) -> dict:
+    def view(self, cb_id: str) -> dict[str, Any]:
         cb = self._get(cb_id)
         return {
             "id": cb["id"],

@@ -7,6 +7,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from telephony.adapters.timers import job_id
 from telephony.callbacks.booked import Callbacks, summary
@@ -168,7 +169,7 @@ class CallbackCapture:
         self.ctx.store.update_capture(esc_id, windows=[c.__dict__ for c in choices])
         return choices
 
-    def window_chosen(self, esc_id: str, digits: str) -> dict | None:
+    def window_chosen(self, esc_id: str, digits: str) -> dict[str, Any] | None:
         choice = next((c for c in self.window_choices(esc_id) if c.digit == digits), None)
         number = self.pending_number(esc_id)
         if choice is None or not number:
@@ -182,7 +183,7 @@ class CallbackCapture:
             asap=choice.asap,
         )
 
-    def book(self, esc_id: str, number: str, start: datetime, end: datetime, spoken: str, asap: bool) -> dict:
+    def book(self, esc_id: str, number: str, start: datetime, end: datetime, spoken: str, asap: bool) -> dict[str, Any]:
         """Store the callback, then schedule its dial and its deadline, then tell the team; the
         caller hears the confirmation only after this returns (R-CB-8)."""
         esc = self.ctx.store.escalation(esc_id)

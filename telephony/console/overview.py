@@ -4,13 +4,15 @@ its timers colour by (R-HOLD check-in and limit), and the people whose presence 
 
 from __future__ import annotations
 
+from typing import Any
+
 from telephony.config import ApiToken
 from telephony.context import Context
 
 LEAD_ROLES = ("lead", "supervisor", "manager")
 
 
-def console_state(ctx: Context, actor: ApiToken, features: list[str], softphone: bool) -> dict:
+def console_state(ctx: Context, actor: ApiToken, features: list[dict[str, Any]], softphone: bool) -> dict[str, Any]:
     me = ctx.policy.person(actor.person_id)
     people = [
         {"id": p.id, "name": p.name, "role": p.role, "team": p.team, "presence": ctx.presence(p.id)}

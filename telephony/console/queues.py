@@ -6,11 +6,13 @@ scheduler holds the lease that moves the timers. Read only: nothing here changes
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from rq import Queue, Worker
 from rq.registry import DeferredJobRegistry, FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
 from telephony.adapters.store import keys
+from telephony.adapters.store.base import text
 from telephony.adapters.timers import QUEUES
 from telephony.clock import iso
 from telephony.context import Context
@@ -18,7 +20,7 @@ from telephony.context import Context
 SCHEDULER_LEASE_KEY = keys.SCHEDULER_LEASE
 
 
-def queue_view(ctx: Context) -> dict:
+def queue_view(ctx: Context) -> dict[str, Any]:
     conn = ctx.store.r
     now = datetime.now(UTC)
     queues = []
@@ -55,6 +57,6 @@ def queue_view(ctx: Context) -> dict:
     return {
         "queues": queues,
         "workers": workers,
-        "scheduler": holder.decode() if holder else None,
+        "scheduler": text(holder) if holder else None,
         "at": iso(now),
     }

@@ -3,6 +3,8 @@ endpoint from the policy, so the lead hunt and agent dialling ring the console d
 
 from __future__ import annotations
 
+from typing import Any
+
 from twilio.jwt.access_token import AccessToken
 from twilio.jwt.access_token.grants import VoiceGrant
 
@@ -23,7 +25,7 @@ class NoClientEndpoint(DomainError):
     status = 409
 
 
-def voice_token(settings: Settings, policy: Policy, actor: ApiToken) -> dict:
+def voice_token(settings: Settings, policy: Policy, actor: ApiToken) -> dict[str, Any]:
     """A short-lived token for the signed-in person; the page refreshes it before it expires."""
     if not settings.twilio_api_key_sid:
         raise SoftphoneOffline(

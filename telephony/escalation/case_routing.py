@@ -14,7 +14,7 @@ from pydantic import Field
 from telephony.config import ApiToken
 from telephony.context import Context
 from telephony.errors import Conflict, Forbidden, InvalidRequest, NotFound
-from telephony.escalation_request import StrictModel, Text, parse
+from telephony.escalation_request import StrictModel, Text200, Text500, parse
 from telephony.policy.loading import Policy
 from telephony.policy.models import CaseStatus
 
@@ -25,9 +25,9 @@ class CaseUpdate(StrictModel):
     """POST /api/escalations/<id>/case: the owner (or a manager) moves the case on."""
 
     status: CaseStatus = Field(description="escalated, assigned or resolved")
-    owner: Text(200) | None = Field(None, description="hand the case to this person (an id from the policy)")
-    department: Text(200) | None = Field(None, description="and to this department")
-    note: Text(500) = Field("", description="why, for the timeline")
+    owner: Text200 | None = Field(None, description="hand the case to this person (an id from the policy)")
+    department: Text200 | None = Field(None, description="and to this department")
+    note: Text500 = Field("", description="why, for the timeline")
 
 
 def check_tags(policy: Policy, tags: list[str]) -> None:
@@ -73,7 +73,8 @@ def case_view(esc: dict[str, str]) -> dict[str, Any] | None:
 
 
 def tags_of(esc: dict[str, str]) -> list[str]:
-    return json.loads(esc.get("tags") or "[]")
+    tags: list[str] = json.loads(esc.get("tags") or "[]")
+    return tags
 
 
 def move_case(ctx: Context, actor: ApiToken, esc_id: str, body: Any) -> None:

@@ -67,7 +67,7 @@ class LeadHunt:
     def _ringing(self, esc: dict[str, str]) -> bool:
         """Someone is being rung for this escalation and has not answered, declined or gone."""
         attempt = esc.get("attempt_call_sid")
-        return bool(attempt) and not (self.ctx.store.leg(attempt) or {}).get("outcome")
+        return bool(attempt) and not (self.ctx.store.leg(attempt or "") or {}).get("outcome")
 
     def lead_freed(self) -> None:
         """R-HOURS-2: a lead came free; callers holding for one are hunted for again."""

@@ -5,6 +5,8 @@ no beep, no announcement, never the lead's voice."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from telephony.adapters.store import TERMINAL_CALL_STATUSES
 from telephony.config import ApiToken
 from telephony.context import Context
@@ -28,7 +30,7 @@ class ListenIn:
             raise Conflict("The caller is not in their conference yet; listen in once they are.", code="call_not_ready")
         return call
 
-    def listen(self, actor: ApiToken, call_sid: str, mode: str) -> dict:
+    def listen(self, actor: ApiToken, call_sid: str, mode: str) -> dict[str, Any]:
         """Join muted or as a coach; a listener already on the call switches mode instead."""
         call = self._live_call(actor, call_sid)
         agent_sid = call.get("agent_call_sid", "")
@@ -68,7 +70,7 @@ class ListenIn:
         self.ctx.store.update_call(call_sid, listener_call_sid=leg, listener_since=self.ctx.now_iso())
         return self.view(actor, call_sid)
 
-    def leave(self, actor: ApiToken, call_sid: str) -> dict:
+    def leave(self, actor: ApiToken, call_sid: str) -> dict[str, Any]:
         """The lead hangs up their listening leg; nobody else on the call hears them go."""
         call = self._live_call(actor, call_sid)
         listener = call.get("listener_person", "")
@@ -91,7 +93,7 @@ class ListenIn:
         if call.get("listener_call_sid") == call_sid:
             self.ctx.store.release_listener(caller_sid, call.get("listener_person", ""))
 
-    def view(self, actor: ApiToken, call_sid: str) -> dict:
+    def view(self, actor: ApiToken, call_sid: str) -> dict[str, Any]:
         call = self.ctx.store.call(call_sid) or {}
         listener = call.get("listener_person") or None
         return {

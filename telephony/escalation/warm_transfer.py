@@ -3,6 +3,11 @@ A warm conference transfer, never a cold one (R-WARM-1..5, R-ESC-1..7)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from telephony.notify.red_flag_alerts import RedFlagAlerts
+
 import json
 import logging
 from datetime import timedelta
@@ -30,7 +35,9 @@ ESCALATING_ROLES = ("agent", "lead", "supervisor")
 
 
 class WarmTransfer:
-    def __init__(self, ctx: Context, hold: Hold, lead_hunt: LeadHunt, notifier: Notifier, red_flags=None):
+    def __init__(
+        self, ctx: Context, hold: Hold, lead_hunt: LeadHunt, notifier: Notifier, red_flags: RedFlagAlerts | None = None
+    ):
         self.ctx = ctx
         self.hold = hold
         self.lead_hunt = lead_hunt
@@ -38,7 +45,7 @@ class WarmTransfer:
         self.red_flags = red_flags
 
     # -- the agent presses escalate --------------------------------------
-    def escalate(self, actor: ApiToken, body: Any) -> tuple[dict, bool]:
+    def escalate(self, actor: ApiToken, body: Any) -> tuple[dict[str, Any], bool]:
         req = EscalationRequest.parse(body)
         if actor.role not in ESCALATING_ROLES:
             raise Forbidden("Managers are the last tier: a manager cannot escalate a call.", code="role_not_allowed")
@@ -167,7 +174,7 @@ class WarmTransfer:
             self._connect(esc_id, by="system", stay_to_introduce=True, tell_caller=True)
 
     # -- the agent connects and leaves (R-WARM-4) ------------------------------
-    def connect(self, actor: ApiToken, esc_id: str, body: Any) -> dict:
+    def connect(self, actor: ApiToken, esc_id: str, body: Any) -> dict[str, Any]:
         stay = parse(ConnectRequest, body or {}).stay_to_introduce
         esc = self.ctx.store.escalation(esc_id)
         if esc is None:
@@ -252,7 +259,7 @@ class WarmTransfer:
         end_conference(self.ctx, esc)
 
     # -- reading ---------------------------------------------------------------
-    def view(self, esc_id: str) -> dict:
+    def view(self, esc_id: str) -> dict[str, Any]:
         esc = self.ctx.store.escalation(esc_id)
         if esc is None:
             raise NotFound(f"No escalation {esc_id}.", code="escalation_not_found")
@@ -279,19 +286,19 @@ class WarmTransfer:
             "timeline": self.ctx.store.timeline(esc_id),
         }
 
-    def move_case(self, actor: ApiToken, esc_id: str, body: Any) -> dict:
+    def move_case(self, actor: ApiToken, esc_id: str, body: Any) -> dict[str, Any]:
         """R-ESC-8: the case's owner moves it on (escalated, assigned, resolved)."""
         move_case(self.ctx, actor, esc_id, body)
         return self.view(esc_id)
 
-    def read(self, actor: ApiToken, esc_id: str) -> dict:
+    def read(self, actor: ApiToken, esc_id: str) -> dict[str, Any]:
         """What a person may see: an agent, only the escalations of their own calls."""
         esc = self.ctx.store.escalation(esc_id)
         if esc is not None and not self.visible(actor, esc):
             raise Forbidden("An agent can see only the escalations of their own calls.", code="not_your_call")
         return self.view(esc_id)
 
-    def list(self, state: str | None, actor: ApiToken | None = None) -> list[dict]:
+    def list(self, state: str | None, actor: ApiToken | None = None) -> list[dict[str, Any]]:
         ids = self.ctx.store.escalation_ids(state)
         if actor is not None and actor.role == "agent":
             ids = [i for i in ids if self.visible(actor, self.ctx.store.escalation(i) or {})]

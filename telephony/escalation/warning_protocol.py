@@ -6,6 +6,12 @@ refused. Each step and its time is kept on the call and goes on the escalation's
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from telephony.escalation.warm_transfer import WarmTransfer
+    from telephony.notify.notifier import Notifier
+
 from typing import Any, Literal
 
 from pydantic import Field
@@ -14,7 +20,7 @@ from telephony.adapters.store import TERMINAL_CALL_STATUSES
 from telephony.config import ApiToken
 from telephony.context import Context
 from telephony.errors import Conflict, Forbidden
-from telephony.escalation_request import Client, StrictModel, Text, parse
+from telephony.escalation_request import Client, StrictModel, Text500, parse
 
 WARNING_ROLES = ("agent", "lead", "supervisor")
 CONSEQUENCES = {"transfer": "transfer to a manager", "disconnect": "disconnect the call"}
@@ -30,12 +36,12 @@ class WarningAction(StrictModel):
     """POST /api/calls/<call_sid>/warnings/action: act on warning 2."""
 
     action: Literal["transfer", "disconnect"] = Field("transfer", description="what the policy allows")
-    reason: Text(500) = Field("", description="for the manager, with the transfer")
+    reason: Text500 = Field("", description="for the manager, with the transfer")
     client: Client = Field(default_factory=Client)
 
 
 class WarningProtocol:
-    def __init__(self, ctx: Context, warm_transfer, notifier):
+    def __init__(self, ctx: Context, warm_transfer: WarmTransfer, notifier: Notifier):
         self.ctx = ctx
         self.warm_transfer = warm_transfer
         self.notify = notifier
@@ -48,7 +54,7 @@ class WarningProtocol:
             raise Forbidden("Only the agent on this call (or a lead) may record its warnings.", code="not_your_call")
         return call
 
-    def warn(self, actor: ApiToken, call_sid: str, body: Any) -> dict:
+    def warn(self, actor: ApiToken, call_sid: str, body: Any) -> dict[str, Any]:
         """Warning 1, then warning 2 (with the consequence the policy allows), in that order."""
         req = parse(WarningRequest, body or {})
         call = self._call(actor, call_sid)
@@ -75,7 +81,7 @@ class WarningProtocol:
             raise Conflict("Another warning was recorded meanwhile; read the call's warnings again.", code="raced")
         return self.view(actor, call_sid)
 
-    def act(self, actor: ApiToken, call_sid: str, body: Any) -> tuple[dict, int]:
+    def act(self, actor: ApiToken, call_sid: str, body: Any) -> tuple[dict[str, Any], int]:
         """The action warning 2 announced, only if the policy allows it (403) and only after
         warning 2 (409)."""
         req = parse(WarningAction, body or {})
@@ -111,7 +117,7 @@ class WarningProtocol:
         ]
         return "; ".join(steps) + f" (consequence: {call.get('warning_consequence', '')})"
 
-    def _transfer(self, actor: ApiToken, call_sid: str, call: dict[str, str], req: WarningAction) -> dict:
+    def _transfer(self, actor: ApiToken, call_sid: str, call: dict[str, str], req: WarningAction) -> dict[str, Any]:
         """'I am going to transfer you to a manager now. Please hold.' (003): an abusive
         escalation, managers only, warm (never a blind transfer, 002)."""
         body = {
@@ -153,7 +159,7 @@ class WarningProtocol:
             f"account {call.get('account') or 'unknown'}) after two warnings: {self._steps(call)}.",
         )
 
-    def view(self, actor: ApiToken, call_sid: str) -> dict:
+    def view(self, actor: ApiToken, call_sid: str) -> dict[str, Any]:
         call = self._call(actor, call_sid)
         warnings = [
             {

@@ -4,6 +4,11 @@ caller already connected, does nothing."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from telephony.notify.red_flag_alerts import RedFlagAlerts
+
 import logging
 from datetime import datetime, timedelta
 
@@ -23,7 +28,9 @@ CALLBACK_WORDS = ("call", "back", "callback")
 
 
 class Hold:
-    def __init__(self, ctx: Context, notifier: Notifier, lead_notice: LeadNotice, red_flags=None):
+    def __init__(
+        self, ctx: Context, notifier: Notifier, lead_notice: LeadNotice, red_flags: RedFlagAlerts | None = None
+    ):
         self.ctx = ctx
         self.notify = notifier
         self.lead_notice = lead_notice
@@ -38,7 +45,7 @@ class Hold:
             esc_id, hold_round=round_, hold_round_started_at=now.isoformat(timespec="seconds")
         )
         hold = self.ctx.policy.hold
-        timers = [
+        timers: list[tuple[datetime, str, tuple[str, ...] | tuple[str, int] | tuple[str, int, int], str]] = [
             (
                 now + timedelta(seconds=n * hold.check_in_seconds),
                 "workers.jobs.hold_check_in",

@@ -5,10 +5,12 @@ its headline."""
 
 from __future__ import annotations
 
+from typing import Any
+
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 
 
-def chat_payload(text: str, style: str) -> dict:
+def chat_payload(text: str, style: str) -> dict[str, Any]:
     if style != "teams":
         return {"text": text}
     headline, *rest = text.split("\n")

@@ -13,17 +13,17 @@ from telephony.adapters.store import TERMINAL_CALL_STATUSES
 from telephony.config import ApiToken
 from telephony.context import Context
 from telephony.errors import Conflict, Forbidden
-from telephony.escalation_request import StrictModel, Text, parse
+from telephony.escalation_request import StrictModel, Text500, parse
 from telephony.notify.notifier import Notifier
 
 
 class EarlyWarningRequest(StrictModel):
     """POST /api/calls/<call_sid>/early-warning: "this call may escalate"."""
 
-    note: Text(500) = Field("", description="what the agent noticed, for the team lead")
+    note: Text500 = Field("", description="what the agent noticed, for the team lead")
 
 
-def early_warning_of(record: dict[str, str]) -> dict | None:
+def early_warning_of(record: dict[str, str]) -> dict[str, Any] | None:
     """The flag as the API shows it, from a call's record or an escalation's."""
     if not record.get("early_warning_at"):
         return None
@@ -57,7 +57,7 @@ class EarlyWarning:
         self.ctx = ctx
         self.notify = notifier
 
-    def flag(self, actor: ApiToken, call_sid: str, body: Any) -> dict:
+    def flag(self, actor: ApiToken, call_sid: str, body: Any) -> dict[str, Any]:
         req = parse(EarlyWarningRequest, body or {})
         call = self.ctx.caller_call(call_sid)
         if actor.role != "agent" or call.get("agent_id") != actor.person_id:
@@ -93,5 +93,5 @@ class EarlyWarning:
             carry_early_warning(self.ctx, esc_id, self.ctx.store.call(call_sid) or {})
         return self.view(call_sid)
 
-    def view(self, call_sid: str) -> dict:
+    def view(self, call_sid: str) -> dict[str, Any]:
         return {"call_sid": call_sid, "early_warning": early_warning_of(self.ctx.store.call(call_sid) or {})}

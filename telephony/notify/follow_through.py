@@ -17,7 +17,7 @@ from telephony.clock import iso
 from telephony.config import ApiToken
 from telephony.context import Context, new_id
 from telephony.errors import Conflict, Forbidden, InvalidRequest, NotFound
-from telephony.escalation_request import StrictModel, Text, parse
+from telephony.escalation_request import RequiredText300, StrictModel, parse
 from telephony.notify.notifier import Notifier
 
 TASK_KINDS = ("email", "ticket", "callback", "other")
@@ -29,7 +29,7 @@ class TaskRequest(StrictModel):
 
     call_sid: str = Field(pattern=r"^CA[0-9a-fA-F]{32}$", description="the call the promise was made on")
     kind: Literal["email", "ticket", "callback", "other"] = Field(description="what was promised")
-    title: Text(300, min_length=1) = Field(description="the promise, in the agent's words")
+    title: RequiredText300 = Field(description="the promise, in the agent's words")
     due_at: AwareDatetime | None = Field(
         None, strict=False, description="ISO 8601 with offset; unset: follow_through.due_minutes from now"
     )
@@ -43,7 +43,7 @@ class FollowThrough:
         self.ctx = ctx
         self.notify = notifier
 
-    def create(self, actor: ApiToken, body: Any) -> dict:
+    def create(self, actor: ApiToken, body: Any) -> dict[str, Any]:
         req = parse(TaskRequest, body)
         call = self.ctx.caller_call(req.call_sid)
         if actor.role == "agent" and call.get("agent_id") != actor.person_id:
@@ -88,13 +88,13 @@ class FollowThrough:
             )
         return self.view(task_id)
 
-    def list(self, actor: ApiToken, status: str | None = None) -> list[dict]:
+    def list(self, actor: ApiToken, status: str | None = None) -> list[dict[str, Any]]:
         """Mine; a lead or supervisor also sees the tasks of the people they lead; a manager all."""
         tasks = [self.ctx.store.task(i) or {} for i in self.ctx.store.task_ids()]
         shown = [t for t in tasks if t and self.visible(actor, t) and (not status or t.get("status") == status)]
         return [self.view(t["id"]) for t in sorted(shown, key=lambda t: t.get("due_at", ""))]
 
-    def done(self, actor: ApiToken, task_id: str) -> dict:
+    def done(self, actor: ApiToken, task_id: str) -> dict[str, Any]:
         task = self.ctx.store.task(task_id)
         if task is None:
             raise NotFound(f"No task {task_id}.", code="task_not_found")
@@ -137,7 +137,7 @@ class FollowThrough:
             return False
         return any(p.id == actor.person_id for p in self.ctx.policy.leaders_of(owner))
 
-    def view(self, task_id: str) -> dict:
+    def view(self, task_id: str) -> dict[str, Any]:
         task = self.ctx.store.task(task_id)
         if task is None:
             raise NotFound(f"No task {task_id}.", code="task_not_found")

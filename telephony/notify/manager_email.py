@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
+from typing import Any
 
 from telephony.adapters import mailer
 from telephony.adapters.timers import TELL_PEOPLE_AFTER_TRIES, job_id
@@ -41,13 +43,15 @@ KIND_WORDS = {
 
 
 class ManagerEmails:
-    def __init__(self, ctx: Context, smtp_url: str = "", sender: str = "", on_give_up=None):
+    def __init__(
+        self, ctx: Context, smtp_url: str = "", sender: str = "", on_give_up: Callable[..., object] | None = None
+    ):
         self.ctx = ctx
         self.server = parse_smtp_url(smtp_url) if smtp_url else None
         self.sender = sender
         self.on_give_up = on_give_up
 
-    def occasion(self, esc_id: str, occasion: str) -> dict | None:
+    def occasion(self, esc_id: str, occasion: str) -> dict[str, Any] | None:
         """Write the email an escalation of this kind calls for on this occasion (escalated,
         callback_booked), if any, once per escalation and occasion."""
         esc = self.ctx.store.escalation(esc_id)
@@ -66,7 +70,7 @@ class ManagerEmails:
             if p.role == "manager" and p.email and (not teams or p.team in teams)
         ]
 
-    def write(self, esc: dict[str, str], note: str) -> dict:
+    def write(self, esc: dict[str, str], note: str) -> dict[str, Any]:
         client = json.loads(esc.get("client") or "{}")
         subject = f"{client_name(client)} - {note}"
         to = self.recipients(esc)
@@ -195,7 +199,7 @@ class ManagerEmails:
         message.add_alternative(email["html"], subtype="html")
         return message
 
-    def view(self, email_id: str) -> dict:
+    def view(self, email_id: str) -> dict[str, Any]:
         email = self.ctx.store.email(email_id) or {}
         return {
             "id": email_id,
@@ -209,7 +213,7 @@ class ManagerEmails:
             "text": email.get("text", ""),
         }
 
-    def of_escalation(self, esc_id: str) -> list[dict]:
+    def of_escalation(self, esc_id: str) -> list[dict[str, Any]]:
         return [self.view(i) for i in self.ctx.store.escalation_emails(esc_id)]
 
 

@@ -5,6 +5,7 @@ by a worker with retries, so none is lost."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from telephony.adapters.timers import TELL_PEOPLE_AFTER_TRIES
 from telephony.context import Context
@@ -18,15 +19,15 @@ class Notifier:
         self.emails = emails or ManagerEmails(ctx)
         self.emails.on_give_up = self.managers
 
-    def urgent_email(self, esc_id: str, occasion: str) -> dict | None:
+    def urgent_email(self, esc_id: str, occasion: str) -> dict[str, Any] | None:
         """R-NOTE-2: the managers' email, where this kind of escalation calls for one."""
         return self.emails.occasion(esc_id, occasion)
 
-    def channel(self, text: str, **about: str) -> dict:
+    def channel(self, text: str, **about: str) -> dict[str, Any]:
         """A post to the team channel about a call rather than an escalation (R-NOTE-4)."""
         return self._post({"to": self.ctx.policy.notifications.channel, "text": text, **about})
 
-    def team(self, esc_id: str, headline: str, callback_time: str = "") -> dict:
+    def team(self, esc_id: str, headline: str, callback_time: str = "") -> dict[str, Any]:
         """R-NOTE-1: client name, client link, quick reason, requested callback time, the tag."""
         esc = self.ctx.store.escalation(esc_id) or {}
         client = json.loads(esc.get("client") or "{}")
@@ -44,13 +45,13 @@ class Notifier:
             lines.append(tag)
         return self._post({"to": notes.channel, "tag": tag, "escalation": esc_id, "text": "\n".join(lines)})
 
-    def person(self, person_id: str, esc_id: str, text: str) -> dict:
+    def person(self, person_id: str, esc_id: str, text: str) -> dict[str, Any]:
         person = self.ctx.policy.person(person_id)
         return self._post(
             {"to": f"@{person_id}", "person": person.name if person else person_id, "escalation": esc_id, "text": text}
         )
 
-    def managers(self, esc_id: str, text: str) -> dict:
+    def managers(self, esc_id: str, text: str) -> dict[str, Any]:
         ids = [p.id for p in self.ctx.policy.people if p.role == "manager"]
         return self._post({"to": "managers", "people": ids, "escalation": esc_id, "text": text, "urgent": True})
 
@@ -65,7 +66,7 @@ class Notifier:
                 "Please check on the caller.",
             )
 
-    def _post(self, note: dict) -> dict:
+    def _post(self, note: dict[str, Any]) -> dict[str, Any]:
         note = {"at": self.ctx.now_iso(), **note}
         self.ctx.store.record_notification(note)
         self.ctx.timers.soon("workers.jobs.post_to_channel", note)

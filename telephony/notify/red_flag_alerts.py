@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 from telephony.context import Context
 from telephony.notify.notifier import Notifier
@@ -36,7 +37,9 @@ class RedFlagAlerts:
         self.notify = notifier
         self.lexicon = Lexicon(ctx.policy.red_flags.phrases)
 
-    def scan(self, call_sid: str, text: str, source: str, by: str = "", esc_id: str | None = None) -> list[dict]:
+    def scan(
+        self, call_sid: str, text: str, source: str, by: str = "", esc_id: str | None = None
+    ) -> list[dict[str, Any]]:
         """Raise each phrase of the lexicon found in `text` that this call has not raised yet.
         Returns the flags raised now (a phrase heard again raises nothing: no storm)."""
         if not self.lexicon or not text or not text.strip():
@@ -67,7 +70,7 @@ class RedFlagAlerts:
         for flag in self.ctx.store.red_flags(call_sid):
             self._on_timeline(esc_id, flag, carried=True)
 
-    def _on_timeline(self, esc_id: str, flag: dict, carried: bool = False) -> None:
+    def _on_timeline(self, esc_id: str, flag: dict[str, Any], carried: bool = False) -> None:
         if not self.ctx.store.first_time(f"red_flag_timeline:{esc_id}:{flag['key']}"):
             return
         detail = f'"{flag["phrase"]}" {SOURCES.get(flag["source"], flag["source"])}'
@@ -106,7 +109,7 @@ class RedFlagAlerts:
         log.info("managers told of red flag %r on %s (%s)", flag["phrase"], call_sid, note.get("at"))
         return True
 
-    def transcription_event(self, form: Mapping[str, str]) -> list[dict]:
+    def transcription_event(self, form: Mapping[str, str]) -> list[dict[str, Any]]:
         """/voice/transcription: each FINAL utterance of the caller's own track goes through the
         matcher. Partial results, other tracks, the started/stopped/error events and events of
         calls this service did not start are acknowledged and ignored; a duplicate or late event
@@ -136,9 +139,9 @@ class RedFlagAlerts:
         if speech:
             self.scan(call_sid, speech[:UTTERANCE_LIMIT], "menu_speech", esc_id=esc_id)
 
-    def of_call(self, call_sid: str) -> list[dict]:
+    def of_call(self, call_sid: str) -> list[dict[str, Any]]:
         return [view(f) for f in self.ctx.store.red_flags(call_sid)]
 
 
-def view(flag: dict) -> dict:
+def view(flag: dict[str, Any]) -> dict[str, Any]:
     return {k: flag.get(k, "") for k in ("at", "phrase", "words", "sentence", "source", "by")}

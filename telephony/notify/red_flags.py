@@ -73,7 +73,7 @@ def _forms(w: str) -> set[str]:
     return {w, plural, w + "ed", w + "ing"}
 
 
-def _pattern(phrase: str) -> re.Pattern:
+def _pattern(phrase: str) -> re.Pattern[str]:
     *head, last = phrase.split()
     alternatives = "|".join(re.escape(f) for f in sorted(inflections(last), key=len, reverse=True))
     words = [re.escape(w) for w in head] + [f"(?:{alternatives})"]

@@ -8,6 +8,7 @@ import difflib
 import tomllib
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -84,8 +85,9 @@ class Policy:
         """Who is told about this person's calls (R-NOTE-4, R-NOTE-6): their direct leader, else
         the leads of their team, else the managers."""
         person = self.person(person_id)
-        if person and person.leader and self.person(person.leader):
-            return [self.person(person.leader)]
+        leader = self.person(person.leader) if person and person.leader else None
+        if leader:
+            return [leader]
         leads = [p for p in self.people if p.role == "lead" and person and person.team and p.team == person.team]
         return leads or [p for p in self.people if p.role == "manager"]
 
@@ -245,7 +247,7 @@ def _assemble(doc: PolicyFile, data: dict[str, Any], file: str) -> Policy:
     )
 
 
-def _people(entries: tuple[Person, ...], region: str, fail) -> tuple[Person, ...]:
+def _people(entries: tuple[Person, ...], region: str, fail: Callable[[str, str], PolicyError]) -> tuple[Person, ...]:
     people: list[Person] = []
     for i, person in enumerate(entries):
         try:
@@ -264,7 +266,7 @@ def _people(entries: tuple[Person, ...], region: str, fail) -> tuple[Person, ...
     return tuple(people)
 
 
-def _check_case_routing(routing: CaseRouting, ids: set[str], fail) -> None:
+def _check_case_routing(routing: CaseRouting, ids: set[str], fail: Callable[[str, str], PolicyError]) -> None:
     if routing.owner not in ids:
         raise fail("case_routing.owner", f"no person with id {routing.owner!r}")
     routed: dict[str, int] = {}
@@ -277,7 +279,7 @@ def _check_case_routing(routing: CaseRouting, ids: set[str], fail) -> None:
             routed[tag] = i
 
 
-def _check_red_flags(flags: RedFlags, fail) -> None:
+def _check_red_flags(flags: RedFlags, fail: Callable[[str, str], PolicyError]) -> None:
     """A phrase listed twice (in any case) would be one red flag told twice; live transcription
     with no phrases would transcribe callers for nothing (R-NOTE-5)."""
     seen: dict[str, int] = {}

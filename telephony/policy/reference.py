@@ -95,7 +95,7 @@ def _annotated_metadata(annotation: Any) -> list[Any]:
 
 def _default(info: FieldInfo) -> str:
     if info.default_factory is not None:
-        value = info.default_factory()
+        value = info.default_factory()  # type: ignore[call-arg]  # the models' factories take no arguments
         return "the defaults below" if isinstance(value, BaseModel) else f"`{value!r}`"
     if info.default is PydanticUndefined:
         return "**required**"
@@ -119,11 +119,12 @@ def rows(model: type[BaseModel] = PolicyFile, prefix: str = "") -> list[tuple[st
     out: list[tuple[str, str, str, str]] = []
     fields = model.model_fields
     same = {_model(f.annotation) for f in fields.values()}
-    if len(fields) > 1 and len(same) == 1 and None not in same:
+    only = next(iter(same)) if len(same) == 1 else None
+    if len(fields) > 1 and only is not None:
         placeholder = f"{prefix}<{model.__name__.lower().rstrip('s')}>"
         names = ", ".join(f"`{name}`" for name in fields)
         out.append((placeholder, "table", "**required**", f"one table each: {names}"))
-        return out + rows(same.pop(), placeholder + ".")
+        return out + rows(only, placeholder + ".")
     for name, info in fields.items():
         key = f"{prefix}{name}"
         sub = _model(info.annotation)

@@ -4,23 +4,24 @@ manager at once, like the caller saying it."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from telephony.config import ApiToken
 from telephony.context import Context
 from telephony.errors import Forbidden
-from telephony.escalation_request import StrictModel, Text, parse
+from telephony.escalation_request import StrictModel, parse, speakable, text_limits
 from telephony.notify.red_flag_alerts import RedFlagAlerts
 
 NOTE_LIMIT = 2000
+NoteText = Annotated[str, text_limits(NOTE_LIMIT, min_length=1), AfterValidator(speakable)]
 
 
 class NoteRequest(StrictModel):
     """POST /api/calls/<call_sid>/notes: what the agent wrote down."""
 
-    text: Text(NOTE_LIMIT, min_length=1) = Field(description="the note, as the agent wrote it")
+    text: NoteText = Field(description="the note, as the agent wrote it")
 
 
 class CallNotes:
@@ -34,7 +35,7 @@ class CallNotes:
             raise Forbidden("Only the agent on this call (or a lead) may read or add its notes.", code="not_your_call")
         return call
 
-    def add(self, actor: ApiToken, call_sid: str, body: Any) -> dict:
+    def add(self, actor: ApiToken, call_sid: str, body: Any) -> dict[str, Any]:
         """Kept first, then matched: a note is never lost to a red flag that fails. A call that
         has ended still takes notes (the agent's wrap-up)."""
         req = parse(NoteRequest, body)
@@ -44,7 +45,7 @@ class CallNotes:
         raised = self.red_flags.scan(call_sid, req.text, "agent_note", by=actor.person_id)
         return {"call_sid": call_sid, "note": note, "red_flags": raised}
 
-    def view(self, actor: ApiToken, call_sid: str) -> dict:
+    def view(self, actor: ApiToken, call_sid: str) -> dict[str, Any]:
         self._call(actor, call_sid)
         return {
             "call_sid": call_sid,

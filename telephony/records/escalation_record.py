@@ -16,7 +16,7 @@ import io
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -167,7 +167,7 @@ class Records:
         except Exception:
             log.exception("the record of %s could not be archived", esc_id)
 
-    def archive(self, esc_id: str) -> dict | None:
+    def archive(self, esc_id: str) -> dict[str, Any] | None:
         record = self.build(esc_id)
         if record is None:
             return None
@@ -176,7 +176,7 @@ class Records:
         return record
 
     # -- reading ------------------------------------------------------------------------------
-    def read(self, actor: ApiToken, esc_id: str) -> dict:
+    def read(self, actor: ApiToken, esc_id: str) -> dict[str, Any]:
         """GET /api/escalations/<id>/record: the rules of GET /api/escalations/<id> (an agent,
         only their own calls'); phone numbers in full for leads and up only."""
         record = self.build(esc_id) or self.ctx.store.record(esc_id)
@@ -185,7 +185,8 @@ class Records:
         if actor.role == "agent":
             if actor.person_id not in (record.get("agent_id"), record.get("created_by")):
                 raise Forbidden("An agent can see only the escalations of their own calls.", code="not_your_call")
-            return masked(record)
+            agent_view: dict[str, Any] = masked(record)
+            return agent_view
         return record
 
     def export(self, actor: ApiToken, args: dict[str, str]) -> tuple[str, Iterator[str], str]:
@@ -217,7 +218,7 @@ class Records:
         head = {"from": first.isoformat(), "to": last.isoformat(), "time_zone": zone.key}
         return fmt, _json(head, records), name
 
-    def _records(self, esc_ids: list[str], batch: int = 200) -> Iterator[dict]:
+    def _records(self, esc_ids: list[str], batch: int = 200) -> Iterator[dict[str, Any]]:
         """Live state where it is still kept (it is the freshest), the archive otherwise; read
         in batches, so a year's export streams."""
         for at in range(0, len(esc_ids), batch):
@@ -228,7 +229,7 @@ class Records:
                     yield record
 
     # -- building a record from the live keys ---------------------------------------------------
-    def build(self, esc_id: str) -> dict | None:
+    def build(self, esc_id: str) -> dict[str, Any] | None:
         store, policy = self.ctx.store, self.ctx.policy
         esc = store.escalation(esc_id)
         if esc is None:
@@ -402,13 +403,13 @@ def _day(args: dict[str, str], field: str) -> date:
         raise InvalidRequest(f"'{field}' must be a date, YYYY-MM-DD.", code="invalid_query", field=field) from None
 
 
-def _csv(records: Iterator[dict]) -> Iterator[str]:
+def _csv(records: Iterator[dict[str, Any]]) -> Iterator[str]:
     """A header row, then one row per record; lists are one item a line; every cell that would
     start a formula is neutralised."""
     out = io.StringIO()
     writer = csv.writer(out)
 
-    def row(cells) -> str:
+    def row(cells: Iterable[Any]) -> str:
         writer.writerow(cells)
         text = out.getvalue()
         out.seek(0)
@@ -430,7 +431,7 @@ def _csv(records: Iterator[dict]) -> Iterator[str]:
         yield row(cells)
 
 
-def _json(head: dict[str, str], records: Iterator[dict]) -> Iterator[str]:
+def _json(head: dict[str, str], records: Iterator[dict[str, Any]]) -> Iterator[str]:
     """{"from", "to", "time_zone", "records": [...]}, one record a piece."""
     yield json.dumps(head)[:-1] + ', "records": ['
     for n, record in enumerate(records):

@@ -51,7 +51,7 @@ class StoreBase:
         raw = self.r.hgetall(key)
         if not raw:
             return None
-        return {k.decode(): v.decode() for k, v in raw.items()}
+        return {text(k): text(v) for k, v in raw.items()}
 
     def ping(self) -> bool:
         return bool(self.r.ping())
@@ -71,7 +71,7 @@ class StoreBase:
         for k, v in fields.items():
             flat += [k, as_text(v)]
         args = [field, expected, json.dumps(event) if event else "", *flat]
-        return self._compare_and_set(keys=[key, events or key], args=args) == 1
+        return bool(self._compare_and_set(keys=[key, events or key], args=args) == 1)
 
     def replicated(self, what: str) -> bool:
         """Behind Sentinel, a write the master acknowledged but has not yet sent to a replica is
@@ -107,3 +107,12 @@ def as_text(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value)
     return str(value)
+
+
+def text(raw: Any) -> str:
+    """One value as Redis returned it (bytes: the connection does not decode), as text."""
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+def texts(raws: Any) -> list[str]:
+    return [text(v) for v in raws]

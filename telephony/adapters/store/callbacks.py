@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from telephony.adapters.store import keys
-from telephony.adapters.store.base import as_text
+from telephony.adapters.store.base import as_text, texts
 from telephony.adapters.store.changes import ChangeStream
 
 
@@ -30,13 +30,13 @@ class CallbackStore(ChangeStream):
 
     def claim_callback(self, cb_id: str, attempt: int, at: str) -> bool:
         """One dial per attempt, whichever worker (or retried job) gets here first."""
-        claimed = self._claim_callback(keys=[keys.callback(cb_id)], args=[attempt, at]) == 1
+        claimed = bool(self._claim_callback(keys=[keys.callback(cb_id)], args=[attempt, at]) == 1)
         if claimed:
             self.changed("callback", cb_id)
         return claimed
 
     def callback_ids(self) -> list[str]:
-        return [v.decode() for v in self.r.zrange(keys.CALLBACKS, 0, -1)]
+        return texts(self.r.zrange(keys.CALLBACKS, 0, -1))
 
     def capture(self, esc_id: str) -> dict[str, str]:
         if not keys.safe_id(esc_id):
@@ -50,7 +50,7 @@ class CallbackStore(ChangeStream):
     def claim_sweeper(self, due: float, stale_before: float) -> bool:
         """One sweeper job at a time, whoever schedules it: taken when there is none, or when the
         one there was due before `stale_before` (its worker died with it, R-CB-8)."""
-        return self._claim_sweeper(keys=[keys.SWEEPER], args=[due, stale_before]) == 1
+        return bool(self._claim_sweeper(keys=[keys.SWEEPER], args=[due, stale_before]) == 1)
 
     def release_sweeper(self) -> None:
         self.r.delete(keys.SWEEPER)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from telephony.adapters.store import keys
-from telephony.adapters.store.base import EVENTS_KEPT, LEG_TTL_SECONDS, as_text
+from telephony.adapters.store.base import EVENTS_KEPT, LEG_TTL_SECONDS, as_text, text, texts
 from telephony.adapters.store.changes import ChangeStream
 
 # Call progress only moves forward: a late "ringing" never undoes "completed" (Twilio sends
@@ -52,7 +52,7 @@ class CallStore(ChangeStream):
         rank = CALL_STATUS_RANK.get(status)
         if rank is None:
             return False
-        moved = self._advance(keys=[keys.call(call_sid)], args=[status, rank]) == 1
+        moved = bool(self._advance(keys=[keys.call(call_sid)], args=[status, rank]) == 1)
         if moved:
             self.changed("call", call_sid)
         return moved
@@ -62,7 +62,7 @@ class CallStore(ChangeStream):
 
     def conference_sid(self, name: str) -> str | None:
         value = self.r.get(keys.conference(name))
-        return value.decode() if value else None
+        return text(value) if value else None
 
     def wait_for_agent(self, call_sid: str, at: float) -> None:
         self.r.zadd(keys.WAITING_FOR_AGENT, {call_sid: at}, nx=True)
@@ -71,7 +71,7 @@ class CallStore(ChangeStream):
         return bool(self.r.zrem(keys.WAITING_FOR_AGENT, call_sid))
 
     def longest_waiting(self) -> list[str]:
-        return [v.decode() for v in self.r.zrange(keys.WAITING_FOR_AGENT, 0, -1)]
+        return texts(self.r.zrange(keys.WAITING_FOR_AGENT, 0, -1))
 
     def agent_tried(self, call_sid: str, person_id: str) -> None:
         key = keys.call_part(call_sid, "agents_tried")
@@ -79,7 +79,7 @@ class CallStore(ChangeStream):
         self.r.expire(key, 86400)
 
     def agents_tried(self, call_sid: str) -> set[str]:
-        return {v.decode() for v in self.r.smembers(keys.call_part(call_sid, "agents_tried"))}
+        return set(texts(self.r.smembers(keys.call_part(call_sid, "agents_tried"))))
 
     def forget_agents_tried(self, call_sid: str) -> None:
         self.r.delete(keys.call_part(call_sid, "agents_tried"))
@@ -114,7 +114,7 @@ class CallStore(ChangeStream):
         if rank is None:
             return False
         key = keys.leg(call_sid)
-        return self._advance(keys=[key], args=[status, rank]) == 1
+        return bool(self._advance(keys=[key], args=[status, rank]) == 1)
 
     def settle_leg(self, call_sid: str, outcome: str) -> bool:
         """Record how a leg ended the first time only: accept, decline and hang-up race."""
@@ -124,7 +124,7 @@ class CallStore(ChangeStream):
         """Every call this service knows of (the caller legs and the legs it dialled)."""
         sids = []
         for key in self.r.scan_iter(match=keys.call("CA*"), count=200):
-            rest = key.decode()[len(keys.call("")) :]
+            rest = text(key)[len(keys.call("")) :]
             if ":" not in rest:
                 sids.append(rest)
         return sids

@@ -10,14 +10,14 @@ from typing import Any
 import redis
 
 from telephony.adapters.store import keys
-from telephony.adapters.store.base import EVENTS_KEPT, StoreBase, as_text
+from telephony.adapters.store.base import EVENTS_KEPT, StoreBase, as_text, text
 
 
 class ChangeStream(StoreBase):
     def changed(self, kind: str, ident: str) -> str:
         """Tell every console what changed: a capped stream, so a console that reconnects with
         Last-Event-ID replays what it missed, and a pub/sub nudge that wakes every web worker."""
-        event_id = self._changed(keys=[keys.EVENTS], args=[kind, ident, EVENTS_KEPT]).decode()
+        event_id = text(self._changed(keys=[keys.EVENTS], args=[kind, ident, EVENTS_KEPT]))
         self._tell_on_change(kind, ident)
         return event_id
 
@@ -28,16 +28,16 @@ class ChangeStream(StoreBase):
 
     def last_event_id(self) -> str:
         entries = self.r.xrevrange(keys.EVENTS, count=1)
-        return entries[0][0].decode() if entries else "0-0"
+        return text(entries[0][0]) if entries else "0-0"
 
     def events_after(self, last_id: str, count: int = 200) -> list[tuple[str, dict[str, str]]]:
         """Events newer than last_id (oldest first); an id the stream no longer holds replays all kept."""
         entries = self.r.xrange(keys.EVENTS, min=f"({last_id}", count=count)
-        return [(i.decode(), {k.decode(): v.decode() for k, v in f.items()}) for i, f in entries]
+        return [(text(i), {text(k): text(v) for k, v in (f or {}).items()}) for i, f in entries or []]
 
     def listen(self) -> redis.client.PubSub:
         """A subscription to the nudges: whoever calls get_message must close it."""
-        pubsub = self.r.pubsub(ignore_subscribe_messages=True)
+        pubsub: redis.client.PubSub = self.r.pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(keys.EVENTS)
         return pubsub
 
@@ -46,7 +46,7 @@ class ChangeStream(StoreBase):
         flat = [x for k, v in fields.items() if v is not None for x in (k, as_text(v))]
         if not flat:
             return False
-        done = self._update_and_tell(keys=[key, keys.EVENTS], args=[kind, ident, EVENTS_KEPT, *flat]) == 1
+        done = bool(self._update_and_tell(keys=[key, keys.EVENTS], args=[kind, ident, EVENTS_KEPT, *flat]) == 1)
         if done:
             self._tell_on_change(kind, ident)
         return done

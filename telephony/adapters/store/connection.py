@@ -3,10 +3,14 @@ REDIS_URL or Redis Sentinel, and the check that it keeps what it is told (R-CB-8
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import redis
 from redis.sentinel import Sentinel
+
+if TYPE_CHECKING:
+    from telephony.config import Settings
 
 
 def persistence_problem(conn: redis.Redis) -> tuple[str, bool]:
@@ -33,16 +37,18 @@ def persistence_problem(conn: redis.Redis) -> tuple[str, bool]:
     )
 
 
-def connect(settings) -> redis.Redis:
+def connect(settings: Settings) -> redis.Redis:
     """The one way every process (web, RQ worker, scheduler) reaches Redis: REDIS_URL, or through
     Redis Sentinel (REDIS_SENTINELS, REDIS_SENTINEL_MASTER), whose client finds the current master
     again after a fail-over. Raises ConnectionError with one line when nothing answers."""
     if settings.redis_sentinels:
         return sentinel_master(settings.redis_sentinels, settings.redis_sentinel_master)
+    if not settings.redis_url:
+        raise ConnectionError("neither REDIS_URL nor REDIS_SENTINELS is set")
     return redis.Redis.from_url(settings.redis_url)
 
 
-def sentinel_master(sentinels, master: str, **kwargs: Any) -> redis.Redis:
+def sentinel_master(sentinels: Iterable[tuple[str, int]], master: str, **kwargs: Any) -> redis.Redis:
     sentinel = Sentinel(
         list(sentinels),
         socket_timeout=2,
@@ -50,4 +56,5 @@ def sentinel_master(sentinels, master: str, **kwargs: Any) -> redis.Redis:
         socket_connect_timeout=2,
         **kwargs,
     )
-    return sentinel.master_for(master, socket_timeout=5, socket_connect_timeout=2)
+    conn: redis.Redis = sentinel.master_for(master, socket_timeout=5, socket_connect_timeout=2)
+    return conn

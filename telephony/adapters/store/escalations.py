@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from telephony.adapters.store import keys
-from telephony.adapters.store.base import as_text, epoch
+from telephony.adapters.store.base import as_text, epoch, text, texts
 from telephony.adapters.store.changes import ChangeStream
 
 FINAL_STATES = ("resolved", "abandoned", "failed")
@@ -39,8 +39,8 @@ class EscalationStore(ChangeStream):
                 for key in (keys.call(call_sid), *self._call_side_keys(call_sid)):
                     pipe.persist(key)
                 pipe.execute()
-        self.changed("escalation", ident.decode())
-        return outcome.decode(), ident.decode()
+        self.changed("escalation", text(ident))
+        return text(outcome), text(ident)
 
     def escalation(self, esc_id: str) -> dict[str, str] | None:
         if not keys.safe_id(esc_id):
@@ -49,7 +49,7 @@ class EscalationStore(ChangeStream):
 
     def open_escalation_id(self, call_sid: str) -> str | None:
         value = self.r.get(keys.open_escalation(call_sid))
-        return value.decode() if value else None
+        return text(value) if value else None
 
     def close_escalation(self, call_sid: str, esc_id: str) -> None:
         key = keys.open_escalation(call_sid)
@@ -83,18 +83,18 @@ class EscalationStore(ChangeStream):
             if to_state in FINAL_STATES:
                 self.mark_finished(esc_id, epoch((event or {}).get("at")))
             self.changed("escalation", esc_id)
-        return ok == 1
+        return bool(ok == 1)
 
     def mark_finished(self, esc_id: str, at: float) -> None:
         """From `at` + keep_seconds on, the escalation may be purged (its record is archived)."""
         self.r.zadd(keys.FINISHED, {esc_id: at})
 
     def finished_before(self, at: float, count: int = 500) -> list[str]:
-        return [v.decode() for v in self.r.zrangebyscore(keys.FINISHED, "-inf", at, start=0, num=count)]
+        return texts(self.r.zrangebyscore(keys.FINISHED, "-inf", at, start=0, num=count))
 
     def oldest_finished(self) -> float | None:
-        first = self.r.zrange(keys.FINISHED, 0, 0, withscores=True)
-        return first[0][1] if first else None
+        first: list[tuple[bytes, float]] = self.r.zrange(keys.FINISHED, 0, 0, withscores=True)  # type: ignore[assignment]
+        return float(first[0][1]) if first else None
 
     def unmark_finished(self, esc_id: str) -> None:
         self.r.zrem(keys.FINISHED, esc_id)
@@ -147,10 +147,10 @@ class EscalationStore(ChangeStream):
 
     def escalation_ids(self, state: str | None = None) -> list[str]:
         if state:
-            ids = [v.decode() for v in self.r.smembers(keys.state(state))]
+            ids = texts(self.r.smembers(keys.state(state)))
             order = {i: self.r.zscore(keys.ESCALATIONS, i) or 0 for i in ids}
             return sorted(ids, key=lambda i: order[i])
-        return [v.decode() for v in self.r.zrange(keys.ESCALATIONS, 0, -1)]
+        return texts(self.r.zrange(keys.ESCALATIONS, 0, -1))
 
     def wait_for_lead(self, esc_id: str, at: float) -> None:
         self.r.zadd(keys.WAITING_FOR_LEAD, {esc_id: at}, nx=True)
@@ -159,4 +159,4 @@ class EscalationStore(ChangeStream):
         self.r.zrem(keys.WAITING_FOR_LEAD, esc_id)
 
     def waiting_for_lead(self) -> list[str]:
-        return [v.decode() for v in self.r.zrange(keys.WAITING_FOR_LEAD, 0, -1)]
+        return texts(self.r.zrange(keys.WAITING_FOR_LEAD, 0, -1))

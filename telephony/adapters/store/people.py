@@ -4,13 +4,14 @@ the same lead at once, and failed sign-ins counted per client address."""
 from __future__ import annotations
 
 from telephony.adapters.store import keys
+from telephony.adapters.store.base import text
 from telephony.adapters.store.changes import ChangeStream
 
 
 class PeopleStore(ChangeStream):
     def presence(self, person_id: str, default: str) -> str:
         value = self.r.get(keys.presence(person_id))
-        return value.decode() if value else default
+        return text(value) if value else default
 
     def set_presence(self, person_id: str, presence: str) -> None:
         self.r.set(keys.presence(person_id), presence)
@@ -20,14 +21,14 @@ class PeopleStore(ChangeStream):
         """Atomically take an available person for one leg, so two escalations never ring the
         same lead at once."""
         person = [keys.presence(person_id), keys.holder(person_id)]
-        claimed = self._claim(keys=person, args=[holder, default_presence]) == 1
+        claimed = bool(self._claim(keys=person, args=[holder, default_presence]) == 1)
         if claimed:
             self.changed("presence", person_id)
         return claimed
 
     def release_person(self, person_id: str, holder: str) -> bool:
         person = [keys.presence(person_id), keys.holder(person_id)]
-        released = self._release(keys=person, args=[holder]) == 1
+        released = bool(self._release(keys=person, args=[holder]) == 1)
         if released:
             self.changed("presence", person_id)
         return released

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from telephony.adapters.store import keys
-from telephony.adapters.store.base import as_text
+from telephony.adapters.store.base import as_text, text, texts
 from telephony.adapters.store.changes import ChangeStream
 
 NOTIFICATIONS_KEPT = 10000
@@ -94,10 +94,10 @@ class RecordStore(ChangeStream):
     def escalation_emails(self, esc_id: str) -> list[str]:
         if not keys.safe_id(esc_id):
             return []
-        return [v.decode() for v in self.r.lrange(keys.escalation_emails(esc_id), 0, -1)]
+        return texts(self.r.lrange(keys.escalation_emails(esc_id), 0, -1))
 
     def email_ids(self) -> list[str]:
-        return [v.decode() for v in self.r.zrange(keys.EMAILS, 0, -1)]
+        return texts(self.r.zrange(keys.EMAILS, 0, -1))
 
     def save_task(self, task_id: str, fields: dict[str, Any], at: float) -> None:
         with self.r.pipeline(transaction=True) as pipe:
@@ -112,7 +112,7 @@ class RecordStore(ChangeStream):
         return self._hash(keys.task(task_id))
 
     def task_ids(self) -> list[str]:
-        return [v.decode() for v in self.r.zrange(keys.TASKS, 0, -1)]
+        return texts(self.r.zrange(keys.TASKS, 0, -1))
 
     def finish_task(self, task_id: str, **fields: Any) -> bool:
         """Open to done once; a second click finds it done."""
@@ -132,7 +132,7 @@ class RecordStore(ChangeStream):
         """(escalation id, its state, its callback's status) for a changed escalation or callback,
         in one round trip: it runs on every change (R-NOTE-3, the records archive)."""
         esc_id, state, status = self._finish_fields(args=[kind, ident, keys.PREFIX])
-        return esc_id.decode(), state.decode(), status.decode()
+        return text(esc_id), text(state), text(status)
 
     def save_record(self, esc_id: str, record: dict[str, Any], created: float, keep_seconds: int, now: float) -> None:
         """Write (or rewrite) an escalation's record, indexed by when it was created; kept
@@ -153,8 +153,9 @@ class RecordStore(ChangeStream):
         """Every escalation created in [start, end), archived or still live, oldest first."""
         ids: dict[str, float] = {}
         for index in (keys.RECORDS, keys.ESCALATIONS):
-            for member, score in self.r.zrangebyscore(index, start, f"({end}", withscores=True):
-                ids[member.decode()] = score
+            scored: list[tuple[bytes, float]] = self.r.zrangebyscore(index, start, f"({end}", withscores=True)  # type: ignore[assignment]
+            for member, score in scored:
+                ids[text(member)] = float(score)
         return sorted(ids, key=lambda i: (ids[i], i))
 
     def archived_records(self, esc_ids: list[str]) -> list[dict[str, Any] | None]:
