@@ -294,8 +294,9 @@ def test_a_booked_callback_waits_for_a_replica_when_told_to(redis_conn, monkeypa
     """REDIS_WAIT_REPLICAS=1: the write is followed by WAIT 1; with no replica to acknowledge it
     the service says so in the log (and still confirms: the master and its AOF have it)."""
     from telephony.adapters import store as store_module
+    from telephony.adapters.store import base as store_base
 
-    monkeypatch.setattr(store_module, "WAIT_MS", 50)
+    monkeypatch.setattr(store_base, "WAIT_MS", 50)
     waiting = store_module.Store(redis_conn, wait_replicas=1)
     waiting.save_callback("cb_waits", {"id": "cb_waits", "status": "scheduled"}, 0)
     assert redis_conn.hget("esc:callback:cb_waits", "status") == b"scheduled"
