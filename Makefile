@@ -66,7 +66,7 @@ lint: setup
 run: setup
 	scripts/run.sh
 
-# Refresh the README's screenshots of the console (the browser tests, saving into docs/screenshots).
+# Refresh the console's screenshots in docs/screenshots (docs/console.md) with the browser tests.
 screenshots: setup
 	SCREENSHOTS=1 $(PY) -m pytest tests/test_console.py -q
 

@@ -20,7 +20,7 @@ from telephony.policy.loading import load_policy
 from tests.support import ROOT
 
 POLICY = load_policy(DEFAULT_POLICY)
-# The README's screenshots are refreshed with SCREENSHOTS=1 (make screenshots); otherwise they go to
+# The console's screenshots (docs/console.md) are refreshed with SCREENSHOTS=1 (make screenshots); otherwise they go to
 # a scratch folder, so a test run leaves the checkout as it was.
 SHOTS = (
     ROOT / "docs" / "screenshots"
