@@ -3,6 +3,8 @@ SHELL := /bin/sh
 PY := .venv/bin/python
 STAMP := .venv/.installed
 ARGS ?=
+# make test's pytest-xdist processes: 2, the cores here (TEST_WORKERS=auto on a bigger machine)
+TEST_WORKERS ?= 2
 
 .PHONY: setup demo test lint run bench screenshots clean redis-server chromium
 
@@ -57,7 +59,7 @@ test: setup
 	.venv/bin/ruff check .
 	.venv/bin/lint-imports
 	.venv/bin/mypy
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 lint: setup
 	.venv/bin/ruff check .

@@ -28,6 +28,8 @@ from twilio.request_validator import RequestValidator
 
 from telephony.adapters.local_redis import free_port
 from telephony.adapters.redis_clock import RedisClock
+from telephony.adapters.timers import RELEASING as TIMERS_RELEASING
+from telephony.adapters.timers import TIMERS
 from telephony.core import build_core
 from tests.processes import BIN, service_env, spawn
 from tests.support import AUTH_TOKEN, TOKENS, Harness, settings_for
@@ -223,9 +225,18 @@ class FleetHarness(Harness):
             return super().conference_event(*args, **kwargs)
 
     def timer_times(self) -> list[float]:
-        """When the scheduled timers fall due (read in one command: the scheduler moves them meanwhile)."""
-        key = ScheduledJobRegistry(queue=self.core.ctx.timers.queue).key
-        return [score for _, score in self.core.ctx.store.r.zrange(key, 0, -1, withscores=True)]
+        """When the waiting timers fall due: the service's own (`esc:timers`, where every timer has
+        lived since the scheduler moved off RQ's registry) and RQ's retries of failed jobs, read in
+        one transaction (the scheduler moves them meanwhile). Reading only RQ's registry let
+        advance() skip every timer on the way and quiet() pass while one was due but the scheduler
+        had not ticked yet: the two-of-each day then went on (or was checked) before a callback was
+        dialled, now and then on a loaded machine."""
+        registry = ScheduledJobRegistry(queue=self.core.ctx.timers.queue).key
+        with self.core.ctx.store.r.pipeline(transaction=True) as pipe:
+            pipe.zrange(TIMERS, 0, -1, withscores=True)
+            pipe.zrange(registry, 0, -1, withscores=True)
+            ours, retries = pipe.execute()
+        return [score for _, score in (*ours, *retries)]
 
     def quiet(self) -> bool:
         timers = self.core.ctx.timers
@@ -233,6 +244,8 @@ class FleetHarness(Harness):
         if any(when <= now for when in self.timer_times()):
             return False
         conn = self.core.ctx.store.r
+        if conn.hlen(TIMERS_RELEASING):
+            return False  # taken by the scheduler, its batch job not yet queued
         for queue in timers.queues():
             if queue.count or conn.llen(queue.key + ":intermediate") or StartedJobRegistry(queue=queue).count:
                 return False

@@ -54,6 +54,34 @@ def test_agents_are_busy_only_when_nobody_is_being_rung_for_the_caller(harness):
     assert busy.said() == [harness.core.policy.ivr.agent_busy_message], "nobody free: now it is true"
 
 
+def test_a_free_agent_about_to_be_rung_is_announced_not_all_agents_busy__R_WARM_3(harness):
+    """Issue 19: the ring is a worker's job, so the caller's first wait prompt comes before any
+    agent's leg exists; the intake saw an agent free, so the caller hears they are being connected."""
+    harness.work_after_requests = False  # the worker has not rung yet
+    caller_sid = harness.caller_calls()
+    harness.twiml("/voice/account?attempt=1", {"CallSid": caller_sid, "Digits": "448812"})
+    assert harness.core.ctx.store.call(caller_sid).get("agent_call_sid") is None, "nobody rung yet"
+    policy = harness.core.policy.ivr
+    before_the_ring = harness.twiml("/voice/wait", {"CallSid": caller_sid})
+    assert before_the_ring.said() == [policy.agent_ringing_message]
+    assert policy.agent_busy_message not in before_the_ring.text()
+    harness.run_urgent()
+    assert harness.core.ctx.store.call(caller_sid).get("agent_call_sid"), "the worker rang the free agent"
+    assert harness.twiml("/voice/wait", {"CallSid": caller_sid}).said() == [policy.agent_ringing_message]
+
+
+def test_nobody_free_at_the_intake_is_said_before_the_worker_looks_again(harness):
+    harness.work_after_requests = False
+    for agent in ("agent-avery", "agent-blake"):
+        harness.core.ctx.store.set_presence(agent, "offline")
+    caller_sid = harness.caller_calls()
+    harness.twiml("/voice/account?attempt=1", {"CallSid": caller_sid, "Digits": "448812"})
+    busy = harness.core.policy.ivr.agent_busy_message
+    assert harness.twiml("/voice/wait", {"CallSid": caller_sid}).said() == [busy]
+    harness.run_urgent()
+    assert harness.twiml("/voice/wait", {"CallSid": caller_sid}).said() == [busy]
+
+
 def announcements_to(harness, call_sid) -> list[str]:
     return [
         harness.twiml(r.param("AnnounceUrl"), {"CallSid": call_sid}).text()

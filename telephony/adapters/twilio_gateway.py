@@ -19,6 +19,10 @@ from telephony.metrics import TWILIO_ERRORS
 
 log = logging.getLogger(__name__)
 
+# Twilio's answer to changing a call that has already ended (everyone hung up at once): the call
+# is gone, which is what a hang-up or a redirect off the call wanted anyway; not a failure, no retry.
+CALL_NOT_IN_PROGRESS = 21220
+
 CALL_PROGRESS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 CONFERENCE_EVENTS = ["start", "end", "join", "leave", "hold", "announcement"]
 
@@ -203,9 +207,10 @@ class TwilioGateway:
         )
         return [(c.sid, c.status) for c in calls or []]
 
-    def redirect(self, call_sid: str, url: str) -> None:
-        """Take a live call to new TwiML (e.g. off a conference hold to a keypad menu)."""
-        self._do("redirect", lambda: self.client.calls(call_sid).update(url=url, method="POST"))
+    def redirect(self, call_sid: str, url: str) -> bool:
+        """Take a live call to new TwiML (e.g. off a conference hold to a keypad menu). False when
+        the call had already ended (Twilio's 21220): nothing to redirect, nothing failed."""
+        return self._do("redirect", lambda: self.client.calls(call_sid).update(url=url, method="POST")) is not None
 
     def listen_in(
         self, conference_sid: str, to: str, *, coach_call_sid: str | None, status_callback: str, timeout: int
@@ -254,14 +259,14 @@ class TwilioGateway:
         not went over it: found by tests/chaos). Anything else becomes a TelephonyFailure naming
         what could not be done: `transient` when Twilio was unreachable, timed out or failed
         (worth trying again later), not when it refused this request (a bad number: try someone
-        else)."""
+        else). A call that has already ended (21220) is "already gone": None, logged at info."""
         for delay in (*self.retry_delays, None):
             if outbound:
                 self.throttle()
             try:
                 return action()
             except TwilioRestException as exc:
-                if missing_ok and exc.status == 404:
+                if (missing_ok and exc.status == 404) or exc.code == CALL_NOT_IN_PROGRESS:
                     log.info("%s: already gone (%s)", what, exc.msg)
                     return None
                 asked = self._retry_after() if exc.status == 429 else None

@@ -55,9 +55,13 @@ class Intake:
         return AccountOutcome(accepted=False)
 
     def _reach_agent(self, call_sid: str) -> None:
-        """The caller hears the wait message at once; their agent is rung by a worker."""
+        """The caller hears the wait message at once; their agent is rung by a worker. Whether an
+        agent is free is noted now, so the caller's first wait prompt, asked for before the worker
+        rings, says an agent is coming rather than that all are busy (issue 19)."""
         if self.ctx.store.call(call_sid) is None:
             self.caller_arrived(call_sid, "", "")
+        free = self.ctx.store.anyone_available([(agent.id, agent.presence) for agent in self.ctx.policy.agents()])
+        self.ctx.store.update_call(call_sid, agent_coming="true" if free else "false")
         self.ctx.timers.right_away("workers.jobs.ring_agent", call_sid)
 
     def dial_agent(self, caller_sid: str, tries: int = 0) -> bool:
@@ -103,10 +107,13 @@ class Intake:
                 agent_call_sid=joined.call_sid,
                 conference_sid=joined.conference_sid,
                 agent_left="false",
+                agent_coming="false",
             )
             self.ctx.store.set_conference(call["conference_name"], joined.conference_sid)
             self.ctx.store.stop_waiting_for_agent(caller_sid)
             return True
+        # Twilio failing for a free agent is tried again soon: the caller is still being connected.
+        self.ctx.store.update_call(caller_sid, agent_coming="true" if twilio_failed else "false")
         self.ctx.store.wait_for_agent(caller_sid, self.ctx.clock.now().timestamp())
         if twilio_failed:
             self.ctx.timers.again(
@@ -116,10 +123,10 @@ class Intake:
 
     def words_while_waiting(self, caller_sid: str) -> str:
         """What a caller waiting for an agent hears: that agents are busy only while nobody is
-        being rung for them."""
+        being rung for them, nor about to be (a worker rings the agent the intake saw free)."""
         call = self.ctx.store.call(caller_sid) or {}
         ringing = call.get("agent_call_sid") and call.get("agent_left") != "true"
-        if ringing or not call:
+        if ringing or not call or call.get("agent_coming") == "true":
             return self.ctx.policy.ivr.agent_ringing_message
         return self.ctx.policy.ivr.agent_busy_message
 

@@ -62,8 +62,12 @@ class LeadNotice:
         lead_sid = esc.get("assignee_call_sid")
         if not lead_sid:
             return
+        if (self.ctx.store.leg(lead_sid) or {}).get("status") in TERMINAL_CALL_STATUSES:
+            log.info("the lead of %s has already hung up: not told %s", esc["id"], notice)
+            return  # everyone hung up at once: a redirect of an ended call is refused (21220)
         try:
-            self.ctx.twilio.redirect(lead_sid, self.ctx.urls.lead_notice(esc["id"], notice, leave=True))
+            if not self.ctx.twilio.redirect(lead_sid, self.ctx.urls.lead_notice(esc["id"], notice, leave=True)):
+                return  # ended between the check and the redirect
         except TelephonyFailure as exc:
             log.warning("could not tell the lead of %s (%s): %s", esc["id"], notice, exc.message)
             return

@@ -26,6 +26,17 @@ class PeopleStore(ChangeStream):
             self.changed("presence", person_id)
         return claimed
 
+    def anyone_available(self, people: list[tuple[str, str]]) -> bool:
+        """Whether any of these (person, default presence) is free to be rung now, in one round
+        trip: a webhook's promise that a worker is about to ring one (the claim happens there)."""
+        if not people:
+            return False
+        values = self.r.mget([keys.presence(person_id) for person_id, _ in people])
+        defaults = [default for _, default in people]
+        return any(
+            (text(value) if value else default) == "available" for value, default in zip(values, defaults, strict=True)
+        )
+
     def release_person(self, person_id: str, holder: str) -> bool:
         person = [keys.presence(person_id), keys.holder(person_id)]
         released = bool(self._release(keys=person, args=[holder]) == 1)
