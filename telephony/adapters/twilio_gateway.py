@@ -210,7 +210,10 @@ class TwilioGateway:
     def redirect(self, call_sid: str, url: str) -> bool:
         """Take a live call to new TwiML (e.g. off a conference hold to a keypad menu). False when
         the call had already ended (Twilio's 21220): nothing to redirect, nothing failed."""
-        return self._do("redirect", lambda: self.client.calls(call_sid).update(url=url, method="POST")) is not None
+        redirected = self._do(
+            "redirect", lambda: self.client.calls(call_sid).update(url=url, method="POST"), gone_ok=True
+        )
+        return redirected is not None
 
     def listen_in(
         self, conference_sid: str, to: str, *, coach_call_sid: str | None, status_callback: str, timeout: int
@@ -252,21 +255,29 @@ class TwilioGateway:
         http = getattr(self.client, "http_client", None)
         return http.retry_after() if isinstance(http, HttpClient) else None
 
-    def _do(self, what: str, action: Callable[[], Any], missing_ok: bool = False, outbound: bool = False) -> Any:
+    def _do(
+        self,
+        what: str,
+        action: Callable[[], Any],
+        missing_ok: bool = False,
+        outbound: bool = False,
+        gone_ok: bool = False,
+    ) -> Any:
         """One REST call; Twilio's 429 (too many requests) is retried with back-off, never sooner
         than its Retry-After asks (one longer than RETRY_AFTER_LIMIT_SECONDS gives up), and every
         try of an outbound call takes its own slot of OUTBOUND_CALLS_PER_SECOND (a retry that did
         not went over it: found by tests/chaos). Anything else becomes a TelephonyFailure naming
         what could not be done: `transient` when Twilio was unreachable, timed out or failed
         (worth trying again later), not when it refused this request (a bad number: try someone
-        else). A call that has already ended (21220) is "already gone": None, logged at info."""
+        else). With `gone_ok`, a call that has already ended (21220) is "already gone": None, logged
+        at info; elsewhere (putting a caller on hold) an ended leg is a failure, never half a step."""
         for delay in (*self.retry_delays, None):
             if outbound:
                 self.throttle()
             try:
                 return action()
             except TwilioRestException as exc:
-                if (missing_ok and exc.status == 404) or exc.code == CALL_NOT_IN_PROGRESS:
+                if (missing_ok and exc.status == 404) or (gone_ok and exc.code == CALL_NOT_IN_PROGRESS):
                     log.info("%s: already gone (%s)", what, exc.msg)
                     return None
                 asked = self._retry_after() if exc.status == 429 else None
