@@ -39,19 +39,19 @@ RETRY_AFTER_LIMIT_SECONDS = 3.0  # a 429 asking for longer gives up: the step's 
 
 
 class EnvironmentOnceSession(Session):
-    """requests reads the proxy and CA settings from the environment again on every request (a
-    sixth of a check-in's CPU in bench/profile); they do not change while a process runs, so read
-    them once per host: the same proxies, no_proxy and CA bundle, without the cost each time."""
+    """requests reads the proxy and CA settings from the environment again on every request (about
+    a tenth of a check-in job's CPU, measured with cProfile); they do not change while a process
+    runs, so read them once per host: the same proxies, no_proxy and CA bundle, without the cost."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._settings: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self._settings: dict[tuple[str, str], dict[str, Any]] = {}
 
     def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
         if proxies or stream is not None or verify is not None or cert is not None:
             return super().merge_environment_settings(url, proxies, stream, verify, cert)
         parts = urlsplit(url)
-        key = (parts.scheme, parts.hostname or "", str(parts.port or ""))
+        key = (parts.scheme, parts.netloc)
         if key not in self._settings:
             self._settings[key] = super().merge_environment_settings(url, proxies, stream, verify, cert)
         found = self._settings[key]
