@@ -7,10 +7,12 @@ rest (Flask, the signature check, form parsing), which the floor pays too."""
 from __future__ import annotations
 
 import cProfile
+import json
 import os
 import pstats
 import secrets
 import time
+from pathlib import Path
 
 from twilio.request_validator import RequestValidator
 
@@ -21,8 +23,22 @@ PARTS = {
 }
 
 
-def _signed(client, validator, base: str):
-    def post(path: str, form: dict[str, str]):
+KINDS = (
+    "/voice/incoming",
+    "/voice/account",
+    "/voice/status",
+    "/voice/conference",
+    "/voice/hold",
+    "POST /api/escalations",
+)
+
+
+def _signed(client, validator, base: str, token: str = ""):
+    def post(path: str, form):
+        if isinstance(form, str):  # a JSON body for the API, with the staff token
+            return client.post(
+                path, data=form, content_type="application/json", headers={"Authorization": f"Bearer {token}"}
+            )
         return client.post(
             path, data=form, headers={"X-Twilio-Signature": validator.compute_signature(base + path, form)}
         )
@@ -40,6 +56,17 @@ def requests_for(calls, kind: str, n: int) -> list[tuple[str, dict[str, str]]]:
         "/voice/status": lambda i: ("/voice/status", {"CallSid": sids[i % len(sids)], "CallStatus": "in-progress"}),
         "/voice/hold": lambda i: (f"/voice/hold?escalation={escs[i % len(escs)]}", {"CallSid": sids[i % len(sids)]}),
         "/voice/account": lambda i: ("/voice/account?attempt=1", {"CallSid": sids[i % len(sids)], "Digits": "448812"}),
+        "POST /api/escalations": lambda i: (
+            "/api/escalations",
+            json.dumps(
+                {
+                    "call_sid": sids[i % len(sids)],
+                    "kind": "manager_request",
+                    "reason": "again",
+                    "caller_agreed_to_hold": True,
+                }
+            ),
+        ),
         "/voice/conference": lambda i: (
             "/voice/conference",
             {
@@ -63,8 +90,9 @@ def _own(stats: pstats.Stats, needles: tuple[str, ...]) -> float:
     return total
 
 
-def profile(calls, env: dict[str, str], n: int = 400) -> list[str]:
-    """Markdown rows: CPU ms per request for service and floor, and the service's parts."""
+def profile(calls, env: dict[str, str], n: int = 400, dump: Path | None = None) -> list[str]:
+    """Markdown rows: CPU ms per request for service and floor, and the service's parts. With
+    `dump`, each path's cProfile summary (top functions by cumulative time) is written there."""
     from routes import create_app
     from telephony.config import Settings
 
@@ -73,13 +101,14 @@ def profile(calls, env: dict[str, str], n: int = 400) -> list[str]:
     from bench import floor
 
     validator = RequestValidator(env["TWILIO_AUTH_TOKEN"])
-    service = _signed(create_app(Settings.from_env(env)).test_client(), validator, env["PUBLIC_BASE_URL"])
+    token = env["API_TOKENS"].split(":")[0]
+    service = _signed(create_app(Settings.from_env(env)).test_client(), validator, env["PUBLIC_BASE_URL"], token)
     bare = _signed(floor.app.test_client(), validator, env["PUBLIC_BASE_URL"])
     rows = [
         "| path | service CPU ms | floor CPU ms | floor/service | Redis client ms | TwiML ms | hooks ms |",
         "|---|---|---|---|---|---|---|",
     ]
-    for kind in ("/voice/incoming", "/voice/account", "/voice/status", "/voice/conference", "/voice/hold"):
+    for kind in KINDS:
         batch = requests_for(calls, kind, n)
         for path, form in batch[:20]:
             service(path, form)
@@ -98,6 +127,12 @@ def profile(calls, env: dict[str, str], n: int = 400) -> list[str]:
             service(path, form)
         profiler.disable()
         stats = pstats.Stats(profiler)
+        if dump is not None:
+            dump.mkdir(parents=True, exist_ok=True)
+            name = kind.replace("POST ", "").strip("/").replace("/", "-")
+            with (dump / f"{name}.txt").open("w") as out:
+                out.write(f"{kind}: {n - 20} requests, {service_ms:.2f} ms CPU each unprofiled\n")
+                pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(40)
         profiled = sum(tt for (_f, _l, _n), (_cc, _nc, tt, _ct, _c) in stats.stats.items())
         scale = service_ms / (profiled / (n - 20) * 1000) if profiled else 0
         parts = [_own(stats, needles) / (n - 20) * 1000 * scale for needles in PARTS.values()]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import redis
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -28,11 +29,17 @@ def start() -> None:
     )
 
 
+_TIMERS: dict[str, Any] = {}  # each route's histogram child, looked up once (labels() costs per request)
+
+
 @bp.after_app_request
 def timed(response):
     if "started" in g:
         route = request.url_rule.rule if request.url_rule else "unmatched"
-        WEBHOOK_SECONDS.labels(route=route).observe(time.perf_counter() - g.started)
+        timer = _TIMERS.get(route)
+        if timer is None:
+            timer = _TIMERS[route] = WEBHOOK_SECONDS.labels(route=route)
+        timer.observe(time.perf_counter() - g.started)
     return response
 
 

@@ -9,6 +9,7 @@ from ivr import callback as callback_ivr
 from ivr import caller as caller_ivr
 from ivr import hold as hold_ivr
 from ivr import lead as lead_ivr
+from ivr.cached import kept
 from routes.security import twilio_webhook
 from telephony.context import conference_name, is_call_sid
 from telephony.core import Core
@@ -49,6 +50,7 @@ def core() -> Core:
 
 
 def twiml(response) -> Response:
+    """TwiML (a VoiceResponse, or its text kept by ivr.cached) as the answer."""
     return Response(str(response), mimetype="text/xml")
 
 
@@ -68,7 +70,14 @@ def form(name: str) -> str:
 def incoming():
     c = core()
     c.intake.caller_arrived(form("CallSid"), form("From"), form("To"))
-    return twiml(caller_ivr.ask_account(c.policy, c.ctx.urls, attempt=1, retry=False))
+    return twiml(
+        kept(
+            c.policy,
+            c.ctx.urls,
+            ("ask_account", 1, False),
+            lambda _: caller_ivr.ask_account(c.policy, c.ctx.urls, attempt=1, retry=False),
+        )
+    )
 
 
 @bp.post("/account")
@@ -78,8 +87,24 @@ def account():
     call_sid = form("CallSid")
     outcome = c.intake.account_entered(call_sid, form("Digits"), int_arg("attempt", 1))
     if outcome.join_conference:
-        return twiml(caller_ivr.join_own_conference(c.policy, c.ctx.urls, conference_name(call_sid)))
-    return twiml(caller_ivr.ask_account(c.policy, c.ctx.urls, attempt=outcome.next_attempt, retry=True))
+        return twiml(
+            kept(
+                c.policy,
+                c.ctx.urls,
+                "join_own_conference",
+                lambda conference: caller_ivr.join_own_conference(c.policy, c.ctx.urls, conference),
+                conference_name(call_sid),
+            )
+        )
+    attempt = outcome.next_attempt
+    return twiml(
+        kept(
+            c.policy,
+            c.ctx.urls,
+            ("ask_account", attempt, True),
+            lambda _: caller_ivr.ask_account(c.policy, c.ctx.urls, attempt=attempt, retry=True),
+        )
+    )
 
 
 @bp.route("/wait", methods=["GET", "POST"])
@@ -94,7 +119,16 @@ def wait():
 def hold():
     c = core()
     esc_id = request.args.get("escalation", "")
-    return twiml(hold_ivr.on_hold(c.policy, c.ctx.urls, esc_id, c.hold.words_on_hold(esc_id, int_arg("check_in", 0))))
+    words = c.hold.words_on_hold(esc_id, int_arg("check_in", 0))
+    return twiml(
+        kept(
+            c.policy,
+            c.ctx.urls,
+            ("on_hold", words),
+            lambda ident: hold_ivr.on_hold(c.policy, c.ctx.urls, ident, words),
+            esc_id,
+        )
+    )
 
 
 @bp.post("/hold/offer")

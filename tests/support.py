@@ -123,6 +123,7 @@ class Harness:
 
         urgent = self.core.ctx.timers.urgent
         try:
+            self.core.ctx.timers.release_due()  # the webhooks leave urgent work as timers due now
             if not urgent.count:
                 return
         except redis.RedisError:

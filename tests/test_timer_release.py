@@ -34,5 +34,5 @@ def test_a_timer_is_not_lost_when_moving_it_fails_half_way__R_CB_8(redis_conn, m
     assert timers.release_due() == 1
     [job_id] = timers.queue.job_ids
     batch = Job.fetch(job_id, connection=redis_conn).args[0]
-    assert [entry[:3] for entry in batch] == [[key, "workers.jobs.dial_callback", ["cb_x", 1]]]
+    assert [(e["key"], e["func"], e["args"]) for e in batch] == [(key, "workers.jobs.dial_callback", ["cb_x", 1])]
     assert not redis_conn.hlen(RELEASING)

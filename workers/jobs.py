@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from typing import Any
 
 import requests
 from rq.utils import import_attribute
@@ -32,12 +33,17 @@ def about(kind: str):
     return wrap
 
 
-def run_timers(batch: list[list]) -> int:
+def run_timers(batch: list[dict[str, Any] | list[Any]]) -> int:
     """Timers due now, a batch to one RQ job (telephony/adapters/timers.py says why). Each runs on its
-    own: one that raises is logged and tried again later by itself, and the rest still run."""
+    own: one that raises is logged and tried again later by itself, and the rest still run. Each
+    is a dict (key, func, args, tries, due, and whatever else its payload carries); a
+    [key, func, args, tries, due] list from a batch queued before that is read too."""
     ran = 0
     timers = core().ctx.timers
-    for key, func, args, tries, _due in batch:
+    for timer in batch:
+        if isinstance(timer, list):
+            timer = dict(zip(("key", "func", "args", "tries", "due"), timer, strict=True))
+        key, func, args, tries = timer["key"], timer["func"], timer["args"], timer["tries"]
         try:
             import_attribute(func)(*args)
             ran += 1

@@ -18,8 +18,10 @@ import uuid
 
 import redis
 
+from telephony.adapters.store import keys
 from telephony.console.queues import SCHEDULER_LEASE_KEY as LEASE_KEY
 
+WAKE_KEY = keys.timers_wake()
 LEASE_SECONDS = 5
 TICK_SECONDS = 0.2  # a due timer waits at most this long for the scheduler
 HOUSEKEEPING_SECONDS = 5  # how often the lease holder makes sure the callback sweeper is alive
@@ -78,8 +80,19 @@ class Scheduler:
                 if not outage:
                     log.error("scheduler %s: Redis does not answer (%s); waiting for it", self.name, exc)
                 outage, self.leading = True, False
-            time.sleep(self.tick_seconds)
+            self.wait()
         self.release()
+
+    def wait(self) -> None:
+        """Until the next tick, or sooner when a webhook has left work due now (the caller's
+        agent to ring: keys.timers_wake), so that work waits milliseconds, not a tick."""
+        if not self.leading or self.tick_seconds > 1:  # BLPOP must end well within the socket timeout
+            time.sleep(self.tick_seconds)
+            return
+        try:
+            self.conn.blpop([WAKE_KEY], timeout=self.tick_seconds)
+        except redis.RedisError:
+            time.sleep(self.tick_seconds)
 
     def release(self) -> None:
         try:

@@ -47,7 +47,8 @@ TIMER_RETRY_SECONDS = (5, 30, 120)
 TIMERS = keys.TIMERS
 TIMER_CALLS = keys.TIMER_CALLS
 RELEASING = keys.TIMERS_RELEASING
-BATCH = 20  # timers per job: small enough that every worker gets a share of a burst
+BATCH = 20  # timers per job at least; a burst is cut into about JOBS_PER_TICK jobs instead
+JOBS_PER_TICK = 8  # enough that every worker gets a share of a burst, few enough that RQ's cost per job stays small
 RELEASE_AT_MOST = 2000  # per tick; the rest on the next one
 STUCK_RELEASING_SECONDS = 30
 # Jobs' results are never read; failed ones are kept for a week for a person to look at.
@@ -90,6 +91,24 @@ return n
 """
 
 
+def payload(func: str, args: Sequence[Any], tries: int, urgent: bool = False) -> str:
+    """A timer's call as stored: a JSON object, so a field can be added (an organisation)
+    without touching the timers waiting."""
+    call: dict[str, Any] = {"func": func, "args": list(args), "tries": tries}
+    if urgent:
+        call["urgent"] = True
+    return json.dumps(call, separators=(",", ":"))
+
+
+def read_payload(raw: bytes | str) -> dict[str, Any]:
+    """A stored call; the [func, args, tries] lists timers were stored as before are read too."""
+    call = json.loads(raw)
+    if isinstance(call, list):
+        func, args, tries = call
+        return {"func": func, "args": args, "tries": tries}
+    return dict(call)
+
+
 def job_id(*parts: object) -> str:
     """A deterministic id, so scheduling the same timer twice keeps one."""
     return re.sub(r"[^A-Za-z0-9_-]", "-", "-".join(str(p) for p in parts))
@@ -128,11 +147,30 @@ class Timers:
                 self._add(pipe, when, func, args, key, 0, False)
             pipe.execute()
 
+    def entry(self, func: str, *args: object, key: str | None = None, urgent: bool = False) -> tuple[str, float, str]:
+        """A timer due now as (key, due, payload), for a store script that leaves it in
+        TIMERS / TIMER_CALLS in the same round trip as the state change it belongs to (the
+        caller's webhook: scripts.REACH_AGENT). `urgent` ones go to URGENT_QUEUE when released."""
+        return key or uuid.uuid4().hex, self.clock.now().timestamp(), payload(func, args, 0, urgent)
+
+    def now(self, func: str, *args: object, key: str | None = None, urgent: bool = False) -> str:
+        """Hand work to the workers without RQ's round trips: a timer due now and the scheduler
+        woken (keys.timers_wake), one round trip. Kept in Redis like any timer, so a worker or
+        scheduler that dies loses nothing; the same key again keeps one."""
+        key, due, call = self.entry(func, *args, key=key, urgent=urgent)
+        with self.conn.pipeline(transaction=True) as pipe:
+            pipe.hset(TIMER_CALLS, key, call)
+            pipe.zadd(TIMERS, {key: due})
+            pipe.lpush(keys.timers_wake(), 1)
+            pipe.ltrim(keys.timers_wake(), 0, 0)
+            pipe.execute()
+        return key
+
     @staticmethod
     def _add(
         pipe: Any, when: datetime, func: str, args: Sequence[Any], key: str, tries: int, only_if_none: bool
     ) -> None:
-        call = json.dumps([func, list(args), tries], separators=(",", ":"))
+        call = payload(func, args, tries)
         if only_if_none:
             pipe.hsetnx(TIMER_CALLS, key, call)
             pipe.zadd(TIMERS, {key: when.timestamp()}, nx=True)
@@ -177,30 +215,38 @@ class Timers:
             flat = self._take_due(keys=[TIMERS, TIMER_CALLS, RELEASING], args=[now, RELEASE_AT_MOST, now])
             if not flat:
                 return released
-            due = []
+            due: list[dict[str, Any]] = []
             for i in range(0, len(flat), 3):
-                func, args, tries = json.loads(flat[i + 1])
-                due.append([flat[i].decode(), func, args, tries, float(flat[i + 2])])
+                due.append({**read_payload(flat[i + 1]), "key": flat[i].decode(), "due": float(flat[i + 2])})
             with self.conn.pipeline(transaction=True) as pipe:
-                self.queue.enqueue_many(
-                    [
-                        Queue.prepare_data(
-                            "workers.jobs.run_timers",
-                            (due[i : i + BATCH],),
-                            result_ttl=RESULT_TTL,
-                            failure_ttl=FAILURE_TTL,
-                            retry=RETRY,
-                            description=f"{min(BATCH, len(due) - i)} timers",
-                        )
-                        for i in range(0, len(due), BATCH)
-                    ],
-                    pipeline=pipe,
-                )
-                pipe.hdel(RELEASING, *[entry[0] for entry in due])
+                for queue, timers in (
+                    (self.urgent, [t for t in due if t.get("urgent")]),
+                    (self.queue, [t for t in due if not t.get("urgent")]),
+                ):
+                    if timers:
+                        queue.enqueue_many(self._batches(timers), pipeline=pipe)
+                pipe.hdel(RELEASING, *[entry["key"] for entry in due])
                 pipe.execute()
             released += len(due)
             if len(due) < RELEASE_AT_MOST:
                 return released
+
+    @staticmethod
+    def _batches(due: list[dict[str, Any]]) -> list[Any]:
+        """What is due in one tick, in about JOBS_PER_TICK jobs (at least BATCH timers each): a
+        burst of 1,000 is 8 jobs, not 50 paying RQ's bookkeeping and a work-horse's fork each."""
+        size = max(BATCH, -(-len(due) // JOBS_PER_TICK))
+        return [
+            Queue.prepare_data(
+                "workers.jobs.run_timers",
+                (due[i : i + size],),
+                result_ttl=RESULT_TTL,
+                failure_ttl=FAILURE_TTL,
+                retry=RETRY,
+                description=f"{min(size, len(due) - i)} timers",
+            )
+            for i in range(0, len(due), size)
+        ]
 
     def _release_rq_retries(self, now: float) -> int:
         registry = ScheduledJobRegistry(queue=self.queue)

@@ -46,23 +46,32 @@ class Intake:
         ivr = self.ctx.policy.ivr
         digits = digits.strip()
         if digits.isdigit() and ivr.account_min_digits <= len(digits) <= ivr.account_max_digits:
-            self.ctx.store.update_call(call_sid, account=digits)
-            self._reach_agent(call_sid)
+            self._reach_agent(call_sid, digits)
             return AccountOutcome(accepted=True, account=digits)
         if attempt < ivr.account_attempts:
             return AccountOutcome(accepted=False, next_attempt=attempt + 1)
-        self._reach_agent(call_sid)
+        self._reach_agent(call_sid, "")
         return AccountOutcome(accepted=False)
 
-    def _reach_agent(self, call_sid: str) -> None:
+    def _reach_agent(self, call_sid: str, account: str) -> None:
         """The caller hears the wait message at once; their agent is rung by a worker. Whether an
         agent is free is noted now, so the caller's first wait prompt, asked for before the worker
-        rings, says an agent is coming rather than that all are busy (issue 19)."""
-        if self.ctx.store.call(call_sid) is None:
-            self.caller_arrived(call_sid, "", "")
-        free = self.ctx.store.anyone_available([(agent.id, agent.presence) for agent in self.ctx.policy.agents()])
-        self.ctx.store.update_call(call_sid, agent_coming="true" if free else "false")
-        self.ctx.timers.right_away("workers.jobs.ring_agent", call_sid)
+        rings, says an agent is coming rather than that all are busy (issue 19). The account, that
+        note and the ring (a timer due now, urgent) are one store script: one round trip where the
+        RQ enqueue took several (issue 19: bench/profiles)."""
+        self.ctx.store.reach_agent(
+            call_sid,
+            account,
+            {
+                "from": "",
+                "to": "",
+                "conference_name": conference_name(call_sid),
+                "arrived_at": self.ctx.now_iso(),
+                "role": "caller",
+            },
+            [(agent.id, agent.presence) for agent in self.ctx.policy.agents()],
+            self.ctx.timers.entry("workers.jobs.ring_agent", call_sid, key=job_id("ring_agent", call_sid), urgent=True),
+        )
 
     def dial_agent(self, caller_sid: str, tries: int = 0) -> bool:
         """Ring the first available agent into the caller's conference; with none free the

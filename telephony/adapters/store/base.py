@@ -34,6 +34,7 @@ class StoreBase:
         self._changed = conn.register_script(scripts.CHANGED)
         self._finish_fields = conn.register_script(scripts.FINISH_FIELDS)
         self._save_call = conn.register_script(scripts.SAVE_CALL)
+        self._reach_agent = conn.register_script(scripts.REACH_AGENT)
         self._update_and_tell = conn.register_script(scripts.UPDATE_AND_TELL)
         self._advance = conn.register_script(scripts.ADVANCE_CALL_STATUS)
         self._transition = conn.register_script(scripts.TRANSITION)

@@ -39,6 +39,45 @@ class CallStore(ChangeStream):
             )
         )
 
+    def reach_agent(
+        self,
+        call_sid: str,
+        account: str,
+        new_call: dict[str, Any],
+        agents: list[tuple[str, str]],
+        ring: tuple[str, float, str],
+    ) -> bool:
+        """The caller is through the account step: their record (made if missing), the account,
+        whether an agent is free (returned, and kept as agent_coming), the consoles told, and
+        `ring` (a timer's key, due time and payload, from Timers.entry) left for the workers, all
+        in one script (scripts.REACH_AGENT): no RQ round trips in the caller's webhook."""
+        key, due, payload = ring
+        flat = [x for k, v in new_call.items() for x in (k, as_text(v))]
+        return bool(
+            self._reach_agent(
+                keys=[
+                    keys.call(call_sid),
+                    keys.EVENTS,
+                    keys.TIMERS,
+                    keys.TIMER_CALLS,
+                    keys.timers_wake(),
+                    *[keys.presence(person_id) for person_id, _ in agents],
+                ],
+                args=[
+                    call_sid,
+                    LEG_TTL_SECONDS,
+                    EVENTS_KEPT,
+                    account,
+                    key,
+                    due,
+                    payload,
+                    *flat,
+                    "--",
+                    *[default for _, default in agents],
+                ],
+            )
+        )
+
     def call(self, call_sid: str) -> dict[str, str] | None:
         if not keys.safe_id(call_sid):
             return None

@@ -39,7 +39,8 @@ class EscalationStore(ChangeStream):
                 for key in (keys.call(call_sid), *self._call_side_keys(call_sid)):
                     pipe.persist(key)
                 pipe.execute()
-        self.changed("escalation", text(ident))
+        if outcome == b"created":  # a replay or a call already escalated changed nothing to tell
+            self.changed("escalation", text(ident))
         return text(outcome), text(ident)
 
     def escalation(self, esc_id: str) -> dict[str, str] | None:

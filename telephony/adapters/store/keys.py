@@ -123,3 +123,9 @@ def auth_failures(client: str) -> str:
 
 def calls_per_second(second: int) -> str:
     return f"{PREFIX}cps:{second}"
+
+
+def timers_wake() -> str:
+    """A one-item list a webhook pushes to when it leaves a timer due now, so the scheduler
+    (blocked on it between ticks) releases it at once instead of at its next tick."""
+    return f"{PREFIX}timers-wake"

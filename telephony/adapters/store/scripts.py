@@ -130,3 +130,36 @@ local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return n
 """
+
+# The caller keyed their account (or ran out of tries): the call record made if the incoming
+# webhook's was lost, the account kept, whether an agent is free noted (so the wait prompt is
+# true), the consoles told, and the ring left to a worker as a timer due now, with the
+# scheduler woken: one round trip, and the ring is in Redis before the caller hears a word.
+# KEYS: call, events, timers, timer calls, timers wake, presence of each agent.
+# ARGV: call sid, ttl, events kept, account ('' keeps it), timer key, due, timer payload,
+#       then (field, value) pairs of a new call record, then '--', then each agent's default presence.
+REACH_AGENT = """
+local i, fields = 8, {}
+while ARGV[i] ~= '--' do
+  table.insert(fields, ARGV[i]); table.insert(fields, ARGV[i + 1]); i = i + 2
+end
+if redis.call('HSETNX', KEYS[1], 'call_sid', ARGV[1]) == 1 then
+  for j = 1, #fields, 2 do redis.call('HSETNX', KEYS[1], fields[j], fields[j + 1]) end
+  redis.call('HSETNX', KEYS[1], 'status_rank', '-1')
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'account', ARGV[4]) end
+local free = 0
+for k = 6, #KEYS do
+  local presence = redis.call('GET', KEYS[k]) or ARGV[i + k - 5]
+  if presence == 'available' then free = 1 end
+end
+redis.call('HSET', KEYS[1], 'agent_coming', free == 1 and 'true' or 'false')
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'kind', 'call', 'id', ARGV[1])
+redis.call('PUBLISH', KEYS[2], id)
+redis.call('HSET', KEYS[4], ARGV[5], ARGV[7])
+redis.call('ZADD', KEYS[3], ARGV[6], ARGV[5])
+redis.call('LPUSH', KEYS[5], '1')
+redis.call('LTRIM', KEYS[5], 0, 0)
+return free
+"""

@@ -1,0 +1,70 @@
+"""`python -m bench.quick`: only the webhooks against the floor and the in-process profile (a
+minute or two), for measuring one change before and after; `make bench` runs everything. With
+`--profiles DIR` the cProfile summary of each path is written there (bench/profiles/)."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+from pathlib import Path
+
+from bench.profile import profile
+from bench.run import Calls, env_for, serve, signed_requests, wrk
+from bench.scale import stop
+from bench.twilio_stub import TwilioStub
+
+PATHS = [
+    "/voice/incoming",
+    "/voice/account",
+    "/voice/status",
+    "/voice/conference",
+    "/voice/hold",
+    "POST /api/escalations",
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.quick")
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--calls", type=int, default=50)
+    parser.add_argument("--profiles", type=Path, default=None)
+    args = parser.parse_args()
+    from telephony.adapters.local_redis import LocalRedis
+
+    work = Path(tempfile.mkdtemp(prefix="bench-quick-"))
+    server = LocalRedis.start(work / "redis", appendonly=True)
+    stub = TwilioStub()
+    log = work / "processes.log"
+    try:
+        env = env_for(server.url, stub.url)
+        calls = Calls(server.url, stub.url)
+        calls.make(args.calls)
+        twiml = calls.client.post(
+            f"/voice/hold?escalation={calls.escalations[0]}", data={"CallSid": calls.sids[0]}
+        ).get_data(as_text=True)
+        service, sport = serve("wsgi:app", env, log)
+        floor, fport = serve("bench.floor:app", env | {"FLOOR_TWIML": twiml}, log)
+        try:
+            print("| path | service req/s | floor req/s | service/floor | service p99 ms | floor p99 ms |")
+            print("|---|---|---|---|---|---|")
+            for kind in PATHS:
+                file = work / f"requests-{kind.replace('/', '_').replace(' ', '')}.txt"
+                file.write_text("\n".join(signed_requests(calls, kind, 2000)) + "\n")
+                s = wrk(sport, file, args.connections, args.seconds)
+                f = wrk(fport, file, args.connections, args.seconds)
+                print(f"| {kind} | {s[0]:.0f} | {f[0]:.0f} | {s[0] / f[0]:.2f} | {s[2]:.1f} | {f[2]:.1f} |", flush=True)
+        finally:
+            stop(service)
+            stop(floor)
+        print()
+        print("\n".join(profile(calls, env, 400, dump=args.profiles)))
+    finally:
+        stub.close()
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
