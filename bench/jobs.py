@@ -13,10 +13,14 @@ def late(due: float) -> None:
     conn.rpush("bench:lateness", f"{time.time() - due:.4f}")
 
 
+_conn: redis.Redis | None = None  # one per work-horse: a batch's timers share it
+
+
 def timed(kind: str, due: float, func: str, *args) -> None:
     """A real timer job (a check-in, a hold limit) that first records how late it started."""
+    global _conn
     from rq.utils import import_attribute
 
-    conn = redis.Redis.from_url(os.environ["REDIS_URL"])
+    conn = _conn = _conn or redis.Redis.from_url(os.environ["REDIS_URL"])
     conn.rpush(f"bench:lateness:{kind}", f"{time.time() - due:.4f}")
     import_attribute(func)(*args)

@@ -30,7 +30,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--calls", type=int, default=50)
     parser.add_argument("--profiles", type=Path, default=None)
+    parser.add_argument("--burst", type=int, nargs="*", default=None, help="only timer bursts of these sizes")
+    parser.add_argument("--dialler", type=int, default=0, help="only the dialler, this many callbacks")
+    parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
+    if args.burst is not None or args.dialler:
+        return scale_only(args)
     from telephony.adapters.local_redis import LocalRedis
 
     work = Path(tempfile.mkdtemp(prefix="bench-quick-"))
@@ -64,6 +69,41 @@ def main() -> None:
         stub.close()
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def scale_only(args) -> None:
+    """Timer bursts and/or the dialler alone, with the real scheduler and `rq worker` processes."""
+    import sys
+
+    from bench import scale
+    from bench.run import ROOT, pct
+    from telephony.adapters.local_redis import LocalRedis
+
+    work = Path(tempfile.mkdtemp(prefix="bench-quick-"))
+    server = LocalRedis.start(work / "redis", appendonly=True)
+    stub = TwilioStub()
+    log = work / "processes.log"
+    bin_dir = Path(sys.executable).parent
+    try:
+        env = env_for(server.url, stub.url)
+        for n in args.burst or ():
+            late = scale.timers(bin_dir, ROOT, env, n, args.workers, "burst", log, 1)
+            v = late.values
+            print(
+                f"burst {n}, {args.workers} workers: ran {len(v)}, p50 {pct(v, 50):.2f} s, p99 {pct(v, 99):.2f} s, max {max(v, default=float('nan')):.2f} s",
+                flush=True,
+            )
+        if args.dialler:
+            dial_env = env | {"POLICY_FILE": str(scale.bench_policy(ROOT, work))}
+            d = scale.dialler(bin_dir, ROOT, dial_env, stub, args.dialler, args.workers, 300, 30, log)
+            print(
+                f"dialler {d.callbacks}, {d.workers} workers: dialled {len(d.lags)}, lag p50 {pct(d.lags, 50):.2f} s, p99 {pct(d.lags, 99):.2f} s, {len(d.lags) / d.seconds:.0f} dials/s, most in a second {d.max_per_second} (CPS {d.cps})",
+                flush=True,
+            )
+    finally:
+        stub.close()
+        server.stop()
+        print(f"log: {log}")
 
 
 if __name__ == "__main__":

@@ -35,3 +35,45 @@ def test_the_twilio_client_uses_it_with_the_same_connection_pools():
     session = client.http_client.session
     assert isinstance(session, EnvironmentOnceSession)
     assert session.adapters["https://"].poolmanager is not None
+
+
+def test_the_lean_hold_and_redirect_send_what_the_sdk_sends_and_fail_as_it_fails():
+    """Issue 19: a check-in's hold and a limit's redirect skip the SDK's layers; Twilio must see the
+    same request (URL, form, basic auth, content type), and its errors must read the same."""
+    import pytest
+    import responses
+    from twilio.base.exceptions import TwilioRestException
+
+    from telephony.adapters.twilio_gateway import TwilioGateway
+    from telephony.errors import TelephonyFailure
+
+    sid = "AC" + "2" * 32
+    client = make_client(sid, "secret-token")
+    gateway = TwilioGateway(client, "+13125550100")
+    base = f"https://api.twilio.com/2010-04-01/Accounts/{sid}"
+    with responses.RequestsMock() as mock:
+        participant = f"{base}/Conferences/CF1/Participants/CA1.json"
+        mock.add(responses.POST, participant, json={"call_sid": "CA1"})
+        mock.add(responses.POST, participant, json={"call_sid": "CA1"})
+        mock.add(responses.POST, f"{base}/Calls/CA1.json", json={"sid": "CA1"})
+        mock.add(
+            responses.POST, f"{base}/Calls/CA2.json", status=400, json={"code": 21220, "message": "not in progress"}
+        )
+        mock.add(responses.POST, f"{base}/Calls/CA3.json", status=404, json={"code": 20404, "message": "not found"})
+        gateway.hold("CF1", "CA1", "https://x.test/voice/hold?escalation=esc_1&check_in=1")
+        client.conferences("CF1").participants("CA1").update(
+            hold=True, hold_url="https://x.test/voice/hold?escalation=esc_1&check_in=1", hold_method="POST"
+        )
+        lean, sdk = mock.calls[0].request, mock.calls[1].request
+        assert lean.url == sdk.url and lean.method == sdk.method == "POST"
+        assert sorted(lean.body.split("&")) == sorted(sdk.body.split("&"))
+        for header in ("Authorization", "Content-Type", "Accept"):
+            assert lean.headers[header] == sdk.headers[header], header
+
+        assert gateway.redirect("CA1", "https://x.test/voice/hold/offer") is True
+        assert mock.calls[2].request.body == "Url=https%3A%2F%2Fx.test%2Fvoice%2Fhold%2Foffer&Method=POST"
+        assert gateway.redirect("CA2", "https://x.test/y") is False, "21220 on a redirect: already gone"
+        with pytest.raises(TelephonyFailure) as refused:
+            gateway.redirect("CA3", "https://x.test/y")
+        assert "HTTP 404, code 20404" in refused.value.message and not refused.value.transient
+        assert isinstance(refused.value.__cause__, TwilioRestException)

@@ -76,16 +76,20 @@ class Hold:
         return esc
 
     def check_in(self, esc_id: str, round_: int, n: int) -> bool:
-        """R-HOLD-2: the caller hears the check-in message; the agent's console is prompted."""
-        esc = self._holding(esc_id, round_)
-        if esc is None or not self.ctx.store.first_time(f"check_in:{esc_id}:{round_}:{n}"):
+        """R-HOLD-2: the caller hears the check-in message; the agent's console is prompted. The
+        checks, the once-only marker and the timeline entry are one store script (issue 19)."""
+        minutes = n * self.ctx.policy.hold.check_in_seconds / 60
+        esc = self.ctx.store.take_check_in(
+            esc_id,
+            round_,
+            f"check_in:{esc_id}:{round_}:{n}",
+            self.ctx.event("check_in", f"caller on hold {minutes:g} min: check in with them"),
+            HOLDING_STATES,
+        )
+        if esc is None:
             return False
         self._lateness("check_in", esc, n * self.ctx.policy.hold.check_in_seconds)
-        minutes = n * self.ctx.policy.hold.check_in_seconds / 60
-        self.ctx.store.add_event(
-            esc_id, self.ctx.event("check_in", f"caller on hold {minutes:g} min: check in with them")
-        )
-        if esc.get("caller_placement", "conference") == "conference":
+        if (esc.get("caller_placement") or "conference") == "conference":
             try:
                 self.ctx.twilio.hold(esc["conference_sid"], esc["call_sid"], self.ctx.urls.hold_check_in(esc_id, n))
             except TelephonyFailure as exc:

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from telephony.adapters.store import keys
-from telephony.adapters.store.base import as_text, epoch, text, texts
+from telephony.adapters.store.base import EVENTS_KEPT, as_text, epoch, text, texts
 from telephony.adapters.store.changes import ChangeStream
 
 FINAL_STATES = ("resolved", "abandoned", "failed")
@@ -128,6 +128,24 @@ class EscalationStore(ChangeStream):
     def note_escalation(self, esc_id: str, **fields: Any) -> None:
         """Book-keeping no console shows (when the hold message was last said): no change event."""
         self.r.hset(keys.escalation(esc_id), mapping={k: as_text(v) for k, v in fields.items()})
+
+    def take_check_in(
+        self, esc_id: str, round_: int, marker: str, event: dict[str, str], holding: tuple[str, ...]
+    ) -> dict[str, str] | None:
+        """R-HOLD-2 in one round trip (scripts.TAKE_CHECK_IN, where five were): the escalation
+        still holding in this round and the check-in not made before, then its timeline entry and
+        the consoles told. Returns the fields the check-in needs, or None. The records archive is
+        not told: an escalation still holding is not finished, so it has nothing to archive."""
+        if not keys.safe_id(esc_id):
+            return None
+        got = self._take_check_in(
+            keys=[keys.escalation(esc_id), keys.timeline(esc_id), keys.EVENTS, keys.seen(marker)],
+            args=[round_, json.dumps(event), 86400, EVENTS_KEPT, esc_id, *holding],
+        )
+        if not got:
+            return None
+        names = ("state", "conference_sid", "call_sid", "caller_placement", "hold_round_started_at")
+        return {"id": esc_id, **dict(zip(names, texts(got), strict=True))}
 
     def add_event(self, esc_id: str, event: dict[str, str]) -> None:
         self.r.rpush(keys.timeline(esc_id), json.dumps(event))

@@ -163,3 +163,21 @@ redis.call('LPUSH', KEYS[5], '1')
 redis.call('LTRIM', KEYS[5], 0, 0)
 return free
 """
+
+# A hold check-in taken once (R-HOLD-2): only while the escalation is still holding in this
+# round, and only the first time (the dedupe marker); the timeline entry and the consoles' change
+# in the same script. Returns the fields the check-in needs, or {} when it is not to be made.
+# KEYS: escalation, its timeline, events, the dedupe marker. ARGV: round, event JSON, marker ttl,
+# events kept, escalation id, then the holding states.
+TAKE_CHECK_IN = """
+local got = redis.call('HMGET', KEYS[1], 'state', 'hold_round', 'conference_sid', 'call_sid', 'caller_placement', 'hold_round_started_at')
+if not got[1] or got[2] ~= ARGV[1] then return {} end
+local holding = false
+for i = 6, #ARGV do if ARGV[i] == got[1] then holding = true end end
+if not holding then return {} end
+if not redis.call('SET', KEYS[4], 1, 'NX', 'EX', ARGV[3]) then return {} end
+redis.call('RPUSH', KEYS[2], ARGV[2])
+local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'kind', 'escalation', 'id', ARGV[5])
+redis.call('PUBLISH', KEYS[3], id)
+return {got[1], got[3] or '', got[4] or '', got[5] or '', got[6] or ''}
+"""
