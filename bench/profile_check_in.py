@@ -1,7 +1,7 @@
-"""`python -m bench.profile_check_in [N]`: where one hold check-in's CPU goes (issue 19). N callers
-on hold written into a private Redis, then each one's check-in run in process against the bench's
-Twilio stand-in, timed (CPU per check-in) and profiled; the summary goes to
-bench/profiles/check-in.txt."""
+"""`python -m bench.profile_check_in [N] [dial]`: where one hold check-in's (or, with `dial`, one
+callback dial's) CPU goes (issue 19). N callers on hold (or N callbacks due) written into a
+private Redis, then each one run in process against the bench's Twilio stand-in, timed (CPU each)
+and profiled; the summary goes to bench/profiles/check-in.txt (dial.txt)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from bench import scale
-from bench.run import env_for
+from bench.run import ROOT, env_for
 from bench.twilio_stub import TwilioStub
 
 OUT = Path(__file__).resolve().parent / "profiles" / "check-in.txt"
@@ -21,31 +21,54 @@ OUT = Path(__file__).resolve().parent / "profiles" / "check-in.txt"
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 300
+    dialling = "dial" in sys.argv[2:]
+    out = OUT.with_name("dial.txt") if dialling else OUT
     from telephony.adapters.local_redis import LocalRedis
 
     work = Path(tempfile.mkdtemp(prefix="bench-check-in-"))
     server = LocalRedis.start(work / "redis", appendonly=True)
     stub = TwilioStub()
     try:
-        core = scale._core(env_for(server.url, stub.url))
-        held = scale._holding(core, 2 * n)
+        env = env_for(server.url, stub.url)
+        if dialling:
+            env = env | {"POLICY_FILE": str(scale.bench_policy(ROOT, work))}
+        core = scale._core(env)
+        if dialling:
+            ids = scale.callbacks_due(core, 2 * n)
+            leads = {p.endpoint: p.id for p in core.ctx.policy.people}
+            stub.on_create_call = lambda _path, form: _free(core, leads, form)
+            run = lambda ident: core.dialler.dial(ident, 1)  # noqa: E731
+        else:
+            ids = [esc_id for esc_id, _ in scale._holding(core, 2 * n)]
+            run = lambda ident: core.hold.check_in(ident, 1, 1)  # noqa: E731
         started = time.process_time()
-        for esc_id, _ in held[:n]:
-            core.hold.check_in(esc_id, 1, 1)
+        for ident in ids[:n]:
+            run(ident)
         cpu_ms = (time.process_time() - started) / n * 1000
         profiler = cProfile.Profile()
         profiler.enable()
-        for esc_id, _ in held[n:]:
-            core.hold.check_in(esc_id, 1, 1)
+        for ident in ids[n:]:
+            run(ident)
         profiler.disable()
-        OUT.parent.mkdir(parents=True, exist_ok=True)
-        with OUT.open("w") as out:
-            out.write(f"{n} check-ins, {cpu_ms:.2f} ms CPU each unprofiled\n")
-            pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
-        print(f"{cpu_ms:.2f} ms CPU per check-in; profile in {OUT}")
+        what = "dials" if dialling else "check-ins"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w") as file:
+            file.write(f"{n} {what}, {cpu_ms:.2f} ms CPU each unprofiled\n")
+            pstats.Stats(profiler, stream=file).sort_stats("cumulative").print_stats(45)
+        print(f"{cpu_ms:.2f} ms CPU per {what[:-1]}; profile in {out}")
     finally:
         stub.close()
         server.stop()
+
+
+def _free(core, leads: dict[str, str], form: dict[str, str]) -> None:
+    """The bench's leads take the call at once and are free again (as in bench/scale.py)."""
+    from urllib.parse import parse_qs, urlparse
+
+    cb_id = (parse_qs(urlparse(form.get("Url", "")).query).get("callback") or [""])[0]
+    if cb_id:
+        core.ctx.store.update_callback(cb_id, status="completed")
+        core.ctx.store.release_person(leads.get(form.get("To", ""), ""), cb_id)
 
 
 if __name__ == "__main__":

@@ -177,25 +177,11 @@ def timers(
     return Lateness(label, workers, sorted(values), len(due))
 
 
-def dialler(
-    bin_dir: Path,
-    root: Path,
-    env: dict[str, str],
-    stub,
-    callbacks: int,
-    workers: int,
-    cps: int,
-    spread: float,
-    log: Path,
-) -> Dialling:
-    """`callbacks` callbacks whose windows open evenly over `spread` seconds, dialled by
-    `workers` workers under a `cps` calls-per-second limit."""
-    env = env | {"OUTBOUND_CALLS_PER_SECOND": str(cps)}
-    conn = redis.Redis.from_url(env["REDIS_URL"])
-    conn.flushdb()
-    core = _core(env)
+def callbacks_due(core, callbacks: int) -> list[str]:
+    """`callbacks` scheduled callbacks (their windows a day off: the bench sets the dial timers)."""
     store = core.ctx.store
     far = datetime.now(UTC) + timedelta(days=1)
+    made = []
     for i in range(callbacks):
         cb_id, esc_id = f"cb_bench{i:08d}", f"esc_bench{i:08d}"
         store.create_escalation(
@@ -219,6 +205,29 @@ def dialler(
             "reason": "billed twice",
         }
         store.save_callback(cb_id, fields, far.timestamp())
+        made.append(cb_id)
+    return made
+
+
+def dialler(
+    bin_dir: Path,
+    root: Path,
+    env: dict[str, str],
+    stub,
+    callbacks: int,
+    workers: int,
+    cps: int,
+    spread: float,
+    log: Path,
+) -> Dialling:
+    """`callbacks` callbacks whose windows open evenly over `spread` seconds, dialled by
+    `workers` workers under a `cps` calls-per-second limit."""
+    env = env | {"OUTBOUND_CALLS_PER_SECOND": str(cps)}
+    conn = redis.Redis.from_url(env["REDIS_URL"])
+    conn.flushdb()
+    core = _core(env)
+    store = core.ctx.store
+    callbacks_due(core, callbacks)
 
     arrivals: list[tuple[float, str]] = []
     lock = threading.Lock()

@@ -77,3 +77,20 @@ def test_the_lean_hold_and_redirect_send_what_the_sdk_sends_and_fail_as_it_fails
             gateway.redirect("CA3", "https://x.test/y")
         assert "HTTP 404, code 20404" in refused.value.message and not refused.value.transient
         assert isinstance(refused.value.__cause__, TwilioRestException)
+
+        mock.add(responses.POST, f"{base}/Calls.json", json={"sid": "CA9"}, status=201)
+        mock.add(responses.POST, f"{base}/Calls.json", json={"sid": "CA9"}, status=201)
+        placed = gateway.call("client:lead-lee", url="https://x.test/a", status_callback="https://x.test/s", timeout=20)
+        client.calls.create(
+            to="client:lead-lee",
+            from_="+13125550100",
+            url="https://x.test/a",
+            method="POST",
+            timeout=20,
+            status_callback="https://x.test/s",
+            status_callback_event=["initiated", "ringing", "answered", "completed"],
+            status_callback_method="POST",
+        )
+        lean, sdk = mock.calls[-2].request, mock.calls[-1].request
+        assert placed == "CA9" and lean.url == sdk.url
+        assert sorted(lean.body.split("&")) == sorted(sdk.body.split("&")), "the same form, events repeated"
