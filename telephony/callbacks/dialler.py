@@ -33,15 +33,16 @@ class CallbackDialler:
     def dial(self, cb_id: str, attempt: int) -> str:
         """Claim this attempt atomically, then ring a lead; the caller is rung only once the
         lead has heard the announcement and accepted (agent-first)."""
-        if not self.ctx.store.claim_callback(cb_id, attempt, self.ctx.now_iso()):
+        cb = self.ctx.store.claim_callback_to_dial(cb_id, attempt, self.ctx.now_iso())
+        if cb is None:
             return "skipped"
-        cb = self.ctx.store.callback(cb_id) or {}
-        self.ctx.store.update_callback(cb_id, window_attempts=int(cb.get("window_attempts") or 0) + 1)
         callback_event(self.ctx, cb, "callback_attempt", f"attempt {attempt}")
-        return "dialing" if self._ring_next_lead(cb_id) else "failed"
+        return "dialing" if self._ring_next_lead(cb_id, cb) else "failed"
 
-    def _ring_next_lead(self, cb_id: str) -> bool:
-        cb = self.ctx.store.callback(cb_id) or {}
+    def _ring_next_lead(self, cb_id: str, claimed: dict[str, str] | None = None) -> bool:
+        """Ring the next lead not yet tried; `claimed`: the callback as the claim just left it
+        (no second read)."""
+        cb = claimed or self.ctx.store.callback(cb_id) or {}
         tried = set(json.loads(cb.get("tried") or "[]")) | set(json.loads(cb.get("not_again") or "[]"))
         client = json.loads(cb.get("client") or "{}")
         for tier in self.ctx.policy.kinds[cb["kind"]].tiers:
@@ -69,15 +70,14 @@ class CallbackDialler:
                     self.ctx.store.update_callback(cb_id, ringing="")
                     log.info("callback %s: %s not rung (%s)", cb_id, person.id, why)
                     continue
-                self._lead_leg(cb_id, person.id, sid)
-                self.ctx.store.update_callback(cb_id, lead_tier=tier)
+                self._lead_leg(cb_id, person.id, sid, lead_tier=tier)
                 CALLBACKS_DIALLED.inc()
                 callback_event(self.ctx, cb, "callback_dialing_lead", person.name)
                 return True
         self.attempt_failed(cb_id, "no lead answered or was available")
         return False
 
-    def _lead_leg(self, cb_id: str, person_id: str, call_sid: str) -> None:
+    def _lead_leg(self, cb_id: str, person_id: str, call_sid: str, **also: str) -> None:
         self.ctx.store.link_leg(
             call_sid,
             {"role": "callback_lead", "person": person_id, "callback": cb_id},
@@ -86,6 +86,7 @@ class CallbackDialler:
             lead_call_sid=call_sid,
             lead=person_id,
             ringing="",
+            **also,
         )
 
     def adopt(self, cb_id: str, call_sid: str, attempt: str) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from telephony.adapters.store import keys
-from telephony.adapters.store.base import as_text, texts
+from telephony.adapters.store.base import EVENTS_KEPT, as_text, text, texts
 from telephony.adapters.store.changes import ChangeStream
 
 
@@ -30,10 +30,22 @@ class CallbackStore(ChangeStream):
 
     def claim_callback(self, cb_id: str, attempt: int, at: str) -> bool:
         """One dial per attempt, whichever worker (or retried job) gets here first."""
-        claimed = bool(self._claim_callback(keys=[keys.callback(cb_id)], args=[attempt, at]) == 1)
+        claimed = bool(self._claim_callback(keys=[keys.callback(cb_id)], args=[attempt, at, "", 0, cb_id]) == 1)
         if claimed:
             self.changed("callback", cb_id)
         return claimed
+
+    def claim_callback_to_dial(self, cb_id: str, attempt: int, at: str) -> dict[str, str] | None:
+        """claim_callback for the dialler, in one round trip where four were (issue 19): the
+        claim, one more attempt in this window, the consoles told, and the callback as it now is
+        returned (None: another worker or a retried job has it)."""
+        got = self._claim_callback(
+            keys=[keys.callback(cb_id), keys.EVENTS], args=[attempt, at, "dial", EVENTS_KEPT, cb_id]
+        )
+        if not isinstance(got, list):
+            return None
+        self._tell_on_change("callback", cb_id)
+        return {text(got[i]): text(got[i + 1]) for i in range(0, len(got), 2)}
 
     def callback_ids(self) -> list[str]:
         return texts(self.r.zrange(keys.CALLBACKS, 0, -1))

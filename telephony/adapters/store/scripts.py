@@ -71,6 +71,12 @@ if not status then return 0 end
 if status ~= 'scheduled' and status ~= 'rescheduled' and status ~= 'overdue' then return 0 end
 if tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0') ~= tonumber(ARGV[1]) - 1 then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'dialing', 'attempts', ARGV[1], 'claimed_at', ARGV[2], 'lead_call_sid', '', 'caller_call_sid', '', 'tried', '[]', 'ringing', '')
+if ARGV[3] == 'dial' then
+  redis.call('HINCRBY', KEYS[1], 'window_attempts', 1)
+  local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'kind', 'callback', 'id', ARGV[5])
+  redis.call('PUBLISH', KEYS[2], id)
+  return redis.call('HGETALL', KEYS[1])
+end
 return 1
 """
 
