@@ -38,6 +38,8 @@ BASE = "https://bench.example.test"
 AUTH = "bench-auth-token-0123456789abcdef"
 AGENT_TOKEN = "bench-agent-token-000000"
 GUNICORN = ["--workers", "2", "--timeout", "20", "--preload"]  # the README's production config
+# BENCH_SIZE=full: the dialler and the 5,000 burst with 1, 2 and 4 workers too (about 5 minutes more)
+FULL = os.environ.get("BENCH_SIZE", "").strip().lower() == "full"
 
 
 @dataclass
@@ -263,8 +265,11 @@ def main(argv: list[str] | None = None) -> int:
             "calls": (5,),
             "holds": (50,),
             "burst": 20,
+            "big_burst": 40,
             "sample": 2,
             "workers": (1, 2),
+            "dial_workers": (2,),
+            "big_burst_workers": (2,),
             "callbacks": 40,
             "cps": 100,
             "spread": 2,
@@ -276,8 +281,11 @@ def main(argv: list[str] | None = None) -> int:
             "calls": (50, 200, 1000),
             "holds": (1000, 5000),
             "burst": 1000,
+            "big_burst": 5000,
             "sample": 15,
             "workers": (1, 2, 4),
+            "dial_workers": (1, 2, 4) if FULL else (2,),
+            "big_burst_workers": (1, 2, 4) if FULL else (2,),
             "callbacks": 10000,
             "cps": 300,
             "spread": 30,
@@ -355,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
             stop(service)
             stop(floor)
         print("profile ...", flush=True)
-        profiled = profile(calls, env, 100 if args.smoke else 400)
+        profiled = profile(calls, env, 100 if args.smoke else 400, dump=None if args.smoke else out_dir / "profiles")
         status_file = work / "requests-_voice_status.txt"
         scale_out = {}
         for processes in (1, 2):
@@ -375,12 +383,20 @@ def main(argv: list[str] | None = None) -> int:
             scale.timers(BIN, ROOT, env, holds, workers, "steady", log, sizes["sample"])
             for holds in sizes["holds"]
             for workers in sizes["workers"]
-        ] + [scale.timers(BIN, ROOT, env, sizes["burst"], workers, "burst", log, 1) for workers in sizes["workers"]]
+        ]
+        lateness += [
+            scale.timers(BIN, ROOT, env, sizes["burst"], workers, "burst", log, 1) for workers in sizes["workers"]
+        ]
+        lateness += [
+            scale.timers(BIN, ROOT, env, sizes["big_burst"], workers, "burst", log, 1)
+            for workers in sizes["big_burst_workers"]
+        ]
         print("dialler ...", flush=True)
         dial_env = env | {"POLICY_FILE": str(scale.bench_policy(ROOT, work))}
+        stub_capacity = stub.capacity(1 if args.smoke else 4)
         dialling = [
             scale.dialler(BIN, ROOT, dial_env, stub, sizes["callbacks"], workers, sizes["cps"], sizes["spread"], log)
-            for workers in sizes["workers"]
+            for workers in sizes["dial_workers"]
         ]
     finally:
         stub.close()
@@ -460,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
         "## Timers: how late check-ins and hold limits start",
         "",
         "The real check-in and hold-limit jobs (Redis, the Twilio REST call, the timeline), released by "
-        "`python -m workers.scheduler` (a tick every 0.2 s, 20 timers a job) to W `rq worker` processes. "
+        "`python -m workers.scheduler` (a tick every 0.2 s; what is due in a tick in about 8 jobs, at least 20 timers each) to W `rq worker` processes. "
         f"*Steady*: N callers on hold at once make N/100 timers a second (two check-ins and a limit in each "
         f"5-minute hold), sampled over {sizes['sample']} s. *Burst*: all N callers' check-ins due in one second.",
         "",
@@ -481,15 +497,24 @@ def main(argv: list[str] | None = None) -> int:
         f"`OUTBOUND_CALLS_PER_SECOND={sizes['cps']}`. Lag: from the window opening to the lead's dial request "
         "reaching Twilio. The bench plays the leads (each takes the call at once and is free again).",
         "",
-        "| callbacks | workers | dialled | lag p50 s | lag p99 s | lag max s | dials/s | most in one second | CPS limit |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| callbacks | workers | dialled | lag p50 s | lag p99 s | lag max s | dials/s | most in one second | CPS limit | stand-in capacity req/s | dials/s / capacity |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for d in dialling:
         rate = len(d.lags) / d.seconds if d.seconds == d.seconds and d.seconds > 0 else float("nan")
         report.append(
             f"| {d.callbacks} | {d.workers} | {len(d.lags)} | {pct(d.lags, 50):.2f} | {pct(d.lags, 99):.2f} | "
-            f"{max(d.lags, default=float('nan')):.2f} | {rate:.0f} | {d.max_per_second} | {d.cps} |"
+            f"{max(d.lags, default=float('nan')):.2f} | {rate:.0f} | {d.max_per_second} | {d.cps} | "
+            f"{stub_capacity:.0f} | {rate / stub_capacity:.2f} |"
         )
+    report += [
+        "",
+        "The stand-in's own capacity: `wrk -t2 -c8` against it alone in the same run (no service, no workers). "
+        "The demand, {:.0f} dials/s, is above the CPS limit, so even a dialler with no cost of its own finishes "
+        "{:.1f} s after the last window opens: the p99 lag it cannot go below here.".format(
+            sizes["callbacks"] / sizes["spread"], max(0.0, sizes["callbacks"] / sizes["cps"] - sizes["spread"])
+        ),
+    ]
     report += ["", "![webhooks](webhooks.png) ![timers](timers.png) ![dialler](dialler.png)", ""]
     (out_dir / "RESULTS.md").write_text("\n".join(report))
     plot(out_dir, results, lateness, dialling)

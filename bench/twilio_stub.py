@@ -4,7 +4,9 @@ Twilio-shaped JSON (the SIDs the service stores), on 127.0.0.1."""
 from __future__ import annotations
 
 import json
+import re
 import secrets
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
@@ -47,6 +49,18 @@ class TwilioStub:
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def capacity(self, seconds: int) -> float:
+        """Requests/s this stand-in answers on its own (`wrk -t2 -c8`, nothing else in the way):
+        what the dialler's dials/s are measured against in the same run."""
+        out = subprocess.run(
+            ["wrk", "-t2", "-c8", f"-d{seconds}s", f"{self.url}/2010-04-01/Accounts/AC0/Calls.json"],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+        ).stdout
+        found = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        return float(found.group(1)) if found else float("nan")
 
     def close(self) -> None:
         self.server.shutdown()
