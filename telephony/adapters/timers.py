@@ -161,8 +161,7 @@ class Timers:
         with self.conn.pipeline(transaction=True) as pipe:
             pipe.hset(TIMER_CALLS, key, call)
             pipe.zadd(TIMERS, {key: due})
-            pipe.lpush(keys.timers_wake(), 1)
-            pipe.ltrim(keys.timers_wake(), 0, 0)
+            pipe.publish(keys.timers_wake(), key)
             pipe.execute()
         return key
 

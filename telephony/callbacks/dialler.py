@@ -33,11 +33,12 @@ class CallbackDialler:
     def dial(self, cb_id: str, attempt: int) -> str:
         """Claim this attempt atomically, then ring a lead; the caller is rung only once the
         lead has heard the announcement and accepted (agent-first)."""
-        cb = self.ctx.store.claim_callback_to_dial(cb_id, attempt, self.ctx.now_iso())
-        if cb is None:
-            return "skipped"
-        callback_event(self.ctx, cb, "callback_attempt", f"attempt {attempt}")
-        return "dialing" if self._ring_next_lead(cb_id, cb) else "failed"
+        with self.ctx.store.changes_told_once():
+            cb = self.ctx.store.claim_callback_to_dial(cb_id, attempt, self.ctx.now_iso())
+            if cb is None:
+                return "skipped"
+            callback_event(self.ctx, cb, "callback_attempt", f"attempt {attempt}")
+            return "dialing" if self._ring_next_lead(cb_id, cb) else "failed"
 
     def _ring_next_lead(self, cb_id: str, claimed: dict[str, str] | None = None) -> bool:
         """Ring the next lead not yet tried; `claimed`: the callback as the claim just left it

@@ -5,12 +5,18 @@ nudge that wakes every web worker; changes to escalations and callbacks also rea
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import redis
 
 from telephony.adapters.store import keys
 from telephony.adapters.store.base import EVENTS_KEPT, StoreBase, as_text, text
+
+# The records changed inside `changes_told_once`, in order, told when it ends.
+_HELD: ContextVar[dict[tuple[str, str], None] | None] = ContextVar("changes_held", default=None)
 
 
 class ChangeStream(StoreBase):
@@ -22,9 +28,32 @@ class ChangeStream(StoreBase):
         return event_id
 
     def _tell_on_change(self, kind: str, ident: str) -> None:
-        """Every change the consoles hear of, whichever script made it, reaches on_change too."""
+        """Every change the consoles hear of, whichever script made it, reaches on_change too
+        (inside `changes_told_once`, once at its end)."""
         if self.on_change is not None and kind in ("escalation", "callback"):
+            held = _HELD.get()
+            if held is not None:
+                held.setdefault((kind, ident), None)
+                return
             self.on_change(kind, ident)
+
+    @contextmanager
+    def changes_told_once(self) -> Iterator[None]:
+        """A step of several writes (a callback dial: the claim, two timeline entries, the lead
+        rung) tells on_change (the records archive, a round trip each) once per record, at the
+        end and as things then are, not after each write (issue 19). The consoles still hear
+        each write as it is made."""
+        if _HELD.get() is not None:  # already inside one: the outer one tells
+            yield
+            return
+        token = _HELD.set({})
+        try:
+            yield
+        finally:
+            held = _HELD.get() or {}
+            _HELD.reset(token)
+            for kind, ident in held:
+                self._tell_on_change(kind, ident)
 
     def last_event_id(self) -> str:
         entries = self.r.xrevrange(keys.EVENTS, count=1)

@@ -126,6 +126,6 @@ def calls_per_second(second: int) -> str:
 
 
 def timers_wake() -> str:
-    """A one-item list a webhook pushes to when it leaves a timer due now, so the scheduler
-    (blocked on it between ticks) releases it at once instead of at its next tick."""
+    """The pub/sub channel a webhook publishes on when it leaves a timer due now, so the
+    scheduler (listening between ticks) releases it at once instead of at its next tick."""
     return f"{PREFIX}timers-wake"

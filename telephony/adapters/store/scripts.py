@@ -141,7 +141,7 @@ return n
 # webhook's was lost, the account kept, whether an agent is free noted (so the wait prompt is
 # true), the consoles told, and the ring left to a worker as a timer due now, with the
 # scheduler woken: one round trip, and the ring is in Redis before the caller hears a word.
-# KEYS: call, events, timers, timer calls, timers wake, presence of each agent.
+# KEYS: call, events, timers, timer calls, the timers' wake channel, presence of each agent.
 # ARGV: call sid, ttl, events kept, account ('' keeps it), timer key, due, timer payload,
 #       then (field, value) pairs of a new call record, then '--', then each agent's default presence.
 REACH_AGENT = """
@@ -165,8 +165,7 @@ local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'kind', 'cal
 redis.call('PUBLISH', KEYS[2], id)
 redis.call('HSET', KEYS[4], ARGV[5], ARGV[7])
 redis.call('ZADD', KEYS[3], ARGV[6], ARGV[5])
-redis.call('LPUSH', KEYS[5], '1')
-redis.call('LTRIM', KEYS[5], 0, 0)
+redis.call('PUBLISH', KEYS[5], ARGV[5])
 return free
 """
 
