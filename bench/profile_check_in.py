@@ -36,7 +36,7 @@ def main() -> None:
         if dialling:
             ids = scale.callbacks_due(core, 2 * n)
             leads = {p.endpoint: p.id for p in core.ctx.policy.people}
-            stub.on_create_call = lambda _path, form: _free(core, leads, form)
+            stub.on_create_call = lambda _path, form, _arrived: _free(core, leads, form)
             run = lambda ident: core.dialler.dial(ident, 1)  # noqa: E731
         else:
             ids = [esc_id for esc_id, _ in scale._holding(core, 2 * n)]

@@ -233,14 +233,14 @@ def dialler(
     lock = threading.Lock()
     leads = {p.endpoint: p.id for p in core.ctx.policy.people}
 
-    def dialled(path: str, form: dict[str, str]) -> None:
+    def dialled(path: str, form: dict[str, str], arrived: float) -> None:
         """A lead's phone rings: they take the call at once and are free again."""
         query = parse_qs(urlparse(form.get("Url", "")).query)
         cb_id = (query.get("callback") or [""])[0]
         if "/voice/callback/lead/" not in form.get("Url", "") or not cb_id:
             return
         with lock:
-            arrivals.append((time.time(), cb_id))
+            arrivals.append((arrived, cb_id))
         store.update_callback(cb_id, status="completed")
         store.release_person(leads.get(form.get("To", ""), ""), cb_id)
 

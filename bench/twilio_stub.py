@@ -8,6 +8,7 @@ import re
 import secrets
 import subprocess
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
@@ -15,17 +16,23 @@ from urllib.parse import parse_qsl
 class TwilioStub:
     def __init__(self) -> None:
         self.requests = 0
-        # Called with (path, form) for every POST that creates a call: the dialler benchmark
-        # watches the dial requests arrive here.
+        # Called with (path, form, when it arrived) for every POST that creates a call, after it
+        # is answered: the dialler benchmark watches the dial requests arrive here.
         self.on_create_call = None
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
             def _answer(self):
                 stub.requests += 1
+                arrived = time.time()
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self._reply()
+                # As Twilio does: the call is placed (answered at once), and what happens on it
+                # (the bench's lead taking it) comes after, not inside the REST request.
                 if stub.on_create_call and self.command == "POST" and self.path.endswith("/Calls.json"):
-                    stub.on_create_call(self.path, dict(parse_qsl(body.decode())))
+                    stub.on_create_call(self.path, dict(parse_qsl(body.decode())), arrived)
+
+            def _reply(self):
                 if self.command == "DELETE":
                     self.send_response(204)
                     self.end_headers()
@@ -39,6 +46,7 @@ class TwilioStub:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+                self.wfile.flush()
 
             do_GET = do_POST = do_DELETE = _answer
 
