@@ -111,8 +111,9 @@ class Calls:
             | {"TWILIO_SIGNATURE_CHECK": "off-for-local-development", "PUBLIC_BASE_URL": "http://127.0.0.1"}
         )
         self.app = create_app(settings)
-        self.core = self.app.extensions["core"]
-        runtime.use(self.core)
+        served = self.app.extensions["organisations"]
+        self.core = served.all()[0]  # POLICY_FILE: the one organisation
+        runtime.use(served)
         self.client = self.app.test_client()
         self.sids: list[str] = []
         self.escalations: list[str] = []

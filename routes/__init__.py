@@ -16,28 +16,42 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from routes.outage import StoreOutage
-from telephony.adapters.store import connect, persistence_problem
+from telephony.adapters.store import connect, connect_queues, persistence_problem
 from telephony.clock import Clock
 from telephony.config import ConfigError, Settings, check_persistence
-from telephony.core import Core, build_core
+from telephony.core import Core
 from telephony.logs import configure_logging
-from telephony.policy.loading import Policy, load_policy
+from telephony.organisations import Organisations, build_organisations, policies_of
+from telephony.policy.loading import Policy
 
 
-def create_app(settings: Settings, core: Core | None = None, clock: Clock | None = None) -> Flask:
+def create_app(
+    settings: Settings,
+    core: Core | None = None,
+    clock: Clock | None = None,
+    organisations: Organisations | None = None,
+) -> Flask:
     from routes import api, console, operations, voice, voice_callback  # noqa: F401 (its routes join voice.bp)
 
     configure_logging()
 
     app = Flask(__name__)
     app.config["SETTINGS"] = settings
-    if core is None:
-        policy = load_policy(settings.policy_file)
-        core = build_core(settings, connect_redis(settings), clock=clock, policy=policy)
-    check_tokens(settings, core.policy)
-    check_fallback(settings, core.policy)
-    app.config["POLICY"] = core.policy
-    app.extensions["core"] = core
+    if organisations is None and core is not None:
+        organisations = Organisations.single(core)
+    if organisations is None:
+        policies = policies_of(settings)
+        settings = resolve_tokens(settings, policies)
+        conn = connect_redis(settings)
+        organisations = build_organisations(
+            settings, conn, queue_conn=connect_queues(settings, conn), clock=clock, policies=policies
+        )
+    policies = [c.policy for c in organisations.all()]
+    settings = resolve_tokens(settings, policies)
+    for policy in policies:
+        check_fallback(settings, policy)
+    app.config["SETTINGS"] = settings
+    app.extensions["organisations"] = organisations
     app.extensions["store_outage"] = StoreOutage()
     app.register_blueprint(voice.bp)
     app.register_blueprint(api.bp)
@@ -55,12 +69,15 @@ def create_app(settings: Settings, core: Core | None = None, clock: Clock | None
     @app.get("/health")
     def health():
         """Unauthenticated: says whether the store answers, never how it is reached."""
+        served = organisations.all()
         try:
-            core.ctx.store.ping()
+            served[0].ctx.store.ping()
         except redis.RedisError as exc:
             app.logger.warning("health: Redis does not answer: %s", exc)
             return jsonify(status="degraded", redis="unreachable"), 503
-        return jsonify(status="ok", policy=core.policy.name)
+        if len(served) == 1 and not organisations.several:
+            return jsonify(status="ok", policy=served[0].policy.name)
+        return jsonify(status="ok", organisations=len(served))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
@@ -105,20 +122,42 @@ class CookieOnlySession(SecureCookieSessionInterface):
 
 def preflight(settings: Settings) -> None:
     """Everything start-up checks that needs no Redis: the policy file, API_TOKENS, the fallback."""
-    policy = load_policy(settings.policy_file)
-    check_tokens(settings, policy)
-    check_fallback(settings, policy)
+    policies = policies_of(settings)
+    settings = resolve_tokens(settings, policies)
+    for policy in policies:
+        check_fallback(settings, policy)
 
 
-def check_tokens(settings: Settings, policy: Policy) -> None:
-    for entry in settings.api_tokens.values():
+def resolve_tokens(settings: Settings, policies: list[Policy]) -> Settings:
+    """Every API token is one person of one organisation (issue 17): named by the token
+    (token:person:role:organisation) or, without one, the only organisation that has the person."""
+    by_id = {p.organisation_id: p for p in policies}
+    resolved = {}
+    for token, entry in settings.api_tokens.items():
+        if entry.organisation:
+            policy = by_id.get(entry.organisation)
+            if policy is None:
+                raise ConfigError(
+                    f"API_TOKENS names organisation {entry.organisation!r} for {entry.person_id}; "
+                    f"this deployment serves {', '.join(sorted(by_id))}"
+                )
+        else:
+            having = [p for p in policies if p.person(entry.person_id) is not None]
+            if len(having) > 1:
+                raise ConfigError(
+                    f"API_TOKENS: {entry.person_id} is in {', '.join(p.file for p in having)}; "
+                    "write token:person:role:organisation"
+                )
+            policy = having[0] if having else policies[0]
         person = policy.person(entry.person_id)
         if person is None:
-            raise ConfigError(f"API_TOKENS names person {entry.person_id!r}, who is not in {settings.policy_file}")
+            raise ConfigError(f"API_TOKENS names person {entry.person_id!r}, who is not in {policy.file}")
         if person.role != entry.role:
             raise ConfigError(
-                f"API_TOKENS gives {entry.person_id} the role {entry.role!r}, but {settings.policy_file} says they are a {person.role}"
+                f"API_TOKENS gives {entry.person_id} the role {entry.role!r}, but {policy.file} says they are a {person.role}"
             )
+        resolved[token] = replace(entry, organisation=policy.organisation_id)
+    return replace(settings, api_tokens=resolved)
 
 
 def check_fallback(settings: Settings, policy: Policy) -> None:
@@ -127,7 +166,7 @@ def check_fallback(settings: Settings, policy: Policy) -> None:
     endpoint = policy.ivr.fallback_endpoint
     if endpoint and endpoint in settings.own_numbers():
         raise ConfigError(
-            f"{settings.policy_file}: ivr.fallback_endpoint {endpoint} is this service's own number "
+            f"{policy.file}: ivr.fallback_endpoint {endpoint} is this service's own number "
             "(TWILIO_CALLER_ID or SERVICE_NUMBERS): the fallback would ring back into the failing service; "
             "give a staffed line"
         )
@@ -136,7 +175,7 @@ def check_fallback(settings: Settings, policy: Policy) -> None:
 def connect_redis(settings: Settings) -> redis.Redis:
     """REDIS_URL, the master the sentinels name (REDIS_SENTINELS), or with neither a private
     redis-server with an append-only file under var/."""
-    if settings.redis_url is None and not settings.redis_sentinels:
+    if settings.redis_url is None and not settings.redis_sentinels and not settings.redis_cluster_url:
         from telephony.adapters.local_redis import LocalRedis
 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -144,7 +183,9 @@ def connect_redis(settings: Settings) -> redis.Redis:
         atexit.register(server.stop)
         settings = replace(settings, redis_url=server.url)
     where = (
-        f"REDIS_SENTINELS {','.join(f'{h}:{p}' for h, p in settings.redis_sentinels)} (master {settings.redis_sentinel_master})"
+        f"REDIS_CLUSTER_URL {settings.redis_cluster_url}"
+        if settings.redis_cluster_url
+        else f"REDIS_SENTINELS {','.join(f'{h}:{p}' for h, p in settings.redis_sentinels)} (master {settings.redis_sentinel_master})"
         if settings.redis_sentinels
         else f"REDIS_URL {settings.redis_url}"
     )

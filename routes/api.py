@@ -8,6 +8,7 @@ from flask import Response as FlaskResponse
 from spectree import Response
 from werkzeug.exceptions import HTTPException
 
+from routes import tenancy
 from routes.openapi import (
     SPEC,
     Callback,
@@ -51,7 +52,7 @@ STATES = ("dialing_lead", "briefing", "connected", "callback_scheduled", "resolv
 
 
 def core() -> Core:
-    return current_app.extensions["core"]
+    return tenancy.core()
 
 
 def json_body():

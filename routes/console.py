@@ -29,6 +29,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField
 from wtforms.validators import InputRequired
 
+from routes import tenancy
 from routes.openapi import SPEC, ChangeEvents, ConsoleState, EventsHeaders, VoiceToken, responses
 from routes.security import auth_failures, client_address, roles_of, session_actor, sign_in, staff
 from telephony.config import ROOT
@@ -60,7 +61,7 @@ class SignInForm(FlaskForm):
 
 
 def core() -> Core:
-    return current_app.extensions["core"]
+    return tenancy.core()
 
 
 @bp.get("/")

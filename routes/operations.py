@@ -52,18 +52,19 @@ def done(_exc) -> None:
 
 @bp.get("/metrics")
 def metrics():
-    return Response(exposition(current_app.extensions["core"]), mimetype=CONTENT_TYPE_LATEST)
+    return Response(exposition(current_app.extensions["organisations"].all()), mimetype=CONTENT_TYPE_LATEST)
 
 
 @bp.get("/ready")
 def ready():
     """Ready for traffic: Redis answers, the policy is loaded, and an RQ worker has sent a
     heartbeat lately (without one no check-in, hold limit or callback would ever run)."""
-    core = current_app.extensions["core"]
+    served = current_app.extensions["organisations"].all()
+    core = served[0]
     problems = []
     try:
         core.ctx.store.ping()
-        workers = Worker.all(connection=core.ctx.store.r)
+        workers = Worker.all(connection=core.ctx.timers.conn)
         now = time.time()
         alive = [
             w for w in workers if w.last_heartbeat and now - w.last_heartbeat.timestamp() < WORKER_HEARTBEAT_SECONDS
@@ -76,4 +77,6 @@ def ready():
         problems.append("no policy loaded")
     if problems:
         return jsonify(status="not_ready", problems=problems), 503
+    if len(served) > 1:
+        return jsonify(status="ready", organisations=len(served), workers=len(alive))
     return jsonify(status="ready", policy=core.policy.name, workers=len(alive))

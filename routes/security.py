@@ -21,16 +21,24 @@ def public_url() -> str:
     return settings.public_base_url + request.path + (f"?{query}" if query else "")
 
 
+def not_from_twilio():
+    """A 403 for a webhook without Twilio's valid signature; None when it is Twilio's."""
+    settings = current_app.config["SETTINGS"]
+    if settings.validate_signatures:
+        validator = RequestValidator(settings.twilio_auth_token)
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not signature or not validator.validate(public_url(), request.form, signature):
+            current_app.logger.warning("refused unsigned or forged webhook to %s", request.path)
+            return "Forbidden: bad or missing X-Twilio-Signature\n", 403, {"Content-Type": "text/plain"}
+    return None
+
+
 def twilio_webhook(view):
     @functools.wraps(view)
     def checked(*args, **kwargs):
-        settings = current_app.config["SETTINGS"]
-        if settings.validate_signatures:
-            validator = RequestValidator(settings.twilio_auth_token)
-            signature = request.headers.get("X-Twilio-Signature", "")
-            if not signature or not validator.validate(public_url(), request.form, signature):
-                current_app.logger.warning("refused unsigned or forged webhook to %s", request.path)
-                return "Forbidden: bad or missing X-Twilio-Signature\n", 403, {"Content-Type": "text/plain"}
+        refused = not_from_twilio()
+        if refused is not None:
+            return refused
         return view(*args, **kwargs)
 
     return checked
@@ -49,7 +57,8 @@ def client_address() -> str:
 
 def auth_failures() -> AuthFailures:
     settings = current_app.config["SETTINGS"]
-    store = current_app.extensions["core"].ctx.store
+    # The counters are the deployment's (keys.auth_failures), not an organisation's.
+    store = current_app.extensions["organisations"].all()[0].ctx.store
     return AuthFailures(store, settings.auth_failure_limit, settings.auth_failure_window_seconds)
 
 

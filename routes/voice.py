@@ -10,7 +10,8 @@ from ivr import caller as caller_ivr
 from ivr import hold as hold_ivr
 from ivr import lead as lead_ivr
 from ivr.cached import kept
-from routes.security import twilio_webhook
+from routes import tenancy
+from routes.security import not_from_twilio, twilio_webhook
 from telephony.context import conference_name, is_call_sid
 from telephony.core import Core
 from telephony.errors import DomainError
@@ -43,10 +44,14 @@ CALLER_FACING = {
     "voice.warning_disconnect",
 }
 UNCLEAR_TRIES = 2
+UNSERVED_MESSAGE = (
+    "We're sorry, this number is not set up to take calls yet. "
+    "Please try again later, or check the number you dialled."
+)
 
 
 def core() -> Core:
-    return current_app.extensions["core"]
+    return tenancy.core()
 
 
 def twiml(response) -> Response:
@@ -320,10 +325,33 @@ def fallback():
     return _fallback_twiml()
 
 
+@bp.before_request
+def organisation_known():
+    """A call to a number no organisation's policy claims (or a URL naming none we serve): once
+    Twilio's signature is checked, an apology and the deployment's fallback line, never a 500."""
+    if tenancy.voice_core() is not None:
+        return None
+    refused = not_from_twilio()
+    if refused is not None:
+        return refused
+    current_app.logger.error(
+        "voice webhook %s for %s (org %r): no policy claims this number",
+        request.path,
+        form("To") or "no number",
+        request.args.get("org", ""),
+    )
+    if request.endpoint in CALLER_FACING or request.endpoint == "voice.fallback":
+        return _fallback_twiml()
+    return "", 204
+
+
 def _fallback_twiml() -> Response:
     """Never touches Redis: the policy is in memory and the conference name comes from the
     CallSid, so this works while the store is down."""
-    policy = current_app.config["POLICY"]
+    policy = tenancy.policy()
+    if policy is None:
+        settings = current_app.config["SETTINGS"]
+        return twiml(caller_ivr.fallback(UNSERVED_MESSAGE, settings.unserved_fallback, None, ""))
     call_sid = form("CallSid") if is_call_sid(form("CallSid")) else ""
     return twiml(
         caller_ivr.fallback(

@@ -27,6 +27,9 @@ class ApiToken:
     token: str
     person_id: str
     role: str
+    # The organisation whose person this is (token:person:role:organisation); a token without one
+    # belongs to the only organisation that has this person (checked at start-up).
+    organisation: str = ""
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class Settings:
     twilio_caller_id: str
     public_base_url: str
     redis_url: str | None
-    policy_file: Path
+    policy_file: Path | None
     api_tokens: dict[str, ApiToken]
     validate_signatures: bool = True
     twilio_api_base_url: str | None = None
@@ -62,6 +65,13 @@ class Settings:
     auth_failure_limit: int = 10
     auth_failure_window_seconds: int = 300
     trusted_proxy_hops: int = 0
+    # Issue 17: every policy in a folder, one organisation each (POLICY_FILE unset); state on a
+    # Redis Cluster; RQ's queues and the timers on one node of their own.
+    policies_dir: Path | None = None
+    # A staffed line for calls to a number no policy claims (after an apology); none: the apology.
+    unserved_fallback: str = ""
+    redis_cluster_url: str | None = None
+    queue_redis_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -100,9 +110,8 @@ class Settings:
         sentinels, sentinel_master = _sentinels(env)
         if sentinels and redis_url:
             raise ConfigError("set REDIS_URL or REDIS_SENTINELS, not both (with sentinels they find the master)")
-        policy_file = Path(env.get("POLICY_FILE", "").strip() or ROOT / "policies" / "default.toml")
-        if not policy_file.is_file():
-            raise ConfigError(f"POLICY_FILE {policy_file} does not exist")
+        policy_file, policies_dir = _policies(env)
+        cluster_url, queue_url = _cluster(env, redis_url, sentinels)
         api_key_sid, api_key_secret, twiml_app_sid = _softphone(env)
         smtp_url, smtp_from = _smtp(env)
         return cls(
@@ -112,6 +121,10 @@ class Settings:
             public_base_url=base,
             redis_url=redis_url,
             policy_file=policy_file,
+            policies_dir=policies_dir,
+            unserved_fallback=_unserved_fallback(env),
+            redis_cluster_url=cluster_url,
+            queue_redis_url=queue_url,
             api_tokens=parse_api_tokens(need("API_TOKENS")),
             validate_signatures=check == "on",
             twilio_api_base_url=api_base,
@@ -143,6 +156,42 @@ class Settings:
         """The numbers that reach this service: the caller ID it dials from and the numbers
         callers dial (SERVICE_NUMBERS)."""
         return {self.twilio_caller_id, *self.service_numbers}
+
+
+def _policies(env: Mapping[str, str]) -> tuple[Path | None, Path | None]:
+    """POLICY_FILE: one organisation. Otherwise every policy in POLICIES_DIR (default policies/),
+    one organisation each, picked by the number dialled."""
+    if env.get("POLICY_FILE", "").strip():
+        policy_file = Path(env["POLICY_FILE"].strip())
+        if not policy_file.is_file():
+            raise ConfigError(f"POLICY_FILE {policy_file} does not exist")
+        return policy_file, None
+    folder = Path(env.get("POLICIES_DIR", "").strip() or ROOT / "policies")
+    if not folder.is_dir():
+        raise ConfigError(f"POLICIES_DIR {folder} is not a folder")
+    return None, folder
+
+
+def _unserved_fallback(env: Mapping[str, str]) -> str:
+    value = env.get("UNSERVED_FALLBACK", "").strip()
+    if value and not re.fullmatch(r"\+[1-9]\d{6,14}|client:[A-Za-z0-9_.-]+|sip:\S+", value):
+        raise ConfigError("UNSERVED_FALLBACK must be an E.164 number, client:<name> or sip:<uri>")
+    return value
+
+
+def _cluster(env: Mapping[str, str], redis_url: str | None, sentinels: tuple[tuple[str, int], ...]) -> tuple[str | None, str | None]:
+    """REDIS_CLUSTER_URL: the service's state on a Redis Cluster (one node's URL finds the rest).
+    RQ needs one node, so the queues and the timers then live on QUEUE_REDIS_URL."""
+    cluster = env.get("REDIS_CLUSTER_URL", "").strip() or None
+    queue = env.get("QUEUE_REDIS_URL", "").strip() or None
+    for name, url in (("REDIS_CLUSTER_URL", cluster), ("QUEUE_REDIS_URL", queue)):
+        if url and urlparse(url).scheme not in ("redis", "rediss"):
+            raise ConfigError(f"{name} must be a redis:// URL")
+    if cluster and (redis_url or sentinels):
+        raise ConfigError("set REDIS_CLUSTER_URL or REDIS_URL / REDIS_SENTINELS, not both")
+    if cluster and not queue:
+        raise ConfigError("REDIS_CLUSTER_URL needs QUEUE_REDIS_URL: RQ's queues and the timers live on one node")
+    return cluster, queue
 
 
 def _softphone(env: Mapping[str, str]) -> tuple[str, str, str]:
@@ -292,14 +341,15 @@ def parse_api_tokens(raw: str) -> dict[str, ApiToken]:
     tokens: dict[str, ApiToken] = {}
     for n, entry in enumerate(filter(None, (e.strip() for e in raw.split(","))), start=1):
         parts = entry.split(":")
-        if len(parts) != 3 or not all(parts):
-            raise ConfigError(f"API_TOKENS entry {n} must be token:person:role")
-        token, person, role = parts
+        if len(parts) not in (3, 4) or not all(parts):
+            raise ConfigError(f"API_TOKENS entry {n} must be token:person:role or token:person:role:organisation")
+        token, person, role = parts[:3]
+        organisation = parts[3] if len(parts) == 4 else ""
         if role not in STAFF_ROLES:
             raise ConfigError(f"API_TOKENS entry {n} has role {role!r}; roles are {', '.join(STAFF_ROLES)}")
         if len(token) < 16:
             raise ConfigError(f"API_TOKENS entry {n}: a token must be at least 16 characters")
-        tokens[token] = ApiToken(token, person, role)
+        tokens[token] = ApiToken(token, person, role, organisation)
     if not tokens:
         raise ConfigError("API_TOKENS lists no token")
     return tokens

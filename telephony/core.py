@@ -186,25 +186,46 @@ class Core:
             log.error("%s%s failed: %s", action.__name__, args, exc.message)
 
 
-def build_core(settings: Settings, conn: redis.Redis, clock: Clock | None = None, policy: Policy | None = None) -> Core:
-    policy = policy or load_policy(settings.policy_file)
+def build_core(
+    settings: Settings,
+    conn: redis.Redis,
+    clock: Clock | None = None,
+    policy: Policy | None = None,
+    *,
+    queue_conn: redis.Redis | None = None,
+    several: bool = False,
+) -> Core:
+    """One organisation's core: its policy, its keys on `conn` (the state: one Redis or a
+    cluster), its timers beside RQ on `queue_conn` (one node; default the same Redis). `several`:
+    one of several organisations, so its URLs name it and it dials from its own number."""
+    if policy is None:
+        if settings.policy_file is None:
+            raise ValueError("build_core needs a policy when POLICY_FILE is not set")
+        policy = load_policy(settings.policy_file)
+    queue_conn = queue_conn if queue_conn is not None else conn
+    org = policy.organisation_id
+    caller_id = policy.numbers[0] if several and policy.numbers else settings.twilio_caller_id
     client = make_client(
         settings.twilio_account_sid,
         settings.twilio_auth_token,
         settings.twilio_api_base_url,
         timeout=settings.twilio_rest_timeout_seconds,
     )
-    clock = clock or (RedisClock(conn) if settings.virtual_clock else SystemClock())
+    clock = clock or (RedisClock(queue_conn) if settings.virtual_clock else SystemClock())
     ctx = Context(
         policy=policy,
-        store=Store(conn, keep_seconds=settings.finished_keep_seconds, wait_replicas=settings.redis_wait_replicas),
-        twilio=TwilioGateway(
-            client, settings.twilio_caller_id, OutboundThrottle(conn, settings.outbound_calls_per_second)
+        store=Store(
+            conn,
+            keep_seconds=settings.finished_keep_seconds,
+            wait_replicas=settings.redis_wait_replicas,
+            organisation=org,
         ),
-        urls=Urls(settings.public_base_url),
+        twilio=TwilioGateway(client, caller_id, OutboundThrottle(conn, settings.outbound_calls_per_second)),
+        urls=Urls(settings.public_base_url, org if several else "", policy.version if several else ""),
         clock=clock,
-        timers=Timers(conn, clock),
+        timers=Timers(queue_conn, clock, organisation=org),
     )
+    ctx.store.timers_beside = queue_conn is conn
     notifier = Notifier(ctx, ManagerEmails(ctx, settings.smtp_url, settings.smtp_from))
     red_flags = RedFlagAlerts(ctx, notifier)
     hold = Hold(ctx, notifier, LeadNotice(ctx), red_flags)

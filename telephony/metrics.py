@@ -39,34 +39,42 @@ CALLBACKS_DIALLED = Counter("escalations_callbacks_dialled_total", "Callback att
 
 
 class StoreGauges(Collector):
-    """Escalations by state, callbacks due now and overdue: read from Redis at scrape time."""
+    """Escalations by state, callbacks due now and overdue, per organisation: read from Redis at
+    scrape time."""
 
-    def __init__(self, core: Core) -> None:
-        self.core = core
+    def __init__(self, cores: list[Core]) -> None:
+        self.cores = cores
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        store = self.core.ctx.store
-        states = GaugeMetricFamily("escalations_by_state", "Escalations in each state", labels=["state"])
-        for state in ("dialing_lead", "briefing", "connected", "callback_scheduled", "resolved", "abandoned", "failed"):
-            states.add_metric([state], len(store.escalation_ids(state)))
+        states = GaugeMetricFamily(
+            "escalations_by_state", "Escalations in each state", labels=["organisation", "state"]
+        )
+        due = GaugeMetricFamily(
+            "escalations_callbacks_due", "Callbacks whose window has opened, not yet dialled", labels=["organisation"]
+        )
+        overdue = GaugeMetricFamily(
+            "escalations_callbacks_overdue", "Callbacks past their deadline, not completed", labels=["organisation"]
+        )
+        for core in self.cores:
+            org, store = core.policy.organisation_id, core.ctx.store
+            for state in ("dialing_lead", "briefing", "connected", "callback_scheduled", "resolved", "abandoned", "failed"):
+                states.add_metric([org, state], len(store.escalation_ids(state)))
+            now = core.ctx.clock.now()
+            due_now = late = 0
+            for cb_id in store.callback_ids():
+                cb = store.callback(cb_id) or {}
+                if cb.get("status") in ("scheduled", "rescheduled") and datetime.fromisoformat(cb["window_start"]) <= now:
+                    due_now += 1
+                if cb.get("overdue") == "true" and cb.get("status") not in ("completed", "cancelled"):
+                    late += 1
+            due.add_metric([org], due_now)
+            overdue.add_metric([org], late)
         yield states
-        now = self.core.ctx.clock.now()
-        due = overdue = 0
-        for cb_id in store.callback_ids():
-            cb = store.callback(cb_id) or {}
-            if cb.get("status") in ("scheduled", "rescheduled") and datetime.fromisoformat(cb["window_start"]) <= now:
-                due += 1
-            if cb.get("overdue") == "true" and cb.get("status") not in ("completed", "cancelled"):
-                overdue += 1
-        yield GaugeMetricFamily(
-            "escalations_callbacks_due", "Callbacks whose window has opened, not yet dialled", value=due
-        )
-        yield GaugeMetricFamily(
-            "escalations_callbacks_overdue", "Callbacks past their deadline, not completed", value=overdue
-        )
+        yield due
+        yield overdue
 
 
-def exposition(core: Core) -> bytes:
+def exposition(cores: list[Core]) -> bytes:
     """The text format for one scrape: this process's metrics, or every process's under
     PROMETHEUS_MULTIPROC_DIR, plus the store's gauges."""
     registry = CollectorRegistry()
@@ -75,5 +83,5 @@ def exposition(core: Core) -> bytes:
     else:
         for collector in (WEBHOOK_SECONDS, TIMER_LATENESS_SECONDS, TWILIO_ERRORS, CALLBACKS_DIALLED):
             registry.register(collector)
-    registry.register(StoreGauges(core))
+    registry.register(StoreGauges(cores))
     return generate_latest(registry)

@@ -1,4 +1,6 @@
-"""Every URL Twilio is told to fetch, built from PUBLIC_BASE_URL (docs/api.md)."""
+"""Every URL Twilio is told to fetch, built from PUBLIC_BASE_URL (docs/api.md). On a deployment of
+several organisations (POLICIES_DIR) each URL names the organisation (`org`) and the version of
+its policy the call started under (`v`), so the webhook finds the call's own state and words."""
 
 from __future__ import annotations
 
@@ -6,11 +8,14 @@ from urllib.parse import urlencode
 
 
 class Urls:
-    def __init__(self, base: str):
+    def __init__(self, base: str, organisation: str = "", version: str = ""):
         self.base = base.rstrip("/")
+        self.tenant: dict[str, str] = {"org": organisation, "v": version} if organisation else {}
+        if not version:
+            self.tenant.pop("v", None)
 
     def _url(self, path: str, **query: str | int | None) -> str:
-        q = {k: v for k, v in query.items() if v is not None}
+        q = {k: v for k, v in query.items() if v is not None} | self.tenant
         return f"{self.base}{path}" + (f"?{urlencode(q)}" if q else "")
 
     def incoming(self) -> str:

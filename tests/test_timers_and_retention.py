@@ -44,7 +44,7 @@ def test_due_timers_run_in_batches_and_one_that_fails_is_tried_again_alone(harne
     assert sorted(ran(timers.conn)) == sorted(f"t{i}" for i in range(2 * BATCH + 5)), "the failing one stopped none"
     waiting = dict(timers.scheduled())
     assert set(waiting) == {"broken", "later"}, "the failed timer waits for its next try; the later one for its time"
-    assert json.loads(timers.conn.hget(TIMER_CALLS, "broken"))["tries"] == 1, "second try"
+    assert json.loads(timers.conn.hget(TIMER_CALLS, f"{timers.organisation}/broken"))["tries"] == 1, "second try"
 
 
 def test_a_scheduler_killed_between_taking_timers_and_queueing_them_loses_none(harness, monkeypatch):

@@ -10,10 +10,11 @@ from typing import Any
 import requests
 from rq.utils import import_attribute
 
+from telephony.adapters.timers import DEFAULT_ORGANISATION
 from telephony.logs import bound
 from telephony.notify.chat import chat_payload
 from telephony.records import retention
-from workers.runtime import core
+from workers.runtime import core, organisation
 
 log = logging.getLogger(__name__)
 
@@ -33,26 +34,37 @@ def about(kind: str):
     return wrap
 
 
+def in_organisation(org: str, func: str, args: list) -> object:
+    """Every step queued straight onto RQ: run `func(*args)` as this organisation's work."""
+    with organisation(org):
+        return import_attribute(func)(*args)
+
+
 def run_timers(batch: list[dict[str, Any] | list[Any]]) -> int:
     """Timers due now, a batch to one RQ job (telephony/adapters/timers.py says why). Each runs on its
-    own: one that raises is logged and tried again later by itself, and the rest still run. Each
-    is a dict (key, func, args, tries, due, and whatever else its payload carries); a
-    [key, func, args, tries, due] list from a batch queued before that is read too."""
+    own, in its organisation: one that raises is logged and tried again later by itself, and the
+    rest still run. Each is a dict (key, func, args, tries, due, organisation, and whatever else
+    its payload carries); a [key, func, args, tries, due] list from a batch queued before that is
+    read too, as the default organisation's."""
     ran = 0
-    timers = core().ctx.timers
     for timer in batch:
         if isinstance(timer, list):
             timer = dict(zip(("key", "func", "args", "tries", "due"), timer, strict=True))
-        key, func, args, tries = timer["key"], timer["func"], timer["args"], timer["tries"]
-        try:
-            import_attribute(func)(*args)
-            ran += 1
-        except Exception:
-            again = timers.retry_failed(key, func, args, tries)
-            log.exception(
-                "timer %s (%s) failed on try %d; %s", key, func, tries + 1, "tried again later" if again else "given up"
-            )
+        with organisation(timer.get("organisation") or DEFAULT_ORGANISATION):
+            ran += _run_timer(timer["key"], timer["func"], timer["args"], timer["tries"])
     return ran
+
+
+def _run_timer(key: str, func: str, args: list, tries: int) -> int:
+    try:
+        import_attribute(func)(*args)
+        return 1
+    except Exception:
+        again = core().ctx.timers.retry_failed(key, func, args, tries)
+        log.exception(
+            "timer %s (%s) failed on try %d; %s", key, func, tries + 1, "tried again later" if again else "given up"
+        )
+        return 0
 
 
 @about("escalation_id")

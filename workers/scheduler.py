@@ -124,10 +124,10 @@ class Scheduler:
 def main() -> None:
     from telephony.config import ConfigError
     from telephony.policy.errors import PolicyError
-    from workers.runtime import core
+    from workers.runtime import organisations
 
     try:
-        core()
+        served = organisations()
     except (ConfigError, PolicyError, RuntimeError) as exc:
         raise SystemExit(f"cannot start: {exc}") from None
 
@@ -140,9 +140,13 @@ def main() -> None:
         raise SystemExit(
             f"cannot start: SCHEDULER_TICK_SECONDS must be a number of seconds from 0.01 to {LEASE_SECONDS / 2}"
         )
-    scheduler = Scheduler(
-        core().ctx.store.r, core().ctx.timers, housekeeping=core().dialler.ensure_sweeper, tick_seconds=tick_seconds
-    )
+    def housekeeping() -> None:
+        for org_core in served.all():
+            org_core.dialler.ensure_sweeper()
+
+    # Every organisation's timers are in one sorted set beside RQ: any core's Timers moves them all.
+    timers = served.all()[0].ctx.timers
+    scheduler = Scheduler(timers.conn, timers, housekeeping=housekeeping, tick_seconds=tick_seconds)
 
     def stop(*_):
         scheduler.stopping = True

@@ -11,7 +11,12 @@ their check-ins queued up for seconds (issue 8: bench/RESULTS.md). A timer waiti
 Nothing is lost between the two: releasing moves each due timer into `esc:timers-releasing` in the
 same Lua script that takes it, and the batch job is enqueued in the same transaction that clears
 it from there; a scheduler killed in between leaves them there, and the next tick puts them back.
-Every job is safe to run twice (STYLE.md), so that rare replay does nothing a second time."""
+Every job is safe to run twice (STYLE.md), so that rare replay does nothing a second time.
+
+Several organisations (issue 17) share the one sorted set: a timer's member is
+`<organisation>/<key>` (so two organisations' "sweep-callbacks" are two timers) and its call names
+the organisation, which `workers.jobs.run_timers` works in. The set lives beside RQ's queues, on
+one node (QUEUE_REDIS_URL), never on the cluster that holds the organisations' state."""
 
 from __future__ import annotations
 
@@ -91,10 +96,17 @@ return n
 """
 
 
-def payload(func: str, args: Sequence[Any], tries: int, urgent: bool = False) -> str:
-    """A timer's call as stored: a JSON object, so a field can be added (an organisation)
-    without touching the timers waiting."""
-    call: dict[str, Any] = {"func": func, "args": list(args), "tries": tries}
+DEFAULT_ORGANISATION = "default"
+# The RQ job every step queued straight onto RQ runs as: it names the organisation, then the step.
+IN_ORGANISATION = "workers.jobs.in_organisation"
+
+
+def payload(
+    func: str, args: Sequence[Any], tries: int, urgent: bool = False, organisation: str = DEFAULT_ORGANISATION
+) -> str:
+    """A timer's call as stored: a JSON object naming its organisation (a timer stored without
+    one, from before issue 17, is the default organisation's)."""
+    call: dict[str, Any] = {"func": func, "args": list(args), "tries": tries, "organisation": organisation}
     if urgent:
         call["urgent"] = True
     return json.dumps(call, separators=(",", ":"))
@@ -115,9 +127,12 @@ def job_id(*parts: object) -> str:
 
 
 class Timers:
-    def __init__(self, conn: redis.Redis, clock: Clock, queue_name: str = QUEUE):
+    def __init__(
+        self, conn: redis.Redis, clock: Clock, queue_name: str = QUEUE, organisation: str = DEFAULT_ORGANISATION
+    ):
         self.conn = conn
         self.clock = clock
+        self.organisation = organisation
         self.queue = Queue(queue_name, connection=conn)
         self.urgent = Queue(URGENT_QUEUE, connection=conn)
         self._take_due = conn.register_script(_TAKE_DUE)
@@ -151,7 +166,8 @@ class Timers:
         """A timer due now as (key, due, payload), for a store script that leaves it in
         TIMERS / TIMER_CALLS in the same round trip as the state change it belongs to (the
         caller's webhook: scripts.REACH_AGENT). `urgent` ones go to URGENT_QUEUE when released."""
-        return key or uuid.uuid4().hex, self.clock.now().timestamp(), payload(func, args, 0, urgent)
+        member = self._member(key or uuid.uuid4().hex)
+        return member, self.clock.now().timestamp(), payload(func, args, 0, urgent, self.organisation)
 
     def now(self, func: str, *args: object, key: str | None = None, urgent: bool = False) -> str:
         """Hand work to the workers without RQ's round trips: a timer due now and the scheduler
@@ -165,11 +181,14 @@ class Timers:
             pipe.execute()
         return key
 
-    @staticmethod
+    def _member(self, key: str) -> str:
+        return f"{self.organisation}/{key}"
+
     def _add(
-        pipe: Any, when: datetime, func: str, args: Sequence[Any], key: str, tries: int, only_if_none: bool
+        self, pipe: Any, when: datetime, func: str, args: Sequence[Any], key: str, tries: int, only_if_none: bool
     ) -> None:
-        call = payload(func, args, tries)
+        call = payload(func, args, tries, organisation=self.organisation)
+        key = self._member(key)
         if only_if_none:
             pipe.hsetnx(TIMER_CALLS, key, call)
             pipe.zadd(TIMERS, {key: when.timestamp()}, nx=True)
@@ -178,12 +197,29 @@ class Timers:
             pipe.zadd(TIMERS, {key: when.timestamp()})
 
     def soon(self, func: str, *args: object, key: str | None = None) -> Job:
-        return self.queue.enqueue(func, *args, job_id=key, retry=RETRY, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL)
+        return self.queue.enqueue(
+            IN_ORGANISATION,
+            self.organisation,
+            func,
+            list(args),
+            job_id=job_id(self.organisation, key) if key else None,
+            retry=RETRY,
+            result_ttl=RESULT_TTL,
+            failure_ttl=FAILURE_TTL,
+        )
 
     def right_away(self, func: str, *args: object) -> Job:
         """Twilio work a webhook must not wait for: the webhook answers from Redis alone and a
         worker makes the REST call the moment the response is sent (issue 8: no dead air)."""
-        return self.urgent.enqueue(func, *args, retry=RETRY, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL)
+        return self.urgent.enqueue(
+            IN_ORGANISATION,
+            self.organisation,
+            func,
+            list(args),
+            retry=RETRY,
+            result_ttl=RESULT_TTL,
+            failure_ttl=FAILURE_TTL,
+        )
 
     def queues(self) -> list[Queue]:
         return [self.urgent, self.queue]
@@ -216,7 +252,9 @@ class Timers:
                 return released
             due: list[dict[str, Any]] = []
             for i in range(0, len(flat), 3):
-                due.append({**read_payload(flat[i + 1]), "key": flat[i].decode(), "due": float(flat[i + 2])})
+                member = flat[i].decode()
+                timer = {"organisation": DEFAULT_ORGANISATION, **read_payload(flat[i + 1])}
+                due.append({**timer, "member": member, "key": member.split("/", 1)[-1], "due": float(flat[i + 2])})
             with self.conn.pipeline(transaction=True) as pipe:
                 for queue, timers in (
                     (self.urgent, [t for t in due if t.get("urgent")]),
@@ -224,7 +262,7 @@ class Timers:
                 ):
                     if timers:
                         queue.enqueue_many(self._batches(timers), pipeline=pipe)
-                pipe.hdel(RELEASING, *[entry["key"] for entry in due])
+                pipe.hdel(RELEASING, *[entry["member"] for entry in due])
                 pipe.execute()
             released += len(due)
             if len(due) < RELEASE_AT_MOST:
@@ -277,9 +315,14 @@ class Timers:
         return datetime.fromtimestamp(min(firsts), UTC) if firsts else None
 
     def scheduled(self) -> list[tuple[str, datetime]]:
-        """Every timer not yet due or not yet run, with when it is due (UTC)."""
+        """Every timer of this organisation not yet due or not yet run, with when it is due (UTC)."""
         scored: list[tuple[bytes, float]] = self.conn.zrange(TIMERS, 0, -1, withscores=True)  # type: ignore[assignment]
-        times = [(key.decode(), datetime.fromtimestamp(score, UTC)) for key, score in scored]
+        mine = f"{self.organisation}/"
+        times = [
+            (key.decode()[len(mine) :], datetime.fromtimestamp(score, UTC))
+            for key, score in scored
+            if key.decode().startswith(mine)
+        ]
         registry = ScheduledJobRegistry(queue=self.queue)
         for key in registry.get_job_ids():
             when = registry.get_scheduled_time(key)

@@ -72,6 +72,8 @@ class Intake:
             [(agent.id, agent.presence) for agent in self.ctx.policy.agents()],
             self.ctx.timers.entry("workers.jobs.ring_agent", call_sid, key=job_id("ring_agent", call_sid), urgent=True),
         )
+        if not self.ctx.store.timers_beside:
+            self.ctx.timers.now("workers.jobs.ring_agent", call_sid, key=job_id("ring_agent", call_sid), urgent=True)
 
     def dial_agent(self, caller_sid: str, tries: int = 0) -> bool:
         """Ring the first available agent into the caller's conference; with none free the

@@ -5,6 +5,9 @@ assembled once at start-up. A bad file raises PolicyError naming the file, the k
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
+import re
 import tomllib
 import types
 import typing
@@ -58,6 +61,11 @@ class Policy:
     warnings: Warnings = field(default_factory=Warnings)
     follow_through: FollowThrough = field(default_factory=FollowThrough)
     red_flags: RedFlags = field(default_factory=RedFlags)
+    # Issue 17: the organisation's id (its keys' hash tag, its URLs' `org`) and the numbers that
+    # reach it; `version` tells a changed file from the one a call started under.
+    organisation_id: str = "default"
+    numbers: tuple[str, ...] = ()
+    version: str = ""
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     def person(self, person_id: str) -> Person | None:
@@ -223,6 +231,14 @@ def _assemble(doc: PolicyFile, data: dict[str, Any], file: str) -> Policy:
         )
 
     _check_red_flags(doc.red_flags, fail)
+    service_numbers = []
+    for n, raw in enumerate(org.numbers):
+        try:
+            service_numbers.append(numbers.to_e164(raw, region))
+        except ValueError as exc:
+            raise fail(f"organisation.numbers[{n}]", str(exc)) from None
+    if len(set(service_numbers)) != len(service_numbers):
+        raise fail("organisation.numbers", "lists a number twice")
 
     return Policy(
         name=org.name,
@@ -243,8 +259,18 @@ def _assemble(doc: PolicyFile, data: dict[str, Any], file: str) -> Policy:
         warnings=warnings,
         follow_through=doc.follow_through,
         red_flags=doc.red_flags,
+        organisation_id=org.id or organisation_id_of(file),
+        numbers=tuple(service_numbers),
+        version=hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12],
         raw=data,
     )
+
+
+def organisation_id_of(file: str) -> str:
+    """A policy without `organisation.id` is named by its file: seed-002-customer-loyalty.toml is
+    `seed-002-customer-loyalty`; a policy read from no file is `default`."""
+    stem = re.sub(r"[^a-z0-9-]+", "-", Path(file).stem.lower()).strip("-")[:40].strip("-")
+    return stem if stem and not file.startswith("<") else "default"
 
 
 def _people(entries: tuple[Person, ...], region: str, fail: Callable[[str, str], PolicyError]) -> tuple[Person, ...]:

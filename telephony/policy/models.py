@@ -95,6 +95,16 @@ class Organisation(Section):
     """Who the organisation is, as callers hear it, and where it is."""
 
     name: Spoken = Field(description="the organisation, in the words callers hear")
+    id: Annotated[StrictStr, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")] | None = Field(
+        None,
+        description="short id naming the organisation in keys, URLs and tokens (a-z, 0-9, -); "
+        "default: the policy file's name",
+    )
+    numbers: list[StrictStr] = Field(
+        [],
+        description="the service numbers callers dial to reach this organisation (E.164); a deployment "
+        "of several policies picks the organisation by the number dialled",
+    )
     time_zone: Annotated[StrictStr, AfterValidator(_zone)] = Field(
         description="IANA time zone of the organisation, e.g. America/Chicago"
     )

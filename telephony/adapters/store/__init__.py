@@ -10,7 +10,7 @@ from __future__ import annotations
 from telephony.adapters.store.base import DEFAULT_KEEP_SECONDS, LEG_TTL_SECONDS
 from telephony.adapters.store.callbacks import CallbackStore
 from telephony.adapters.store.calls import CALL_STATUS_RANK, TERMINAL_CALL_STATUSES, CallStore
-from telephony.adapters.store.connection import connect, persistence_problem, sentinel_master
+from telephony.adapters.store.connection import connect, connect_queues, persistence_problem, sentinel_master
 from telephony.adapters.store.escalations import FINAL_STATES, EscalationStore
 from telephony.adapters.store.keys import safe_id
 from telephony.adapters.store.people import PeopleStore
@@ -24,6 +24,7 @@ __all__ = [
     "TERMINAL_CALL_STATUSES",
     "Store",
     "connect",
+    "connect_queues",
     "persistence_problem",
     "safe_id",
     "sentinel_master",

@@ -22,12 +22,26 @@ WAIT_MS = 1000
 # call, its legs, its conference name) are needed only while it lasts, and Twilio ends every call
 # within 24 hours, so they expire on their own: a call whose last status callback was lost too.
 DEFAULT_KEEP_SECONDS = 3 * 86400
+# A store built without an organisation (tools, a single-organisation test) works on this one's keys.
+DEFAULT_ORGANISATION = "default"
 LEG_TTL_SECONDS = 2 * 86400
 
 
 class StoreBase:
-    def __init__(self, conn: redis.Redis, keep_seconds: int = DEFAULT_KEEP_SECONDS, wait_replicas: int = 0):
+    def __init__(
+        self,
+        conn: redis.Redis,
+        keep_seconds: int = DEFAULT_KEEP_SECONDS,
+        wait_replicas: int = 0,
+        organisation: str = DEFAULT_ORGANISATION,
+    ):
         self.r = conn
+        # Every key of this organisation's state, on one Redis Cluster slot (self.k.py: the slot rule).
+        self.k = keys.Keys(organisation)
+        self.organisation = organisation
+        # The timers' sorted set is on this same Redis (one node for all): a store script may
+        # leave a timer in the same round trip as the state change (build_core says otherwise).
+        self.timers_beside = True
         self.keep_seconds = keep_seconds
         self.wait_replicas = wait_replicas
         self._count_failure = conn.register_script(scripts.COUNT_FAILURE)
@@ -60,11 +74,11 @@ class StoreBase:
 
     def first_time(self, dedupe_key: str, ttl: int = 86400) -> bool:
         """True the first time a webhook with this identity is seen: duplicates are no-ops."""
-        return bool(self.r.set(keys.seen(dedupe_key), 1, nx=True, ex=ttl))
+        return bool(self.r.set(self.k.seen(dedupe_key), 1, nx=True, ex=ttl))
 
     def forget_seen(self, dedupe_key: str) -> None:
         """Undo first_time: the step it guarded did not happen, so its retry must run."""
-        self.r.delete(keys.seen(dedupe_key))
+        self.r.delete(self.k.seen(dedupe_key))
 
     def _cas(
         self, key: str, events: str, field: str, expected: str, event: dict[str, str] | None, fields: dict[str, Any]
@@ -86,11 +100,10 @@ class StoreBase:
             log.warning("%s: %d of %d replicas acknowledged within %d ms", what, have, self.wait_replicas, WAIT_MS)
         return have >= self.wait_replicas
 
-    @staticmethod
-    def _call_side_keys(call_sid: str) -> tuple[str, ...]:
+    def _call_side_keys(self, call_sid: str) -> tuple[str, ...]:
         """What lives beside a call's hash and goes when it goes (issue 8: finished calls leave)."""
         return tuple(
-            keys.call_part(call_sid, part) for part in ("agents_tried", "notes", "red_flags", "red_flag_order")
+            self.k.call_part(call_sid, part) for part in ("agents_tried", "notes", "red_flags", "red_flag_order")
         )
 
 

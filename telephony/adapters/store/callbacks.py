@@ -14,8 +14,8 @@ from telephony.adapters.store.changes import ChangeStream
 class CallbackStore(ChangeStream):
     def save_callback(self, cb_id: str, fields: dict[str, Any], at: float) -> None:
         with self.r.pipeline(transaction=True) as pipe:
-            pipe.hset(keys.callback(cb_id), mapping={k: as_text(v) for k, v in fields.items()})
-            pipe.zadd(keys.CALLBACKS, {cb_id: at})
+            pipe.hset(self.k.callback(cb_id), mapping={k: as_text(v) for k, v in fields.items()})
+            pipe.zadd(self.k.CALLBACKS, {cb_id: at})
             pipe.execute()
         self.replicated(f"callback {cb_id}")
         self.changed("callback", cb_id)
@@ -23,14 +23,14 @@ class CallbackStore(ChangeStream):
     def callback(self, cb_id: str) -> dict[str, str] | None:
         if not keys.safe_id(cb_id):
             return None
-        return self._hash(keys.callback(cb_id))
+        return self._hash(self.k.callback(cb_id))
 
     def update_callback(self, cb_id: str, **fields: Any) -> None:
-        self._update(keys.callback(cb_id), "callback", cb_id, fields)
+        self._update(self.k.callback(cb_id), "callback", cb_id, fields)
 
     def claim_callback(self, cb_id: str, attempt: int, at: str) -> bool:
         """One dial per attempt, whichever worker (or retried job) gets here first."""
-        claimed = bool(self._claim_callback(keys=[keys.callback(cb_id)], args=[attempt, at, "", 0, cb_id]) == 1)
+        claimed = bool(self._claim_callback(keys=[self.k.callback(cb_id)], args=[attempt, at, "", 0, cb_id]) == 1)
         if claimed:
             self.changed("callback", cb_id)
         return claimed
@@ -40,7 +40,7 @@ class CallbackStore(ChangeStream):
         claim, one more attempt in this window, the consoles told, and the callback as it now is
         returned (None: another worker or a retried job has it)."""
         got = self._claim_callback(
-            keys=[keys.callback(cb_id), keys.EVENTS], args=[attempt, at, "dial", EVENTS_KEPT, cb_id]
+            keys=[self.k.callback(cb_id), self.k.EVENTS], args=[attempt, at, "dial", EVENTS_KEPT, cb_id]
         )
         if not isinstance(got, list):
             return None
@@ -48,21 +48,21 @@ class CallbackStore(ChangeStream):
         return {text(got[i]): text(got[i + 1]) for i in range(0, len(got), 2)}
 
     def callback_ids(self) -> list[str]:
-        return texts(self.r.zrange(keys.CALLBACKS, 0, -1))
+        return texts(self.r.zrange(self.k.CALLBACKS, 0, -1))
 
     def capture(self, esc_id: str) -> dict[str, str]:
         if not keys.safe_id(esc_id):
             return {}
-        return self._hash(keys.capture(esc_id)) or {}
+        return self._hash(self.k.capture(esc_id)) or {}
 
     def update_capture(self, esc_id: str, **fields: Any) -> None:
-        self.r.hset(keys.capture(esc_id), mapping={k: as_text(v) for k, v in fields.items()})
-        self.r.expire(keys.capture(esc_id), 86400)
+        self.r.hset(self.k.capture(esc_id), mapping={k: as_text(v) for k, v in fields.items()})
+        self.r.expire(self.k.capture(esc_id), 86400)
 
     def claim_sweeper(self, due: float, stale_before: float) -> bool:
         """One sweeper job at a time, whoever schedules it: taken when there is none, or when the
         one there was due before `stale_before` (its worker died with it, R-CB-8)."""
-        return bool(self._claim_sweeper(keys=[keys.SWEEPER], args=[due, stale_before]) == 1)
+        return bool(self._claim_sweeper(keys=[self.k.SWEEPER], args=[due, stale_before]) == 1)
 
     def release_sweeper(self) -> None:
-        self.r.delete(keys.SWEEPER)
+        self.r.delete(self.k.SWEEPER)

@@ -35,7 +35,7 @@ class CallStore(ChangeStream):
         flat = [x for k, v in fields.items() for x in (k, as_text(v))]
         return bool(
             self._save_call(
-                keys=[keys.call(call_sid), keys.EVENTS], args=[call_sid, LEG_TTL_SECONDS, EVENTS_KEPT, *flat]
+                keys=[self.k.call(call_sid), self.k.EVENTS], args=[call_sid, LEG_TTL_SECONDS, EVENTS_KEPT, *flat]
             )
         )
 
@@ -52,16 +52,19 @@ class CallStore(ChangeStream):
         `ring` (a timer's key, due time and payload, from Timers.entry) left for the workers, all
         in one script (scripts.REACH_AGENT): no RQ round trips in the caller's webhook."""
         key, due, payload = ring
+        timer_keys = [keys.TIMERS, keys.TIMER_CALLS, keys.timers_wake()]
+        if not self.timers_beside:
+            # The timers are on another Redis (a cluster's state, RQ on one node): the caller
+            # leaves the ring there itself, after this script; the slots named are the call's.
+            key, timer_keys = "", [self.k.call(call_sid)] * 3
         flat = [x for k, v in new_call.items() for x in (k, as_text(v))]
         return bool(
             self._reach_agent(
                 keys=[
-                    keys.call(call_sid),
-                    keys.EVENTS,
-                    keys.TIMERS,
-                    keys.TIMER_CALLS,
-                    keys.timers_wake(),
-                    *[keys.presence(person_id) for person_id, _ in agents],
+                    self.k.call(call_sid),
+                    self.k.EVENTS,
+                    *timer_keys,
+                    *[self.k.presence(person_id) for person_id, _ in agents],
                 ],
                 args=[
                     call_sid,
@@ -81,52 +84,52 @@ class CallStore(ChangeStream):
     def call(self, call_sid: str) -> dict[str, str] | None:
         if not keys.safe_id(call_sid):
             return None
-        return self._hash(keys.call(call_sid))
+        return self._hash(self.k.call(call_sid))
 
     def update_call(self, call_sid: str, **fields: Any) -> None:
-        self._update(keys.call(call_sid), "call", call_sid, fields)
+        self._update(self.k.call(call_sid), "call", call_sid, fields)
 
     def advance_call_status(self, call_sid: str, status: str) -> bool:
         """Record a call status only if it moves the call forward; True if it did."""
         rank = CALL_STATUS_RANK.get(status)
         if rank is None:
             return False
-        moved = bool(self._advance(keys=[keys.call(call_sid)], args=[status, rank]) == 1)
+        moved = bool(self._advance(keys=[self.k.call(call_sid)], args=[status, rank]) == 1)
         if moved:
             self.changed("call", call_sid)
         return moved
 
     def set_conference(self, name: str, conference_sid: str) -> None:
-        self.r.set(keys.conference(name), conference_sid, ex=LEG_TTL_SECONDS)
+        self.r.set(self.k.conference(name), conference_sid, ex=LEG_TTL_SECONDS)
 
     def conference_sid(self, name: str) -> str | None:
-        value = self.r.get(keys.conference(name))
+        value = self.r.get(self.k.conference(name))
         return text(value) if value else None
 
     def wait_for_agent(self, call_sid: str, at: float) -> None:
-        self.r.zadd(keys.WAITING_FOR_AGENT, {call_sid: at}, nx=True)
+        self.r.zadd(self.k.WAITING_FOR_AGENT, {call_sid: at}, nx=True)
 
     def stop_waiting_for_agent(self, call_sid: str) -> bool:
-        return bool(self.r.zrem(keys.WAITING_FOR_AGENT, call_sid))
+        return bool(self.r.zrem(self.k.WAITING_FOR_AGENT, call_sid))
 
     def longest_waiting(self) -> list[str]:
-        return texts(self.r.zrange(keys.WAITING_FOR_AGENT, 0, -1))
+        return texts(self.r.zrange(self.k.WAITING_FOR_AGENT, 0, -1))
 
     def agent_tried(self, call_sid: str, person_id: str) -> None:
-        key = keys.call_part(call_sid, "agents_tried")
+        key = self.k.call_part(call_sid, "agents_tried")
         self.r.sadd(key, person_id)
         self.r.expire(key, 86400)
 
     def agents_tried(self, call_sid: str) -> set[str]:
-        return set(texts(self.r.smembers(keys.call_part(call_sid, "agents_tried"))))
+        return set(texts(self.r.smembers(self.k.call_part(call_sid, "agents_tried"))))
 
     def forget_agents_tried(self, call_sid: str) -> None:
-        self.r.delete(keys.call_part(call_sid, "agents_tried"))
+        self.r.delete(self.k.call_part(call_sid, "agents_tried"))
 
     def save_leg(self, call_sid: str, fields: dict[str, Any]) -> None:
         with self.r.pipeline(transaction=False) as pipe:
-            pipe.hset(keys.leg(call_sid), mapping={k: as_text(v) for k, v in fields.items()})
-            pipe.expire(keys.leg(call_sid), LEG_TTL_SECONDS)
+            pipe.hset(self.k.leg(call_sid), mapping={k: as_text(v) for k, v in fields.items()})
+            pipe.expire(self.k.leg(call_sid), LEG_TTL_SECONDS)
             pipe.execute()
 
     def link_leg(self, call_sid: str, leg: dict[str, Any], kind: str, ident: str, **fields: Any) -> None:
@@ -135,35 +138,35 @@ class CallStore(ChangeStream):
         lead who answered in between hear "the caller is no longer on the line", and the next
         lead be rung (found by tests/chaos under load)."""
         with self.r.pipeline(transaction=True) as pipe:
-            pipe.hset(keys.leg(call_sid), mapping={k: as_text(v) for k, v in leg.items()})
-            pipe.hset(keys.record_of(kind, ident), mapping={k: as_text(v) for k, v in fields.items()})
+            pipe.hset(self.k.leg(call_sid), mapping={k: as_text(v) for k, v in leg.items()})
+            pipe.hset(self.k.record_of(kind, ident), mapping={k: as_text(v) for k, v in fields.items()})
             pipe.execute()
         self.changed(kind, ident)
 
     def leg(self, call_sid: str) -> dict[str, str] | None:
         if not keys.safe_id(call_sid):
             return None
-        return self._hash(keys.leg(call_sid))
+        return self._hash(self.k.leg(call_sid))
 
     def update_leg(self, call_sid: str, **fields: Any) -> None:
-        self.r.hset(keys.leg(call_sid), mapping={k: as_text(v) for k, v in fields.items()})
+        self.r.hset(self.k.leg(call_sid), mapping={k: as_text(v) for k, v in fields.items()})
 
     def advance_call_status_leg(self, call_sid: str, status: str) -> bool:
         rank = CALL_STATUS_RANK.get(status)
         if rank is None:
             return False
-        key = keys.leg(call_sid)
+        key = self.k.leg(call_sid)
         return bool(self._advance(keys=[key], args=[status, rank]) == 1)
 
     def settle_leg(self, call_sid: str, outcome: str) -> bool:
         """Record how a leg ended the first time only: accept, decline and hang-up race."""
-        return bool(self.r.hsetnx(keys.leg(call_sid), "outcome", outcome))
+        return bool(self.r.hsetnx(self.k.leg(call_sid), "outcome", outcome))
 
     def call_sids(self) -> list[str]:
         """Every call this service knows of (the caller legs and the legs it dialled)."""
         sids = []
-        for key in self.r.scan_iter(match=keys.call("CA*"), count=200):
-            rest = text(key)[len(keys.call("")) :]
+        for key in self.r.scan_iter(match=self.k.call("CA*"), count=200):
+            rest = text(key)[len(self.k.call("")) :]
             if ":" not in rest:
                 sids.append(rest)
         return sids

@@ -12,7 +12,6 @@ from typing import Any
 
 import redis
 
-from telephony.adapters.store import keys
 from telephony.adapters.store.base import EVENTS_KEPT, StoreBase, as_text, text
 
 # The records changed inside `changes_told_once`, in order, told when it ends.
@@ -23,7 +22,7 @@ class ChangeStream(StoreBase):
     def changed(self, kind: str, ident: str) -> str:
         """Tell every console what changed: a capped stream, so a console that reconnects with
         Last-Event-ID replays what it missed, and a pub/sub nudge that wakes every web worker."""
-        event_id = text(self._changed(keys=[keys.EVENTS], args=[kind, ident, EVENTS_KEPT]))
+        event_id = text(self._changed(keys=[self.k.EVENTS], args=[kind, ident, EVENTS_KEPT]))
         self._tell_on_change(kind, ident)
         return event_id
 
@@ -56,18 +55,18 @@ class ChangeStream(StoreBase):
                 self._tell_on_change(kind, ident)
 
     def last_event_id(self) -> str:
-        entries = self.r.xrevrange(keys.EVENTS, count=1)
+        entries = self.r.xrevrange(self.k.EVENTS, count=1)
         return text(entries[0][0]) if entries else "0-0"
 
     def events_after(self, last_id: str, count: int = 200) -> list[tuple[str, dict[str, str]]]:
         """Events newer than last_id (oldest first); an id the stream no longer holds replays all kept."""
-        entries = self.r.xrange(keys.EVENTS, min=f"({last_id}", count=count)
+        entries = self.r.xrange(self.k.EVENTS, min=f"({last_id}", count=count)
         return [(text(i), {text(k): text(v) for k, v in (f or {}).items()}) for i, f in entries or []]
 
     def listen(self) -> redis.client.PubSub:
         """A subscription to the nudges: whoever calls get_message must close it."""
         pubsub: redis.client.PubSub = self.r.pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(keys.EVENTS)
+        pubsub.subscribe(self.k.EVENTS)
         return pubsub
 
     def _update(self, key: str, kind: str, ident: str, fields: dict[str, Any]) -> bool:
@@ -75,13 +74,13 @@ class ChangeStream(StoreBase):
         flat = [x for k, v in fields.items() if v is not None for x in (k, as_text(v))]
         if not flat:
             return False
-        done = bool(self._update_and_tell(keys=[key, keys.EVENTS], args=[kind, ident, EVENTS_KEPT, *flat]) == 1)
+        done = bool(self._update_and_tell(keys=[key, self.k.EVENTS], args=[kind, ident, EVENTS_KEPT, *flat]) == 1)
         if done:
             self._tell_on_change(kind, ident)
         return done
 
     def _call_cas(self, call_sid: str, field: str, expected: str, fields: dict[str, Any]) -> bool:
-        done = self._cas(keys.call(call_sid), "", field, expected, None, fields)
+        done = self._cas(self.k.call(call_sid), "", field, expected, None, fields)
         if done:
             self.changed("call", call_sid)
         return done

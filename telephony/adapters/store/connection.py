@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import redis
+from redis.cluster import RedisCluster
 from redis.sentinel import Sentinel
 
 if TYPE_CHECKING:
@@ -38,14 +39,28 @@ def persistence_problem(conn: redis.Redis) -> tuple[str, bool]:
 
 
 def connect(settings: Settings) -> redis.Redis:
-    """The one way every process (web, RQ worker, scheduler) reaches Redis: REDIS_URL, or through
-    Redis Sentinel (REDIS_SENTINELS, REDIS_SENTINEL_MASTER), whose client finds the current master
-    again after a fail-over. Raises ConnectionError with one line when nothing answers."""
+    """The one way every process (web, RQ worker, scheduler) reaches the state's Redis: REDIS_URL,
+    through Redis Sentinel (REDIS_SENTINELS, REDIS_SENTINEL_MASTER), whose client finds the current
+    master again after a fail-over, or a Redis Cluster (REDIS_CLUSTER_URL), whose client follows
+    its slots to whichever node holds them. Raises ConnectionError with one line when nothing answers."""
+    if settings.redis_cluster_url:
+        cluster: redis.Redis = RedisCluster.from_url(  # type: ignore[assignment]
+            settings.redis_cluster_url, socket_timeout=5, socket_connect_timeout=2
+        )
+        return cluster
     if settings.redis_sentinels:
         return sentinel_master(settings.redis_sentinels, settings.redis_sentinel_master)
     if not settings.redis_url:
         raise ConnectionError("neither REDIS_URL nor REDIS_SENTINELS is set")
     return redis.Redis.from_url(settings.redis_url)
+
+
+def connect_queues(settings: Settings, state: redis.Redis) -> redis.Redis:
+    """RQ's queues, the timers and the scheduler's lease: one node (QUEUE_REDIS_URL), or the
+    state's own Redis when that is one node too."""
+    if settings.queue_redis_url:
+        return redis.Redis.from_url(settings.queue_redis_url)
+    return state
 
 
 def sentinel_master(sentinels: Iterable[tuple[str, int]], master: str, **kwargs: Any) -> redis.Redis:

@@ -22,21 +22,21 @@ class EscalationStore(ChangeStream):
         flat: list[str] = []
         for k, v in {**fields, "id": esc_id, "call_sid": call_sid}.items():
             flat += [k, as_text(v)]
-        idem = keys.idempotency(idempotency_key) if idempotency_key else ""
+        idem = self.k.idempotency(idempotency_key) if idempotency_key else ""
         outcome, ident = self._create(
             keys=[
-                keys.escalation(esc_id),
-                keys.open_escalation(call_sid),
-                keys.ESCALATIONS,
-                keys.call(call_sid),
+                self.k.escalation(esc_id),
+                self.k.open_escalation(call_sid),
+                self.k.ESCALATIONS,
+                self.k.call(call_sid),
             ],
-            args=[idem, esc_id, keys.state(fields["state"]), at, *flat],
+            args=[idem, esc_id, self.k.state(fields["state"]), at, *flat],
         )
         if outcome == b"created" and keys.safe_id(call_sid):
             # The escalation may outlive the call (a callback days later): its call, notes and
             # flags now go when the escalation is purged, not on the call's own clock.
             with self.r.pipeline(transaction=False) as pipe:
-                for key in (keys.call(call_sid), *self._call_side_keys(call_sid)):
+                for key in (self.k.call(call_sid), *self._call_side_keys(call_sid)):
                     pipe.persist(key)
                 pipe.execute()
         if outcome == b"created":  # a replay or a call already escalated changed nothing to tell
@@ -46,14 +46,14 @@ class EscalationStore(ChangeStream):
     def escalation(self, esc_id: str) -> dict[str, str] | None:
         if not keys.safe_id(esc_id):
             return None
-        return self._hash(keys.escalation(esc_id))
+        return self._hash(self.k.escalation(esc_id))
 
     def open_escalation_id(self, call_sid: str) -> str | None:
-        value = self.r.get(keys.open_escalation(call_sid))
+        value = self.r.get(self.k.open_escalation(call_sid))
         return text(value) if value else None
 
     def close_escalation(self, call_sid: str, esc_id: str) -> None:
-        key = keys.open_escalation(call_sid)
+        key = self.k.open_escalation(call_sid)
         if self.r.get(key) == esc_id.encode():
             self.r.delete(key)
 
@@ -70,14 +70,14 @@ class EscalationStore(ChangeStream):
         args: list[Any] = [
             to_state,
             json.dumps(event) if event else "",
-            keys.state(""),
+            self.k.state(""),
             len(from_states),
             *from_states,
         ]
         for k, v in fields.items():
             args += [k, "" if v is None else as_text(v)]
         ok, _ = self._transition(
-            keys=[keys.escalation(esc_id), keys.timeline(esc_id), esc_id],
+            keys=[self.k.escalation(esc_id), self.k.timeline(esc_id), esc_id],
             args=args,
         )
         if ok == 1:
@@ -88,17 +88,17 @@ class EscalationStore(ChangeStream):
 
     def mark_finished(self, esc_id: str, at: float) -> None:
         """From `at` + keep_seconds on, the escalation may be purged (its record is archived)."""
-        self.r.zadd(keys.FINISHED, {esc_id: at})
+        self.r.zadd(self.k.FINISHED, {esc_id: at})
 
     def finished_before(self, at: float, count: int = 500) -> list[str]:
-        return texts(self.r.zrangebyscore(keys.FINISHED, "-inf", at, start=0, num=count))
+        return texts(self.r.zrangebyscore(self.k.FINISHED, "-inf", at, start=0, num=count))
 
     def oldest_finished(self) -> float | None:
-        first: list[tuple[bytes, float]] = self.r.zrange(keys.FINISHED, 0, 0, withscores=True)  # type: ignore[assignment]
+        first: list[tuple[bytes, float]] = self.r.zrange(self.k.FINISHED, 0, 0, withscores=True)  # type: ignore[assignment]
         return float(first[0][1]) if first else None
 
     def unmark_finished(self, esc_id: str) -> None:
-        self.r.zrem(keys.FINISHED, esc_id)
+        self.r.zrem(self.k.FINISHED, esc_id)
 
     def purge_escalation(self, esc_id: str) -> None:
         """Delete everything live about a finished escalation: its hash, timeline, callback, the
@@ -107,27 +107,27 @@ class EscalationStore(ChangeStream):
         call_sid = esc.get("call_sid", "")
         callback_id = esc.get("callback_id", "")
         with self.r.pipeline(transaction=True) as pipe:
-            pipe.delete(keys.escalation(esc_id), keys.timeline(esc_id), keys.capture(esc_id))
+            pipe.delete(self.k.escalation(esc_id), self.k.timeline(esc_id), self.k.capture(esc_id))
             if esc.get("state"):
-                pipe.srem(keys.state(esc["state"]), esc_id)
-            pipe.zrem(keys.ESCALATIONS, esc_id)
-            pipe.zrem(keys.WAITING_FOR_LEAD, esc_id)
+                pipe.srem(self.k.state(esc["state"]), esc_id)
+            pipe.zrem(self.k.ESCALATIONS, esc_id)
+            pipe.zrem(self.k.WAITING_FOR_LEAD, esc_id)
             if callback_id and keys.safe_id(callback_id):
-                pipe.delete(keys.callback(callback_id))
-                pipe.zrem(keys.CALLBACKS, callback_id)
+                pipe.delete(self.k.callback(callback_id))
+                pipe.zrem(self.k.CALLBACKS, callback_id)
             if call_sid and keys.safe_id(call_sid):
-                pipe.delete(keys.call(call_sid), *self._call_side_keys(call_sid))
-            pipe.zrem(keys.FINISHED, esc_id)
+                pipe.delete(self.k.call(call_sid), *self._call_side_keys(call_sid))
+            pipe.zrem(self.k.FINISHED, esc_id)
             pipe.execute()
         if call_sid:
             self.close_escalation(call_sid, esc_id)
 
     def update_escalation(self, esc_id: str, **fields: Any) -> None:
-        self._update(keys.escalation(esc_id), "escalation", esc_id, fields)
+        self._update(self.k.escalation(esc_id), "escalation", esc_id, fields)
 
     def note_escalation(self, esc_id: str, **fields: Any) -> None:
         """Book-keeping no console shows (when the hold message was last said): no change event."""
-        self.r.hset(keys.escalation(esc_id), mapping={k: as_text(v) for k, v in fields.items()})
+        self.r.hset(self.k.escalation(esc_id), mapping={k: as_text(v) for k, v in fields.items()})
 
     def take_check_in(
         self, esc_id: str, round_: int, marker: str, event: dict[str, str], holding: tuple[str, ...]
@@ -139,7 +139,7 @@ class EscalationStore(ChangeStream):
         if not keys.safe_id(esc_id):
             return None
         got = self._take_check_in(
-            keys=[keys.escalation(esc_id), keys.timeline(esc_id), keys.EVENTS, keys.seen(marker)],
+            keys=[self.k.escalation(esc_id), self.k.timeline(esc_id), self.k.EVENTS, self.k.seen(marker)],
             args=[round_, json.dumps(event), 86400, EVENTS_KEPT, esc_id, *holding],
         )
         if not got:
@@ -148,12 +148,12 @@ class EscalationStore(ChangeStream):
         return {"id": esc_id, **dict(zip(names, texts(got), strict=True))}
 
     def add_event(self, esc_id: str, event: dict[str, str]) -> None:
-        self.r.rpush(keys.timeline(esc_id), json.dumps(event))
+        self.r.rpush(self.k.timeline(esc_id), json.dumps(event))
         self.changed("escalation", esc_id)
 
     def move_case(self, esc_id: str, status: str, event: dict[str, str], **fields: Any) -> bool:
         """R-ESC-8: move a case on only from the status it was read in (two owners clicking)."""
-        key = keys.escalation(esc_id)
+        key = self.k.escalation(esc_id)
         moved = self._cas(key, f"{key}:timeline", "case_status", status, event, fields)
         if moved:
             self.changed("escalation", esc_id)
@@ -162,20 +162,20 @@ class EscalationStore(ChangeStream):
     def timeline(self, esc_id: str) -> list[dict[str, str]]:
         if not keys.safe_id(esc_id):
             return []
-        return [json.loads(v) for v in self.r.lrange(keys.timeline(esc_id), 0, -1)]
+        return [json.loads(v) for v in self.r.lrange(self.k.timeline(esc_id), 0, -1)]
 
     def escalation_ids(self, state: str | None = None) -> list[str]:
         if state:
-            ids = texts(self.r.smembers(keys.state(state)))
-            order = {i: self.r.zscore(keys.ESCALATIONS, i) or 0 for i in ids}
+            ids = texts(self.r.smembers(self.k.state(state)))
+            order = {i: self.r.zscore(self.k.ESCALATIONS, i) or 0 for i in ids}
             return sorted(ids, key=lambda i: order[i])
-        return texts(self.r.zrange(keys.ESCALATIONS, 0, -1))
+        return texts(self.r.zrange(self.k.ESCALATIONS, 0, -1))
 
     def wait_for_lead(self, esc_id: str, at: float) -> None:
-        self.r.zadd(keys.WAITING_FOR_LEAD, {esc_id: at}, nx=True)
+        self.r.zadd(self.k.WAITING_FOR_LEAD, {esc_id: at}, nx=True)
 
     def stop_waiting_for_lead(self, esc_id: str) -> None:
-        self.r.zrem(keys.WAITING_FOR_LEAD, esc_id)
+        self.r.zrem(self.k.WAITING_FOR_LEAD, esc_id)
 
     def waiting_for_lead(self) -> list[str]:
-        return texts(self.r.zrange(keys.WAITING_FOR_LEAD, 0, -1))
+        return texts(self.r.zrange(self.k.WAITING_FOR_LEAD, 0, -1))

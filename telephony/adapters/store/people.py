@@ -10,17 +10,17 @@ from telephony.adapters.store.changes import ChangeStream
 
 class PeopleStore(ChangeStream):
     def presence(self, person_id: str, default: str) -> str:
-        value = self.r.get(keys.presence(person_id))
+        value = self.r.get(self.k.presence(person_id))
         return text(value) if value else default
 
     def set_presence(self, person_id: str, presence: str) -> None:
-        self.r.set(keys.presence(person_id), presence)
+        self.r.set(self.k.presence(person_id), presence)
         self.changed("presence", person_id)
 
     def claim_person(self, person_id: str, default_presence: str, holder: str) -> bool:
         """Atomically take an available person for one leg, so two escalations never ring the
         same lead at once."""
-        person = [keys.presence(person_id), keys.holder(person_id)]
+        person = [self.k.presence(person_id), self.k.holder(person_id)]
         claimed = bool(self._claim(keys=person, args=[holder, default_presence]) == 1)
         if claimed:
             self.changed("presence", person_id)
@@ -31,14 +31,14 @@ class PeopleStore(ChangeStream):
         trip: a webhook's promise that a worker is about to ring one (the claim happens there)."""
         if not people:
             return False
-        values = self.r.mget([keys.presence(person_id) for person_id, _ in people])
+        values = self.r.mget([self.k.presence(person_id) for person_id, _ in people])
         defaults = [default for _, default in people]
         return any(
             (text(value) if value else default) == "available" for value, default in zip(values, defaults, strict=True)
         )
 
     def release_person(self, person_id: str, holder: str) -> bool:
-        person = [keys.presence(person_id), keys.holder(person_id)]
+        person = [self.k.presence(person_id), self.k.holder(person_id)]
         released = bool(self._release(keys=person, args=[holder]) == 1)
         if released:
             self.changed("presence", person_id)

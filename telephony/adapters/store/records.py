@@ -20,9 +20,9 @@ class RecordStore(ChangeStream):
         words heard twice, a retried webhook) are no-ops. True if this one is new."""
         if not keys.safe_id(call_sid):
             return False
-        created = bool(self.r.hsetnx(keys.call_part(call_sid, "red_flags"), key, json.dumps(flag)))
+        created = bool(self.r.hsetnx(self.k.call_part(call_sid, "red_flags"), key, json.dumps(flag)))
         if created:
-            self.r.rpush(keys.call_part(call_sid, "red_flag_order"), key)
+            self.r.rpush(self.k.call_part(call_sid, "red_flag_order"), key)
             self._as_long_as_the_call(call_sid)
             self.changed("call", call_sid)
         return created
@@ -30,27 +30,27 @@ class RecordStore(ChangeStream):
     def red_flag(self, call_sid: str, key: str) -> dict[str, Any] | None:
         if not keys.safe_id(call_sid):
             return None
-        raw = self.r.hget(keys.call_part(call_sid, "red_flags"), key)
+        raw = self.r.hget(self.k.call_part(call_sid, "red_flags"), key)
         return json.loads(raw) if raw else None
 
     def red_flags(self, call_sid: str) -> list[dict[str, Any]]:
         if not keys.safe_id(call_sid):
             return []
-        order = self.r.lrange(keys.call_part(call_sid, "red_flag_order"), 0, -1)
+        order = self.r.lrange(self.k.call_part(call_sid, "red_flag_order"), 0, -1)
         if not order:
             return []
-        return [json.loads(v) for v in self.r.hmget(keys.call_part(call_sid, "red_flags"), order) if v]
+        return [json.loads(v) for v in self.r.hmget(self.k.call_part(call_sid, "red_flags"), order) if v]
 
     def add_note(self, call_sid: str, note: dict[str, Any]) -> int:
         """An agent's note on the call, appended; returns how many the call has."""
-        count = int(self.r.rpush(keys.call_part(call_sid, "notes"), json.dumps(note)))
+        count = int(self.r.rpush(self.k.call_part(call_sid, "notes"), json.dumps(note)))
         self._as_long_as_the_call(call_sid)
         self.changed("call", call_sid)
         return count
 
     def _as_long_as_the_call(self, call_sid: str) -> None:
         """A note or flag on a call that has ended (and expires) expires with it."""
-        ttl = self.r.ttl(keys.call(call_sid))
+        ttl = self.r.ttl(self.k.call(call_sid))
         if ttl and ttl > 0:
             for key in self._call_side_keys(call_sid)[1:]:
                 self.r.expire(key, ttl)
@@ -58,72 +58,72 @@ class RecordStore(ChangeStream):
     def notes(self, call_sid: str) -> list[dict[str, Any]]:
         if not keys.safe_id(call_sid):
             return []
-        return [json.loads(v) for v in self.r.lrange(keys.call_part(call_sid, "notes"), 0, -1)]
+        return [json.loads(v) for v in self.r.lrange(self.k.call_part(call_sid, "notes"), 0, -1)]
 
     def record_notification(self, note: dict[str, Any]) -> None:
         """Kept as a log of what was posted, the newest NOTIFICATIONS_KEPT."""
         with self.r.pipeline(transaction=False) as pipe:
-            pipe.rpush(keys.NOTIFICATIONS, json.dumps(note))
-            pipe.ltrim(keys.NOTIFICATIONS, -NOTIFICATIONS_KEPT, -1)
+            pipe.rpush(self.k.NOTIFICATIONS, json.dumps(note))
+            pipe.ltrim(self.k.NOTIFICATIONS, -NOTIFICATIONS_KEPT, -1)
             pipe.execute()
 
     def notifications(self, start: int = 0) -> list[dict[str, Any]]:
-        return [json.loads(v) for v in self.r.lrange(keys.NOTIFICATIONS, start, -1)]
+        return [json.loads(v) for v in self.r.lrange(self.k.NOTIFICATIONS, start, -1)]
 
     def save_email(self, email_id: str, fields: dict[str, Any], at: float) -> None:
         with self.r.pipeline(transaction=True) as pipe:
-            pipe.hset(keys.email(email_id), mapping={k: as_text(v) for k, v in fields.items()})
-            pipe.zadd(keys.EMAILS, {email_id: at})
+            pipe.hset(self.k.email(email_id), mapping={k: as_text(v) for k, v in fields.items()})
+            pipe.zadd(self.k.EMAILS, {email_id: at})
             if fields.get("escalation"):
-                pipe.rpush(keys.escalation_emails(fields["escalation"]), email_id)
+                pipe.rpush(self.k.escalation_emails(fields["escalation"]), email_id)
             pipe.execute()
 
     def email(self, email_id: str) -> dict[str, str] | None:
         if not keys.safe_id(email_id):
             return None
-        return self._hash(keys.email(email_id))
+        return self._hash(self.k.email(email_id))
 
     def update_email(self, email_id: str, **fields: Any) -> None:
-        self.r.hset(keys.email(email_id), mapping={k: as_text(v) for k, v in fields.items()})
+        self.r.hset(self.k.email(email_id), mapping={k: as_text(v) for k, v in fields.items()})
 
     def claim_email_try(self, email_id: str, tries: int, at: str) -> bool:
         """One SMTP try per try number, whichever job (or retried duplicate) gets here first."""
-        key = keys.email(email_id)
+        key = self.k.email(email_id)
         return self._cas(key, "", "tries", str(tries), None, {"tries": tries + 1, "try_started_at": at})
 
     def escalation_emails(self, esc_id: str) -> list[str]:
         if not keys.safe_id(esc_id):
             return []
-        return texts(self.r.lrange(keys.escalation_emails(esc_id), 0, -1))
+        return texts(self.r.lrange(self.k.escalation_emails(esc_id), 0, -1))
 
     def email_ids(self) -> list[str]:
-        return texts(self.r.zrange(keys.EMAILS, 0, -1))
+        return texts(self.r.zrange(self.k.EMAILS, 0, -1))
 
     def save_task(self, task_id: str, fields: dict[str, Any], at: float) -> None:
         with self.r.pipeline(transaction=True) as pipe:
-            pipe.hset(keys.task(task_id), mapping={k: as_text(v) for k, v in fields.items()})
-            pipe.zadd(keys.TASKS, {task_id: at})
+            pipe.hset(self.k.task(task_id), mapping={k: as_text(v) for k, v in fields.items()})
+            pipe.zadd(self.k.TASKS, {task_id: at})
             pipe.execute()
         self.changed("task", task_id)
 
     def task(self, task_id: str) -> dict[str, str] | None:
         if not keys.safe_id(task_id):
             return None
-        return self._hash(keys.task(task_id))
+        return self._hash(self.k.task(task_id))
 
     def task_ids(self) -> list[str]:
-        return texts(self.r.zrange(keys.TASKS, 0, -1))
+        return texts(self.r.zrange(self.k.TASKS, 0, -1))
 
     def finish_task(self, task_id: str, **fields: Any) -> bool:
         """Open to done once; a second click finds it done."""
-        done = self._cas(keys.task(task_id), "", "status", "open", None, {"status": "done", **fields})
+        done = self._cas(self.k.task(task_id), "", "status", "open", None, {"status": "done", **fields})
         if done:
             self.changed("task", task_id)
         return done
 
     def flag_task_overdue(self, task_id: str, at: str) -> bool:
         """R-NOTE-6: an overdue task is flagged to the leader once, however often its timer runs."""
-        flagged = self._cas(keys.task(task_id), "", "overdue_flagged_at", "", None, {"overdue_flagged_at": at})
+        flagged = self._cas(self.k.task(task_id), "", "overdue_flagged_at", "", None, {"overdue_flagged_at": at})
         if flagged:
             self.changed("task", task_id)
         return flagged
@@ -131,28 +131,28 @@ class RecordStore(ChangeStream):
     def finish_fields(self, kind: str, ident: str) -> tuple[str, str, str]:
         """(escalation id, its state, its callback's status) for a changed escalation or callback,
         in one round trip: it runs on every change (R-NOTE-3, the records archive)."""
-        esc_id, state, status = self._finish_fields(args=[kind, ident, keys.PREFIX])
+        esc_id, state, status = self._finish_fields(keys=[self.k.EVENTS], args=[kind, ident, self.k.prefix])
         return text(esc_id), text(state), text(status)
 
     def save_record(self, esc_id: str, record: dict[str, Any], created: float, keep_seconds: int, now: float) -> None:
         """Write (or rewrite) an escalation's record, indexed by when it was created; kept
         keep_seconds from this write, and index entries older than that are dropped."""
         with self.r.pipeline(transaction=True) as pipe:
-            pipe.set(keys.record(esc_id), json.dumps(record), ex=keep_seconds)
-            pipe.zadd(keys.RECORDS, {esc_id: created})
-            pipe.zremrangebyscore(keys.RECORDS, "-inf", f"({now - keep_seconds}")
+            pipe.set(self.k.record(esc_id), json.dumps(record), ex=keep_seconds)
+            pipe.zadd(self.k.RECORDS, {esc_id: created})
+            pipe.zremrangebyscore(self.k.RECORDS, "-inf", f"({now - keep_seconds}")
             pipe.execute()
 
     def record(self, esc_id: str) -> dict[str, Any] | None:
         if not keys.safe_id(esc_id):
             return None
-        raw = self.r.get(keys.record(esc_id))
+        raw = self.r.get(self.k.record(esc_id))
         return json.loads(raw) if raw else None
 
     def record_ids_between(self, start: float, end: float) -> list[str]:
         """Every escalation created in [start, end), archived or still live, oldest first."""
         ids: dict[str, float] = {}
-        for index in (keys.RECORDS, keys.ESCALATIONS):
+        for index in (self.k.RECORDS, self.k.ESCALATIONS):
             scored: list[tuple[bytes, float]] = self.r.zrangebyscore(index, start, f"({end}", withscores=True)  # type: ignore[assignment]
             for member, score in scored:
                 ids[text(member)] = float(score)
@@ -161,4 +161,4 @@ class RecordStore(ChangeStream):
     def archived_records(self, esc_ids: list[str]) -> list[dict[str, Any] | None]:
         if not esc_ids:
             return []
-        return [json.loads(raw) if raw else None for raw in self.r.mget([keys.record(i) for i in esc_ids])]
+        return [json.loads(raw) if raw else None for raw in self.r.mget([self.k.record(i) for i in esc_ids])]

@@ -113,6 +113,8 @@ redis.call('PUBLISH', KEYS[2], id)
 return 1
 """
 
+# KEYS[1] is the organisation's event stream, never touched: it only names the slot (Redis Cluster
+# sends a script to the node of its first key), the keys built from ARGV[3] share it (keys.py).
 FINISH_FIELDS = """
 local esc_id = ARGV[2]
 if ARGV[1] == 'callback' then
@@ -163,9 +165,11 @@ end
 redis.call('HSET', KEYS[1], 'agent_coming', free == 1 and 'true' or 'false')
 local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'kind', 'call', 'id', ARGV[1])
 redis.call('PUBLISH', KEYS[2], id)
-redis.call('HSET', KEYS[4], ARGV[5], ARGV[7])
-redis.call('ZADD', KEYS[3], ARGV[6], ARGV[5])
-redis.call('PUBLISH', KEYS[5], ARGV[5])
+if ARGV[5] ~= '' then
+  redis.call('HSET', KEYS[4], ARGV[5], ARGV[7])
+  redis.call('ZADD', KEYS[3], ARGV[6], ARGV[5])
+  redis.call('PUBLISH', KEYS[5], ARGV[5])
+end
 return free
 """
 

@@ -1,0 +1,52 @@
+"""Whose request this is (issue 17): Twilio's webhooks name the organisation in the URL the
+service gave them (`org`, `v`), or, on the first webhook of an incoming call, by the number the
+caller dialled (`To`); the API and the console by the signed-in person's token. Nothing else
+picks an organisation, so one organisation's request never reaches another's state."""
+
+from __future__ import annotations
+
+from flask import current_app, g, request
+
+from telephony.core import Core
+from telephony.errors import NotFound
+from telephony.organisations import Organisations
+from telephony.policy.loading import Policy
+
+
+def organisations() -> Organisations:
+    served: Organisations = current_app.extensions["organisations"]
+    return served
+
+
+def voice_core() -> Core | None:
+    """The organisation of a Twilio webhook, or None for a number no policy claims."""
+    if "core" not in g:
+        org = request.args.get("org", "")
+        if org:
+            g.core = organisations().core(org, request.args.get("v", ""))
+        else:
+            g.core = organisations().dialled(request.values.get("To", "").strip())
+    found: Core | None = g.core
+    return found
+
+
+def core() -> Core:
+    """The organisation this request is for: a Twilio webhook's, or the signed-in person's."""
+    if "core" in g and g.core is not None:
+        found: Core = g.core
+        return found
+    actor = g.get("actor")
+    if actor is not None:
+        g.core = organisations().core(actor.organisation)
+    else:
+        voice_core()
+    if g.core is None:
+        raise NotFound("This number or organisation is not served here.", code="organisation_not_found")
+    found = g.core
+    return found
+
+
+def policy() -> Policy | None:
+    """The picked organisation's policy, from memory (the fallback works with Redis down)."""
+    found = voice_core() if g.get("actor") is None else core()
+    return found.policy if found is not None else None

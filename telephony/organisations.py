@@ -1,0 +1,146 @@
+"""Several organisations on one deployment (issue 17): one core each, built from its own policy,
+on its own keys (`esc:{<organisation>}:...`), with its own people, tokens, records and event
+stream. An incoming call's `To` picks the organisation; every URL the service hands Twilio names
+it (`org=`), and every queued job and timer carries it, so nothing of one reaches another.
+
+A changed or added policy file is picked up by `reload` (a manager's POST /api/policies/reload or
+SIGHUP): validated as a whole first; a bad one is refused with its error and the old ones keep
+serving. A call in progress finishes under the policy it started with: its hash names the
+policy's version, and the old version's core is kept while such calls last."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+from telephony.clock import Clock
+from telephony.config import ConfigError, Settings
+from telephony.core import Core, build_core
+from telephony.policy.errors import PolicyError
+from telephony.policy.folder import check_together, load_policies
+from telephony.policy.loading import Policy, load_policy
+
+log = logging.getLogger(__name__)
+
+
+def build_organisations(
+    settings: Settings,
+    conn: redis.Redis,
+    *,
+    queue_conn: redis.Redis | None = None,
+    clock: Clock | None = None,
+    policies: list[Policy] | None = None,
+) -> Organisations:
+    """Every organisation of the deployment, each core on `conn` (state) and `queue_conn` (RQ
+    and the timers). POLICIES_DIR names the organisation in every URL, even with one file."""
+    several = settings.policy_file is None
+    source = settings.policy_file if settings.policy_file is not None else settings.policies_dir
+
+    def build(policy: Policy) -> Core:
+        return build_core(settings, conn, clock=clock, policy=policy, queue_conn=queue_conn, several=several)
+
+    return Organisations.of(policies or policies_of(settings), build, several=several, source=source)
+
+
+def policies_of(settings: Settings) -> list[Policy]:
+    """POLICY_FILE (one organisation) or every policy in POLICIES_DIR."""
+    if settings.policy_file is not None:
+        return [load_policy(settings.policy_file)]
+    if settings.policies_dir is None:
+        raise ConfigError("neither POLICY_FILE nor POLICIES_DIR is set")
+    return load_policies(settings.policies_dir)
+
+
+@dataclass
+class Organisations:
+    """The organisations a deployment serves, each one's current core, and the cores of
+    policies replaced while calls that started under them go on."""
+
+    build: Callable[[Policy], Core]
+    cores: dict[str, Core] = field(default_factory=dict)
+    by_number: dict[str, str] = field(default_factory=dict)
+    # A folder deployment names the organisation in every URL, even with one file in it.
+    several: bool = False
+    source: Path | None = None
+    earlier: dict[tuple[str, str], Core] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def of(
+        cls, policies: list[Policy], build: Callable[[Policy], Core], *, several: bool, source: Path | None
+    ) -> Organisations:
+        check_together(policies)
+        orgs = cls(build=build, several=several, source=source)
+        orgs._serve(policies)
+        return orgs
+
+    @classmethod
+    def single(cls, core: Core) -> Organisations:
+        """One core handed in (tests, the simulator): every request and job is its organisation's."""
+        orgs = cls(build=lambda _policy: core)
+        orgs.cores[core.policy.organisation_id] = core
+        orgs.by_number = {n: core.policy.organisation_id for n in core.policy.numbers}
+        return orgs
+
+    def _serve(self, policies: list[Policy]) -> None:
+        cores = {p.organisation_id: self._core_for(p) for p in policies}
+        numbers = {n: p.organisation_id for p in policies for n in p.numbers}
+        with self._lock:
+            for org, old in self.cores.items():
+                if org not in cores or cores[org] is not old:
+                    self.earlier[(org, old.policy.version)] = old
+            self.cores, self.by_number = cores, numbers
+
+    def _core_for(self, policy: Policy) -> Core:
+        current = self.cores.get(policy.organisation_id)
+        if current is not None and current.policy.version == policy.version:
+            return current
+        earlier = self.earlier.get((policy.organisation_id, policy.version))
+        return earlier if earlier is not None else self.build(policy)
+
+    # -- finding an organisation ---------------------------------------------------------------
+    def all(self) -> list[Core]:
+        return list(self.cores.values())
+
+    def only(self) -> Core | None:
+        """The organisation when there is exactly one (then `To` need not match its numbers)."""
+        return next(iter(self.cores.values())) if len(self.cores) == 1 and not self.several else None
+
+    def core(self, organisation: str, version: str = "") -> Core | None:
+        """The organisation's core; with `version`, the core of that policy version while it is
+        kept (a call that started before a reload)."""
+        current = self.cores.get(organisation)
+        if version and current is not None and current.policy.version != version:
+            return self.earlier.get((organisation, version), current)
+        return current
+
+    def dialled(self, number: str) -> Core | None:
+        """The organisation whose policy claims this number, or the only one."""
+        org = self.by_number.get(number)
+        return self.cores[org] if org else self.only()
+
+    # -- a changed policy without a restart ----------------------------------------------------
+    def reload(self) -> dict[str, list[str]]:
+        """Read the policies again; all valid, they serve from now on, else nothing changes and
+        PolicyError names the bad file. Returns what changed."""
+        if self.source is None:
+            raise PolicyError("-", "-", "this deployment was handed its policy; there is nothing to reload")
+        policies = load_policies(self.source) if self.source.is_dir() else [load_policy(self.source)]
+        check_together(policies)
+        before = {org: core.policy.version for org, core in self.cores.items()}
+        self._serve(policies)
+        after = {org: core.policy.version for org, core in self.cores.items()}
+        changed = sorted(org for org in after if org in before and before[org] != after[org])
+        report = {
+            "organisations": sorted(after),
+            "added": sorted(set(after) - set(before)),
+            "removed": sorted(set(before) - set(after)),
+            "changed": changed,
+        }
+        log.info("policies reloaded: %s", report)
+        return report
