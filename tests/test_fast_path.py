@@ -29,7 +29,7 @@ def test_caller_facing_webhooks_never_wait_on_twilio_and_the_call_goes_on(redis_
     joined = caller_hears("/voice/account?attempt=1", {"CallSid": caller, "Digits": "448812"})
     assert joined.conference() is not None, "the caller is in their conference at once"
     caller_hears("/voice/wait", {"CallSid": caller})
-    assert twilio_stand_in.arrived == 0 and not redis_conn.hget(f"esc:call:{caller}", "agent_call_sid")
+    assert twilio_stand_in.arrived == 0 and not redis_conn.hget(f"esc:{{example-support}}:call:{caller}", "agent_call_sid")
 
     harness.run_urgent()
     agent = harness.core.ctx.store.call(caller)["agent_call_sid"]

@@ -46,7 +46,7 @@ def export(harness, query: str, who: str = "lead-lee"):
 def drop_live_keys(conn) -> None:
     """What issue 8's expiry does to a finished escalation: every live key goes; the archive stays."""
     for key in conn.scan_iter(match="esc:*"):
-        if not key.startswith((b"esc:record:", b"esc:records")):
+        if not key.startswith((b"esc:{example-support}:record:", b"esc:{example-support}:records")):
             conn.delete(key)
 
 
@@ -54,8 +54,8 @@ def test_a_finished_escalation_is_archived_with_its_record_and_crm_note__R_NOTE_
     esc_id = hung_up_escalation(harness)
     archived = harness.core.ctx.store.record(esc_id)
     assert archived is not None, "archived the moment it was abandoned"
-    assert redis_conn.zscore("esc:records", esc_id) == datetime(2026, 11, 24, 15, 0, tzinfo=UTC).timestamp()
-    assert 399 * 86400 < redis_conn.ttl(f"esc:record:{esc_id}") <= 400 * 86400, "RECORDS_RETENTION_DAYS, 400"
+    assert redis_conn.zscore("esc:{example-support}:records", esc_id) == datetime(2026, 11, 24, 15, 0, tzinfo=UTC).timestamp()
+    assert 399 * 86400 < redis_conn.ttl(f"esc:{{example-support}}:record:{esc_id}") <= 400 * 86400, "RECORDS_RETENTION_DAYS, 400"
     assert archived["caller_name"] == "Pat Doe" and archived["account"] == "448812"
     assert archived["contact_number"] == "+13125550142"
     assert archived["deescalation_steps"] == STEPS
@@ -333,7 +333,7 @@ def test_records_retention_days_is_a_setting__R_NOTE_3(redis_conn, twilio_rest):
         Settings.from_env({**env, "RECORDS_RETENTION_DAYS": "forever"})
     short = Harness(redis_conn, twilio_rest, records_retention_days=30)
     esc_id = hung_up_escalation(short)
-    assert 29 * 86400 < redis_conn.ttl(f"esc:record:{esc_id}") <= 30 * 86400
+    assert 29 * 86400 < redis_conn.ttl(f"esc:{{example-support}}:record:{esc_id}") <= 30 * 86400
 
 
 # -- after real calls through the simulator: seed 004's SharePoint escalation, seed 001's form ----------

@@ -30,9 +30,9 @@ def test_the_ring_handed_off_by_the_webhook_survives_a_killed_worker_and_schedul
         caller = harness.caller_calls()
         joined = harness.twiml("/voice/account?attempt=1", {"CallSid": caller, "Digits": "448812"})
         assert joined.conference() is not None, "the caller is in their conference at once, workers or not"
-        ring = json.loads(redis_conn.hget(keys.TIMER_CALLS, f"ring_agent-{caller}"))
+        ring = json.loads(redis_conn.hget(keys.TIMER_CALLS, f"{harness.core.ctx.timers.organisation}/ring_agent-{caller}"))
         assert (ring["func"], ring["args"], ring.get("urgent")) == ("workers.jobs.ring_agent", [caller], True)
-        assert redis_conn.zscore(keys.TIMERS, f"ring_agent-{caller}") is not None, "due now, kept in Redis"
+        assert redis_conn.zscore(keys.TIMERS, f"{harness.core.ctx.timers.organisation}/ring_agent-{caller}") is not None, "due now, kept in Redis"
         assert twilio_stand_in.arrived == 0
 
         scheduler = spawn([str(BIN / "python"), "-m", "workers.scheduler"], env, log)
@@ -43,7 +43,7 @@ def test_the_ring_handed_off_by_the_webhook_survives_a_killed_worker_and_schedul
             log,
         )
         assert twilio_stand_in.arrived >= 1, "the agent's leg was asked of Twilio by the worker"
-        assert not redis_conn.zscore(keys.TIMERS, f"ring_agent-{caller}"), "and the hand-off is gone, done once"
+        assert not redis_conn.zscore(keys.TIMERS, f"{harness.core.ctx.timers.organisation}/ring_agent-{caller}"), "and the hand-off is gone, done once"
     finally:
         for process in (scheduler, worker):
             if process.poll() is None:

@@ -299,7 +299,7 @@ def test_a_booked_callback_waits_for_a_replica_when_told_to(redis_conn, monkeypa
     monkeypatch.setattr(store_base, "WAIT_MS", 50)
     waiting = store_module.Store(redis_conn, wait_replicas=1)
     waiting.save_callback("cb_waits", {"id": "cb_waits", "status": "scheduled"}, 0)
-    assert redis_conn.hget("esc:callback:cb_waits", "status") == b"scheduled"
+    assert redis_conn.hget(waiting.k.callback("cb_waits"), "status") == b"scheduled"
     assert any("callback cb_waits: 0 of 1 replicas acknowledged" in r.getMessage() for r in caplog.records)
     assert store_module.Store(redis_conn).replicated("no wait asked") is True
 

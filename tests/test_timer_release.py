@@ -26,7 +26,7 @@ def test_a_timer_is_not_lost_when_moving_it_fails_half_way__R_CB_8(redis_conn, m
     monkeypatch.setattr(Queue, "_enqueue_job", dies)
     with pytest.raises(RuntimeError):
         timers.release_due()
-    assert redis_conn.hexists(RELEASING, key), "the timer is still there, being released"
+    assert redis_conn.hexists(RELEASING, f"{timers.organisation}/{key}"), "the timer is still there, being released"
     assert timers.queue.count == 0
 
     monkeypatch.undo()

@@ -99,11 +99,11 @@ def test_a_finished_escalation_leaves_live_state_after_the_keep_time(redis_conn,
     harness.advance(180)
     assert harness.api("GET", f"/api/escalations/{esc_id}", who="lead-lee").status_code == 404
     left = [k.decode() for k in redis_conn.keys("esc:*") if esc_id in k.decode() or caller_sid in k.decode()]
-    left.remove(f"esc:record:{esc_id}")  # the archived record (R-NOTE-3) outlives live state, on purpose
+    left.remove(f"esc:{{example-support}}:record:{esc_id}")  # the archived record (R-NOTE-3) outlives live state, on purpose
     assert all(0 < redis_conn.ttl(k) <= LEG_TTL_SECONDS for k in left), "what is left expires on its own"
-    assert not [k for k in left if k.startswith(("esc:escalation:", "esc:call:", "esc:callback:"))], left
+    assert not [k for k in left if k.startswith(tuple(f"esc:{{example-support}}:{kind}:" for kind in ("escalation", "call", "callback")))], left
     assert esc_id not in harness.api("GET", "/api/escalations", who="lead-lee").json["escalations"]
-    assert redis_conn.zcard("esc:finished") == 0
+    assert redis_conn.zcard("esc:{example-support}:finished") == 0
 
 
 def test_an_escalation_still_waiting_for_its_callback_is_not_purged(redis_conn, twilio_rest):
@@ -112,11 +112,11 @@ def test_an_escalation_still_waiting_for_its_callback_is_not_purged(redis_conn, 
     harness = Harness(redis_conn, twilio_rest, finished_keep_seconds=KEEP)
     caller_sid, _ = harness.caller_with_agent()
     esc_id = harness.escalate(caller_sid).json["id"]
-    redis_conn.hset(f"esc:escalation:{esc_id}", "state", "callback_scheduled")
+    redis_conn.hset(f"esc:{{example-support}}:escalation:{esc_id}", "state", "callback_scheduled")
     harness.core.ctx.store.mark_finished(esc_id, harness.clock.now().timestamp())
     harness.advance(KEEP + 120)
     assert harness.escalation(esc_id)["state"] == "callback_scheduled", "not over: kept"
-    assert redis_conn.zcard("esc:finished") == 0
+    assert redis_conn.zcard("esc:{example-support}:finished") == 0
 
 
 def _url(harness) -> str:
@@ -126,4 +126,4 @@ def _url(harness) -> str:
 
 def test_a_call_whose_last_status_callback_never_came_still_leaves_redis(harness, redis_conn):
     caller_sid = harness.caller_calls()
-    assert 0 < redis_conn.ttl(f"esc:call:{caller_sid}") <= LEG_TTL_SECONDS, "Twilio ends every call within 24 h"
+    assert 0 < redis_conn.ttl(f"esc:{{example-support}}:call:{caller_sid}") <= LEG_TTL_SECONDS, "Twilio ends every call within 24 h"

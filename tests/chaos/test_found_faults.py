@@ -17,8 +17,8 @@ def waiting(timers) -> set[str]:
 
 def forget(timers, key: str) -> None:
     """What a worker killed after taking a timer's job leaves: the timer nowhere to run."""
-    timers.conn.zrem(TIMERS, key)
-    timers.conn.hdel(TIMER_CALLS, key)
+    timers.conn.zrem(TIMERS, f"{timers.organisation}/{key}")
+    timers.conn.hdel(TIMER_CALLS, f"{timers.organisation}/{key}")
 
 
 def test_a_dial_job_lost_with_its_worker_before_the_claim_is_dialled_once_by_the_sweeper__R_CB_8(harness):
@@ -67,7 +67,7 @@ def test_a_worker_builds_the_core_before_it_forks_and_retries_redis_every_5_s(re
         import workers.worker
 
         worker = workers.worker.Worker(["escalations"], connection=redis.Redis.from_url(redis_server.url))
-        assert workers.runtime._core is not None, "built in the worker, inherited by every work-horse"
+        assert workers.runtime._organisations is not None, "built in the worker, inherited by every work-horse"
         assert worker.max_connection_wait_time <= 5
     finally:
         workers.runtime.use(None)

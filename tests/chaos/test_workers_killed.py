@@ -28,7 +28,7 @@ def where_things_are(core, booked) -> str:
     statuses = Counter((core.ctx.store.callback(i) or {}).get("status") for i in booked)
     holders = {}
     for person in core.policy.people:
-        holder = core.ctx.store.r.get(f"esc:holder:{person.id}")
+        holder = core.ctx.store.r.get(core.ctx.store.k.holder(person.id))
         if holder:
             cb = core.ctx.store.callback(holder.decode()) or {}
             holders[person.id] = (holder.decode(), cb.get("status"), cb.get("lead"), cb.get("caller_call_sid"))
