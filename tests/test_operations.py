@@ -53,7 +53,8 @@ def test_metrics_show_webhook_latency_escalations_by_state_and_twilio_errors(har
     assert 'escalations_webhook_seconds_count{route="/api/escalations"}' in text
     assert 'escalations_by_state{organisation="example-support",state="dialing_lead"} 1.0' in text
     assert 'escalations_twilio_rest_errors_total{operation="place call",status="503"}' in text
-    assert "escalations_callbacks_due 0.0" in text and "escalations_callbacks_overdue 0.0" in text
+    assert 'escalations_callbacks_due{organisation="example-support"} 0.0' in text
+    assert 'escalations_callbacks_overdue{organisation="example-support"} 0.0' in text
 
 
 def test_hold_timer_lateness_is_measured(harness):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -46,7 +47,7 @@ def export(harness, query: str, who: str = "lead-lee"):
 def drop_live_keys(conn) -> None:
     """What issue 8's expiry does to a finished escalation: every live key goes; the archive stays."""
     for key in conn.scan_iter(match="esc:*"):
-        if not key.startswith((b"esc:{example-support}:record:", b"esc:{example-support}:records")):
+        if not re.match(rb"esc:\{[a-z0-9-]+\}:records?(:|$)", key):
             conn.delete(key)
 
 

@@ -228,7 +228,7 @@ def test_notes_and_red_flags_leave_with_the_finished_call__R_NOTE_5(redis_conn, 
     harness.lead_accepts_and_joins(esc_id)
     assert harness.api("POST", f"/api/escalations/{esc_id}/connect", json={}).status_code == 200
     harness.webhook("/voice/status", {"CallSid": caller_sid, "CallStatus": "completed"})
-    side = [f"esc:{{example-support}}:call:{caller_sid}:{part}" for part in ("notes", "red_flags", "red_flag_order")]
+    side = [harness.core.ctx.store.k.call_part(caller_sid, part) for part in ("notes", "red_flags", "red_flag_order")]
     assert all(redis_conn.exists(k) for k in side), "kept while the escalation is live"
     harness.advance(KEEP + 180)
     assert not any(redis_conn.exists(k) for k in side), "purged with the escalation"
@@ -241,7 +241,7 @@ def test_notes_on_a_call_never_escalated_expire_with_it__R_NOTE_5(redis_conn, tw
     harness.webhook("/voice/status", {"CallSid": quiet_sid, "CallStatus": "completed"})
     wrap_up = harness.api("POST", f"/api/calls/{quiet_sid}/notes", json={"text": "Wrap-up: unacceptable delays."})
     assert wrap_up.status_code == 201 and [f["phrase"] for f in wrap_up.json["red_flags"]] == ["unacceptable"]
-    call_ttl = redis_conn.ttl(f"esc:{{example-support}}:call:{quiet_sid}")
+    call_ttl = redis_conn.ttl(harness.core.ctx.store.k.call(quiet_sid))
     assert 0 < call_ttl <= LEG_TTL_SECONDS, "the call's record expires on its own"
     for part in ("notes", "red_flags", "red_flag_order"):
-        assert 0 < redis_conn.ttl(f"esc:{{example-support}}:call:{quiet_sid}:{part}") <= call_ttl, f"{part} expires with the ended call"
+        assert 0 < redis_conn.ttl(harness.core.ctx.store.k.call_part(quiet_sid, part)) <= call_ttl, f"{part} expires with the ended call"

@@ -101,12 +101,10 @@ DEFAULT_ORGANISATION = "default"
 IN_ORGANISATION = "workers.jobs.in_organisation"
 
 
-def payload(
-    func: str, args: Sequence[Any], tries: int, urgent: bool = False, organisation: str = DEFAULT_ORGANISATION
-) -> str:
-    """A timer's call as stored: a JSON object naming its organisation (a timer stored without
-    one, from before issue 17, is the default organisation's)."""
-    call: dict[str, Any] = {"func": func, "args": list(args), "tries": tries, "organisation": organisation}
+def payload(func: str, args: Sequence[Any], tries: int, urgent: bool = False) -> str:
+    """A timer's call as stored: a JSON object, so a field can be added without touching the
+    timers waiting. Its organisation is its member's prefix (`<organisation>/<key>`), not repeated."""
+    call: dict[str, Any] = {"func": func, "args": list(args), "tries": tries}
     if urgent:
         call["urgent"] = True
     return json.dumps(call, separators=(",", ":"))
@@ -167,7 +165,7 @@ class Timers:
         TIMERS / TIMER_CALLS in the same round trip as the state change it belongs to (the
         caller's webhook: scripts.REACH_AGENT). `urgent` ones go to URGENT_QUEUE when released."""
         member = self._member(key or uuid.uuid4().hex)
-        return member, self.clock.now().timestamp(), payload(func, args, 0, urgent, self.organisation)
+        return member, self.clock.now().timestamp(), payload(func, args, 0, urgent)
 
     def now(self, func: str, *args: object, key: str | None = None, urgent: bool = False) -> str:
         """Hand work to the workers without RQ's round trips: a timer due now and the scheduler
@@ -187,7 +185,7 @@ class Timers:
     def _add(
         self, pipe: Any, when: datetime, func: str, args: Sequence[Any], key: str, tries: int, only_if_none: bool
     ) -> None:
-        call = payload(func, args, tries, organisation=self.organisation)
+        call = payload(func, args, tries)
         key = self._member(key)
         if only_if_none:
             pipe.hsetnx(TIMER_CALLS, key, call)
@@ -252,9 +250,18 @@ class Timers:
                 return released
             due: list[dict[str, Any]] = []
             for i in range(0, len(flat), 3):
+                # A member from before issue 17 has no "<organisation>/": the default organisation's.
                 member = flat[i].decode()
-                timer = {"organisation": DEFAULT_ORGANISATION, **read_payload(flat[i + 1])}
-                due.append({**timer, "member": member, "key": member.split("/", 1)[-1], "due": float(flat[i + 2])})
+                org, _, key = member.rpartition("/")
+                due.append(
+                    {
+                        **read_payload(flat[i + 1]),
+                        "organisation": org or DEFAULT_ORGANISATION,
+                        "member": member,
+                        "key": key,
+                        "due": float(flat[i + 2]),
+                    }
+                )
             with self.conn.pipeline(transaction=True) as pipe:
                 for queue, timers in (
                     (self.urgent, [t for t in due if t.get("urgent")]),
