@@ -6,7 +6,7 @@ ARGS ?=
 # make test's pytest-xdist processes: 2, the cores here (TEST_WORKERS=auto on a bigger machine)
 TEST_WORKERS ?= 2
 
-.PHONY: setup demo test lint run bench screenshots clean redis-server chromium
+.PHONY: setup demo what-if test lint run bench screenshots clean redis-server chromium
 
 setup: $(STAMP) redis-server chromium node_modules/.package-lock.json
 
@@ -53,6 +53,11 @@ chromium:
 
 demo: setup
 	$(PY) -m sim.demo $(ARGS)
+
+# Replay recorded calls under the current and a changed policy (docs/what-if.md), e.g.
+# make what-if ARGS="--from 2026-12-01 --to 2026-12-02 --policy policies/what-if/shorter-hold.toml"
+what-if: setup
+	$(PY) -m sim.what_if $(ARGS)
 
 # The house rules first (seconds): lint, import contracts (pyproject.toml), types; then the tests.
 test: setup
