@@ -139,20 +139,27 @@ class Replay:
                 self.by_caller[placed.sid] = call
             sim.run_to(self._seconds(calls[-1].escalated_at + AFTER_LAST_CALL))
             self.problems += [f"simulator: {e}" for e in world.errors]
-            end = calls[-1].escalated_at + timedelta(seconds=1)
+            end = calls[-1].escalated_at + AFTER_LAST_CALL
             return list(sim.core.records.created_between(start.timestamp(), end.timestamp()))
 
     def _seconds(self, at: datetime) -> float:
         return (at - self.sim.start).total_seconds()
 
     def _caller(self, n: int, call: RecordedCall) -> Person:
-        """The caller's script: the account number, then the same choice at every offer (spoken,
-        so it fits every policy's wording), this number and the first window offered."""
+        """The caller's script: the account number, their choice at each offer (spoken, so it
+        fits every policy's wording), this number and the first window offered."""
         policy = self.policy
-        words = "call me back please" if self.habits.choice(call, self.rng) == "callback" else "hold"
-        offers = [policy.hold.offer_prompt, policy.callbacks.offer_prompt, policy.callbacks.busy_offer_prompt]
+        at_limit, when_busy = (
+            "call me back please" if self.habits.choice(made, self.rng) == "callback" else "hold"
+            for made in (call.choice, call.busy_choice)
+        )
+        offers = [
+            (policy.hold.offer_prompt, at_limit),
+            (policy.callbacks.offer_prompt, when_busy),
+            (policy.callbacks.busy_offer_prompt, when_busy),
+        ]
         replies = [Reply(f"{call.account}#", heard=policy.ivr.account_prompt[:40])]
-        for offer in offers:
+        for offer, words in offers:
             heard = offer.split("{")[0][:40]
             replies += [Reply(speech=words, heard=heard) for _ in range(6)]
         replies += [Reply("1", heard="Press 1 to use this number"), Reply("1", heard="When should we call")]

@@ -18,7 +18,14 @@ from telephony.records.escalation_record import LEAD_ROLES, MAX_RANGE_DAYS, Reco
 
 FORMATS = ("json", "csv")
 # Events after which a caller is no longer on hold (the first one after caller_on_hold ends it).
-HOLD_ENDS = ("caller_connected", "caller_left", "callback_chosen", "callback_refused", "voicemail_left")
+HOLD_ENDS = (
+    "caller_connected",
+    "caller_left",
+    "callback_chosen",
+    "callback_refused",
+    "voicemail_left",
+    "callback_scheduled",  # booked without a choice: the last hold limit (after_last_limit = "callback")
+)
 CSV_COLUMNS = ("figure", "requirement", "key", "value")
 
 

@@ -17,8 +17,6 @@ from telephony.policy.loading import Policy
 
 # How a person rung for a call answers it.
 ACCEPTS, DECLINES, NO_ANSWER = "accepts", "declines", "no_answer"
-# Events after which the caller is offered to keep holding or take a callback.
-OFFERS = ("hold_limit", "tiers_exhausted", "leads_busy")
 # The kinds of a generated day, and how often each is asked for (those the policy has).
 KIND_SHARES = {
     "manager_request": 0.55,
@@ -41,7 +39,8 @@ class Answer:
 @dataclass(frozen=True)
 class RecordedCall:
     """One escalated call. `busy_seconds`: how long the person who took it was on it, from
-    answering to hanging up; `choice`: 'callback' or 'hold' when offered a way out;
+    answering to hanging up; `choice`: 'callback' or 'hold' when offered a way out at the hold
+    limit, `busy_choice` when told every lead is busy or nobody answered;
     `patience`: seconds after the escalation at which the caller hung up, if they did. A record
     whose caller was never offered a way out has no choice (None): the replay then draws one at
     the range's share of callers who took a callback."""
@@ -51,6 +50,7 @@ class RecordedCall:
     answers: dict[str, Answer] = field(default_factory=dict)
     busy_seconds: float = 300.0
     choice: str | None = "callback"
+    busy_choice: str | None = "callback"
     patience: float | None = None
     segment: str = ""
     region: str = ""
@@ -74,9 +74,9 @@ class Habits:
         after = self.delay.get(person_id, self.overall_delay)
         return Answer(ACCEPTS, after) if rng.random() < share else Answer(NO_ANSWER)
 
-    def choice(self, call: RecordedCall, rng: random.Random) -> str:
-        if call.choice is not None:
-            return call.choice
+    def choice(self, made: str | None, rng: random.Random) -> str:
+        if made is not None:
+            return made
         return "callback" if rng.random() < self.callback_share else "hold"
 
 
@@ -125,7 +125,6 @@ def call_from_record(record: dict[str, Any], policy: Policy) -> RecordedCall | N
     ids_by_name: dict[str, str] = {}
     for person in policy.people:
         ids_by_name.setdefault(person.name, person.id)
-    events = {e.get("event") for e in timeline}
     start = _at(escalated)
     busy = 300.0
     taker = record.get("taken_by") or ""
@@ -146,7 +145,8 @@ def call_from_record(record: dict[str, Any], policy: Policy) -> RecordedCall | N
         kind=str(record["kind"]),
         answers=_answers(timeline, ids_by_name),
         busy_seconds=busy,
-        choice=_choice(events, record),
+        choice=_choice(timeline, ("hold_limit",)),
+        busy_choice=_choice(timeline, ("leads_busy", "tiers_exhausted")),
         patience=patience,
         segment=record.get("segment") or "",
         region=record.get("region") or "",
@@ -155,10 +155,18 @@ def call_from_record(record: dict[str, Any], policy: Policy) -> RecordedCall | N
     )
 
 
-def _choice(events: set[str | None], record: dict[str, Any]) -> str | None:
-    if "callback_chosen" in events or record.get("callback_status"):
-        return "callback"
-    return "hold" if events & set(OFFERS) else None
+def _choice(timeline: list[dict[str, str]], offers: tuple[str, ...]) -> str | None:
+    """What the caller chose the first time they were made one of these offers (None: never made)."""
+    offered = False
+    for event in timeline:
+        name = event.get("event")
+        if name in offers:
+            offered = True
+        elif offered and name in ("callback_chosen", "callback_scheduled"):
+            return "callback"
+        elif offered and name in ("keep_holding", "callback_refused"):
+            return "hold"
+    return None
 
 
 def calls_from_records(records: Iterable[dict[str, Any]], policy: Policy) -> list[RecordedCall]:
@@ -174,7 +182,7 @@ def habits(calls: list[RecordedCall]) -> Habits:
             rung.setdefault(person, []).append(answer)
     every = [a for answers in rung.values() for a in answers]
     accepted = [a.after for a in every if a.does == ACCEPTS]
-    chose = [c.choice for c in calls if c.choice is not None]
+    chose = [c for call in calls for c in (call.choice, call.busy_choice) if c is not None]
     return Habits(
         accept_share={p: sum(a.does == ACCEPTS for a in answers) / len(answers) for p, answers in rung.items()},
         delay={p: median([a.after for a in answers if a.does == ACCEPTS] or [6.0]) for p, answers in rung.items()},
@@ -186,9 +194,10 @@ def habits(calls: list[RecordedCall]) -> Habits:
 
 def generated_day(policy: Policy, first: date, last: date, calls_per_hour: float, seed: int = 1) -> list[RecordedCall]:
     """Calls arriving at random (a Poisson process at `calls_per_hour`) during the policy's
-    business hours of each day in [first, last]; seeded, so the same arguments give the same day.
-    Each person picks up 70% of the time after 3-12 s (declines 10%); the person who takes a call
-    is busy 3-10 minutes; 60% of callers take a callback when offered, 8% hang up while holding."""
+        business hours of each day in [first, last]; seeded, so the same arguments give the same day.
+        Each person picks up 70% of the time after 3-12 s (declines 10%); the person who takes a call
+        is busy 3-10 minutes; 60% of callers take a callback at the hold limit, 40% when told every lead
+    is busy, and 8% hang up while holding."""
     rng = random.Random(seed)
     kinds = [k for k in KIND_SHARES if k in policy.kinds] or sorted(policy.kinds)
     shares = [KIND_SHARES.get(k, 1.0) for k in kinds]
@@ -215,6 +224,7 @@ def generated_day(policy: Policy, first: date, last: date, calls_per_hour: float
                         answers=answers,
                         busy_seconds=round(rng.uniform(180, 600)),
                         choice="callback" if rng.random() < 0.6 else "hold",
+                        busy_choice="callback" if rng.random() < 0.4 else "hold",
                         patience=round(rng.uniform(60, 420)) if rng.random() < 0.08 else None,
                         account=f"{rng.randrange(10**5, 10**6)}",
                     )
