@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sim.replay import replay
 from sim.what_if import main
+from telephony.adapters.store import Store
 from telephony.config import ROOT
 from telephony.policy.loading import load_policy
 from telephony.reports.figures import figures
@@ -165,3 +166,25 @@ def _empty_export(tmp_path):
         json.dumps({"from": "2026-12-01", "to": "2026-12-01", "time_zone": "America/Chicago", "records": []})
     )
     return path
+
+
+def test_make_what_if_replays_the_records_archive_and_leaves_it_as_it_was(redis_server, redis_conn, tmp_path, capsys):
+    """The archive (R-NOTE-3) is read, never written: its keys and values are the same after."""
+    policy = load_policy(DEFAULT)
+    recorded, problems = replay(generated_day(policy, DAY, DAY, 60, seed=2)[:3], DEFAULT)
+    assert not problems and len(recorded) == 3
+    store = Store(redis_conn)
+    for record in recorded:
+        created = datetime.fromisoformat(record["created_at"]).timestamp()
+        store.save_record(record["id"], record, created, 400 * 86400, created)
+    before = {key: redis_conn.dump(key) for key in redis_conn.keys("*")}
+    code = main(
+        [
+            "--from", "2026-12-01", "--policy", str(SHORTER_HOLD), "--current", str(DEFAULT),
+            "--redis-url", redis_server.url,
+            "--plot", str(tmp_path / "what-if.png"),
+        ]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0 and "Replaying 3 recorded escalated calls, 2026-12-01 to 2026-12-01." in out, out
+    assert {key: redis_conn.dump(key) for key in redis_conn.keys("*")} == before
