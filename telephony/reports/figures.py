@@ -18,11 +18,13 @@ from telephony.errors import Forbidden, InvalidRequest
 from telephony.records.escalation_record import LEAD_ROLES, MAX_RANGE_DAYS, Records, day_arg
 
 FORMATS = ("json", "csv")
-# Events after which a caller is no longer on hold (so is hold_limit's menu, unless keep_holding follows).
+# Events after which a caller is no longer on hold (so is a menu of TO_A_MENU, unless keep_holding follows).
 HOLD_ENDS = ("caller_connected", "caller_left", "callback_chosen", "callback_refused", "voicemail_left")
 CSV_COLUMNS = ("figure", "requirement", "key", "value")
 # A hold round starts here; check-ins are due every check_in_seconds from it (R-HOLD-2).
 ROUND_STARTS = ("caller_on_hold", "keep_holding")
+# The caller leaves hold for a menu (keep holding or a callback); a keep_holding goes on with the hold.
+TO_A_MENU = ("hold_limit", "tiers_exhausted", "leads_busy")
 CHECK_IN_OFFSET = re.compile(r"on hold ([\d.]+) min")
 # A check-in this long after its due time or less is on time (the scheduler's tick and a webhook).
 CHECK_IN_GRACE_SECONDS = 10
@@ -72,7 +74,7 @@ def _hold_rounds(timeline: list[dict[str, str]]) -> list[tuple[datetime, datetim
             if start is not None:
                 rounds.append((start[0], _at(event), start[1]))
             start = (_at(event), name)
-        elif start is not None and (name == "hold_limit" or name in HOLD_ENDS):
+        elif start is not None and (name in TO_A_MENU or name in HOLD_ENDS):
             rounds.append((start[0], _at(event), start[1]))
             start = None
     if start is not None:
