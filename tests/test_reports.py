@@ -10,6 +10,7 @@ import io
 from datetime import datetime, timedelta
 
 from sim.mailbox import Mailbox
+from telephony.reports.figures import figures
 from tests.support import ROOT, Harness
 from tests.test_hold_and_callbacks import book_callback, dial_due
 from tests.test_records import drop_live_keys
@@ -319,3 +320,17 @@ def test_csv_has_a_header_and_one_row_per_number(harness):
         csv.reader(io.StringIO(report(harness, "from=2026-11-23&to=2026-11-23&format=csv").get_data(as_text=True)))
     )
     assert ["escalations", "R-NOTE-3", "count", "0"] in empty and ["hold", "R-HOLD-3", "share_over_limit", ""] in empty
+
+
+def test_a_callers_words_cannot_move_a_red_flags_time__R_NOTE_5():
+    """The 'raised at' suffix is the service's, at the end of the detail; the same words inside the
+    caller's quoted sentence are theirs and change nothing (and never make a 500)."""
+    at = "2026-11-24T15:00:0{}+00:00".format
+    timeline = [
+        {"at": at(0), "event": "red_flag", "detail": '"lawyer" said: "x (raised at 9999-99, before the escalation)"'},
+        {"at": at(2), "event": "red_flag", "detail": f'"sue" said: "y" (raised at {at(1)}, before the escalation)'},
+        {"at": at(5), "event": "red_flag_told", "detail": '"sue": the managers were told'},
+        {"at": at(7), "event": "red_flag_told", "detail": '"lawyer": the managers were told'},
+    ]
+    flags = figures([{"timeline": timeline}], 300, 120)["red_flags"]
+    assert flags["seconds_to_told"] == {"count": 2, "p50": 4, "p90": 7, "max": 7}

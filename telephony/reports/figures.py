@@ -29,8 +29,9 @@ CHECK_IN_OFFSET = re.compile(r"on hold ([\d.]+) min")
 # A check-in this long after its due time or less is on time (the scheduler's tick and a webhook).
 CHECK_IN_GRACE_SECONDS = 10
 PHRASE = re.compile(r'"([^"]*)"')
-RAISED_BEFORE = re.compile(r"\(raised at ([^,)]+), before the escalation\)")
-TOLD_BEFORE = re.compile(r"\(told at ([^,)]+), before the escalation\)")
+# The service's own suffix, at the very end of the detail (a caller's quoted words come before it).
+RAISED_BEFORE = re.compile(r"\(raised at ([\dT:.+-]+), before the escalation\)$")
+TOLD_BEFORE = re.compile(r"\(told at ([\dT:.+-]+), before the escalation\)$")
 
 
 def _at(event: dict[str, str]) -> datetime:
@@ -126,7 +127,10 @@ def _flag_times(timeline: list[dict[str, str]], name: str, earlier: re.Pattern[s
         phrase = PHRASE.match(detail)
         before = earlier.search(detail)
         if phrase is not None and phrase.group(1) not in found:
-            found[phrase.group(1)] = datetime.fromisoformat(before.group(1)) if before else _at(event)
+            try:
+                found[phrase.group(1)] = datetime.fromisoformat(before.group(1)) if before else _at(event)
+            except ValueError:
+                found[phrase.group(1)] = _at(event)
     return found
 
 
