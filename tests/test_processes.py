@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from datetime import timedelta
 
 import pytest
@@ -76,7 +75,7 @@ def test_make_run_rides_out_a_redis_restart_and_stops_everything(tmp_path):
         wait_for(lambda: _get(f"http://127.0.0.1:{port}/ready") == 200, "make run to be ready", log)
         os.kill(server.process.pid, signal.SIGKILL)
         server.process.wait()
-        time.sleep(2)
+        wait_for(lambda: _get(f"http://127.0.0.1:{port}/ready") != 200, "the service to see Redis gone", log)
         server = LocalRedis.start(server.data_dir, port=server.port, appendonly=True)
 
         job = timer_due_in(conn, 1, "after-redis-restart")

@@ -71,6 +71,7 @@ HAPPENED = {
     "hold_failed": "the caller could not be placed on hold (Twilio failed)",
     "warning_protocol": "warning protocol: {d}",
     "early_warning": "the call had been flagged as likely to escalate, {d}",
+    "red_flag_told": "red flag {d}",
     "email_sent": "the managers were emailed: {d}",
     "email_not_sent": "the managers' email was not sent yet: {d}",
     "case_opened": "case opened: {d}",
