@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> tuple[list[RecordedCall], dict[str, Any]]:
         results[name] = {
             "policy": str(path),
             "records": replayed,
-            "figures": figures(replayed, policy.hold.limit_seconds),
+            "figures": figures(replayed, policy.hold.limit_seconds, policy.hold.check_in_seconds),
             "seconds": round(took, 1),
             "problems": problems,
         }

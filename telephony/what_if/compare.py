@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from telephony.reports.figures import HOLD_ENDS
+from telephony.reports.figures import _hold_rounds, _holds
 
 Number = int | float | None
 
@@ -29,18 +28,23 @@ class Row:
         return round(self.changed - self.current, 4)
 
 
+def _flat(key: str, value: Any) -> list[tuple[str, Number]]:
+    """Numbers only, nested keys joined with ':' (lists, such as escalation ids, are left out)."""
+    if isinstance(value, dict):
+        return [pair for k, v in value.items() for pair in _flat(f"{key}:{k}", v)]
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+        return [(key, value)]
+    return []
+
+
 def _numbers(body: dict[str, Any]) -> dict[tuple[str, str], Number]:
     out: dict[tuple[str, str], Number] = {}
     for figure, values in body.items():
         if not isinstance(values, dict):
             continue
         for key, value in values.items():
-            if key == "requirement":
-                continue
-            if isinstance(value, dict):
-                out |= {(figure, f"{key}:{k}"): v for k, v in value.items()}
-            elif value is None or isinstance(value, int | float):
-                out[(figure, key)] = value
+            if key != "requirement":
+                out |= {(figure, k): v for k, v in _flat(key, value)}
     return out
 
 
@@ -49,7 +53,7 @@ def side_by_side(current: dict[str, Any], changed: dict[str, Any]) -> list[Row]:
     of them has counts 0 in the other)."""
     ours, theirs = _numbers(current), _numbers(changed)
     keys = list(ours) + [k for k in theirs if k not in ours]
-    counted = ("by_kind:", "by_tier:")
+    counted = ("by_kind:", "by_tier:", "days:")
     rows = []
     for key in keys:
         zero: Number = 0 if key[1].startswith(counted) else None
@@ -82,20 +86,8 @@ def as_text(rows: list[Row], current_name: str, changed_name: str) -> str:
 
 
 def hold_seconds(records: Iterable[dict[str, Any]]) -> list[float]:
-    """Each hold's length, as the reports measure it (caller_on_hold to the first event ending it)."""
-    out = []
-    for record in records:
-        timeline: list[dict[str, str]] = record.get("timeline") or []
-        start = next((e for e in timeline if e.get("event") == "caller_on_hold"), None)
-        if start is None:
-            continue
-        began = datetime.fromisoformat(start["at"])
-        for event in timeline:
-            at = datetime.fromisoformat(event["at"])
-            if event.get("event") in HOLD_ENDS and at >= began:
-                out.append((at - began).total_seconds())
-                break
-    return out
+    """Each hold's length, measured exactly as the reports measure it (their hold rounds)."""
+    return [held for record in records for held in _holds(_hold_rounds(record.get("timeline") or []))]
 
 
 def plot(
