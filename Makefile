@@ -6,7 +6,7 @@ ARGS ?=
 # make test's pytest-xdist processes: 2, the cores here (TEST_WORKERS=auto on a bigger machine)
 TEST_WORKERS ?= 2
 
-.PHONY: setup demo test lint run bench screenshots clean redis-server chromium
+.PHONY: setup demo what-if test lint run bench screenshots clean redis-server chromium
 
 setup: $(STAMP) redis-server chromium node_modules/.package-lock.json
 
@@ -54,6 +54,11 @@ chromium:
 demo: setup
 	$(PY) -m sim.demo $(ARGS)
 
+# Replay recorded calls under the current and a changed policy (docs/what-if.md), e.g.
+# make what-if ARGS="--from 2026-12-01 --to 2026-12-02 --policy policies/what-if/shorter-hold.toml"
+what-if: setup
+	$(PY) -m sim.what_if $(ARGS)
+
 # The house rules first (seconds): lint, import contracts (pyproject.toml), types; then the tests.
 test: setup
 	.venv/bin/ruff check .
@@ -68,9 +73,9 @@ lint: setup
 run: setup
 	scripts/run.sh
 
-# Refresh the console's screenshots in docs/screenshots (docs/console.md) with the browser tests.
+# Refresh the console's screenshots in docs/screenshots (docs/console.md, docs/reports.md) with the browser tests.
 screenshots: setup
-	SCREENSHOTS=1 $(PY) -m pytest tests/test_console.py -q
+	SCREENSHOTS=1 $(PY) -m pytest tests/test_console.py tests/test_console_reports.py -q
 
 # Loopback benchmarks, bounded; writes bench/RESULTS.md and bench/*.png.
 bench: setup

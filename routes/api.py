@@ -35,6 +35,7 @@ from routes.openapi import (
     responses,
 )
 from routes.openapi import Error as ErrorBody
+from routes.openapi_reports import Report, ReportsQuery
 from routes.security import staff
 from telephony.console.queues import queue_view
 from telephony.core import Core
@@ -105,6 +106,18 @@ def records():
     mimetype = "text/csv" if fmt == "csv" else "application/json"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     return FlaskResponse(stream_with_context(body), mimetype=mimetype, headers=headers)
+
+
+@bp.get("/reports")
+@SPEC.validate(query=ReportsQuery, resp=export_responses(Report), tags=["records"], skip_validation=True)
+@staff("lead", "supervisor", "manager")
+def reports():
+    """Managers' numbers for these days, from the records archive, as JSON or CSV."""
+    fmt, body, text, name = core().reports.report(g.actor, request.args.to_dict())
+    if fmt == "csv":
+        headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+        return FlaskResponse(text, mimetype="text/csv", headers=headers)
+    return jsonify(body)
 
 
 @bp.get("/escalations")

@@ -44,6 +44,7 @@ bp = Blueprint(
 )
 
 SDK_DIR = ROOT / "node_modules" / "@twilio" / "voice-sdk" / "dist"
+CHART_DIR = ROOT / "node_modules" / "chart.js" / "dist"
 STREAM_SECONDS = 15
 EVENT_ID = re.compile(r"\d{1,20}-\d{1,20}")
 # Buttons the console shows only when the API has the endpoint (the procedures work adds them).
@@ -70,6 +71,18 @@ def home():
     if actor is None:
         return redirect(url_for("console.sign_in_page"))
     return render_template("console.html", actor=actor, kinds=KINDS)
+
+
+@bp.get("/reports")
+def reports_page():
+    """The Reports view (leads and up): charts and the numbers of GET /api/reports for some days."""
+    actor = session_actor()
+    if actor is None:
+        return redirect(url_for("console.sign_in_page"))
+    if actor.role not in ("lead", "supervisor", "manager"):
+        return render_template("reports.html", actor=actor, today="", refused=True), 403
+    today = core().ctx.clock.now().astimezone(core().policy.time_zone).date().isoformat()
+    return render_template("reports.html", actor=actor, today=request.args.get("day") or today, refused=False)
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -168,6 +181,14 @@ def voice_sdk():
     if not (SDK_DIR / "twilio.min.js").is_file():
         return Response("// the Voice SDK is not installed (run make setup)\n", mimetype="text/javascript")
     return send_from_directory(Path(SDK_DIR), "twilio.min.js", mimetype="text/javascript", max_age=3600)
+
+
+@bp.get("/vendor/chart.umd.min.js")
+def chart_js():
+    """Chart.js from node_modules (pinned in package.json; npm ci in make setup), never a CDN."""
+    if not (CHART_DIR / "chart.umd.min.js").is_file():
+        return Response("// Chart.js is not installed (run make setup)\n", mimetype="text/javascript")
+    return send_from_directory(Path(CHART_DIR), "chart.umd.min.js", mimetype="text/javascript", max_age=3600)
 
 
 def features() -> list[dict[str, Any]]:

@@ -336,8 +336,8 @@ class JsonOrCsv(Response):
         return spec
 
 
-def export_responses() -> Response:
-    return JsonOrCsv(HTTP_200=RecordsExport, **{f"HTTP_{code}": Error for code in (400, 401, 403)})
+def export_responses(body: type[BaseModel] = RecordsExport) -> Response:
+    return JsonOrCsv(HTTP_200=body, **{f"HTTP_{code}": Error for code in (400, 401, 403)})
 
 
 class QueueCounts(BaseModel):

@@ -85,6 +85,7 @@ class Simulation:
     rest_faults: RestFaults | None = None  # Twilio failing on purpose (tests/chaos)
     outbound_calls_per_second: int = 10
     rest_timeout_seconds: float = 5.0
+    world_class: type[World] = World  # sim/replay.py's World, which scripts each call's people
     transcript: Transcript = field(init=False)
 
     def __post_init__(self):
@@ -127,7 +128,7 @@ class Simulation:
         )
         self.core = build_core(self.settings, self.conn, clock=self.clock)
         workers.runtime.use(self.core)
-        self.world = World(
+        self.world = self.world_class(
             self.people,
             account_sid=ACCOUNT_SID,
             auth_token=AUTH_TOKEN,

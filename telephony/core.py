@@ -39,6 +39,7 @@ from telephony.policy.loading import Policy, load_policy
 from telephony.records.call_notes import CallNotes
 from telephony.records.escalation_record import Records
 from telephony.records.masking import call_for
+from telephony.reports.figures import Reports
 from telephony.urls import Urls
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class Core:
     red_flags: RedFlagAlerts
     notes: CallNotes
     records: Records
+    reports: Reports
 
     @property
     def policy(self) -> Policy:
@@ -253,4 +255,5 @@ def build_core(
         red_flags=red_flags,
         notes=CallNotes(ctx, red_flags),
         records=records,
+        reports=Reports(ctx, records),
     )

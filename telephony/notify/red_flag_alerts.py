@@ -69,6 +69,8 @@ class RedFlagAlerts:
         """Flags raised on the call before anyone escalated go on the new escalation's timeline."""
         for flag in self.ctx.store.red_flags(call_sid):
             self._on_timeline(esc_id, flag, carried=True)
+            if flag.get("told_at"):
+                self._told_on_timeline(esc_id, flag, flag["told_at"])
 
     def _on_timeline(self, esc_id: str, flag: dict[str, Any], carried: bool = False) -> None:
         if not self.ctx.store.first_time(f"red_flag_timeline:{esc_id}:{flag['key']}"):
@@ -80,6 +82,15 @@ class RedFlagAlerts:
         if carried:
             detail += f" (raised at {flag['at']}, before the escalation)"
         self.ctx.store.add_event(esc_id, self.ctx.event("red_flag", detail))
+
+    def _told_on_timeline(self, esc_id: str, flag: dict[str, Any], told_at: str) -> None:
+        """When the managers were told of the flag (GET /api/reports: raised to told), once."""
+        if not self.ctx.store.first_time(f"red_flag_told_timeline:{esc_id}:{flag['key']}"):
+            return
+        detail = f'"{flag["phrase"]}": the managers were told'
+        if told_at != self.ctx.now_iso():
+            detail += f" (told at {told_at}, before the escalation)"
+        self.ctx.store.add_event(esc_id, self.ctx.event("red_flag_told", detail))
 
     def tell_managers(self, call_sid: str, key: str) -> bool:
         """The RQ job: the managers hear of the flag with the phrase, the sentence and the call.
@@ -106,6 +117,10 @@ class RedFlagAlerts:
         text = f'Red flag: "{flag["phrase"]}" {said}{by}: "{flag["sentence"]}"\n{", ".join(about)}.'
 
         note = self.notify.managers(esc_id, text)
+        told_at = str(note.get("at") or self.ctx.now_iso())
+        self.ctx.store.red_flag_told(call_sid, key, told_at)
+        if esc_id:
+            self._told_on_timeline(esc_id, flag, told_at)
         log.info("managers told of red flag %r on %s (%s)", flag["phrase"], call_sid, note.get("at"))
         return True
 

@@ -71,6 +71,7 @@ HAPPENED = {
     "hold_failed": "the caller could not be placed on hold (Twilio failed)",
     "warning_protocol": "warning protocol: {d}",
     "early_warning": "the call had been flagged as likely to escalate, {d}",
+    "red_flag_told": "red flag {d}",
     "email_sent": "the managers were emailed: {d}",
     "email_not_sent": "the managers' email was not sent yet: {d}",
     "case_opened": "case opened: {d}",
@@ -195,7 +196,7 @@ class Records:
         is checked before the first piece, so a bad query is a 400, never half a file."""
         if actor.role not in LEAD_ROLES:
             raise Forbidden("Only leads, supervisors and managers export escalation records.", code="role_not_allowed")
-        first, last = _day(args, "from"), _day(args, "to")
+        first, last = day_arg(args, "from"), day_arg(args, "to")
         if last < first:
             raise InvalidRequest("'to' must be the same day as 'from' or later.", code="invalid_query", field="to")
         if (last - first).days + 1 > MAX_RANGE_DAYS:
@@ -217,6 +218,10 @@ class Records:
             return fmt, _csv(records), name
         head = {"from": first.isoformat(), "to": last.isoformat(), "time_zone": zone.key}
         return fmt, _json(head, records), name
+
+    def created_between(self, start: float, end: float) -> Iterator[dict[str, Any]]:
+        """Every escalation created in [start, end) (epoch seconds), as its record (GET /api/reports)."""
+        return self._records(self.ctx.store.record_ids_between(start, end))
 
     def _records(self, esc_ids: list[str], batch: int = 200) -> Iterator[dict[str, Any]]:
         """Live state where it is still kept (it is the freshest), the archive otherwise; read
@@ -391,7 +396,7 @@ def _clock(at: datetime) -> str:
     return at.strftime("%I:%M %p").lstrip("0")
 
 
-def _day(args: dict[str, str], field: str) -> date:
+def day_arg(args: dict[str, str], field: str) -> date:
     raw = (args.get(field) or "").strip()
     if not raw:
         raise InvalidRequest(f"'{field}' is required (YYYY-MM-DD).", code="missing_field", field=field)

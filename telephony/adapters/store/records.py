@@ -33,6 +33,13 @@ class RecordStore(ChangeStream):
         raw = self.r.hget(self.k.call_part(call_sid, "red_flags"), key)
         return json.loads(raw) if raw else None
 
+    def red_flag_told(self, call_sid: str, key: str, at: str) -> None:
+        """The managers were told of this flag at `at` (kept on the flag, so an escalation created
+        later carries the time onto its timeline for the reports)."""
+        flag = self.red_flag(call_sid, key)
+        if flag is not None:
+            self.r.hset(keys.call_part(call_sid, "red_flags"), key, json.dumps({**flag, "told_at": at}))
+
     def red_flags(self, call_sid: str) -> list[dict[str, Any]]:
         if not keys.safe_id(call_sid):
             return []

@@ -1,0 +1,342 @@
+"""The figures of a day range, computed from the escalation records (R-NOTE-3's archive, live
+state for escalations not finished yet), so they survive the live keys' expiry. Only what the
+records hold: the kind, who took the call (their role is the tier), and the timeline's events."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from telephony.config import ApiToken
+from telephony.context import Context
+from telephony.errors import Forbidden, InvalidRequest
+from telephony.records.escalation_record import LEAD_ROLES, MAX_RANGE_DAYS, Records, day_arg
+
+FORMATS = ("json", "csv")
+# Events after which a caller is no longer on hold (so is a menu of TO_A_MENU, unless keep_holding follows).
+HOLD_ENDS = ("caller_connected", "caller_left", "callback_chosen", "callback_refused", "voicemail_left")
+CSV_COLUMNS = ("figure", "requirement", "key", "value")
+# A hold round starts here; check-ins are due every check_in_seconds from it (R-HOLD-2).
+ROUND_STARTS = ("caller_on_hold", "keep_holding")
+# The caller leaves hold for a menu (keep holding or a callback); a keep_holding goes on with the hold.
+TO_A_MENU = ("hold_limit", "tiers_exhausted", "leads_busy")
+CHECK_IN_OFFSET = re.compile(r"on hold ([\d.]+) min")
+# A check-in this long after its due time or less is on time (the scheduler's tick and a webhook).
+CHECK_IN_GRACE_SECONDS = 10
+PHRASE = re.compile(r'"([^"]*)"')
+# The service's own suffix, at the very end of the detail (a caller's quoted words come before it).
+RAISED_BEFORE = re.compile(r"\(raised at ([\dT:.+-]+), before the escalation\)$")
+TOLD_BEFORE = re.compile(r"\(told at ([\dT:.+-]+), before the escalation\)$")
+
+
+def _at(event: dict[str, str]) -> datetime:
+    return datetime.fromisoformat(event["at"])
+
+
+def _first(timeline: list[dict[str, str]], names: Iterable[str], after: datetime | None = None) -> datetime | None:
+    wanted = set(names)
+    for event in timeline:
+        if event.get("event") in wanted and (after is None or _at(event) >= after):
+            return _at(event)
+    return None
+
+
+def _percentile(values: list[float], share: float) -> float | None:
+    """Nearest rank: the smallest value with at least `share` of the values at or below it."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * share // 1))
+    return ordered[int(rank) - 1]
+
+
+def _seconds(values: list[float]) -> dict[str, float | None]:
+    return {
+        "count": len(values),
+        "p50": _percentile(values, 0.5),
+        "p90": _percentile(values, 0.9),
+        "max": max(values) if values else None,
+    }
+
+
+def _hold_rounds(timeline: list[dict[str, str]]) -> list[tuple[datetime, datetime | None, str]]:
+    """Each round of hold (R-HOLD-2's check-ins count from its start), with what started it: from
+    caller_on_hold or a keep_holding to the hold limit's menu, the next round, or the end of the hold."""
+    rounds: list[tuple[datetime, datetime | None, str]] = []
+    start: tuple[datetime, str] | None = None
+    for event in timeline:
+        name = event.get("event", "")
+        if name in ROUND_STARTS and (name == "caller_on_hold" or start is not None or rounds):
+            if start is not None:
+                rounds.append((start[0], _at(event), start[1]))
+            start = (_at(event), name)
+        elif start is not None and (name in TO_A_MENU or name in HOLD_ENDS):
+            rounds.append((start[0], _at(event), start[1]))
+            start = None
+    if start is not None:
+        rounds.append((start[0], None, start[1]))
+    return rounds
+
+
+def _holds(rounds: list[tuple[datetime, datetime | None, str]]) -> list[float]:
+    """Each hold, caller_on_hold to the end of its last round (keep_holding goes on with it); a
+    hold still going, or never ended on the record, is left out."""
+    holds: list[tuple[datetime, datetime | None]] = []
+    for start, end, started_by in rounds:
+        if started_by == "keep_holding" and holds:
+            holds[-1] = (holds[-1][0], end)
+        else:
+            holds.append((start, end))
+    return [(end - start).total_seconds() for start, end in holds if end is not None]
+
+
+def _check_ins(
+    timeline: list[dict[str, str]], check_in_seconds: int | None, limit: int
+) -> tuple[list[float], int | None]:
+    """(how late each check-in was against its round's start plus its offset, how many were due)."""
+    lateness: list[float] = []
+    due: int | None = 0 if check_in_seconds else None
+    for start, end, _ in _hold_rounds(timeline):
+        for event in timeline:
+            if event.get("event") != "check_in" or not start <= _at(event) < (
+                end or datetime.max.replace(tzinfo=start.tzinfo)
+            ):
+                continue
+            offset = CHECK_IN_OFFSET.search(event.get("detail", ""))
+            if offset is not None:
+                due_at = start + timedelta(seconds=round(float(offset.group(1)) * 60))
+                lateness.append(max(0.0, (_at(event) - due_at).total_seconds()))
+        if check_in_seconds and due is not None and end is not None:
+            held = (end - start).total_seconds()
+            due += sum(1 for n in range(1, (limit - 1) // check_in_seconds + 1) if n * check_in_seconds < held)
+    return lateness, due
+
+
+def _flag_times(timeline: list[dict[str, str]], name: str, earlier: re.Pattern[str]) -> dict[str, datetime]:
+    """Phrase -> when: the event's time, or the earlier time its detail names (before the escalation)."""
+    found: dict[str, datetime] = {}
+    for event in timeline:
+        if event.get("event") != name:
+            continue
+        detail = event.get("detail", "")
+        phrase = PHRASE.match(detail)
+        before = earlier.search(detail)
+        if phrase is not None and phrase.group(1) not in found:
+            try:
+                found[phrase.group(1)] = datetime.fromisoformat(before.group(1)) if before else _at(event)
+            except ValueError:
+                found[phrase.group(1)] = _at(event)
+    return found
+
+
+def _taken(records: list[dict[str, Any]], requirement: str) -> dict[str, Any]:
+    """Managers-only kinds (R-ESC-3, R-ESC-4): how many, who took them, and any not a manager took."""
+    taken_by: Counter[str] = Counter()
+    for record in records:
+        if record.get("taken_by"):
+            taken_by[f"{record['taken_by']} ({record.get('taken_by_role') or 'unknown'})"] += 1
+    managers = sum(1 for r in records if r.get("taken_by") and r.get("taken_by_role") == "manager")
+    not_taken = sum(1 for r in records if not r.get("taken_by"))
+    return {
+        "requirement": requirement,
+        "count": len(records),
+        "taken_by": dict(sorted(taken_by.items())),
+        "taken_by_a_manager": managers,
+        "taken_by_someone_else": len(records) - managers - not_taken,
+        "not_taken": not_taken,
+    }
+
+
+def _distribution(holds: list[float], limit: int) -> dict[str, Any]:
+    """Holds in bins of a tenth of the limit up to twice the limit, the last bin everything longer."""
+    width = max(1, limit // 10)
+    bins = [0] * (2 * limit // width + 1)
+    for held in holds:
+        bins[min(int(held // width), len(bins) - 1)] += 1
+    return {"bin_seconds": width, "counts": bins}
+
+
+def figures(
+    records: Iterable[dict[str, Any]], hold_limit_seconds: int, check_in_seconds: int | None = None
+) -> dict[str, Any]:
+    """The figures over these records; pure, so tests can reason about it. Without
+    check_in_seconds (the policy's interval) check-ins due and missed are not counted."""
+    by_kind: Counter[str] = Counter()
+    by_tier: Counter[str] = Counter()
+    to_lead: list[float] = []
+    to_lead_by_tier: dict[str, list[float]] = {}
+    holds: list[float] = []
+    over_limit = 0
+    callbacks = Counter({"booked": 0, "reached_in_window": 0, "reached_late": 0, "given_up": 0})
+    by_day: dict[str, Counter[str]] = {}
+    overdue: list[str] = []
+    lateness: list[float] = []
+    due: int | None = 0 if check_in_seconds else None
+    managers_only: dict[str, list[dict[str, Any]]] = {"formal_complaint": [], "abusive": []}
+    flags_raised = 0
+    to_told: list[float] = []
+    emails = Counter({"escalations_emailed": 0, "escalations_not_emailed": 0, "sent": 0, "failed_tries": 0})
+    count = 0
+    for record in records:
+        count += 1
+        timeline: list[dict[str, str]] = record.get("timeline") or []
+        events = Counter(e.get("event") for e in timeline)
+        tier = record.get("taken_by_role") or "not taken"
+        by_kind[record.get("kind") or "unknown"] += 1
+        by_tier[tier] += 1
+        escalated = _first(timeline, ("escalated",))
+        if escalated is not None:
+            connected = _first(timeline, ("caller_connected",), escalated)
+            if connected is not None:
+                to_lead.append((connected - escalated).total_seconds())
+                to_lead_by_tier.setdefault(tier, []).append(to_lead[-1])
+        for held in _holds(_hold_rounds(timeline)):
+            holds.append(held)
+            over_limit += held > hold_limit_seconds
+        late, owed = _check_ins(timeline, check_in_seconds, hold_limit_seconds)
+        lateness += late
+        if due is not None and owed is not None:
+            due += owed
+        if record.get("callback_status") is not None:
+            callbacks["booked"] += 1
+            day = (record.get("created_at") or "")[:10]
+            today = by_day.setdefault(day, Counter({"in_window": 0, "late": 0, "given_up": 0, "not_yet": 0}))
+            reached = _first(timeline, ("callback_connected",))
+            if reached is not None and record.get("callback_window_end"):
+                is_late = reached > datetime.fromisoformat(record["callback_window_end"])
+                callbacks["reached_late" if is_late else "reached_in_window"] += 1
+                today["late" if is_late else "in_window"] += 1
+            elif record.get("callback_status") == "no_answer":
+                callbacks["given_up"] += 1
+                today["given_up"] += 1
+            else:
+                today["not_yet"] += 1
+            if events["callback_overdue"]:
+                overdue.append(record.get("id", ""))
+        if record.get("kind") in managers_only:
+            managers_only[record["kind"]].append(record)
+        raised = _flag_times(timeline, "red_flag", RAISED_BEFORE)
+        told = _flag_times(timeline, "red_flag_told", TOLD_BEFORE)
+        flags_raised += len(raised)
+        to_told += [max(0.0, (told[p] - at).total_seconds()) for p, at in raised.items() if p in told]
+        emails["sent"] += events["email_sent"]
+        emails["failed_tries"] += events["email_not_sent"]
+        if events["email_sent"]:
+            emails["escalations_emailed"] += 1
+        elif events["email_not_sent"]:
+            emails["escalations_not_emailed"] += 1
+    return {
+        "escalations": {
+            "requirement": "R-NOTE-3",
+            "count": count,
+            "by_kind": dict(sorted(by_kind.items())),
+            "by_tier": dict(sorted(by_tier.items())),
+        },
+        "escalate_to_lead_seconds": {
+            "requirement": "R-WARM-1",
+            **_seconds(to_lead),
+            "by_tier": {t: _seconds(v) for t, v in sorted(to_lead_by_tier.items())},
+        },
+        "hold": {
+            "requirement": "R-HOLD-3",
+            "limit_seconds": hold_limit_seconds,
+            "holds": len(holds),
+            "over_limit": over_limit,
+            "share_over_limit": round(over_limit / len(holds), 4) if holds else None,
+            "longest_seconds": max(holds) if holds else None,
+            "distribution": _distribution(holds, hold_limit_seconds),
+        },
+        "check_ins": {
+            "requirement": "R-HOLD-2",
+            "interval_seconds": check_in_seconds,
+            "grace_seconds": CHECK_IN_GRACE_SECONDS,
+            "made": len(lateness),
+            "on_time": sum(1 for s in lateness if s <= CHECK_IN_GRACE_SECONDS),
+            "late": sum(1 for s in lateness if s > CHECK_IN_GRACE_SECONDS),
+            "latest_seconds": max(lateness) if lateness else None,
+            "due": due,
+            "missed": None if due is None else max(0, due - len(lateness)),
+        },
+        "callbacks": {"requirement": "R-CB-1", **callbacks},
+        "callbacks_by_day": {
+            "requirement": "R-CB-2",
+            "days": {d: dict(c) for d, c in sorted(by_day.items())},
+        },
+        "callbacks_overdue": {"requirement": "R-CB-7", "count": len(overdue), "escalations": overdue},
+        "formal_complaints": _taken(managers_only["formal_complaint"], "R-ESC-3"),
+        "abusive_calls": _taken(managers_only["abusive"], "R-ESC-4"),
+        "red_flags": {
+            "requirement": "R-NOTE-5",
+            "raised": flags_raised,
+            "managers_told": len(to_told),
+            "not_told": flags_raised - len(to_told),
+            "seconds_to_told": _seconds(to_told),
+        },
+        "emails": {"requirement": "R-NOTE-2", **emails},
+    }
+
+
+class Reports:
+    def __init__(self, ctx: Context, records: Records):
+        self.ctx = ctx
+        self.records = records
+
+    def report(self, actor: ApiToken, args: dict[str, str]) -> tuple[str, dict[str, Any], str, str]:
+        """GET /api/reports: (format, the figures, the figures as CSV text for format=csv, file name). Leads and up; the days are the
+        organisation's (policy time zone), both included, at most MAX_RANGE_DAYS."""
+        if actor.role not in LEAD_ROLES:
+            raise Forbidden("Only leads, supervisors and managers see the reports.", code="role_not_allowed")
+        first, last = day_arg(args, "from"), day_arg(args, "to")
+        if last < first:
+            raise InvalidRequest("'to' must be the same day as 'from' or later.", code="invalid_query", field="to")
+        if (last - first).days + 1 > MAX_RANGE_DAYS:
+            raise InvalidRequest(f"Report at most {MAX_RANGE_DAYS} days at a time.", code="range_too_long", field="to")
+        fmt = (args.get("format") or "json").strip().lower()
+        if fmt not in FORMATS:
+            raise InvalidRequest("'format' must be json or csv.", code="invalid_query", field="format")
+        zone = self.ctx.policy.time_zone
+        try:
+            start = datetime.combine(first, time(0), zone).timestamp()
+            end = datetime.combine(last + timedelta(days=1), time(0), zone).timestamp()
+        except OverflowError:
+            raise InvalidRequest("'to' is too far from today.", code="invalid_query", field="to") from None
+        hold = self.ctx.policy.hold
+        found = figures(self.records.created_between(start, end), hold.limit_seconds, hold.check_in_seconds)
+        body: dict[str, Any] = {"from": first.isoformat(), "to": last.isoformat(), "time_zone": zone.key, **found}
+        name = f"escalation-report-{first.isoformat()}-to-{last.isoformat()}.{fmt}"
+        return fmt, body, (as_csv(body) if fmt == "csv" else ""), name
+
+
+def rows(body: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """One row per number: (figure, requirement, key, value); nested keys joined with ':'
+    (by_kind:manager_request, by_tier:lead:p50, distribution:counts:3)."""
+    out: list[tuple[str, str, str, str]] = []
+    for figure, values in body.items():
+        if not isinstance(values, dict):
+            continue
+        requirement = str(values.get("requirement", ""))
+        for key, value in values.items():
+            if key != "requirement":
+                out += [(figure, requirement, k, v) for k, v in _flat(key, value)]
+    return out
+
+
+def _flat(key: str, value: Any) -> list[tuple[str, str]]:
+    if isinstance(value, dict):
+        return [kv for k, v in value.items() for kv in _flat(f"{key}:{k}", v)]
+    if isinstance(value, list):
+        return [kv for n, v in enumerate(value) for kv in _flat(f"{key}:{n}", v)]
+    return [(key, "" if value is None else str(value))]
+
+
+def as_csv(body: dict[str, Any]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows(rows(body))
+    return out.getvalue()
