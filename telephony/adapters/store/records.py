@@ -38,7 +38,7 @@ class RecordStore(ChangeStream):
         later carries the time onto its timeline for the reports)."""
         flag = self.red_flag(call_sid, key)
         if flag is not None:
-            self.r.hset(keys.call_part(call_sid, "red_flags"), key, json.dumps({**flag, "told_at": at}))
+            self.r.hset(self.k.call_part(call_sid, "red_flags"), key, json.dumps({**flag, "told_at": at}))
 
     def red_flags(self, call_sid: str) -> list[dict[str, Any]]:
         if not keys.safe_id(call_sid):
