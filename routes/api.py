@@ -22,6 +22,7 @@ from routes.openapi import (
     Listening,
     ManagerEmails,
     NoteAdded,
+    PolicyReload,
     Presence,
     Queues,
     RecordsQuery,
@@ -325,6 +326,15 @@ def stop_listening(call_sid: str):
 @staff()
 def presence(person_id: str):
     return jsonify(core().set_presence(g.actor, person_id, json_body()))
+
+
+@bp.post("/policies/reload")
+@SPEC.validate(resp=responses(200, PolicyReload, 400, 403), tags=["operations"], skip_validation=True)
+@staff("manager")
+def reload_policies():
+    """Issue 17: a changed or added policy file, checked first, serves from now on; a bad one is
+    refused with its error and the old ones keep serving."""
+    return jsonify(tenancy.organisations().reload_for(g.actor))
 
 
 @bp.get("/queues")

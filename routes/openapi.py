@@ -39,6 +39,14 @@ class Error(BaseModel):
     field: str | None = None
 
 
+class PolicyReload(BaseModel):
+    """What a manager's reload did to their own organisation's policy."""
+
+    organisation: str
+    changed: bool
+    version: str | None
+
+
 class TimelineEvent(BaseModel):
     at: str
     event: str

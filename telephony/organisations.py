@@ -19,8 +19,9 @@ from pathlib import Path
 import redis
 
 from telephony.clock import Clock
-from telephony.config import ConfigError, Settings
+from telephony.config import ApiToken, ConfigError, Settings
 from telephony.core import Core, build_core
+from telephony.errors import Forbidden, InvalidRequest
 from telephony.policy.errors import PolicyError
 from telephony.policy.folder import check_together, load_policies
 from telephony.policy.loading import Policy, load_policy
@@ -125,6 +126,23 @@ class Organisations:
         return self.cores[org] if org else self.only()
 
     # -- a changed policy without a restart ----------------------------------------------------
+    def reload_for(self, actor: ApiToken) -> dict[str, object]:
+        """A manager's reload (POST /api/policies/reload): every file is read and checked, but
+        the answer speaks of the manager's own organisation only (nothing crosses)."""
+        if actor.role != "manager":
+            raise Forbidden("Only a manager may reload the policies.", code="not_a_manager")
+        before = self.cores.get(actor.organisation)
+        try:
+            self.reload()
+        except PolicyError as exc:
+            raise InvalidRequest(f"Policies not reloaded, the old ones keep serving: {exc}", code="bad_policy") from None
+        after = self.cores.get(actor.organisation)
+        return {
+            "organisation": actor.organisation,
+            "changed": before is not after,
+            "version": after.policy.version if after else None,
+        }
+
     def reload(self) -> dict[str, list[str]]:
         """Read the policies again; all valid, they serve from now on, else nothing changes and
         PolicyError names the bad file. Returns what changed."""

@@ -104,7 +104,7 @@ class Harness:
 
         import workers.runtime
 
-        workers.runtime.use(self.core)
+        workers.runtime.use(getattr(self, "served", None) or self.core)
         ran = 0
         while True:
             self.core.ctx.timers.release_due()
@@ -113,7 +113,7 @@ class Harness:
             if waiting == 0:
                 return ran
             ran += waiting
-            SimpleWorker(queues, connection=self.core.ctx.store.r).work(burst=True)
+            SimpleWorker(queues, connection=self.core.ctx.timers.conn).work(burst=True)
 
     def run_urgent(self) -> None:
         """What a worker does the moment a webhook has answered: the urgent queue's jobs."""
@@ -128,8 +128,8 @@ class Harness:
                 return
         except redis.RedisError:
             return  # Redis is down on purpose: a real worker waits for it too
-        workers.runtime.use(self.core)
-        SimpleWorker([urgent], connection=self.core.ctx.store.r).work(burst=True)
+        workers.runtime.use(getattr(self, "served", None) or self.core)
+        SimpleWorker([urgent], connection=self.core.ctx.timers.conn).work(burst=True)
 
     def advance(self, seconds: float) -> None:
         """Move the virtual clock, stopping at each timer that falls due on the way."""

@@ -48,7 +48,10 @@ class LocalRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     @classmethod
-    def start(cls, data_dir: Path, port: int | None = None, appendonly: bool = True) -> LocalRedis:
+    def start(
+        cls, data_dir: Path, port: int | None = None, appendonly: bool = True, extra: tuple[str, ...] = ()
+    ) -> LocalRedis:
+        """`extra`: more redis-server arguments (a cluster node's, in the tests)."""
         data_dir = Path(data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
         binary = find_redis_server()
@@ -75,6 +78,7 @@ class LocalRedis:
                     "no",
                     "--logfile",
                     str(log),
+                    *extra,
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.STDOUT,

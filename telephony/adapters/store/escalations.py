@@ -77,7 +77,7 @@ class EscalationStore(ChangeStream):
         for k, v in fields.items():
             args += [k, "" if v is None else as_text(v)]
         ok, _ = self._transition(
-            keys=[self.k.escalation(esc_id), self.k.timeline(esc_id), esc_id],
+            keys=[self.k.escalation(esc_id), self.k.timeline(esc_id)],
             args=args,
         )
         if ok == 1:

@@ -11,7 +11,10 @@ redis.call('HSET', KEYS[1], 'status', ARGV[1], 'status_rank', ARGV[2])
 return 1
 """
 
+# KEYS: the escalation, its timeline (one slot: keys.py); the escalation's id is read from its
+# key, never passed as a key (Redis Cluster routes a script by every key it is given).
 TRANSITION = """
+local esc_id = string.match(KEYS[1], ':escalation:(.*)$')
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {0, ''} end
 local ok = false
@@ -21,8 +24,8 @@ end
 if not ok then return {0, state} end
 if ARGV[1] ~= state then
   redis.call('HSET', KEYS[1], 'state', ARGV[1])
-  redis.call('SREM', ARGV[3] .. state, KEYS[3])
-  redis.call('SADD', ARGV[3] .. ARGV[1], KEYS[3])
+  redis.call('SREM', ARGV[3] .. state, esc_id)
+  redis.call('SADD', ARGV[3] .. ARGV[1], esc_id)
 end
 local n = 5 + tonumber(ARGV[4])
 while n + 1 <= #ARGV do

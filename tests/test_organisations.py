@@ -1,0 +1,219 @@
+"""Several organisations on one deployment (issue 17): the number dialled picks the organisation,
+each hears its own words and reaches its own people, and nothing of one reaches another — even
+when both name their people alike. Real Redis, signed webhooks, the real app."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from routes import create_app
+from telephony.clock import VirtualClock
+from telephony.config import ApiToken
+from telephony.organisations import build_organisations
+from telephony.policy.errors import PolicyError
+from telephony.policy.folder import load_policies
+from tests.support import ROOT, Harness, new_call_sid, settings_for
+from tests.test_hold_and_callbacks import book_callback
+
+EXAMPLE, NORTHWIND = "example-support", "northwind"
+NUMBERS = {EXAMPLE: "+13125550100", NORTHWIND: "+13125550170"}
+PEOPLE = ("agent-avery", "agent-blake", "lead-lee", "manager-max")
+ROLES = {"agent-avery": "agent", "agent-blake": "agent", "lead-lee": "lead", "manager-max": "manager"}
+
+
+def northwind_policy() -> str:
+    """The example policy as another organisation: its own id, number, words and lead's phone,
+    and the same person ids (agent-avery in both), so a mix-up could not hide behind names."""
+    text = (ROOT / "policies" / "default.toml").read_text()
+    return (
+        text.replace('id = "example-support"', f'id = "{NORTHWIND}"')
+        .replace('numbers = ["+13125550100"]', f'numbers = ["{NUMBERS[NORTHWIND]}"]')
+        .replace("Example Support", "Northwind Help")
+        .replace('endpoint = "+13125550111"', 'endpoint = "+13125550112"')
+    )
+
+
+def tokens() -> dict[str, ApiToken]:
+    found = {}
+    for org in (EXAMPLE, NORTHWIND):
+        for person in PEOPLE:
+            found[f"{org}:{person}"] = ApiToken(f"tok-{org}-{person}-0000", person, ROLES[person], org)
+    return found
+
+
+class Deployment(Harness):
+    """The harness on a POLICIES_DIR deployment. Twilio fetches the URLs the service handed it,
+    which name the organisation: `webhook` adds the current organisation's `org`/`v` to a path
+    the test writes without them (never to /voice/incoming, picked by `To`)."""
+
+    def __init__(self, redis_conn, twilio_rest, folder: Path, queue_conn=None):
+        self.tokens = tokens()
+        self.settings = replace(settings_for(None, self.tokens, policies_dir=folder), policy_file=None)
+        self.clock = VirtualClock()
+        self.served = build_organisations(self.settings, redis_conn, queue_conn=queue_conn, clock=self.clock)
+        self.app = create_app(self.settings, organisations=self.served)
+        self.client = self.app.test_client()
+        self.rest = twilio_rest
+        from twilio.request_validator import RequestValidator
+
+        from tests.support import AUTH_TOKEN
+
+        self.validator = RequestValidator(AUTH_TOKEN)
+        self.work_after_requests = True
+        self.org = EXAMPLE
+        self.core = self.served.core(EXAMPLE)
+
+    def be(self, org: str) -> Deployment:
+        self.org, self.core = org, self.served.core(org)
+        return self
+
+    def webhook(self, url_or_path, params=None, signed=True, method="POST"):
+        if "/voice/" in url_or_path and "org=" not in url_or_path and "/voice/incoming" not in url_or_path:
+            tenant = self.core.ctx.urls.tenant
+            url_or_path += ("&" if "?" in url_or_path else "?") + "&".join(f"{k}={v}" for k, v in tenant.items())
+        return super().webhook(url_or_path, params, signed, method)
+
+    def api(self, method, path, who="agent-avery", json=None, raw=None):
+        return super().api(method, path, f"{self.org}:{who}" if who else who, json, raw)
+
+    def caller_calls(self, call_sid=None, caller="+13125550142"):
+        call_sid = call_sid or new_call_sid()
+        heard = self.twiml(
+            "/voice/incoming", {"CallSid": call_sid, "From": caller, "To": NUMBERS[self.org], "CallStatus": "ringing"}
+        )
+        assert self.org.replace("-", " ").split()[0].lower() in heard.text().lower() or "Northwind" in heard.text()
+        return call_sid
+
+
+def two_policies(tmp_path: Path) -> Path:
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    (folder / "example.toml").write_text((ROOT / "policies" / "default.toml").read_text())
+    (folder / "northwind.toml").write_text(northwind_policy())
+    return folder
+
+
+@pytest.fixture
+def deployment(redis_conn, twilio_rest, tmp_path):
+    return Deployment(redis_conn, twilio_rest, two_policies(tmp_path))
+
+
+def test_the_number_dialled_picks_the_organisation_and_its_words(deployment):
+    for org, name in ((EXAMPLE, "Example Support"), (NORTHWIND, "Northwind Help")):
+        heard = deployment.twiml(
+            "/voice/incoming",
+            {"CallSid": new_call_sid(), "From": "+13125550142", "To": NUMBERS[org], "CallStatus": "ringing"},
+        )
+        assert f"Thank you for calling {name}." in heard.text()
+        action = heard.find("Gather").get("action")
+        query = parse_qs(urlparse(action).query)
+        assert query["org"] == [org], "every URL the service hands Twilio names the organisation"
+        assert query["v"] == [deployment.served.core(org).policy.version]
+
+
+def test_a_number_no_policy_claims_hears_an_apology_never_a_500(deployment, redis_conn):
+    before = set(redis_conn.keys("esc:*"))
+    response = deployment.webhook(
+        "/voice/incoming", {"CallSid": new_call_sid(), "From": "+13125550142", "To": "+13125550199"}
+    )
+    assert response.status_code == 200 and response.mimetype == "text/xml"
+    assert "not set up to take calls" in response.get_data(as_text=True)
+    assert set(redis_conn.keys("esc:*")) == before, "nothing is written for a caller nobody serves"
+    status = deployment.webhook("/voice/status?org=nobody", {"CallSid": new_call_sid(), "CallStatus": "completed"})
+    assert status.status_code == 204
+
+
+def test_each_organisation_warm_transfers_to_its_own_lead_on_its_own_keys__R_WARM_1(deployment, redis_conn):
+    """The same person ids, two organisations: each call reaches its own organisation's Lee."""
+    legs = {}
+    for org in (EXAMPLE, NORTHWIND):
+        h = deployment.be(org)
+        caller_sid, _ = h.caller_with_agent()
+        esc_id = h.escalate(caller_sid).json["id"]
+        h.lead_accepts_and_joins(esc_id)
+        assert h.api("POST", f"/api/escalations/{esc_id}/connect", json={}).status_code == 200
+        assert h.escalation(esc_id)["state"] == "connected"
+        legs[org] = (caller_sid, esc_id)
+        keys = [k.decode() for k in redis_conn.keys(f"*{esc_id}*")]
+        assert keys and all(k.startswith(f"esc:{{{org}}}:") for k in keys), keys
+    dialled = [r.param("To") for r in deployment.rest.requests("CreateCall")]
+    assert "+13125550111" in dialled and "+13125550112" in dialled, "each organisation rang its own lead"
+
+
+def test_nothing_crosses_between_organisations_ids_lists_streams_exports(deployment):
+    h = deployment.be(EXAMPLE)
+    caller_sid, _ = h.caller_with_agent()
+    esc_id = h.escalate(caller_sid).json["id"]
+    theirs = deployment.be(NORTHWIND)
+    for who in ("agent-avery", "lead-lee", "manager-max"):
+        assert theirs.api("GET", f"/api/escalations/{esc_id}", who=who).status_code == 404, who
+        assert theirs.api("GET", f"/api/calls/{caller_sid}/notes", who=who).status_code in (403, 404), who
+    assert esc_id not in str(theirs.api("GET", "/api/escalations", who="lead-lee").json)
+    assert caller_sid not in str(theirs.api("GET", "/api/calls", who="manager-max").json)
+    export = theirs.api("GET", "/api/records?from=2026-11-24&to=2026-11-24&format=json", who="manager-max")
+    assert export.status_code == 200 and esc_id not in export.get_data(as_text=True)
+    state = theirs.api("GET", "/api/console", who="manager-max")
+    if state.status_code == 200:
+        assert esc_id not in state.get_data(as_text=True) and caller_sid not in state.get_data(as_text=True)
+    ours = deployment.be(EXAMPLE)
+    assert ours.api("GET", f"/api/escalations/{esc_id}", who="lead-lee").status_code == 200
+    assert esc_id in str(ours.api("GET", "/api/escalations", who="lead-lee").json)
+
+
+def test_a_callback_is_booked_and_dialled_once_in_each_organisation__R_CB_8(deployment):
+    booked = {}
+    for org in (EXAMPLE, NORTHWIND):
+        h = deployment.be(org)
+        caller_sid, _ = h.caller_with_agent()
+        esc_id = h.escalate(caller_sid).json["id"]
+        h.advance(h.core.policy.hold.limit_seconds + 5)
+        book_callback(h, caller_sid, esc_id)
+        booked[org] = h.escalation(esc_id)["callback"]["id"]
+    for org, cb_id in booked.items():
+        h = deployment.be(org)
+        h.advance(2 * 3600)
+        dials = [r for r in h.rest.requests("CreateCall") if f"callback={cb_id}" in (r.param("Url") or "")]
+        assert len(dials) == 1, (org, len(dials))
+        assert f"org={org}" in dials[0].param("Url")
+
+
+def test_two_policies_claiming_one_number_stop_start_up_naming_both(tmp_path):
+    (tmp_path / "a.toml").write_text((ROOT / "policies" / "default.toml").read_text())
+    (tmp_path / "b.toml").write_text(northwind_policy().replace(NUMBERS[NORTHWIND], NUMBERS[EXAMPLE]))
+    with pytest.raises(PolicyError) as error:
+        load_policies(tmp_path)
+    assert "b.toml" in str(error.value) and "a.toml" in str(error.value) and NUMBERS[EXAMPLE] in str(error.value)
+
+
+def test_the_six_shipped_policies_serve_together_each_on_its_own_numbers():
+    policies = load_policies(ROOT / "policies")
+    assert len(policies) == 6
+    numbers = [n for p in policies for n in p.numbers]
+    assert len(numbers) == len(set(numbers)) >= 6
+    assert len({p.organisation_id for p in policies}) == 6
+
+
+def test_a_changed_policy_is_picked_up_without_a_restart_and_a_bad_one_refused(deployment, tmp_path):
+    folder = tmp_path / "policies"
+    h = deployment.be(NORTHWIND)
+    caller_sid = h.caller_calls()
+    old_version = h.core.policy.version
+    (folder / "northwind.toml").write_text(northwind_policy().replace("Thank you for calling Northwind Help.", "Welcome to Northwind Help."))
+    assert h.api("POST", "/api/policies/reload", who="agent-avery").status_code == 403
+    reloaded = h.api("POST", "/api/policies/reload", who="manager-max")
+    assert reloaded.status_code == 200 and reloaded.json["changed"] is True, reloaded.json
+    heard = h.twiml("/voice/incoming", {"CallSid": new_call_sid(), "From": "+13125550142", "To": NUMBERS[NORTHWIND]})
+    assert "Welcome to Northwind Help." in heard.text()
+    kept = deployment.served.core(NORTHWIND, old_version)
+    assert kept is not None and kept.policy.version == old_version, "the call in progress keeps its policy"
+    assert caller_sid
+
+    (folder / "northwind.toml").write_text(northwind_policy().replace("[hold]", "[hold]\nnot_a_key = 1"))
+    refused = h.api("POST", "/api/policies/reload", who="manager-max")
+    assert refused.status_code == 400 and "not_a_key" in refused.json["message"]
+    heard = h.twiml("/voice/incoming", {"CallSid": new_call_sid(), "From": "+13125550142", "To": NUMBERS[NORTHWIND]})
+    assert "Welcome to Northwind Help." in heard.text(), "the old policy keeps serving"
