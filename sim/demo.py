@@ -57,7 +57,18 @@ def main(argv: list[str] | None = None) -> int:
         help="answer this share (0-1) of REST requests with 500, 429 + Retry-After or a hang (sim/rest.py)",
     )
     parser.add_argument("--port", type=int, default=5000, help="where the service listens (127.0.0.1)")
+    parser.add_argument(
+        "--organisations",
+        action="store_true",
+        help="two organisations on one deployment, their callers ringing at once (issue 17)",
+    )
     args = parser.parse_args(argv)
+    if args.organisations:
+        from sim.organisations_demo import play
+
+        os.environ.setdefault("LOG_FORMAT", "text")
+        os.environ.setdefault("LOG_LEVEL", "WARNING")
+        return play(fast=args.fast, port=args.port)
 
     os.environ.setdefault("LOG_FORMAT", "text")
     os.environ.setdefault("LOG_LEVEL", "WARNING")

@@ -26,6 +26,7 @@ from telephony.adapters.local_redis import LocalRedis, free_port
 from telephony.adapters.redis_clock import RedisClock
 from telephony.config import ApiToken, Settings
 from telephony.core import build_core
+from telephony.organisations import Organisations, build_organisations
 
 ACCOUNT_SID = "AC" + "5" * 32
 AUTH_TOKEN = "simulated-auth-token-0123456789"
@@ -90,7 +91,7 @@ class Simulation:
 
     def __post_init__(self):
         self.transcript = Transcript(live=self.live)
-        self._notices_shown = 0
+        self._notices_by_org: dict[str, int] = {}
         self._served: list[Served] = []
         self._redis: LocalRedis | None = None
         # The managers' inbox (R-NOTE-2): a real SMTP server on loopback, like the simulated Twilio.
@@ -116,7 +117,9 @@ class Simulation:
             twilio_caller_id=NUMBER,
             public_base_url=self.base,
             redis_url=self.redis_url,
-            policy_file=self.policy_file,
+            # A folder: several organisations on this one deployment, picked by the number dialled.
+            policy_file=None if self.policy_file.is_dir() else self.policy_file,
+            policies_dir=self.policy_file if self.policy_file.is_dir() else None,
             api_tokens=tokens,
             twilio_api_base_url=f"http://127.0.0.1:{rest_port}",
             virtual_clock=True,
@@ -126,8 +129,12 @@ class Simulation:
             smtp_url=self.mailbox.url(),
             smtp_from=MAIL_FROM,
         )
-        self.core = build_core(self.settings, self.conn, clock=self.clock)
-        workers.runtime.use(self.core)
+        if self.policy_file.is_dir():
+            self.served = build_organisations(self.settings, self.conn, clock=self.clock)
+        else:
+            self.served = Organisations.single(build_core(self.settings, self.conn, clock=self.clock))
+        self.core = self.served.all()[0]
+        workers.runtime.use(self.served)
         self.world = self.world_class(
             self.people,
             account_sid=ACCOUNT_SID,
@@ -145,7 +152,7 @@ class Simulation:
         )
         self.world.agent_api = self._agent_api
         try:
-            self._served.append(serve(create_app(self.settings, core=self.core), service_port))
+            self._served.append(serve(create_app(self.settings, organisations=self.served), service_port))
             self._served.append(serve(create_rest_app(self.world, self.rest_faults), rest_port))
         except (OSError, SystemExit) as exc:
             self.__exit__(None, None, None)
@@ -171,10 +178,14 @@ class Simulation:
     def _show_notices(self) -> None:
         """What the service posted (team channel, a leader, the managers) goes into the transcript
         the moment a job posted it, so a red flag told mid-call shows mid-call (R-NOTE-5)."""
-        notes = self.core.ctx.store.notifications(self._notices_shown)
-        self._notices_shown += len(notes)
-        for note in notes:
-            self.transcript.add(self.world.now, "notify", "posts", f"to {note.get('to')}: {note.get('text', '')}")
+        for core in self.served.all():
+            org = core.policy.organisation_id
+            shown = self._notices_by_org.get(org, 0)
+            notes = core.ctx.store.notifications(shown)
+            self._notices_by_org[org] = shown + len(notes)
+            who = "notify" if len(self.served.all()) == 1 else f"notify ({core.policy.name})"
+            for note in notes:
+                self.transcript.add(self.world.now, who, "posts", f"to {note.get('to')}: {note.get('text', '')}")
 
     def _next_timer(self) -> float | None:
         due = self.core.ctx.timers.next_due()

@@ -242,13 +242,15 @@ class World:
     def timestamp(self) -> str:
         return format_datetime(self.epoch + timedelta(seconds=self.now), usegmt=True)
 
-    def incoming_call(self, person: Person, after: float = 0.0) -> Call:
-        """A person rings the support number."""
+    def incoming_call(self, person: Person, after: float = 0.0, to: str = "") -> Call:
+        """A person rings the support number (or, on a deployment of several organisations, one
+        organisation's number)."""
+        number = to or self.number
         call = Call(
             sid("CA"),
             person,
             person.endpoint,
-            self.number,
+            number,
             "inbound",
             status_callback=self.status_url,
             url=self.incoming_url,
@@ -257,7 +259,7 @@ class World:
         self.calls[call.sid] = call
 
         def ring():
-            self.say(call, "dials", self.number)
+            self.say(call, "dials", number)
             call.status = "ringing"
             self.answered(call, inbound_status="ringing")
 

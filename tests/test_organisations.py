@@ -217,3 +217,12 @@ def test_a_changed_policy_is_picked_up_without_a_restart_and_a_bad_one_refused(d
     assert refused.status_code == 400 and "not_a_key" in refused.json["message"]
     heard = h.twiml("/voice/incoming", {"CallSid": new_call_sid(), "From": "+13125550142", "To": NUMBERS[NORTHWIND]})
     assert "Welcome to Northwind Help." in heard.text(), "the old policy keeps serving"
+
+
+def test_the_organisations_demo_plays_both_callers_at_once_each_in_its_own_words(capsys):
+    from sim.demo import main as demo
+
+    assert demo(["--organisations", "--fast", "--port", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "Thank you for calling Example Support." in out and "Thank you for calling Evergreen Member Care." in out
+    assert "channel cr-esc:" in out and "channel cr-esc-pks:" in out, "each organisation's own team channel"
