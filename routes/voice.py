@@ -14,7 +14,7 @@ from routes import tenancy
 from routes.security import not_from_twilio, twilio_webhook
 from telephony.context import conference_name, is_call_sid
 from telephony.core import Core
-from telephony.errors import DomainError
+from telephony.errors import DomainError, InvalidRequest
 from telephony.hold.limits import HOLDING_STATES
 from telephony.hold.wording import with_role
 
@@ -90,6 +90,10 @@ def incoming():
 def account():
     c = core()
     call_sid = form("CallSid")
+    if not is_call_sid(call_sid):
+        # Never Twilio's: the caller-facing error path answers with the fallback (no conference
+        # named after it, no state saved under it).
+        raise InvalidRequest("CallSid is not a Twilio call SID.", code="invalid_call_sid")
     outcome = c.intake.account_entered(call_sid, form("Digits"), int_arg("attempt", 1))
     if outcome.join_conference:
         return twiml(

@@ -78,7 +78,9 @@ def test_a_waiting_timer_costs_a_few_hundred_bytes_not_an_rq_job(harness):
             key=f"check_in-esc_{i:032x}-1-1",
         )
     per_timer = (conn.info("memory")["used_memory"] - before) / 1000
-    assert per_timer < 400, f"{per_timer:.0f} bytes per waiting timer"
+    # An RQ job costs about 1,300 bytes; a timer a few hundred, its member naming its organisation
+    # (example-support/, in the sorted set and the hash: about 35 bytes of it).
+    assert per_timer < 450, f"{per_timer:.0f} bytes per waiting timer"
     assert not conn.keys("rq:job:*"), "no RQ job exists until the timer is due"
 
 
