@@ -37,9 +37,9 @@ def northwind_policy() -> str:
     )
 
 
-def tokens() -> dict[str, ApiToken]:
+def tokens(orgs: tuple[str, ...] = (EXAMPLE, NORTHWIND)) -> dict[str, ApiToken]:
     found = {}
-    for org in (EXAMPLE, NORTHWIND):
+    for org in orgs:
         for person in PEOPLE:
             found[f"{org}:{person}"] = ApiToken(f"tok-{org}-{person}-0000", person, ROLES[person], org)
     return found
@@ -50,8 +50,8 @@ class Deployment(Harness):
     which name the organisation: `webhook` adds the current organisation's `org`/`v` to a path
     the test writes without them (never to /voice/incoming, picked by `To`)."""
 
-    def __init__(self, redis_conn, twilio_rest, folder: Path, queue_conn=None):
-        self.tokens = tokens()
+    def __init__(self, redis_conn, twilio_rest, folder: Path, queue_conn=None, orgs=(EXAMPLE, NORTHWIND)):
+        self.tokens = tokens(orgs)
         self.settings = replace(settings_for(None, self.tokens, policies_dir=folder), policy_file=None)
         self.clock = VirtualClock()
         self.served = build_organisations(self.settings, redis_conn, queue_conn=queue_conn, clock=self.clock)
@@ -226,3 +226,19 @@ def test_the_organisations_demo_plays_both_callers_at_once_each_in_its_own_words
     out = capsys.readouterr().out
     assert "Thank you for calling Example Support." in out and "Thank you for calling Evergreen Member Care." in out
     assert "channel cr-esc:" in out and "channel cr-esc-pks:" in out, "each organisation's own team channel"
+
+
+def test_a_deployment_of_all_six_policies_answers_each_number_in_its_own_words(redis_conn, twilio_rest):
+    """POLICIES_DIR=policies/ (the default): every shipped organisation on its own numbers."""
+    h = Deployment(redis_conn, twilio_rest, ROOT / "policies", orgs=(EXAMPLE,))
+    assert len(h.served.all()) == 6
+    for core in h.served.all():
+        for number in core.policy.numbers:
+            heard = h.twiml(
+                "/voice/incoming",
+                {"CallSid": new_call_sid(), "From": "+13125550142", "To": number, "CallStatus": "ringing"},
+            )
+            assert core.policy.ivr.greeting in heard.text(), (number, heard.text())
+            others = [c.policy.ivr.greeting for c in h.served.all() if c is not core]
+            assert not any(g in heard.text() for g in others), number
+            assert f"org={core.policy.organisation_id}" in heard.find("Gather").get("action")
