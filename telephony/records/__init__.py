@@ -1,4 +1,5 @@
 """What is kept (R-NOTE-3): the escalation record archived when an escalation ends
 (`escalation_record`), the agent's call notes (`call_notes`), purging finished escalations from
-live state (`retention`) and phone numbers masked below lead (`masking`). May import the loose
+live state (`retention`), phone numbers masked below lead (`masking`) and the days a records or
+reports query asks for (`days`). May import the loose
 core modules, `policy`, `escalation.case_routing`, `notify` and the adapters."""

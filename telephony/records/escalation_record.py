@@ -17,25 +17,24 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import redis
 
 from telephony.config import ApiToken
 from telephony.context import Context
-from telephony.errors import Forbidden, InvalidRequest, NotFound
+from telephony.errors import Forbidden, NotFound
 from telephony.escalation.case_routing import case_view, tags_of
 from telephony.logs import mask_numbers
 from telephony.notify.early_warning import early_warning_of
+from telephony.records.days import day_range
 
 log = logging.getLogger(__name__)
 
 FINAL_STATES = ("resolved", "abandoned", "failed")
 FINAL_CALLBACK_STATUSES = ("completed", "cancelled", "no_answer")
 LEAD_ROLES = ("lead", "supervisor", "manager")
-MAX_RANGE_DAYS = 366
-FORMATS = ("json", "csv")
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP: CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -196,22 +195,8 @@ class Records:
         is checked before the first piece, so a bad query is a 400, never half a file."""
         if actor.role not in LEAD_ROLES:
             raise Forbidden("Only leads, supervisors and managers export escalation records.", code="role_not_allowed")
-        first, last = day_arg(args, "from"), day_arg(args, "to")
-        if last < first:
-            raise InvalidRequest("'to' must be the same day as 'from' or later.", code="invalid_query", field="to")
-        if (last - first).days + 1 > MAX_RANGE_DAYS:
-            raise InvalidRequest(f"Export at most {MAX_RANGE_DAYS} days at a time.", code="range_too_long", field="to")
-        fmt = (args.get("format") or "json").strip().lower()
-        if fmt not in FORMATS:
-            raise InvalidRequest("'format' must be json or csv.", code="invalid_query", field="format")
-        zone = self.ctx.policy.time_zone
-        try:
-            start = datetime.combine(first, time(0), zone).timestamp()
-            end = datetime.combine(last + timedelta(days=1), time(0), zone).timestamp()
-        except OverflowError:
-            raise InvalidRequest(
-                "'to' is too far from today to hold escalations.", code="invalid_query", field="to"
-            ) from None
+        days = day_range(args, self.ctx.policy.time_zone, "Export")
+        first, last, fmt, zone, start, end = days.first, days.last, days.fmt, days.zone, days.start, days.end
         records = self._records(self.ctx.store.record_ids_between(start, end))
         name = f"escalation-records-{first.isoformat()}-to-{last.isoformat()}.{fmt}"
         if fmt == "csv":
@@ -394,18 +379,6 @@ def _cell(value: Any) -> str:
 
 def _clock(at: datetime) -> str:
     return at.strftime("%I:%M %p").lstrip("0")
-
-
-def day_arg(args: dict[str, str], field: str) -> date:
-    raw = (args.get(field) or "").strip()
-    if not raw:
-        raise InvalidRequest(f"'{field}' is required (YYYY-MM-DD).", code="missing_field", field=field)
-    try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
-            raise ValueError
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise InvalidRequest(f"'{field}' must be a date, YYYY-MM-DD.", code="invalid_query", field=field) from None
 
 
 def _csv(records: Iterator[dict[str, Any]]) -> Iterator[str]:

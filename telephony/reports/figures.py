@@ -9,13 +9,14 @@ import io
 import re
 from collections import Counter
 from collections.abc import Iterable
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from telephony.config import ApiToken
 from telephony.context import Context
-from telephony.errors import Forbidden, InvalidRequest
-from telephony.records.escalation_record import LEAD_ROLES, MAX_RANGE_DAYS, Records, day_arg
+from telephony.errors import Forbidden
+from telephony.records.days import day_range
+from telephony.records.escalation_record import LEAD_ROLES, Records
 
 FORMATS = ("json", "csv")
 # Events after which a caller is no longer on hold (so is a menu of TO_A_MENU, unless keep_holding follows).
@@ -291,20 +292,8 @@ class Reports:
         organisation's (policy time zone), both included, at most MAX_RANGE_DAYS."""
         if actor.role not in LEAD_ROLES:
             raise Forbidden("Only leads, supervisors and managers see the reports.", code="role_not_allowed")
-        first, last = day_arg(args, "from"), day_arg(args, "to")
-        if last < first:
-            raise InvalidRequest("'to' must be the same day as 'from' or later.", code="invalid_query", field="to")
-        if (last - first).days + 1 > MAX_RANGE_DAYS:
-            raise InvalidRequest(f"Report at most {MAX_RANGE_DAYS} days at a time.", code="range_too_long", field="to")
-        fmt = (args.get("format") or "json").strip().lower()
-        if fmt not in FORMATS:
-            raise InvalidRequest("'format' must be json or csv.", code="invalid_query", field="format")
-        zone = self.ctx.policy.time_zone
-        try:
-            start = datetime.combine(first, time(0), zone).timestamp()
-            end = datetime.combine(last + timedelta(days=1), time(0), zone).timestamp()
-        except OverflowError:
-            raise InvalidRequest("'to' is too far from today.", code="invalid_query", field="to") from None
+        days = day_range(args, self.ctx.policy.time_zone, "Report")
+        first, last, fmt, zone, start, end = days.first, days.last, days.fmt, days.zone, days.start, days.end
         hold = self.ctx.policy.hold
         found = figures(self.records.created_between(start, end), hold.limit_seconds, hold.check_in_seconds)
         body: dict[str, Any] = {"from": first.isoformat(), "to": last.isoformat(), "time_zone": zone.key, **found}
