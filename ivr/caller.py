@@ -104,6 +104,28 @@ def fallback(message: str, endpoint: str, conference: str | None, music_url: str
     return response
 
 
+UNSERVED = "We're sorry, this number is not set up to take calls."
+
+
+def unserved(endpoint: str) -> VoiceResponse:
+    """A number no organisation's policy claims (issue 17): the truth, then the deployment's own
+    staffed line if it has one; every word true whether or not that line answers."""
+    response = VoiceResponse()
+    if not endpoint:
+        response.say(f"{UNSERVED} Please check the number you dialled. Goodbye.")
+        response.hangup()
+        return response
+    response.say(
+        f"{UNSERVED} Please hold while we put you through to someone who can help. "
+        "If nobody answers, please call again later."
+    )
+    dial = Dial(timeout=30)
+    _endpoint_noun(dial, endpoint)
+    response.append(dial)
+    response.hangup()
+    return response
+
+
 def _endpoint_noun(dial: Dial, endpoint: str) -> None:
     if endpoint.startswith("client:"):
         dial.client(endpoint.removeprefix("client:"))

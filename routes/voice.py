@@ -44,10 +44,6 @@ CALLER_FACING = {
     "voice.warning_disconnect",
 }
 UNCLEAR_TRIES = 2
-UNSERVED_MESSAGE = (
-    "We're sorry, this number is not set up to take calls yet. "
-    "Please try again later, or check the number you dialled."
-)
 
 
 def core() -> Core:
@@ -355,7 +351,7 @@ def _fallback_twiml() -> Response:
     policy = tenancy.policy()
     if policy is None:
         settings = current_app.config["SETTINGS"]
-        return twiml(caller_ivr.fallback(UNSERVED_MESSAGE, settings.unserved_fallback, None, ""))
+        return twiml(caller_ivr.unserved(settings.unserved_fallback))
     call_sid = form("CallSid") if is_call_sid(form("CallSid")) else ""
     return twiml(
         caller_ivr.fallback(

@@ -16,7 +16,7 @@ from telephony.config import ApiToken
 from telephony.organisations import build_organisations
 from telephony.policy.errors import PolicyError
 from telephony.policy.folder import load_policies
-from tests.support import ROOT, Harness, new_call_sid, settings_for
+from tests.support import ROOT, Harness, Twiml, new_call_sid, settings_for
 from tests.test_hold_and_callbacks import book_callback
 
 EXAMPLE, NORTHWIND = "example-support", "northwind"
@@ -121,7 +121,9 @@ def test_a_number_no_policy_claims_hears_an_apology_never_a_500(deployment, redi
         "/voice/incoming", {"CallSid": new_call_sid(), "From": "+13125550142", "To": "+13125550199"}
     )
     assert response.status_code == 200 and response.mimetype == "text/xml"
-    assert "not set up to take calls" in response.get_data(as_text=True)
+    heard = Twiml(response.get_data(as_text=True))
+    assert heard.text() == "We're sorry, this number is not set up to take calls. Please check the number you dialled. Goodbye."
+    assert heard.verbs() == ["Say", "Hangup"], "no line to put them through to: nothing promised"
     assert set(redis_conn.keys("esc:*")) == before, "nothing is written for a caller nobody serves"
     status = deployment.webhook("/voice/status?org=nobody", {"CallSid": new_call_sid(), "CallStatus": "completed"})
     assert status.status_code == 204
@@ -242,3 +244,40 @@ def test_a_deployment_of_all_six_policies_answers_each_number_in_its_own_words(r
             others = [c.policy.ivr.greeting for c in h.served.all() if c is not core]
             assert not any(g in heard.text() for g in others), number
             assert f"org={core.policy.organisation_id}" in heard.find("Gather").get("action")
+
+
+def test_a_number_no_policy_claims_is_put_through_to_the_deployments_line_when_it_has_one(
+    redis_conn, twilio_rest, tmp_path
+):
+    h = Deployment(redis_conn, twilio_rest, two_policies(tmp_path))
+    h.app.config["SETTINGS"] = replace(h.app.config["SETTINGS"], unserved_fallback="+13125550131")
+    heard = h.twiml("/voice/incoming", {"CallSid": new_call_sid(), "From": "+13125550142", "To": "+13125550199"})
+    assert heard.verbs() == ["Say", "Dial", "Hangup"]
+    assert heard.find("Number").text == "+13125550131"
+    assert "If nobody answers, please call again later." in heard.text(), "true whether or not the line answers"
+
+
+@pytest.mark.parametrize(
+    "changes, names",
+    [
+        ({"REDIS_CLUSTER_URL": "redis://127.0.0.1:7000"}, "QUEUE_REDIS_URL"),
+        ({"REDIS_CLUSTER_URL": "redis://127.0.0.1:7000", "QUEUE_REDIS_URL": "x", "REDIS_URL": "redis://h"}, "REDIS_"),
+        ({"UNSERVED_FALLBACK": "call the boss"}, "UNSERVED_FALLBACK"),
+        ({"POLICY_FILE": "", "POLICIES_DIR": "/no/such/folder"}, "POLICIES_DIR"),
+    ],
+)
+def test_organisation_settings_refuse_what_cannot_work_naming_the_setting(changes, names):
+    from telephony.config import ConfigError, Settings
+    from tests.test_notifications import _env
+
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env(_env(**changes))
+    assert names in str(error.value)
+
+
+def test_with_no_policy_file_every_policy_in_policies_is_an_organisation():
+    from telephony.config import Settings
+    from tests.test_notifications import _env
+
+    settings = Settings.from_env(_env(POLICY_FILE=""))
+    assert settings.policy_file is None and settings.policies_dir == ROOT / "policies"
