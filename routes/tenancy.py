@@ -15,6 +15,7 @@ from telephony.policy.loading import Policy
 
 def organisations() -> Organisations:
     served: Organisations = current_app.extensions["organisations"]
+    served.follow()
     return served
 
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
 
+from telephony.adapters.store import keys
 from telephony.clock import Clock
 from telephony.config import ApiToken, ConfigError, Settings
 from telephony.core import Core, build_core
@@ -27,6 +29,7 @@ from telephony.policy.folder import check_together, load_policies
 from telephony.policy.loading import Policy, load_policy
 
 log = logging.getLogger(__name__)
+FOLLOW_SECONDS = 2.0
 
 
 def build_organisations(
@@ -45,7 +48,13 @@ def build_organisations(
     def build(policy: Policy) -> Core:
         return build_core(settings, conn, clock=clock, policy=policy, queue_conn=queue_conn, several=several)
 
-    return Organisations.of(policies or policies_of(settings), build, several=several, source=source)
+    return Organisations.of(
+        policies or policies_of(settings),
+        build,
+        several=several,
+        source=source,
+        announce=queue_conn if queue_conn is not None else conn,
+    )
 
 
 def policies_of(settings: Settings) -> list[Policy]:
@@ -69,16 +78,51 @@ class Organisations:
     several: bool = False
     source: Path | None = None
     earlier: dict[tuple[str, str], Core] = field(default_factory=dict)
+    # Where a reload is announced to every other process (the queues' Redis), and what this
+    # process last saw there.
+    announce: redis.Redis | None = None
+    _generation: int = 0
+    _checked_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def of(
-        cls, policies: list[Policy], build: Callable[[Policy], Core], *, several: bool, source: Path | None
+        cls,
+        policies: list[Policy],
+        build: Callable[[Policy], Core],
+        *,
+        several: bool,
+        source: Path | None,
+        announce: redis.Redis | None = None,
     ) -> Organisations:
         check_together(policies)
-        orgs = cls(build=build, several=several, source=source)
+        orgs = cls(build=build, several=several, source=source, announce=announce)
         orgs._serve(policies)
+        orgs._generation = orgs._announced()
         return orgs
+
+    def _announced(self) -> int:
+        if self.announce is None:
+            return 0
+        try:
+            return int(self.announce.get(keys.POLICIES_GENERATION) or 0)
+        except redis.RedisError:
+            return self._generation
+
+    def follow(self) -> None:
+        """At most every FOLLOW_SECONDS: if another process reloaded the policies, read them
+        again here too (a bad file there was refused there; here it is logged and the old stay)."""
+        if self.announce is None or self.source is None or time.monotonic() - self._checked_at < FOLLOW_SECONDS:
+            return
+        self._checked_at = time.monotonic()
+        announced = self._announced()
+        if announced == self._generation:
+            return
+        self._generation = announced
+        try:
+            self.reload()
+        except (PolicyError, ConfigError) as exc:
+            log.error("policies changed elsewhere but not here, the old ones keep serving: %s", exc)
 
     @classmethod
     def single(cls, core: Core) -> Organisations:
@@ -137,6 +181,8 @@ class Organisations:
         except PolicyError as exc:
             raise InvalidRequest(f"Policies not reloaded, the old ones keep serving: {exc}", code="bad_policy") from None
         after = self.cores.get(actor.organisation)
+        if self.announce is not None:
+            self._generation = int(self.announce.incr(keys.POLICIES_GENERATION))
         return {
             "organisation": actor.organisation,
             "changed": before is not after,

@@ -281,3 +281,18 @@ def test_with_no_policy_file_every_policy_in_policies_is_an_organisation():
 
     settings = Settings.from_env(_env(POLICY_FILE=""))
     assert settings.policy_file is None and settings.policies_dir == ROOT / "policies"
+
+
+def test_a_reload_in_one_process_reaches_the_others(redis_conn, twilio_rest, tmp_path):
+    """Two web processes (two apps on one Redis and one folder): a manager reloads through one;
+    the other reads the policies again on its next request after FOLLOW_SECONDS."""
+    import telephony.organisations as organisations
+
+    folder = two_policies(tmp_path)
+    first = Deployment(redis_conn, twilio_rest, folder).be(NORTHWIND)
+    second = Deployment(redis_conn, twilio_rest, folder).be(NORTHWIND)
+    (folder / "northwind.toml").write_text(northwind_policy().replace("Thank you for calling", "Welcome to"))
+    assert first.api("POST", "/api/policies/reload", who="manager-max").json["changed"] is True
+    second.served._checked_at = -organisations.FOLLOW_SECONDS  # as if the follow interval had passed
+    heard = second.twiml("/voice/incoming", {"CallSid": new_call_sid(), "From": "+13125550142", "To": NUMBERS[NORTHWIND]})
+    assert "Welcome to Northwind Help." in heard.text()

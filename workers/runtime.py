@@ -58,6 +58,7 @@ def organisation(org: str) -> Iterator[None]:
 def core() -> Core:
     """The core of the organisation this job is for; with one organisation, that one."""
     served = organisations()
+    served.follow()
     org = _current.get()
     found = served.core(org) if org else None
     if found is None and org in ("", DEFAULT_ORGANISATION) and len(served.all()) == 1:

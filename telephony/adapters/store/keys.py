@@ -33,6 +33,8 @@ TIMER_CALLS = f"{PREFIX}timer-calls"
 TIMERS_RELEASING = f"{PREFIX}timers-releasing"
 SCHEDULER_LEASE = f"{PREFIX}scheduler-lease"
 CLOCK_NOW = f"{PREFIX}clock:now"
+# Bumped by a manager's reload: every other process reads the policies again when it moves.
+POLICIES_GENERATION = f"{PREFIX}policies-generation"
 
 
 def auth_failures(client: str) -> str:
