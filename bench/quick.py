@@ -9,19 +9,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bench.profile import profile
+from bench.profile import KINDS, profile
 from bench.run import Calls, env_for, serve, signed_requests, wrk
 from bench.scale import stop
 from bench.twilio_stub import TwilioStub
 
-PATHS = [
-    "/voice/incoming",
-    "/voice/account",
-    "/voice/status",
-    "/voice/conference",
-    "/voice/hold",
-    "POST /api/escalations",
-]
+PATHS = list(KINDS)
 
 
 def main() -> None:

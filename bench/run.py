@@ -28,7 +28,7 @@ import redis
 from twilio.request_validator import RequestValidator
 
 from bench import scale
-from bench.profile import profile
+from bench.profile import KINDS, profile
 from bench.scale import stop
 from bench.twilio_stub import TwilioStub
 
@@ -340,14 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         ).get_data(as_text=True)
         service, service_port = serve("wsgi:app", env, log)
         floor, floor_port = serve("bench.floor:app", env | {"FLOOR_TWIML": twiml}, log)
-        paths = [
-            "/voice/incoming",
-            "/voice/account",
-            "/voice/status",
-            "/voice/conference",
-            "/voice/hold",
-            "POST /api/escalations",
-        ]
+        paths = list(KINDS)
         results: list[tuple[str, Load, Load]] = []
         try:
             for kind in paths:
