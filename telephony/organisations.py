@@ -30,6 +30,10 @@ from telephony.policy.loading import Policy, load_policy
 
 log = logging.getLogger(__name__)
 FOLLOW_SECONDS = 2.0
+# Replaced policies kept per organisation for the calls that started under them (a call lasts at
+# most a day; a reload more often than this while calls last loses the oldest: they go on under
+# the current policy).
+KEEP_VERSIONS = 5
 
 
 def build_organisations(
@@ -139,6 +143,9 @@ class Organisations:
             for org, old in self.cores.items():
                 if org not in cores or cores[org] is not old:
                     self.earlier[(org, old.policy.version)] = old
+                    kept = [key for key in self.earlier if key[0] == org]
+                    for key in kept[:-KEEP_VERSIONS]:  # the oldest first (insertion order)
+                        del self.earlier[key]
             self.cores, self.by_number = cores, numbers
 
     def _core_for(self, policy: Policy) -> Core:

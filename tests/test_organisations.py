@@ -296,3 +296,18 @@ def test_a_reload_in_one_process_reaches_the_others(redis_conn, twilio_rest, tmp
     second.served._checked_at = -organisations.FOLLOW_SECONDS  # as if the follow interval had passed
     heard = second.twiml("/voice/incoming", {"CallSid": new_call_sid(), "From": "+13125550142", "To": NUMBERS[NORTHWIND]})
     assert "Welcome to Northwind Help." in heard.text()
+
+
+def test_replaced_policies_are_kept_for_calls_in_progress_but_not_without_end(deployment, tmp_path):
+    import telephony.organisations as organisations
+
+    folder = tmp_path / "policies"
+    h = deployment.be(NORTHWIND)
+    versions = []
+    for n in range(organisations.KEEP_VERSIONS + 3):
+        (folder / "northwind.toml").write_text(northwind_policy().replace("Thank you for calling", f"Hello {n}, thank you for calling"))
+        assert h.api("POST", "/api/policies/reload", who="manager-max").json["changed"] is True
+        versions.append(h.served.core(NORTHWIND).policy.version)
+    kept = [version for org, version in h.served.earlier if org == NORTHWIND]
+    assert len(kept) == organisations.KEEP_VERSIONS
+    assert kept == versions[-organisations.KEEP_VERSIONS - 1 : -1], "the most recent replaced ones"
