@@ -6,14 +6,16 @@ Each caller rings at their recorded time and keys in their account; a stand-in a
 copy of the policy, enough that no caller waits for an agent: agents are not what the what-if
 studies) answers and presses escalate at the recorded moment, with the recorded kind, and
 connects once a lead has joined. Each person rung is scripted per call, as the record says they
-answered; the person who takes it hangs up after the recorded time busy. Offered a way out, the
-caller takes a callback or keeps holding as they did; one who hung up on hold does so again."""
+answered, ring by ring; the person who takes it hangs up after the recorded time busy. Offered a
+way out, the caller takes a callback or keeps holding as they did; one who hung up on hold does
+so again."""
 
 from __future__ import annotations
 
 import logging
 import os
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,7 +28,7 @@ from sim.people import Person, Reply
 from sim.runner import Simulation
 from sim.world import TERMINAL, Call, World
 from telephony.policy.loading import Policy, load_policy
-from telephony.what_if.day import ACCEPTS, NO_ANSWER, Answer, Habits, RecordedCall, habits
+from telephony.what_if.day import ACCEPTS, CALLBACK_ANSWER_AFTER, NO_ANSWER, Answer, Habits, RecordedCall, habits
 
 CALLBACK_LEAD_PROMPT = "Press 1 to call them now"
 LEAD_IN_SECONDS = 60.0  # the caller rings this long before their agent escalates (IVR, agent answers)
@@ -91,6 +93,7 @@ class Replay:
     escalation_of: dict[str, str] = field(default_factory=dict)  # caller call sid -> escalation id
     by_escalation: dict[str, RecordedCall] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    rings: Counter[tuple[str, str]] = field(default_factory=Counter)  # (call, person) -> rung so far
 
     def __post_init__(self) -> None:
         import random
@@ -175,14 +178,17 @@ class Replay:
         if "callback" in query:
             cb = self.sim.core.ctx.store.callback(query["callback"][0]) or {}
             recorded = self.by_escalation.get(cb.get("escalation_id", ""))
-            person.answers, person.replies = [4.0], [Reply("1", heard=CALLBACK_LEAD_PROMPT)]
+            person.answers, person.replies = [CALLBACK_ANSWER_AFTER], [Reply("1", heard=CALLBACK_LEAD_PROMPT)]
             person.hang_up_after = recorded.busy_seconds if recorded else 300.0
             return
-        recorded = self.by_escalation.get((query.get("escalation") or [""])[0])
+        esc_id = (query.get("escalation") or [""])[0]
+        recorded = self.by_escalation.get(esc_id)
         if recorded is None:
             person.answers, person.hang_up_after = [None], None
             return
-        answer = recorded.answers.get(person.id) or self._habit(person.id)
+        rung = (esc_id, person.id)
+        answer = recorded.ring(person.id, self.rings[rung]) or self._habit(person.id)
+        self.rings[rung] += 1
         if answer.does == NO_ANSWER:
             person.answers, person.replies, person.hang_up_after = [None], [], None
             return

@@ -82,6 +82,8 @@ def test_holds_time_to_lead_and_check_ins_from_the_archive__R_HOLD_2_R_HOLD_3_R_
     hold = body["hold"]
     assert hold["requirement"] == "R-HOLD-3" and hold["limit_seconds"] == 300
     assert (hold["holds"], hold["over_limit"], hold["share_over_limit"], hold["longest_seconds"]) == (3, 1, 0.3333, 320)
+    # B kept holding past the limit by choice; no caller held longer than the limit unoffered.
+    assert (hold["kept_holding"], hold["longest_before_offer_seconds"], hold["rounds_over_limit"]) == (1, 300, 0)
     bins = [0] * 21
     bins[60 // 30] = bins[200 // 30] = bins[320 // 30] = 1
     assert hold["distribution"] == {"bin_seconds": 30, "counts": bins}

@@ -14,7 +14,7 @@ from telephony.config import ROOT
 from telephony.policy.loading import load_policy
 from telephony.reports.figures import figures
 from telephony.what_if.compare import as_text, side_by_side
-from telephony.what_if.day import ACCEPTS, NO_ANSWER, Answer, RecordedCall, calls_from_records, generated_day
+from telephony.what_if.day import ACCEPTS, DECLINES, NO_ANSWER, Answer, RecordedCall, calls_from_records, generated_day
 
 DEFAULT = ROOT / "policies" / "default.toml"
 SHORTER_HOLD = ROOT / "policies" / "what-if" / "shorter-hold.toml"
@@ -37,11 +37,17 @@ def test_replaying_a_recorded_day_under_its_own_policy_reproduces_its_figures__R
     """Record a simulated day (a generated one played through the service), read the calls back
     from its records, replay them: the figures match within TOLERANCE_SECONDS."""
     policy = load_policy(DEFAULT)
-    day = generated_day(policy, DAY, DAY, 60, seed=5)[:8]
+    day = generated_day(policy, DAY, DAY, 30, seed=1)[:12]  # busy: the last three are taken on a callback
     recorded, problems = replay(day, DEFAULT)
     assert not problems and len(recorded) == len(day), problems
     calls = calls_from_records(recorded, policy)
     assert [c.kind for c in calls] == [c.kind for c in day]
+    taken = [(was, read) for was, read, r in zip(day, calls, recorded, strict=True) if r.get("taken_by")]
+    on_callback = [r for r in recorded if r.get("taken_by") and r.get("callback_status")]
+    assert len(taken) >= 9 and on_callback, "the day has calls taken live and on a callback"
+    # Who took a call stays busy as long as they did (what frees them for the next caller).
+    apart = [(was.busy_seconds, read.busy_seconds) for was, read in taken]
+    assert all(abs(was - read) <= 2 for was, read in apart), apart
     assert all(c.source for c in calls), "each call replayed names the record it came from"
     replayed, problems = replay(calls, DEFAULT)
     assert not problems, problems
@@ -52,6 +58,29 @@ def test_replaying_a_recorded_day_under_its_own_policy_reproduces_its_figures__R
         assert before["hold"][key] == after["hold"][key], (key, before["hold"], after["hold"])
     assert before["escalate_to_lead_seconds"]["count"] == after["escalate_to_lead_seconds"]["count"]
     assert not _seconds_apart(before, after)
+
+
+def test_each_ring_of_a_person_is_read_and_replayed_in_order__R_WARM_1():
+    """A lead who declines and, rung again when free, accepts: two rings, in order."""
+    policy = load_policy(DEFAULT)
+    at = "2026-12-01T16:00:{:02d}+00:00".format
+    events = [
+        ("escalated", "manager_request by agent-avery"),
+        ("dialing_lead", "Lee (lead)"),
+        ("lead_answered", "Lee"),
+        ("lead_declined", "Lee"),
+        ("dialing_lead", "Morgan (lead)"),
+        ("dialing_lead", "Lee (lead)"),
+        ("lead_answered", "Lee"),
+        ("lead_accepted", "Lee"),
+    ]
+    seconds = [0, 1, 6, 9, 10, 40, 47, 50]
+    timeline = [{"at": at(n), "event": e, "detail": d} for n, (e, d) in zip(seconds, events, strict=True)]
+    record = {"id": "esc_1", "kind": "manager_request", "taken_by": "Lee", "timeline": timeline}
+    call = calls_from_records([record], policy)[0]
+    assert call.answers["lead-lee"] == (Answer(DECLINES, 5), Answer(ACCEPTS, 7))
+    assert call.answers["lead-morgan"] == (Answer(NO_ANSWER),)
+    assert [call.ring("lead-lee", n) for n in range(3)] == [Answer(DECLINES, 5), Answer(ACCEPTS, 7), None]
 
 
 def _busy_hour() -> list[RecordedCall]:

@@ -173,6 +173,8 @@ def figures(
     to_lead_by_tier: dict[str, list[float]] = {}
     holds: list[float] = []
     over_limit = 0
+    before_offer: list[float] = []  # each hold round: on hold until offered a way out, or off hold
+    kept_holding = 0
     callbacks = Counter({"booked": 0, "reached_in_window": 0, "reached_late": 0, "given_up": 0})
     by_day: dict[str, Counter[str]] = {}
     overdue: list[str] = []
@@ -196,9 +198,13 @@ def figures(
             if connected is not None:
                 to_lead.append((connected - escalated).total_seconds())
                 to_lead_by_tier.setdefault(tier, []).append(to_lead[-1])
-        for held in _holds(_hold_rounds(timeline)):
+        rounds = _hold_rounds(timeline)
+        for held in _holds(rounds):
             holds.append(held)
             over_limit += held > hold_limit_seconds
+        stretches = [(end - start).total_seconds() for start, end, _ in rounds if end is not None]
+        before_offer += stretches
+        kept_holding += any(started_by == "keep_holding" for _, _, started_by in rounds)
         late, owed = _check_ins(timeline, check_in_seconds, hold_limit_seconds)
         lateness += late
         if due is not None and owed is not None:
@@ -250,6 +256,9 @@ def figures(
             "over_limit": over_limit,
             "share_over_limit": round(over_limit / len(holds), 4) if holds else None,
             "longest_seconds": max(holds) if holds else None,
+            "kept_holding": kept_holding,
+            "longest_before_offer_seconds": max(before_offer) if before_offer else None,
+            "rounds_over_limit": sum(1 for s in before_offer if s > hold_limit_seconds + CHECK_IN_GRACE_SECONDS),
             "distribution": _distribution(holds, hold_limit_seconds),
         },
         "check_ins": {

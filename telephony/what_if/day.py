@@ -25,6 +25,9 @@ KIND_SHARES = {
     "formal_complaint": 0.05,
     "abusive": 0.05,
 }
+# The replay's lead picks up a callback's ring after this long (sim/replay.py).
+CALLBACK_ANSWER_AFTER = 4.0
+RINGS_EACH = 3  # a generated call says what each person does the first three times they are rung
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,9 @@ class Answer:
 
 @dataclass(frozen=True)
 class RecordedCall:
-    """One escalated call. `busy_seconds`: how long the person who took it was on it, from
+    """One escalated call. `answers`: per person, what they did each time they were rung for it,
+    in order (a re-hunt rings a person again; a single Answer is one ring). `busy_seconds`: how
+    long the person who took it was on it, from
     answering to hanging up; `choice`: 'callback' or 'hold' when offered a way out at the hold
     limit, `busy_choice` when told every lead is busy or nobody answered;
     `patience`: seconds after the escalation at which the caller hung up, if they did. A record
@@ -47,7 +52,7 @@ class RecordedCall:
 
     escalated_at: datetime
     kind: str
-    answers: dict[str, Answer] = field(default_factory=dict)
+    answers: dict[str, tuple[Answer, ...]] = field(default_factory=dict)
     busy_seconds: float = 300.0
     choice: str | None = "callback"
     busy_choice: str | None = "callback"
@@ -56,6 +61,16 @@ class RecordedCall:
     region: str = ""
     account: str = "448812"
     source: str = ""  # the record's escalation id, when replayed from a record
+
+    def __post_init__(self) -> None:
+        rings = {p: (a,) if isinstance(a, Answer) else tuple(a) for p, a in self.answers.items()}
+        object.__setattr__(self, "answers", rings)
+
+    def ring(self, person_id: str, n: int) -> Answer | None:
+        """What the person did the n-th time (from 0) they were rung for this call; None when the
+        record has no such ring (a changed policy rings them more often, or at all)."""
+        rings = self.answers.get(person_id, ())
+        return rings[n] if n < len(rings) else None
 
 
 @dataclass(frozen=True)
@@ -93,9 +108,10 @@ def _first(
     return None
 
 
-def _answers(timeline: list[dict[str, str]], ids_by_name: dict[str, str]) -> dict[str, Answer]:
-    """Who was rung and what they did: an acceptance anywhere wins (a re-hunt may ring them again)."""
-    answers: dict[str, Answer] = {}
+def _answers(timeline: list[dict[str, str]], ids_by_name: dict[str, str]) -> dict[str, tuple[Answer, ...]]:
+    """Who was rung and what they did each time, in order: a ring is a `dialing_lead`, its answer
+    the accept or decline that follows it (after how long it rang until picked up), else none."""
+    rings: dict[str, list[Answer]] = {}
     ringing: dict[str, datetime] = {}
     picked: dict[str, datetime] = {}
     for event in timeline:
@@ -104,16 +120,17 @@ def _answers(timeline: list[dict[str, str]], ids_by_name: dict[str, str]) -> dic
             person = ids_by_name.get(detail.rsplit(" (", 1)[0])
             if person:
                 ringing[person] = _at(event)
-                answers.setdefault(person, Answer(NO_ANSWER))
+                picked.pop(person, None)
+                rings.setdefault(person, []).append(Answer(NO_ANSWER))
         elif name == "lead_answered" and detail in ids_by_name:
             picked[ids_by_name[detail]] = _at(event)
-        elif name in ("lead_accepted", "lead_declined") and detail in ids_by_name:
+        elif name in ("lead_accepted", "lead_declined") and ids_by_name.get(detail) in rings:
             person = ids_by_name[detail]
             start = ringing.get(person)
             after = (picked.get(person, _at(event)) - start).total_seconds() if start else 5.0
-            if name == "lead_accepted" or answers.get(person, Answer(NO_ANSWER)).does != ACCEPTS:
-                answers[person] = Answer(ACCEPTS if name == "lead_accepted" else DECLINES, max(1.0, round(after, 1)))
-    return answers
+            does = ACCEPTS if name == "lead_accepted" else DECLINES
+            rings[person][-1] = Answer(does, max(1.0, round(after, 1)))
+    return {person: tuple(answers) for person, answers in rings.items()}
 
 
 def call_from_record(record: dict[str, Any], policy: Policy) -> RecordedCall | None:
@@ -131,7 +148,13 @@ def call_from_record(record: dict[str, Any], policy: Policy) -> RecordedCall | N
     answered = next(
         (e for e in timeline if e.get("event") == "lead_answered" and e.get("detail") == taker and taker), None
     )
-    if answered is not None:
+    callback_rung = _first(timeline, ("callback_dialing_lead",))
+    callback_ended = _first(timeline, ("callback_ended",), _at(callback_rung)) if callback_rung else None
+    if callback_rung is not None and callback_ended is not None:
+        # Taken on the callback (a live answer before it was not a take): the lead answers
+        # CALLBACK_ANSWER_AFTER seconds into its ring.
+        busy = max(1.0, (_at(callback_ended) - _at(callback_rung)).total_seconds() - CALLBACK_ANSWER_AFTER)
+    elif answered is not None:
         ended = _first(timeline, ("lead_left", "caller_left", "callback_ended"), _at(answered))
         if ended is not None:
             busy = max(1.0, (_at(ended) - _at(answered)).total_seconds())
@@ -178,8 +201,8 @@ def habits(calls: list[RecordedCall]) -> Habits:
     """How each person answered when rung, over these calls (a generated day's defaults when none)."""
     rung: dict[str, list[Answer]] = {}
     for call in calls:
-        for person, answer in call.answers.items():
-            rung.setdefault(person, []).append(answer)
+        for person, answers in call.answers.items():
+            rung.setdefault(person, []).extend(answers)
     every = [a for answers in rung.values() for a in answers]
     accepted = [a.after for a in every if a.does == ACCEPTS]
     chose = [c for call in calls for c in (call.choice, call.busy_choice) if c is not None]
@@ -192,12 +215,18 @@ def habits(calls: list[RecordedCall]) -> Habits:
     )
 
 
+def _generated_ring(rng: random.Random) -> Answer:
+    roll = rng.random()
+    does = ACCEPTS if roll < 0.7 else DECLINES if roll < 0.8 else NO_ANSWER
+    return Answer(does, round(rng.uniform(3, 12), 1))
+
+
 def generated_day(policy: Policy, first: date, last: date, calls_per_hour: float, seed: int = 1) -> list[RecordedCall]:
     """Calls arriving at random (a Poisson process at `calls_per_hour`) during the policy's
-        business hours of each day in [first, last]; seeded, so the same arguments give the same day.
-        Each person picks up 70% of the time after 3-12 s (declines 10%); the person who takes a call
-        is busy 3-10 minutes; 60% of callers take a callback at the hold limit, 40% when told every lead
-    is busy, and 8% hang up while holding."""
+    business hours of each day in [first, last]; seeded, so the same arguments give the same day.
+    Each person picks up 70% of the times they are rung, after 3-12 s (declines 10%); the person
+    who takes a call is busy 3-10 minutes; 60% of callers take a callback at the hold limit, 40%
+    when told every lead is busy, and 8% hang up while holding."""
     rng = random.Random(seed)
     kinds = [k for k in KIND_SHARES if k in policy.kinds] or sorted(policy.kinds)
     shares = [KIND_SHARES.get(k, 1.0) for k in kinds]
@@ -212,11 +241,7 @@ def generated_day(policy: Policy, first: date, last: date, calls_per_hour: float
                 at += timedelta(seconds=rng.expovariate(calls_per_hour / 3600.0))
                 if at >= close:
                     break
-                answers = {}
-                for person in staff:
-                    roll = rng.random()
-                    does = ACCEPTS if roll < 0.7 else DECLINES if roll < 0.8 else NO_ANSWER
-                    answers[person] = Answer(does, round(rng.uniform(3, 12), 1))
+                answers = {person: tuple(_generated_ring(rng) for _ in range(RINGS_EACH)) for person in staff}
                 calls.append(
                     RecordedCall(
                         escalated_at=at.replace(microsecond=0),
