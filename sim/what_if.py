@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,12 @@ def recorded(args: argparse.Namespace, policy: Policy) -> list[dict[str, Any]]:
     return [r for batch in range(0, len(ids), 200) for r in store.archived_records(ids[batch : batch + 200]) if r]
 
 
+def _timed_replay(calls: list[RecordedCall], path: Path, seed: int) -> tuple[list[dict[str, Any]], list[str], float]:
+    began = time.monotonic()
+    replayed, problems = replay(calls, path, seed=seed)
+    return replayed, problems, time.monotonic() - began
+
+
 def run(args: argparse.Namespace) -> tuple[list[RecordedCall], dict[str, Any]]:
     current = load_policy(args.current)
     changed = load_policy(args.policy)
@@ -79,21 +87,23 @@ def run(args: argparse.Namespace) -> tuple[list[RecordedCall], dict[str, Any]]:
             f"{args.calls_per_hour:g} an hour in business hours (seed {args.seed})."
         )
     results: dict[str, Any] = {}
-    for name, policy, path in (("current", current, args.current), ("changed", changed, args.policy)):
-        began = time.monotonic()
-        replayed, problems = replay(calls, path, seed=args.seed)
-        took = time.monotonic() - began
-        results[name] = {
-            "policy": str(path),
-            "records": replayed,
-            "figures": figures(replayed, policy.hold.limit_seconds, policy.hold.check_in_seconds),
-            "seconds": round(took, 1),
-            "problems": problems,
-        }
-        print(
-            f"  {name} ({path}): replayed in {took:.1f} s"
-            + (f", {len(problems)} simulator problems" if problems else "")
-        )
+    runs = (("current", current, args.current), ("changed", changed, args.policy))
+    # The two replays share nothing (each its own Redis): one process each, side by side.
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {name: pool.submit(_timed_replay, calls, path, args.seed) for name, _, path in runs}
+        for name, policy, path in runs:
+            replayed, problems, took = futures[name].result()
+            results[name] = {
+                "policy": str(path),
+                "records": replayed,
+                "figures": figures(replayed, policy.hold.limit_seconds, policy.hold.check_in_seconds),
+                "seconds": round(took, 1),
+                "problems": problems,
+            }
+            print(
+                f"  {name} ({path}): replayed in {took:.1f} s"
+                + (f", {len(problems)} simulator problems" if problems else "")
+            )
     return calls, results
 
 
