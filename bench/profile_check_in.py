@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from bench import scale
-from bench.run import ROOT, env_for
+from bench.service import ROOT, env_for
 from bench.twilio_stub import TwilioStub
 
 OUT = Path(__file__).resolve().parent / "profiles" / "check-in.txt"

@@ -10,9 +10,10 @@ import tempfile
 from pathlib import Path
 
 from bench.profile import KINDS, profile
-from bench.run import Calls, env_for, serve, signed_requests, wrk
 from bench.scale import stop
+from bench.service import env_for, serve
 from bench.twilio_stub import TwilioStub
+from bench.webhook_load import Calls, signed_requests, wrk
 
 PATHS = list(KINDS)
 
@@ -69,7 +70,7 @@ def scale_only(args) -> None:
     import sys
 
     from bench import scale
-    from bench.run import ROOT, pct
+    from bench.service import ROOT, pct
     from telephony.adapters.local_redis import LocalRedis
 
     work = Path(tempfile.mkdtemp(prefix="bench-quick-"))

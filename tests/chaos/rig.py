@@ -37,6 +37,7 @@ AUTH_TOKEN = "chaos-auth-token-0123456789abcdef"
 NUMBER = "+13125550100"
 STAFFED_LINE = "+13125550190"  # policies/default.toml's fallback_endpoint
 DEFAULT_LEADS = ("+13125550111", "sip:morgan@leads.example.com")  # policies/default.toml
+DEFAULT_SUPERVISOR = "+13125550121"  # supervisor-sam: manager_request's tier after the leads
 
 
 def chaos_policy(path: Path, leads: int = 0, agents: int = 0, managers: int = 0) -> Path:
@@ -245,19 +246,25 @@ class Rig:
 
 
 def callback_people(n: int, leads: int) -> list[Person]:
-    """Every lead of the policy picks up and presses 1 for as many callbacks as come; each caller
-    picks up their own callback and talks for a few seconds."""
-    numbers = [("Lead Lee", DEFAULT_LEADS[0]), ("Lead Morgan", DEFAULT_LEADS[1])]
-    numbers += [(f"Lead X{i:03d}", lead_number(i)) for i in range(leads)]
+    """Everyone the policy may ring for a callback picks up and presses 1 for as many callbacks as
+    come: every lead, and supervisor-sam, the kind's next tier (R-ESC-6). The service rings Sam
+    when every lead is on another callback at that moment, which a few seconds' stall of the
+    workers on a loaded machine brings about at 10 virtual seconds a second (dials bunch up
+    behind it: 48 of the 52 leads were busy at once after a 7 s SIGSTOP of the workers). Left
+    unscripted, Sam never answered, the attempt failed and was dialled again: lead, lead, caller.
+    Each caller picks up their own callback and talks for a few seconds."""
+    numbers = [("Lead Lee", "lead", DEFAULT_LEADS[0]), ("Lead Morgan", "lead", DEFAULT_LEADS[1])]
+    numbers += [(f"Lead X{i:03d}", "lead", lead_number(i)) for i in range(leads)]
+    numbers += [("Supervisor Sam", "supervisor", DEFAULT_SUPERVISOR)]
     staff = [
         Person(
             name,
-            "lead",
+            role,
             number,
             answer_after=1.0,
             replies=[Reply(digits="1", heard="Press 1 to call them now") for _ in range(n)],
         )
-        for name, number in numbers
+        for name, role, number in numbers
     ]
     callers = [Person(f"Caller {i}", "caller", caller_number(i), answer_after=2.0, hang_up_after=4.0) for i in range(n)]
     return staff + callers

@@ -19,7 +19,9 @@ from tests.chaos.rig import Rig, book_callbacks, callback_people, chaos_policy
 from tests.processes import wait_for
 
 CALLBACKS = int(os.environ.get("CHAOS_CALLBACKS", "200"))
-LEADS = max(40, CALLBACKS // 4)  # a lead is busy ~25 s a callback: enough of them that none waits
+# A lead is busy ~25 s a callback (about 28 at once here): enough of them that none waits while the
+# workers keep up; when they stall and dials bunch, Sam (the next tier, scripted too) takes the rest.
+LEADS = max(40, CALLBACKS // 4)
 KILLS = int(os.environ.get("CHAOS_KILLS", "6"))
 
 
