@@ -54,6 +54,12 @@ class InProcessWorker(SimpleWorker):
     def unsubscribe(self) -> None:
         pass
 
+    def run_maintenance_tasks(self) -> None:
+        """Nothing to clean: a worker that lives for one burst leaves no started job behind, RQ's
+        retries are released by the timers (release_due), and the registries go with the
+        simulation's Redis. RQ ran this on every burst (a new worker has never cleaned): about
+        6% of a replay's time."""
+
 
 @dataclass
 class Served:
