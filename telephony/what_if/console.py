@@ -40,10 +40,10 @@ class WhatIfRequest(StrictModel):
     policy: str = Field(min_length=1, max_length=MAX_POLICY_CHARS, description="the changed policy, TOML")
     calls_per_hour: float | None = Field(
         default=None,
-        gt=0,
+        ge=0,
         le=MAX_CALLS_PER_HOUR,
         strict=False,
-        description="with no recorded calls in the days: replay a generated day at this rate",
+        description="with no recorded calls in the days: replay a generated day at this rate (0: none)",
     )
     seed: int = Field(default=1, ge=0, le=2**31 - 1, description="the generated day's and the replay's seed")
 
