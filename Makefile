@@ -73,9 +73,9 @@ lint: setup
 run: setup
 	scripts/run.sh
 
-# Refresh the console's screenshots in docs/screenshots (docs/console.md, docs/reports.md) with the browser tests.
+# Refresh the console's screenshots in docs/screenshots (docs/console.md, reports.md, what-if.md) with the browser tests.
 screenshots: setup
-	SCREENSHOTS=1 $(PY) -m pytest tests/test_console.py tests/test_console_reports.py -q
+	SCREENSHOTS=1 $(PY) -m pytest tests/test_console.py tests/test_console_reports.py tests/test_console_what_if.py -q
 
 # Loopback benchmarks, bounded; writes bench/RESULTS.md and bench/*.png.
 bench: setup

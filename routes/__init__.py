@@ -31,7 +31,7 @@ def create_app(
     clock: Clock | None = None,
     organisations: Organisations | None = None,
 ) -> Flask:
-    from routes import api, console, operations, voice, voice_callback  # noqa: F401 (its routes join voice.bp)
+    from routes import api, console, operations, voice, voice_callback, what_if  # noqa: F401 (join voice.bp, api.bp)
 
     configure_logging()
 

@@ -15,11 +15,11 @@ import redis
 
 from telephony.config import ConfigError, Settings
 from telephony.policy.errors import PolicyError
-from workers.runtime import core
+from workers.runtime import organisations
 
 try:
     _settings = Settings.from_env()
-    core()
+    organisations()  # every organisation's core, built once before the horses fork
 except (ConfigError, PolicyError, RuntimeError) as exc:
     print(f"cannot start: {exc}", file=sys.stderr)
     sys.exit(2)

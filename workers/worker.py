@@ -28,7 +28,7 @@ class Worker(rq.Worker):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         try:
-            runtime.core()
+            runtime.organisations()  # every organisation's core (core() alone needs a job's organisation)
         except redis.RedisError as exc:
             runtime.use(None)
             logging.getLogger("workers").warning("Redis does not answer yet (%s); each job builds the core", exc)

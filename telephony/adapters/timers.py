@@ -40,6 +40,10 @@ QUEUE = "escalations"
 # takes it before anything else: `rq worker escalations-urgent escalations`.
 URGENT_QUEUE = "escalations-urgent"
 QUEUES = (URGENT_QUEUE, QUEUE)
+# A manager's what-if replay runs for minutes: on a queue of its own, with a worker of its own
+# (`rq worker what-if`), so it never holds up a caller's check-in or callback.
+WHAT_IF_QUEUE = "what-if"
+WHAT_IF_TIMEOUT_SECONDS = 3600
 RETRY = Retry(max=3, interval=[5, 30, 120])
 # A step Twilio could not do (take a caller off hold, ring a lead) is tried again on the
 # virtual-clock-aware scheduler, sooner first, then every 2 minutes for as long as it matters.
@@ -215,6 +219,20 @@ class Timers:
             func,
             list(args),
             retry=RETRY,
+            result_ttl=RESULT_TTL,
+            failure_ttl=FAILURE_TTL,
+        )
+
+    def replay_later(self, func: str, *args: object, key: str) -> Job:
+        """A what-if replay onto WHAT_IF_QUEUE, in this organisation; never retried on its own
+        (the job records a failure for the manager to see, who may run it again)."""
+        return Queue(WHAT_IF_QUEUE, connection=self.conn).enqueue(
+            IN_ORGANISATION,
+            self.organisation,
+            func,
+            list(args),
+            job_id=job_id(self.organisation, "what-if", key),
+            job_timeout=WHAT_IF_TIMEOUT_SECONDS,
             result_ttl=RESULT_TTL,
             failure_ttl=FAILURE_TTL,
         )

@@ -1,7 +1,7 @@
 """Live state in Redis, one module per aggregate: calls and legs (`calls`), escalations
 (`escalations`), callbacks (`callbacks`), people and presence (`people`), records, notes, emails
-and tasks (`records`), the change stream the consoles read (`changes`), over one connection and
-its Lua scripts (`base`, `scripts`). Every key comes from `keys`. `Store` is all of them on one
+and tasks (`records`), managers' what-if replays (`what_ifs`), the change stream the consoles
+read (`changes`), over one connection and its Lua scripts (`base`, `scripts`). Every key comes from `keys`. `Store` is all of them on one
 connection, so the core holds one object; timers live beside it in `telephony.adapters.timers`.
 Imports nothing of the domain."""
 
@@ -15,6 +15,7 @@ from telephony.adapters.store.escalations import FINAL_STATES, EscalationStore
 from telephony.adapters.store.keys import safe_id
 from telephony.adapters.store.people import PeopleStore
 from telephony.adapters.store.records import RecordStore
+from telephony.adapters.store.what_ifs import WhatIfStore
 
 __all__ = [
     "CALL_STATUS_RANK",
@@ -31,5 +32,5 @@ __all__ = [
 ]
 
 
-class Store(CallStore, EscalationStore, CallbackStore, PeopleStore, RecordStore):
+class Store(CallStore, EscalationStore, CallbackStore, PeopleStore, RecordStore, WhatIfStore):
     """Every aggregate's operations on one Redis connection (see each module for why)."""

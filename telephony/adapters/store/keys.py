@@ -130,6 +130,10 @@ class Keys:
     def record(self, esc_id: str) -> str:
         return f"{self.prefix}record:{esc_id}"
 
+    def what_if(self, ident: str) -> str:
+        """A manager's what-if replay from the console: its request, status and result (with a TTL)."""
+        return f"{self.prefix}what-if:{ident}"
+
     def record_of(self, kind: str, ident: str) -> str:
         """An escalation's or a callback's hash, by kind ("escalation", "callback")."""
         return {"escalation": self.escalation, "callback": self.callback}[kind](ident)
