@@ -15,18 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import sys
-import time
-from concurrent.futures import ProcessPoolExecutor
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import redis
 
-from sim.replay import replay
+from sim.replay import replay_each
 from telephony.adapters.store import Store
 from telephony.config import ROOT
 from telephony.policy.errors import PolicyError
@@ -67,12 +64,6 @@ def recorded(args: argparse.Namespace, policy: Policy) -> list[dict[str, Any]]:
     return [r for batch in range(0, len(ids), 200) for r in store.archived_records(ids[batch : batch + 200]) if r]
 
 
-def _timed_replay(calls: list[RecordedCall], path: Path, seed: int) -> tuple[list[dict[str, Any]], list[str], float]:
-    began = time.monotonic()
-    replayed, problems = replay(calls, path, seed=seed)
-    return replayed, problems, time.monotonic() - began
-
-
 def run(args: argparse.Namespace) -> tuple[list[RecordedCall], dict[str, Any]]:
     current = load_policy(args.current)
     changed = load_policy(args.policy)
@@ -88,22 +79,20 @@ def run(args: argparse.Namespace) -> tuple[list[RecordedCall], dict[str, Any]]:
         )
     results: dict[str, Any] = {}
     runs = (("current", current, args.current), ("changed", changed, args.policy))
-    # The two replays share nothing (each its own Redis): one process each, side by side.
-    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {name: pool.submit(_timed_replay, calls, path, args.seed) for name, _, path in runs}
-        for name, policy, path in runs:
-            replayed, problems, took = futures[name].result()
-            results[name] = {
-                "policy": str(path),
-                "records": replayed,
-                "figures": figures(replayed, policy.hold.limit_seconds, policy.hold.check_in_seconds),
-                "seconds": round(took, 1),
-                "problems": problems,
-            }
-            print(
-                f"  {name} ({path}): replayed in {took:.1f} s"
-                + (f", {len(problems)} simulator problems" if problems else "")
-            )
+    replayed_each = replay_each(calls, {name: path for name, _, path in runs}, seed=args.seed)
+    for name, policy, path in runs:
+        done = replayed_each[name]
+        results[name] = {
+            "policy": str(path),
+            "records": done.records,
+            "figures": figures(done.records, policy.hold.limit_seconds, policy.hold.check_in_seconds),
+            "seconds": round(done.seconds, 1),
+            "problems": done.problems,
+        }
+        print(
+            f"  {name} ({path}): replayed in {done.seconds:.1f} s"
+            + (f", {len(done.problems)} simulator problems" if done.problems else "")
+        )
     return calls, results
 
 

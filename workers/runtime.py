@@ -67,13 +67,3 @@ def core() -> Core:
         raise LookupError(f"no organisation {org!r} on this deployment" if org else "a job named no organisation")
     return found
 
-
-@contextmanager
-def kept() -> Iterator[None]:
-    """What follows may swap the organisations served (sim's Simulation does, for the service it
-    runs inside a what-if replay); they are this process's again after it."""
-    before = _organisations
-    try:
-        yield
-    finally:
-        use(before)

@@ -43,7 +43,7 @@ QUEUES = (URGENT_QUEUE, QUEUE)
 # A manager's what-if replay runs for minutes: on a queue of its own, with a worker of its own
 # (`rq worker what-if`), so it never holds up a caller's check-in or callback.
 WHAT_IF_QUEUE = "what-if"
-WHAT_IF_TIMEOUT_SECONDS = 3600
+WHAT_IF_TIMEOUT_SECONDS = 7200  # a 2,000-call day replays in about 30 min a policy (docs/what-if.md)
 RETRY = Retry(max=3, interval=[5, 30, 120])
 # A step Twilio could not do (take a caller off hold, ring a lead) is tried again on the
 # virtual-clock-aware scheduler, sooner first, then every 2 minutes for as long as it matters.
