@@ -17,7 +17,7 @@ import argparse
 import json
 import os
 import sys
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from telephony.adapters.store import Store
 from telephony.config import ROOT
 from telephony.policy.errors import PolicyError
 from telephony.policy.loading import Policy, load_policy
+from telephony.records.days import day_bounds
 from telephony.reports.figures import figures
 from telephony.what_if.compare import as_text, plot, side_by_side
 from telephony.what_if.day import RecordedCall, calls_from_records, generated_day
@@ -42,16 +43,9 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
-def _bounds(policy: Policy, first: date, last: date) -> tuple[datetime, datetime]:
-    zone = policy.time_zone
-    return datetime.combine(first, datetime.min.time(), zone), datetime.combine(
-        last + timedelta(days=1), datetime.min.time(), zone
-    )
-
-
 def recorded(args: argparse.Namespace, policy: Policy) -> list[dict[str, Any]]:
     """The records created in the range: from the export file, or read from the archive."""
-    start, end = _bounds(policy, args.first, args.last)
+    start, end = day_bounds(args.first, args.last, policy.time_zone)
     if args.records:
         body = json.loads(Path(args.records).read_text())
         records = body["records"] if isinstance(body, dict) else body

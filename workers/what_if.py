@@ -10,13 +10,14 @@ import json
 import logging
 import tempfile
 import tomllib
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from sim.replay import replay_each
 from telephony.logs import bound
-from telephony.policy.loading import Policy, parse_policy
+from telephony.policy.loading import parse_policy
+from telephony.records.days import day_bounds
 from telephony.reports.figures import figures
 from telephony.what_if.compare import side_by_side
 from telephony.what_if.day import RecordedCall, calls_from_records, generated_day
@@ -27,14 +28,6 @@ log = logging.getLogger(__name__)
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def day_bounds(policy: Policy, first: date, last: date) -> tuple[float, float]:
-    """[start, end) of the days in the policy's time zone, as epoch seconds (as `make what-if`)."""
-    zone = policy.time_zone
-    start = datetime.combine(first, datetime.min.time(), zone)
-    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), zone)
-    return start.timestamp(), end.timestamp()
 
 
 def replay_what_if(ident: str) -> str:
@@ -64,7 +57,7 @@ def compare(request: dict[str, str]) -> dict[str, Any]:
     changed = parse_policy(tomllib.loads(request["changed_policy"]), name)
     first, last = date.fromisoformat(request["from"]), date.fromisoformat(request["to"])
     seed = int(request.get("seed") or 1)
-    start, end = day_bounds(current, first, last)
+    start, end = (at.timestamp() for at in day_bounds(first, last, current.time_zone))
     calls: list[RecordedCall] = calls_from_records(core().records.created_between(start, end), current)
     source, message = "records", f"{len(calls)} recorded escalated calls, {first} to {last}."
     if not calls:

@@ -28,6 +28,11 @@ class DayRange:
     end: float
 
 
+def day_bounds(first: date, last: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """[start, end) of the days first..last (both included) in this time zone."""
+    return datetime.combine(first, time(0), zone), datetime.combine(last + timedelta(days=1), time(0), zone)
+
+
 def day_range(args: dict[str, str], zone: ZoneInfo, doing: str) -> DayRange:
     """`from`, `to` and `format` checked before anything is read, so a bad query is a 400 naming
     its field; `doing` ("Export", "Report") words the range's limit."""
@@ -40,8 +45,7 @@ def day_range(args: dict[str, str], zone: ZoneInfo, doing: str) -> DayRange:
     if fmt not in FORMATS:
         raise InvalidRequest("'format' must be json or csv.", code="invalid_query", field="format")
     try:
-        start = datetime.combine(first, time(0), zone).timestamp()
-        end = datetime.combine(last + timedelta(days=1), time(0), zone).timestamp()
+        start, end = (at.timestamp() for at in day_bounds(first, last, zone))
     except OverflowError:
         raise InvalidRequest("'to' is too far from today to hold escalations.", code="invalid_query", field="to") from None
     return DayRange(first, last, fmt, zone, start, end)
