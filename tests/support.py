@@ -93,6 +93,9 @@ class Harness:
         self.core = build_core(self.settings, redis_conn, clock=self.clock)
         self.app = create_app(self.settings, core=self.core)
         self.client = self.app.test_client()
+        # Twilio sends no cookies: its webhooks skip the test client's cookie jar (and the URL
+        # parsing it does twice a request, a fifth of the webhook fuzz test's time).
+        self.twilio = self.app.test_client(use_cookies=False)
         self.rest = twilio_rest
         self.validator = RequestValidator(AUTH_TOKEN)
         self.work_after_requests = True
@@ -159,9 +162,9 @@ class Harness:
         if signed:
             headers["X-Twilio-Signature"] = self.validator.compute_signature(url, params if method == "POST" else {})
         if method == "GET":
-            response = self.client.get(path, headers=headers)
+            response = self.twilio.get(path, headers=headers)
         else:
-            response = self.client.post(path, data=params, headers=headers)
+            response = self.twilio.post(path, data=params, headers=headers)
         if self.work_after_requests:
             self.run_urgent()
         return response

@@ -27,7 +27,7 @@ def test_the_benchmarks_run_with_tiny_sizes(tmp_path):
         "Redis bytes per escalation",
         "purge has run",
         "## Scale-out",
-        "| 50 on hold, steady | 1 | 1 |",
+        "| 50 on hold, steady | 2 | 1 |",
         "| 20 on hold, burst | 2 | 20 |",
         "| 40 | 2 |",
     ):
