@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from telephony.adapters.local_redis import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 BASE = "https://bench.example.test"
@@ -19,10 +21,6 @@ AGENT_TOKEN = "bench-agent-token-000000"
 GUNICORN = ["--workers", "2", "--timeout", "20", "--preload"]  # the README's production config
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def env_for(redis_url: str, twilio_url: str) -> dict[str, str]:

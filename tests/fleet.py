@@ -211,6 +211,7 @@ class FleetHarness(Harness):
         self.core = build_core(self.settings, conn, clock=self.clock)
         self.app = None
         self.client = RoundRobin(bases)
+        self.twilio = self.client  # Twilio's webhooks too, over HTTP round robin
         self.rest = twilio_rest
         self.validator = RequestValidator(AUTH_TOKEN)
         self.work_after_requests = True

@@ -57,6 +57,7 @@ class Deployment(Harness):
         self.served = build_organisations(self.settings, redis_conn, queue_conn=queue_conn, clock=self.clock)
         self.app = create_app(self.settings, organisations=self.served)
         self.client = self.app.test_client()
+        self.twilio = self.app.test_client(use_cookies=False)
         self.rest = twilio_rest
         from twilio.request_validator import RequestValidator
 

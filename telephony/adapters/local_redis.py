@@ -4,6 +4,7 @@ demo, and the tests' real Redis. Append-only persistence so nothing is lost on a
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -31,10 +32,24 @@ def find_redis_server() -> str:
     )
 
 
+# Below Linux's ephemeral range (32768-60999 by default): a port the kernel hands out for bind(0) is
+# also where every outgoing connection takes its local port, so between our check and the server's
+# own bind a client socket could take it ("Address already in use"). Random, so parallel test
+# processes rarely pick the same one.
+LISTEN_PORTS = (10_000, 32_000)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port free now, outside the range outgoing connections draw from."""
+    for _ in range(200):
+        port = random.randint(*LISTEN_PORTS)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free loopback port in {LISTEN_PORTS}")
 
 
 @dataclass
