@@ -37,12 +37,13 @@ def find_redis_server() -> str:
 # own bind a client socket could take it ("Address already in use"). Random, so parallel test
 # processes rarely pick the same one.
 LISTEN_PORTS = (10_000, 32_000)
+_PICK = random.SystemRandom()  # not the global generator: tests seed that (hypothesis, the simulator's days)
 
 
 def free_port() -> int:
     """A loopback port free now, outside the range outgoing connections draw from."""
     for _ in range(200):
-        port = random.randint(*LISTEN_PORTS)
+        port = _PICK.randint(*LISTEN_PORTS)
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
