@@ -102,10 +102,10 @@ class Harness:
 
     # -- time and the workers ------------------------------------------------------
     def run_jobs(self) -> int:
-        """Release due timers against the virtual clock and run them in a real RQ worker."""
-        from rq import SimpleWorker
-
+        """Release due timers against the virtual clock and run them in a real RQ worker (RQ's
+        SimpleWorker less its per-burst pub/sub and registry upkeep: sim.runner.InProcessWorker)."""
         import workers.runtime
+        from sim.runner import InProcessWorker
 
         workers.runtime.use(getattr(self, "served", None) or self.core)
         ran = 0
@@ -116,13 +116,12 @@ class Harness:
             if waiting == 0:
                 return ran
             ran += waiting
-            SimpleWorker(queues, connection=self.core.ctx.timers.conn).work(burst=True)
+            InProcessWorker(queues, connection=self.core.ctx.timers.conn).work(burst=True)
 
     def run_urgent(self) -> None:
         """What a worker does the moment a webhook has answered: the urgent queue's jobs."""
-        from rq import SimpleWorker
-
         import workers.runtime
+        from sim.runner import InProcessWorker
 
         urgent = self.core.ctx.timers.urgent
         try:
@@ -132,7 +131,7 @@ class Harness:
         except redis.RedisError:
             return  # Redis is down on purpose: a real worker waits for it too
         workers.runtime.use(getattr(self, "served", None) or self.core)
-        SimpleWorker([urgent], connection=self.core.ctx.timers.conn).work(burst=True)
+        InProcessWorker([urgent], connection=self.core.ctx.timers.conn).work(burst=True)
 
     def advance(self, seconds: float) -> None:
         """Move the virtual clock, stopping at each timer that falls due on the way."""
