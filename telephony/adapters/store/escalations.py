@@ -43,6 +43,20 @@ class EscalationStore(ChangeStream):
             self.changed("escalation", text(ident))
         return text(outcome), text(ident)
 
+    def call_for_escalation(
+        self, call_sid: str, idempotency_key: str | None
+    ) -> tuple[dict[str, str] | None, str | None, str | None]:
+        """(the call, its open escalation, the escalation this idempotency key made) in one
+        round trip: a repeated escalate is answered without a write (the create decides again)."""
+        if not keys.safe_id(call_sid):
+            return None, None, None
+        flat, open_id, replay = self._call_for_escalation(
+            keys=[self.k.call(call_sid), self.k.open_escalation(call_sid)],
+            args=[self.k.idempotency(idempotency_key) if idempotency_key else ""],
+        )
+        call = {text(flat[i]): text(flat[i + 1]) for i in range(0, len(flat), 2)} if flat else None
+        return call, text(open_id) or None, text(replay) or None
+
     def escalation(self, esc_id: str) -> dict[str, str] | None:
         if not keys.safe_id(esc_id):
             return None
