@@ -62,6 +62,16 @@ class EscalationStore(ChangeStream):
             return None
         return self._hash(self.k.escalation(esc_id))
 
+    def escalation_fields(self, esc_id: str, *fields: str) -> dict[str, str] | None:
+        """Only the fields named (those set), or None for no such escalation: the hold URL,
+        fetched again and again while a caller holds, reads five of its thirty."""
+        if not keys.safe_id(esc_id):
+            return None
+        values = self.r.hmget(self.k.escalation(esc_id), ["state", *fields])
+        if values[0] is None:
+            return None
+        return {f: text(v) for f, v in zip(("state", *fields), values, strict=True) if v is not None}
+
     def open_escalation_id(self, call_sid: str) -> str | None:
         value = self.r.get(self.k.open_escalation(call_sid))
         return text(value) if value else None
