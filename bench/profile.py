@@ -126,7 +126,7 @@ def profile(calls, env: dict[str, str], n: int = 400, dump: Path | None = None) 
         for path, form in batch[20:]:
             service(path, form)
         service_ms = (time.process_time() - started) / (n - 20) * 1000
-        profiler = cProfile.Profile()
+        profiler = cProfile.Profile(time.process_time)  # CPU, as the column says: not time waiting on Redis
         profiler.enable()
         for path, form in batch[20:]:
             service(path, form)
