@@ -10,7 +10,6 @@ import redis
 from flask import Blueprint, Flask, Response, current_app, has_request_context, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST
 from rq import Worker
-from werkzeug.exceptions import HTTPException
 
 from telephony.logs import add_source
 from telephony.metrics import WEBHOOK_SECONDS, exposition
@@ -49,7 +48,7 @@ def request_ids() -> dict[str, str]:
     args = request.args
     try:
         values = request.values if request.method == "POST" and request.mimetype != "application/json" else args
-    except HTTPException:  # a body it cannot read: the request's own answer says so
+    except Exception:  # a body it cannot read (the request's own answer says so): never lose the line
         values = args
     path = request.view_args or {}
     ids = {
