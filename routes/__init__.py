@@ -35,7 +35,7 @@ def create_app(
 
     configure_logging()
 
-    app = Flask(__name__)
+    app = operations.TimedFlask(__name__)
     app.config["SETTINGS"] = settings
     if organisations is None and core is not None:
         organisations = Organisations.single(core)

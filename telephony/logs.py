@@ -9,7 +9,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
@@ -29,6 +29,25 @@ def mask_numbers(text: str) -> str:
         return "***" + digits[-4:]
 
     return _PHONE.sub(masked, text)
+
+
+# Where the fields of the request being answered come from (routes.operations gives one): asked
+# only when a line is logged, so a request that logs nothing pays nothing for its ids.
+_sources: list[Callable[[], dict[str, str]]] = []
+
+
+def add_source(source: Callable[[], dict[str, str]]) -> None:
+    if source not in _sources:
+        _sources.append(source)
+
+
+def context() -> dict[str, str]:
+    """What a line logged now carries: the request's ids, then whatever was bound."""
+    fields: dict[str, str] = {}
+    for source in _sources:
+        fields.update(source())
+    fields.update(_context.get() or {})
+    return fields
 
 
 def bind(**fields: str | None) -> contextvars.Token[Any]:
@@ -54,7 +73,7 @@ class ContextAndMasking(logging.Filter):
     """Adds the bound call/escalation/callback ids and masks numbers in the message."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        for key, value in (_context.get() or {}).items():
+        for key, value in context().items():
             setattr(record, key, value)
         message = record.getMessage()
         masked = mask_numbers(message)

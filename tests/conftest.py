@@ -4,10 +4,10 @@ API intercepted by a fake that judges every request against Twilio's OpenAPI des
 from __future__ import annotations
 
 import pytest
-import redis
 import responses
 
 from telephony.adapters.local_redis import LocalRedis
+from telephony.adapters.store.lean import LeanRedis
 from tests.twilio_contract import FakeTwilioRest, TwilioSpec, TwilioStandIn, intercept
 
 
@@ -20,7 +20,7 @@ def redis_server(tmp_path_factory):
 
 @pytest.fixture
 def redis_conn(redis_server):
-    conn = redis.Redis.from_url(redis_server.url)
+    conn = LeanRedis.from_url(redis_server.url)  # the client connect() gives every process
     conn.flushall()
     yield conn
     conn.close()

@@ -26,7 +26,7 @@ class AuthFailures:
     def retry_after(self, client: str) -> int | None:
         """Seconds this address must wait, or None when it may try."""
         try:
-            count, ttl = self.store.auth_failures(client)
+            count, ttl = self.store.auth_failures(client, self.limit)
         except redis.RedisError as exc:
             log.warning("failed sign-ins cannot be counted (Redis: %s); not limiting", exc)
             return None

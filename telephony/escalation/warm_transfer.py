@@ -49,7 +49,8 @@ class WarmTransfer:
         req = EscalationRequest.parse(body)
         if actor.role not in ESCALATING_ROLES:
             raise Forbidden("Managers are the last tier: a manager cannot escalate a call.", code="role_not_allowed")
-        call = self.ctx.store.call(req.call_sid)
+        idempotency_key = f"{actor.person_id}:{req.call_sid}:{req.idempotency_key}" if req.idempotency_key else None
+        call, open_id, replay_id = self.ctx.store.call_for_escalation(req.call_sid, idempotency_key)
         if call is None or call.get("status") in TERMINAL_CALL_STATUSES:
             raise NotFound(f"No live call {req.call_sid}: it is unknown or has ended.", code="call_not_found")
         if actor.role == "agent" and call.get("agent_id") != actor.person_id:
@@ -65,6 +66,8 @@ class WarmTransfer:
             )
 
         check_tags(self.ctx.policy, req.tags)
+        if replay_id or open_id:  # a repeat: answered from the read, nothing written
+            return self._already(req.call_sid, "replay" if replay_id else "open", replay_id or open_id or "")
         client = {"account": call.get("account", ""), **req.client_fields()}
         esc_id = new_id("esc")
         now = self.ctx.clock.now()
@@ -91,17 +94,11 @@ class WarmTransfer:
                 "tried": [],
                 "tags": list(dict.fromkeys(req.tags)),
             },
-            f"{actor.person_id}:{req.call_sid}:{req.idempotency_key}" if req.idempotency_key else None,
+            idempotency_key,
             now.timestamp(),
         )
-        if outcome == "replay":
-            return self.view(existing), False
-        if outcome == "open":
-            raise Conflict(
-                f"Call {req.call_sid} already has an open escalation {existing}.",
-                code="escalation_open",
-                escalation_id=existing,
-            )
+        if outcome != "created":  # made in the moment since the read
+            return self._already(req.call_sid, outcome, existing)
         self.ctx.store.add_event(esc_id, self.ctx.event("escalated", f"{req.kind} by {actor.person_id}: {req.reason}"))
         retention.ensure_purge(self.ctx)
         if req.caller_agreed_to_hold:
@@ -124,6 +121,16 @@ class WarmTransfer:
         self.notify.urgent_email(esc_id, "escalated")
         self.lead_hunt.hunt(esc_id)
         return self.view(esc_id), True
+
+    def _already(self, call_sid: str, outcome: str, existing: str) -> tuple[dict[str, Any], bool]:
+        """The same request again (its idempotency key) gets what it made; any other, a 409."""
+        if outcome == "replay":
+            return self.view(existing), False
+        raise Conflict(
+            f"Call {call_sid} already has an open escalation {existing}.",
+            code="escalation_open",
+            escalation_id=existing,
+        )
 
     def back_to_agent(self, esc_id: str) -> str:
         """After a refused callback the caller rejoins their conference: with their agent, or

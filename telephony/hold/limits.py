@@ -140,7 +140,7 @@ class Hold:
         follows the escalation: "getting a lead" while one is sought, "a lead is reviewing your
         call" once one has accepted, naming the role being reached. It is said at most once per
         message_repeat_seconds, and a check-in takes its place: the two never follow each other."""
-        esc = self.ctx.store.escalation(esc_id)
+        esc = self.ctx.store.escalation_fields(esc_id, "hold_round", "hold_said_at", "tier", "kind")
         if esc is None or esc["state"] not in HOLDING_STATES:
             return None
         hold = self.ctx.policy.hold
@@ -164,7 +164,8 @@ class Hold:
         return self.role_sought(esc) if esc else "lead"
 
     def role_sought(self, esc: dict[str, str]) -> str:
-        """The role of the person being reached: the tier rung now, or the first tier of the kind."""
+        """The role of the person being reached: the tier rung now, or the first tier of the kind
+        (only `tier` and `kind`: words_on_hold reads no more of the escalation)."""
         tier = esc.get("tier") or self.ctx.policy.kinds[esc["kind"]].tiers[0]
         return tier.replace("_", " ")
 

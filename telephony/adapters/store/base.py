@@ -54,6 +54,7 @@ class StoreBase:
         self._advance = conn.register_script(scripts.ADVANCE_CALL_STATUS)
         self._transition = conn.register_script(scripts.TRANSITION)
         self._create = conn.register_script(scripts.CREATE_ESCALATION)
+        self._call_for_escalation = conn.register_script(scripts.CALL_FOR_ESCALATION)
         self._claim = conn.register_script(scripts.CLAIM_PERSON)
         self._release = conn.register_script(scripts.RELEASE_PERSON)
         self._claim_callback = conn.register_script(scripts.CLAIM_CALLBACK)

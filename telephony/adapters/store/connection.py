@@ -10,6 +10,8 @@ import redis
 from redis.cluster import RedisCluster
 from redis.sentinel import Sentinel
 
+from telephony.adapters.store.lean import LeanRedis
+
 if TYPE_CHECKING:
     from telephony.config import Settings
 
@@ -52,14 +54,14 @@ def connect(settings: Settings) -> redis.Redis:
         return sentinel_master(settings.redis_sentinels, settings.redis_sentinel_master)
     if not settings.redis_url:
         raise ConnectionError("neither REDIS_URL nor REDIS_SENTINELS is set")
-    return redis.Redis.from_url(settings.redis_url)
+    return LeanRedis.from_url(settings.redis_url)
 
 
 def connect_queues(settings: Settings, state: redis.Redis) -> redis.Redis:
     """RQ's queues, the timers and the scheduler's lease: one node (QUEUE_REDIS_URL), or the
     state's own Redis when that is one node too."""
     if settings.queue_redis_url:
-        return redis.Redis.from_url(settings.queue_redis_url)
+        return LeanRedis.from_url(settings.queue_redis_url)
     return state
 
 
@@ -71,5 +73,5 @@ def sentinel_master(sentinels: Iterable[tuple[str, int]], master: str, **kwargs:
         socket_connect_timeout=2,
         **kwargs,
     )
-    conn: redis.Redis = sentinel.master_for(master, socket_timeout=5, socket_connect_timeout=2)
+    conn: redis.Redis = sentinel.master_for(master, redis_class=LeanRedis, socket_timeout=5, socket_connect_timeout=2)
     return conn

@@ -43,10 +43,34 @@ class EscalationStore(ChangeStream):
             self.changed("escalation", text(ident))
         return text(outcome), text(ident)
 
+    def call_for_escalation(
+        self, call_sid: str, idempotency_key: str | None
+    ) -> tuple[dict[str, str] | None, str | None, str | None]:
+        """(the call, its open escalation, the escalation this idempotency key made) in one
+        round trip: a repeated escalate is answered without a write (the create decides again)."""
+        if not keys.safe_id(call_sid):
+            return None, None, None
+        flat, open_id, replay = self._call_for_escalation(
+            keys=[self.k.call(call_sid), self.k.open_escalation(call_sid)],
+            args=[self.k.idempotency(idempotency_key) if idempotency_key else ""],
+        )
+        call = {text(flat[i]): text(flat[i + 1]) for i in range(0, len(flat), 2)} if flat else None
+        return call, text(open_id) or None, text(replay) or None
+
     def escalation(self, esc_id: str) -> dict[str, str] | None:
         if not keys.safe_id(esc_id):
             return None
         return self._hash(self.k.escalation(esc_id))
+
+    def escalation_fields(self, esc_id: str, *fields: str) -> dict[str, str] | None:
+        """Only the fields named (those set), or None for no such escalation: the hold URL,
+        fetched again and again while a caller holds, reads five of its thirty."""
+        if not keys.safe_id(esc_id):
+            return None
+        values = self.r.hmget(self.k.escalation(esc_id), ["state", *fields])
+        if values[0] is None:
+            return None
+        return {f: text(v) for f, v in zip(("state", *fields), values, strict=True) if v is not None}
 
     def open_escalation_id(self, call_sid: str) -> str | None:
         value = self.r.get(self.k.open_escalation(call_sid))

@@ -48,11 +48,9 @@ class PeopleStore(ChangeStream):
         """One more failed sign-in or bearer token from this address in the current window."""
         return int(self._count_failure(keys=[keys.auth_failures(client)], args=[window_seconds]))
 
-    def auth_failures(self, client: str) -> tuple[int, int]:
-        """(failures in the current window, seconds until it ends)."""
+    def auth_failures(self, client: str, limit: int) -> tuple[int, int]:
+        """(failures in the current window, seconds until it ends). Almost every request comes
+        from an address with none: one GET, and the window's TTL only once the limit is reached."""
         key = keys.auth_failures(client)
-        with self.r.pipeline(transaction=False) as pipe:
-            pipe.get(key)
-            pipe.ttl(key)
-            count, ttl = pipe.execute()
-        return int(count or 0), max(int(ttl), 1)
+        count = int(self.r.get(key) or 0)
+        return count, (max(int(self.r.ttl(key)), 1) if count >= limit else 0)

@@ -53,6 +53,15 @@ redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
 return {'created', ARGV[2]}
 """
 
+# Before an escalation is made, in one round trip: the call, its open escalation and the
+# escalation an idempotency key already made (ARGV[1], '' for none). The create script above
+# decides again atomically; this read only answers a repeat (409, replay) without writing.
+CALL_FOR_ESCALATION = """
+local replay = ''
+if ARGV[1] ~= '' then replay = redis.call('GET', ARGV[1]) or '' end
+return {redis.call('HGETALL', KEYS[1]), redis.call('GET', KEYS[2]) or '', replay}
+"""
+
 CLAIM_PERSON = """
 local cur = redis.call('GET', KEYS[1]) or ARGV[2]
 if cur ~= 'available' then return 0 end
