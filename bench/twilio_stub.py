@@ -16,12 +16,25 @@ from urllib.parse import parse_qsl
 class TwilioStub:
     def __init__(self) -> None:
         self.requests = 0
+        self.connections = 0  # TCP connections accepted: with keep-alive, about one per client thread
         # Called with (path, form, when it arrived) for every POST that creates a call, after it
         # is answered: the dialler benchmark watches the dial requests arrive here.
         self.on_create_call = None
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
+            # As Twilio does: HTTP/1.1, the connection kept open for the client's next request
+            # (http.server's default, HTTP/1.0, closes it after every answer, so every REST
+            # call paid for a new connection: issue 19). Every answer says its length. With
+            # the connection kept, the body written after the headers would wait for the
+            # client's delayed ACK (Nagle, 40 ms a request): no Nagle.
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def setup(self):
+                stub.connections += 1
+                super().setup()
+
             def _answer(self):
                 stub.requests += 1
                 arrived = time.time()
