@@ -27,6 +27,7 @@ def main() -> None:
     parser.add_argument("--burst", type=int, nargs="*", default=None, help="only timer bursts of these sizes")
     parser.add_argument("--dialler", type=int, default=0, help="only the dialler, this many callbacks")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--cps", type=int, nargs="+", default=[300, 400], help="the dialler's CPS limits, a run each")
     args = parser.parse_args()
     if args.burst is not None or args.dialler:
         return scale_only(args)
@@ -80,18 +81,20 @@ def scale_only(args) -> None:
     bin_dir = Path(sys.executable).parent
     try:
         env = env_for(server.url, stub.url)
+        capacity = stub.capacity(4)
+        print(f"stand-in capacity (wrk -t2 -c8 alone): {capacity:.0f} req/s", flush=True)
         for n in args.burst or ():
             late = scale.timers(bin_dir, ROOT, env, n, args.workers, "burst", log, 1)
             v = late.values
             print(
-                f"burst {n}, {args.workers} workers: ran {len(v)}, p50 {pct(v, 50):.2f} s, p99 {pct(v, 99):.2f} s, max {max(v, default=float('nan')):.2f} s",
+                f"burst {n}, {args.workers} workers: ran {len(v)}, p50 {pct(v, 50):.2f} s, p99 {pct(v, 99):.2f} s, max {max(v, default=float('nan')):.2f} s, stand-in floor {n / capacity:.2f} s",
                 flush=True,
             )
-        if args.dialler:
+        for cps in args.cps if args.dialler else ():
             dial_env = env | {"POLICY_FILE": str(scale.bench_policy(ROOT, work))}
-            d = scale.dialler(bin_dir, ROOT, dial_env, stub, args.dialler, args.workers, 300, 30, log)
+            d = scale.dialler(bin_dir, ROOT, dial_env, stub, args.dialler, args.workers, cps, 30, log)
             print(
-                f"dialler {d.callbacks}, {d.workers} workers: dialled {len(d.lags)}, lag p50 {pct(d.lags, 50):.2f} s, p99 {pct(d.lags, 99):.2f} s, {len(d.lags) / d.seconds:.0f} dials/s, most in a second {d.max_per_second} (CPS {d.cps})",
+                f"dialler {d.callbacks}, {d.workers} workers, CPS limit {d.cps}: dialled {len(d.lags)}, lag p50 {pct(d.lags, 50):.2f} s, p99 {pct(d.lags, 99):.2f} s, max {max(d.lags, default=float('nan')):.2f} s, {len(d.lags) / d.seconds:.0f} dials/s, most in a second {d.max_per_second}",
                 flush=True,
             )
     finally:

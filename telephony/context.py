@@ -82,6 +82,14 @@ def ring_person(ctx: Context, person: Person, holder: str, *, url: str, status_c
     freed: ringing the next person would fail the same way."""
     if not ctx.store.claim_person(person.id, person.presence, holder):
         return None, ctx.presence(person.id)
+    return ring_claimed(ctx, person, holder, url=url, status_callback=status_callback)
+
+
+def ring_claimed(
+    ctx: Context, person: Person, holder: str, *, url: str, status_callback: str
+) -> tuple[str | None, str]:
+    """ring_person for a person `holder` has already claimed (the callback dialler claims in
+    the same round trip as it notes whom it rings)."""
     try:
         call_sid = ctx.twilio.call(
             person.endpoint,

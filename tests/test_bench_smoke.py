@@ -30,6 +30,8 @@ def test_the_benchmarks_run_with_tiny_sizes(tmp_path):
         "| 50 on hold, steady | 2 | 1 |",
         "| 20 on hold, burst | 2 | 20 |",
         "| 40 | 2 |",
+        "stand-in floor s |",
+        "With the limit at 100, above the demand",
     ):
         assert part in report, part
     for plot in ("webhooks.png", "timers.png", "dialler.png"):

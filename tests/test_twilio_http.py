@@ -94,3 +94,26 @@ def test_the_lean_hold_and_redirect_send_what_the_sdk_sends_and_fail_as_it_fails
         lean, sdk = mock.calls[-2].request, mock.calls[-1].request
         assert placed == "CA9" and lean.url == sdk.url
         assert sorted(lean.body.split("&")) == sorted(sdk.body.split("&")), "the same form, events repeated"
+
+
+def test_rest_calls_keep_one_connection_alive_against_an_http_1_1_server():
+    """Issue 19: Twilio keeps connections alive, and so does the client: a worker's REST calls
+    (the lean POSTs and the SDK's own requests) go over one connection, not one each. The bench's
+    stand-in speaks HTTP/1.1 as Twilio does (with HTTP/1.0 every call opened a new one)."""
+    from bench.twilio_stub import TwilioStub
+    from telephony.adapters.twilio_gateway import TwilioGateway
+
+    stub = TwilioStub()
+    try:
+        gateway = TwilioGateway(make_client("AC" + "3" * 32, "token", api_base_url=stub.url), "+13125550100")
+        for _ in range(3):
+            gateway.hold("CF" + "1" * 32, "CA" + "1" * 32, "https://service.example/voice/hold")
+        sid = gateway.call(
+            "client:lee", url="https://service.example/a", status_callback="https://service.example/s", timeout=20
+        )
+        gateway.hang_up(sid)
+        gateway.unhold("CF" + "1" * 32, "CA" + "1" * 32)
+        assert stub.requests == 6
+        assert stub.connections == 1, "one connection kept alive for every request"
+    finally:
+        stub.close()

@@ -10,12 +10,13 @@ from datetime import datetime, timedelta
 from telephony.adapters.store import TERMINAL_CALL_STATUSES
 from telephony.adapters.timers import job_id
 from telephony.callbacks.booked import OPEN_STATUSES, callback_event
-from telephony.context import Context, ring_person
+from telephony.context import Context, ring_claimed
 from telephony.errors import TelephonyFailure
 from telephony.metrics import CALLBACKS_DIALLED
 from telephony.notify.notifier import Notifier
 from telephony.numbers import caller_time_zone, spoken_digits
 from telephony.policy import business_hours as bh
+from telephony.policy.models import Person
 from telephony.records import retention
 
 log = logging.getLogger(__name__)
@@ -34,56 +35,78 @@ class CallbackDialler:
         """Claim this attempt atomically, then ring a lead; the caller is rung only once the
         lead has heard the announcement and accepted (agent-first)."""
         with self.ctx.store.changes_told_once():
-            cb = self.ctx.store.claim_callback_to_dial(cb_id, attempt, self.ctx.now_iso())
+            cb = self.ctx.store.claim_callback_to_dial(
+                cb_id, attempt, self.ctx.now_iso(), self.ctx.event("callback_attempt", f"attempt {attempt}")
+            )
             if cb is None:
                 return "skipped"
-            callback_event(self.ctx, cb, "callback_attempt", f"attempt {attempt}")
             return "dialing" if self._ring_next_lead(cb_id, cb) else "failed"
 
     def _ring_next_lead(self, cb_id: str, claimed: dict[str, str] | None = None) -> bool:
         """Ring the next lead not yet tried; `claimed`: the callback as the claim just left it
-        (no second read)."""
-        cb = claimed or self.ctx.store.callback(cb_id) or {}
-        tried = set(json.loads(cb.get("tried") or "[]")) | set(json.loads(cb.get("not_again") or "[]"))
-        client = json.loads(cb.get("client") or "{}")
-        for tier in self.ctx.policy.kinds[cb["kind"]].tiers:
-            for person in self.ctx.policy.tier_people(cb["kind"], tier, client.get("segment"), client.get("region")):
-                if person.id in tried:
-                    continue
-                tried.add(person.id)
-                attempt = int(cb.get("attempts") or 0)
-                self.ctx.store.update_callback(
-                    cb_id, tried=sorted(tried), ringing=person.id, ringing_since=self.ctx.now_iso()
-                )
-                try:
-                    sid, why = ring_person(
-                        self.ctx,
-                        person,
-                        cb_id,
-                        url=self.ctx.urls.callback_lead_answer(cb_id, attempt),
-                        status_callback=self.ctx.urls.callback_lead_status(cb_id, attempt),
-                    )
-                except TelephonyFailure as exc:
-                    self.ctx.store.update_callback(cb_id, ringing="")
-                    self.attempt_failed(cb_id, f"Twilio unavailable: {exc.message}")
-                    return False
-                if sid is None:
-                    self.ctx.store.update_callback(cb_id, ringing="")
-                    log.info("callback %s: %s not rung (%s)", cb_id, person.id, why)
-                    continue
-                self._lead_leg(cb_id, person.id, sid, lead_tier=tier)
-                CALLBACKS_DIALLED.inc()
-                callback_event(self.ctx, cb, "callback_dialing_lead", person.name)
-                return True
-        self.attempt_failed(cb_id, "no lead answered or was available")
-        return False
+        (no second read). Each lead is claimed and noted on the callback as the one being rung
+        in one round trip, before Twilio is asked (R-CB-8); the leg saved with its timeline
+        entry in another (issue 19)."""
+        with self.ctx.store.changes_told_once():
+            cb = claimed or self.ctx.store.callback(cb_id) or {}
+            tried = set(json.loads(cb.get("tried") or "[]")) | set(json.loads(cb.get("not_again") or "[]"))
+            client = json.loads(cb.get("client") or "{}")
+            for tier in self.ctx.policy.kinds[cb["kind"]].tiers:
+                for person in self.ctx.policy.tier_people(
+                    cb["kind"], tier, client.get("segment"), client.get("region")
+                ):
+                    if person.id in tried:
+                        continue
+                    tried.add(person.id)
+                    rung = self._ring(cb_id, cb, person, tier, sorted(tried))
+                    if rung is not None:
+                        return rung
+            self.attempt_failed(cb_id, "no lead answered or was available")
+            return False
 
-    def _lead_leg(self, cb_id: str, person_id: str, call_sid: str, **also: str) -> None:
+    def _ring(self, cb_id: str, cb: dict[str, str], person: Person, tier: str, tried: list[str]) -> bool | None:
+        """Ring one lead for the callback: True (rung), False (Twilio is down: the attempt has
+        failed) or None (not rung: the next one)."""
+        attempt = int(cb.get("attempts") or 0)
+        claimed, presence = self.ctx.store.claim_callback_lead(
+            cb_id, person.id, person.presence, tried, self.ctx.now_iso()
+        )
+        if not claimed:
+            log.info("callback %s: %s not rung (%s)", cb_id, person.id, presence)
+            return None
+        try:
+            sid, why = ring_claimed(
+                self.ctx,
+                person,
+                cb_id,
+                url=self.ctx.urls.callback_lead_answer(cb_id, attempt),
+                status_callback=self.ctx.urls.callback_lead_status(cb_id, attempt),
+            )
+        except TelephonyFailure as exc:
+            self.ctx.store.update_callback(cb_id, ringing="")
+            self.attempt_failed(cb_id, f"Twilio unavailable: {exc.message}")
+            return False
+        if sid is None:
+            self.ctx.store.update_callback(cb_id, ringing="")
+            log.info("callback %s: %s not rung (%s)", cb_id, person.id, why)
+            return None
+        self._lead_leg(cb_id, person.id, sid, (cb, "callback_dialing_lead", person.name), lead_tier=tier)
+        CALLBACKS_DIALLED.inc()
+        return True
+
+    def _lead_leg(
+        self, cb_id: str, person_id: str, call_sid: str, told: tuple[dict[str, str], str, str], **also: str
+    ) -> None:
+        """The lead's leg saved and the callback pointed at it, with `told` (the callback, the
+        event's name and detail) on its escalation's timeline, in one round trip."""
+        cb, name, detail = told
+        esc_id = cb.get("escalation_id", "")
         self.ctx.store.link_leg(
             call_sid,
             {"role": "callback_lead", "person": person_id, "callback": cb_id},
             "callback",
             cb_id,
+            (esc_id, self.ctx.event(name, detail)) if esc_id else None,
             lead_call_sid=call_sid,
             lead=person_id,
             ringing="",
@@ -105,9 +128,11 @@ class CallbackDialler:
             or self.ctx.store.leg(call_sid) is not None
         ):
             return False
-        self._lead_leg(cb_id, cb["ringing"], call_sid)
-        callback_event(
-            self.ctx, cb, "callback_lead_found", f"{self.ctx.name(cb['ringing'])}: placed, but its answer was lost"
+        self._lead_leg(
+            cb_id,
+            cb["ringing"],
+            call_sid,
+            (cb, "callback_lead_found", f"{self.ctx.name(cb['ringing'])}: placed, but its answer was lost"),
         )
         return True
 
@@ -160,10 +185,15 @@ class CallbackDialler:
         except TelephonyFailure as exc:
             self.attempt_failed(cb_id, f"could not ring the caller: {exc.message}")
             return "gone"
+        esc_id = cb.get("escalation_id", "")
         self.ctx.store.link_leg(
-            sid, {"role": "callback_caller", "callback": cb_id}, "callback", cb_id, caller_call_sid=sid
+            sid,
+            {"role": "callback_caller", "callback": cb_id},
+            "callback",
+            cb_id,
+            (esc_id, self.ctx.event("callback_dialing_caller", cb["number"])) if esc_id else None,
+            caller_call_sid=sid,
         )
-        callback_event(self.ctx, cb, "callback_dialing_caller", cb["number"])
         return "accepted"
 
     def caller_answered(self, cb_id: str, call_sid: str, answered_by: str) -> str:

@@ -100,11 +100,11 @@ class LeadHunt:
             {"role": "lead", "person": person.id, "escalation": esc_id, "tier": tier},
             "escalation",
             esc_id,
+            (esc_id, self.ctx.event("dialing_lead", f"{person.name} ({tier})")),
             attempt_call_sid=call_sid,
             attempt_person=person.id,
             tier=tier,
         )
-        self.ctx.store.add_event(esc_id, self.ctx.event("dialing_lead", f"{person.name} ({tier})"))
         return "ringing"
 
     def _tiers_exhausted(self, esc_id: str, leads_busy: bool = False, tries: int = 0) -> None:

@@ -152,20 +152,23 @@ class Records:
         self.keep_seconds = retention_days * 86400
 
     # -- the archive --------------------------------------------------------------------------
-    def changed(self, kind: str, ident: str) -> None:
-        """Store.on_change: every change to an escalation or its callback passes here, so no way
-        of finishing (there are a dozen) can forget the archive, and a finished escalation's
-        record is rewritten when it changes later (a case moved, a callback given up)."""
-        esc_id, state, callback_status = self.ctx.store.finish_fields(kind, ident)
-        if not esc_id:
-            return
-        try:
-            if finished(state, callback_status):
+    def changed(self, changes: list[tuple[str, str]]) -> None:
+        """Store.on_change: every change to an escalation or its callback passes here ((kind, id)
+        of each, several at the end of one step), so no way of finishing (there are a dozen) can
+        forget the archive, and a finished escalation's record is rewritten when it changes
+        later (a case moved, a callback given up). An escalation and its callback both changed
+        are archived once."""
+        archived: set[str] = set()
+        for esc_id, state, callback_status in self.ctx.store.finish_fields(changes):
+            if not esc_id or esc_id in archived or not finished(state, callback_status):
+                continue
+            archived.add(esc_id)
+            try:
                 self.archive(esc_id)
-        except redis.RedisError:
-            raise
-        except Exception:
-            log.exception("the record of %s could not be archived", esc_id)
+            except redis.RedisError:
+                raise
+            except Exception:
+                log.exception("the record of %s could not be archived", esc_id)
 
     def archive(self, esc_id: str) -> dict[str, Any] | None:
         record = self.build(esc_id)

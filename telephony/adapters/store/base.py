@@ -58,10 +58,13 @@ class StoreBase:
         self._claim = conn.register_script(scripts.CLAIM_PERSON)
         self._release = conn.register_script(scripts.RELEASE_PERSON)
         self._claim_callback = conn.register_script(scripts.CLAIM_CALLBACK)
+        self._claim_callback_lead = conn.register_script(scripts.CLAIM_CALLBACK_LEAD)
+        self._link_leg = conn.register_script(scripts.LINK_LEG)
         self._compare_and_set = conn.register_script(scripts.COMPARE_AND_SET)
         # Told of every change to an escalation or a callback, after it is made (R-NOTE-3: the
-        # records archive); set once by build_core.
-        self.on_change: Callable[[str, str], None] | None = None
+        # records archive): the (kind, id) of each record changed, several at once at the end of
+        # a `changes_told_once`; set once by build_core.
+        self.on_change: Callable[[list[tuple[str, str]]], None] | None = None
         self._claim_sweeper = conn.register_script(scripts.CLAIM_SWEEPER)
 
     def _hash(self, key: str) -> dict[str, str] | None:

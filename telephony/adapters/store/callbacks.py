@@ -4,6 +4,7 @@ one sweeper that finds callbacks whose job was lost."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from telephony.adapters.store import keys
@@ -35,17 +36,40 @@ class CallbackStore(ChangeStream):
             self.changed("callback", cb_id)
         return claimed
 
-    def claim_callback_to_dial(self, cb_id: str, attempt: int, at: str) -> dict[str, str] | None:
-        """claim_callback for the dialler, in one round trip where four were (issue 19): the
-        claim, one more attempt in this window, the consoles told, and the callback as it now is
-        returned (None: another worker or a retried job has it)."""
+    def claim_callback_to_dial(
+        self, cb_id: str, attempt: int, at: str, event: dict[str, str] | None = None
+    ) -> dict[str, str] | None:
+        """claim_callback for the dialler, in one round trip where six were (issue 19): the
+        claim, one more attempt in this window, `event` on its escalation's timeline, the
+        consoles told, and the callback as it now is returned (None: another worker or a
+        retried job has it)."""
+        head, tail = self.k.timeline_around()
         got = self._claim_callback(
-            keys=[self.k.callback(cb_id), self.k.EVENTS], args=[attempt, at, "dial", EVENTS_KEPT, cb_id]
+            keys=[self.k.callback(cb_id), self.k.EVENTS],
+            args=[attempt, at, "dial", EVENTS_KEPT, cb_id, head, tail, json.dumps(event) if event else ""],
         )
         if not isinstance(got, list):
             return None
+        cb = {text(got[i]): text(got[i + 1]) for i in range(0, len(got), 2)}
         self._tell_on_change("callback", cb_id)
-        return {text(got[i]): text(got[i + 1]) for i in range(0, len(got), 2)}
+        if event and cb.get("escalation_id"):
+            self._tell_on_change("escalation", cb["escalation_id"])
+        return cb
+
+    def claim_callback_lead(
+        self, cb_id: str, person_id: str, default_presence: str, tried: list[str], at: str
+    ) -> tuple[bool, str]:
+        """Claim a person to ring for this callback (never two escalations at once) and, before
+        Twilio is asked, note on the callback whom it is ringing since `at` (R-CB-8: a dial
+        whose worker died is found by that person's calls) and who has been tried, in one round
+        trip. (True, "busy") when claimed; (False, their presence) when not, `tried` kept."""
+        got = self._claim_callback_lead(
+            keys=[self.k.presence(person_id), self.k.holder(person_id), self.k.callback(cb_id), self.k.EVENTS],
+            args=[cb_id, default_presence, json.dumps(tried), at, EVENTS_KEPT, person_id],
+        )
+        claimed, presence = int(got[0]) == 1, text(got[1])
+        self._tell_on_change("callback", cb_id)
+        return claimed, presence
 
     def callback_ids(self) -> list[str]:
         return texts(self.r.zrange(self.k.CALLBACKS, 0, -1))

@@ -5,6 +5,7 @@ agent, and what the agent did on the call (warnings given, a listener, the early
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from telephony.adapters.store import keys
@@ -132,16 +133,40 @@ class CallStore(ChangeStream):
             pipe.expire(self.k.leg(call_sid), LEG_TTL_SECONDS)
             pipe.execute()
 
-    def link_leg(self, call_sid: str, leg: dict[str, Any], kind: str, ident: str, **fields: Any) -> None:
+    def link_leg(
+        self,
+        call_sid: str,
+        leg: dict[str, Any],
+        kind: str,
+        ident: str,
+        entry: tuple[str, dict[str, str]] | None = None,
+        **fields: Any,
+    ) -> None:
         """Save a leg we dialled and point its escalation or callback (`kind`) at it in one
-        transaction: its answer webhook never finds the one without the other. Two writes let a
-        lead who answered in between hear "the caller is no longer on the line", and the next
-        lead be rung (found by tests/chaos under load)."""
-        with self.r.pipeline(transaction=True) as pipe:
-            pipe.hset(self.k.leg(call_sid), mapping={k: as_text(v) for k, v in leg.items()})
-            pipe.hset(self.k.record_of(kind, ident), mapping={k: as_text(v) for k, v in fields.items()})
-            pipe.execute()
-        self.changed(kind, ident)
+        step: its answer webhook never finds the one without the other. Two writes let a lead
+        who answered in between hear "the caller is no longer on the line", and the next lead
+        be rung (found by tests/chaos under load). `entry`: (escalation id, event) for that
+        escalation's timeline, in the same round trip (issue 19)."""
+        leg_flat = [x for k, v in leg.items() for x in (k, as_text(v))]
+        record_flat = [x for k, v in fields.items() for x in (k, as_text(v))]
+        esc_id, event = entry if entry else ("", None)
+        record = self.k.record_of(kind, ident)
+        self._link_leg(
+            keys=[self.k.leg(call_sid), record, self.k.EVENTS, self.k.timeline(esc_id) if event else record],
+            args=[
+                kind,
+                ident,
+                EVENTS_KEPT,
+                len(leg),
+                json.dumps(event) if event else "",
+                esc_id,
+                *leg_flat,
+                *record_flat,
+            ],
+        )
+        self._tell_on_change(kind, ident)
+        if event and (kind, ident) != ("escalation", esc_id):
+            self._tell_on_change("escalation", esc_id)
 
     def leg(self, call_sid: str) -> dict[str, str] | None:
         if not keys.safe_id(call_sid):

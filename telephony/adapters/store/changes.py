@@ -34,14 +34,14 @@ class ChangeStream(StoreBase):
             if held is not None:
                 held.setdefault((kind, ident), None)
                 return
-            self.on_change(kind, ident)
+            self.on_change([(kind, ident)])
 
     @contextmanager
     def changes_told_once(self) -> Iterator[None]:
         """A step of several writes (a callback dial: the claim, two timeline entries, the lead
-        rung) tells on_change (the records archive, a round trip each) once per record, at the
-        end and as things then are, not after each write (issue 19). The consoles still hear
-        each write as it is made."""
+        rung) tells on_change (the records archive, a round trip) once, of every record it
+        changed, at the end and as things then are, not after each write (issue 19). The
+        consoles still hear each write as it is made."""
         if _HELD.get() is not None:  # already inside one: the outer one tells
             yield
             return
@@ -51,8 +51,8 @@ class ChangeStream(StoreBase):
         finally:
             held = _HELD.get() or {}
             _HELD.reset(token)
-            for kind, ident in held:
-                self._tell_on_change(kind, ident)
+            if held and self.on_change is not None:
+                self.on_change(list(held))
 
     def last_event_id(self) -> str:
         entries = self.r.xrevrange(self.k.EVENTS, count=1)

@@ -100,7 +100,13 @@ class Keys:
         return f"{self.prefix}escalation:{esc_id}"
 
     def timeline(self, esc_id: str) -> str:
-        return f"{self.prefix}escalation:{esc_id}:timeline"
+        head, tail = self.timeline_around()
+        return f"{head}{esc_id}{tail}"
+
+    def timeline_around(self) -> tuple[str, str]:
+        """What goes before and after an escalation's id in its timeline's key: for a script that
+        reads the id from a record it was handed (the callback's claim)."""
+        return f"{self.prefix}escalation:", ":timeline"
 
     def escalation_emails(self, esc_id: str) -> str:
         return f"{self.prefix}escalation:{esc_id}:emails"

@@ -1,7 +1,7 @@
 """The Lua scripts: every change that must not race (a state transition, claiming a lead or a
 callback attempt, creating an escalation) is one script, so it is one round trip and atomic.
-Each touches the keys it is handed (KEYS) plus, in TRANSITION and FINISH_FIELDS, keys built from
-the prefix the caller passes from `keys`."""
+Each touches the keys it is handed (KEYS) plus, in TRANSITION, FINISH_FIELDS and CLAIM_CALLBACK,
+keys built from the prefix (or the parts of a key) the caller passes from `keys`."""
 
 ADVANCE_CALL_STATUS = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
@@ -87,7 +87,62 @@ if ARGV[3] == 'dial' then
   redis.call('HINCRBY', KEYS[1], 'window_attempts', 1)
   local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'kind', 'callback', 'id', ARGV[5])
   redis.call('PUBLISH', KEYS[2], id)
+  local esc_id = redis.call('HGET', KEYS[1], 'escalation_id') or ''
+  if esc_id ~= '' and ARGV[8] ~= '' then
+    redis.call('RPUSH', ARGV[6] .. esc_id .. ARGV[7], ARGV[8])
+    id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'kind', 'escalation', 'id', esc_id)
+    redis.call('PUBLISH', KEYS[2], id)
+  end
   return redis.call('HGETALL', KEYS[1])
+end
+return 1
+"""
+
+# A callback's lead claimed for this attempt and the callback told who is being rung, before
+# Twilio is asked (R-CB-8: the sweeper looks for that person's call): one round trip where
+# four were (issue 19). A person not available is tried all the same (the callback's `tried`).
+# KEYS: the person's presence and holder, the callback, events. ARGV: holder (the callback's
+# id), default presence, tried (JSON), ringing since, events kept, the person's id.
+# Returns {1, 'busy'} when claimed, else {0, the presence that stopped it}.
+CLAIM_CALLBACK_LEAD = """
+local cur = redis.call('GET', KEYS[1]) or ARGV[2]
+local claimed = cur == 'available'
+local id
+if claimed then
+  redis.call('SET', KEYS[1], 'busy')
+  redis.call('SET', KEYS[2], ARGV[1])
+  id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'kind', 'presence', 'id', ARGV[6])
+  redis.call('PUBLISH', KEYS[4], id)
+end
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  if claimed then
+    redis.call('HSET', KEYS[3], 'tried', ARGV[3], 'ringing', ARGV[6], 'ringing_since', ARGV[4])
+  else
+    redis.call('HSET', KEYS[3], 'tried', ARGV[3], 'ringing', '')
+  end
+  id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'kind', 'callback', 'id', ARGV[1])
+  redis.call('PUBLISH', KEYS[4], id)
+end
+if claimed then return {1, 'busy'} end
+return {0, cur}
+"""
+
+# A leg we dialled saved and its escalation or callback pointed at it in one step (its answer
+# webhook never finds the one without the other), the consoles told, and with it, when given,
+# the entry on the escalation's timeline that says so: one round trip where four were.
+# KEYS: the leg, the record, events, the timeline (the record again when no entry).
+# ARGV: kind, id, events kept, leg field count, timeline entry ('' none), escalation id, then
+# the leg's (field, value) pairs, then the record's.
+LINK_LEG = """
+local n = tonumber(ARGV[4])
+if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 7, 6 + 2 * n)) end
+if #ARGV > 6 + 2 * n then redis.call('HSET', KEYS[2], unpack(ARGV, 7 + 2 * n, #ARGV)) end
+local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'kind', ARGV[1], 'id', ARGV[2])
+redis.call('PUBLISH', KEYS[3], id)
+if ARGV[5] ~= '' then
+  redis.call('RPUSH', KEYS[4], ARGV[5])
+  id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'kind', 'escalation', 'id', ARGV[6])
+  redis.call('PUBLISH', KEYS[3], id)
 end
 return 1
 """
@@ -126,17 +181,25 @@ return 1
 """
 
 # KEYS[1] is the organisation's event stream, never touched: it only names the slot (Redis Cluster
-# sends a script to the node of its first key), the keys built from ARGV[3] share it (keys.py).
+# sends a script to the node of its first key), the keys built from ARGV[1] share it (keys.py).
+# ARGV: the prefix, then (kind, id) of each record changed; returns (escalation id, its state,
+# its callback's status) for each, flat.
 FINISH_FIELDS = """
-local esc_id = ARGV[2]
-if ARGV[1] == 'callback' then
-  esc_id = redis.call('HGET', ARGV[3] .. 'callback:' .. ARGV[2], 'escalation_id') or ''
+local out = {}
+for i = 2, #ARGV, 2 do
+  local esc_id = ARGV[i + 1]
+  if ARGV[i] == 'callback' then
+    esc_id = redis.call('HGET', ARGV[1] .. 'callback:' .. ARGV[i + 1], 'escalation_id') or ''
+  end
+  local state, status = '', ''
+  if esc_id ~= '' then
+    local got = redis.call('HMGET', ARGV[1] .. 'escalation:' .. esc_id, 'state', 'callback_id')
+    state = got[1] or ''
+    if got[2] then status = redis.call('HGET', ARGV[1] .. 'callback:' .. got[2], 'status') or '' end
+  end
+  table.insert(out, esc_id); table.insert(out, state); table.insert(out, status)
 end
-if esc_id == '' then return {'', '', ''} end
-local got = redis.call('HMGET', ARGV[3] .. 'escalation:' .. esc_id, 'state', 'callback_id')
-local status = ''
-if got[2] then status = redis.call('HGET', ARGV[3] .. 'callback:' .. got[2], 'status') or '' end
-return {esc_id, got[1] or '', status}
+return out
 """
 
 CHANGED = """
