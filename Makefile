@@ -3,8 +3,9 @@ SHELL := /bin/sh
 PY := .venv/bin/python
 STAMP := .venv/.installed
 ARGS ?=
-# make test's pytest-xdist processes: 2, the cores here (TEST_WORKERS=auto on a bigger machine)
-TEST_WORKERS ?= 2
+# make test's pytest-xdist processes: 3 on these 2 cores, because the longest tests mostly wait
+# (fail-over, killed workers, gunicorn starting) and a third process works meanwhile (docs/testing.md)
+TEST_WORKERS ?= 3
 
 .PHONY: setup demo what-if test lint run bench screenshots clean redis-server chromium
 
