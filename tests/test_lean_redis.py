@@ -72,7 +72,6 @@ def test_connections_stay_as_many_as_are_used_at_once(lean, redis_server):
     admin.close()
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
 def test_a_forked_child_uses_its_own_connections(lean):
     lean.set("k", "parent")
     parent_sockets = {id(c._sock) for c in lean._idle}
