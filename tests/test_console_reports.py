@@ -33,6 +33,7 @@ def open_reports(tab, sim: Simulation, token: str) -> dict:
     """Sign in, follow the console's Reports link, wait for the day's report; returns the API's body."""
     sign_in(tab, sim, token)
     tab.get_by_role("link", name="Reports").click()
+    tab.wait_for_url("**/reports")  # the page's load, not an expect's 5 s (test_console_what_if)
     day = sim.clock.now().astimezone(sim.core.policy.time_zone).date().isoformat()
     expect(tab.locator("#reports")).to_have_attribute("data-loaded", f"{day}/{day}")
     return tab.evaluate("window.report")

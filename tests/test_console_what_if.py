@@ -42,6 +42,9 @@ def sign_in(tab, base: str, who: str) -> None:
     tab.get_by_label("API token").fill(TOKENS[who].token)
     tab.get_by_role("button", name="Sign in").click()
     tab.get_by_role("link", name="Reports").click()
+    # The view's own page load, not the 5 s an expect waits: under the suite's three processes
+    # the reports page once took longer than that to arrive (the console still showing).
+    tab.wait_for_url("**/reports")
 
 
 def test_a_manager_runs_a_what_if_in_the_reports_view__R_HOLD_3_R_CB_1(console, redis_server, page, tmp_path):  # noqa: F811
