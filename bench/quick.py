@@ -5,14 +5,12 @@ minute or two), for measuring one change before and after; `make bench` runs eve
 from __future__ import annotations
 
 import argparse
-import shutil
-import tempfile
 from pathlib import Path
 
 from bench.profile import KINDS, profile
+from bench.rig import loopback
 from bench.scale import stop
-from bench.service import env_for, serve
-from bench.twilio_stub import TwilioStub
+from bench.service import serve
 from bench.webhook_load import Calls, signed_requests, wrk
 
 PATHS = list(KINDS)
@@ -31,19 +29,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.burst is not None or args.dialler:
         return scale_only(args)
-    from telephony.adapters.local_redis import LocalRedis
-
-    work = Path(tempfile.mkdtemp(prefix="bench-quick-"))
-    server = LocalRedis.start(work / "redis", appendonly=True)
-    stub = TwilioStub()
-    log = work / "processes.log"
-    try:
-        env = env_for(server.url, stub.url)
-        calls = Calls(server.url, stub.url)
+    with loopback("bench-quick-", remove_work=True) as rig:
+        work, log, env = rig.work, rig.log, rig.env
+        calls = Calls(rig.server.url, rig.stub.url)
         calls.make(args.calls)
-        twiml = calls.client.post(
-            f"/voice/hold?escalation={calls.escalations[0]}", data={"CallSid": calls.sids[0]}
-        ).get_data(as_text=True)
+        twiml = calls.hold_twiml()
         service, sport = serve("wsgi:app", env, log)
         floor, fport = serve("bench.floor:app", env | {"FLOOR_TWIML": twiml}, log)
         try:
@@ -60,10 +50,6 @@ def main() -> None:
             stop(floor)
         print()
         print("\n".join(profile(calls, env, 400, dump=args.profiles)))
-    finally:
-        stub.close()
-        server.stop()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def scale_only(args) -> None:
@@ -72,15 +58,10 @@ def scale_only(args) -> None:
 
     from bench import scale
     from bench.service import ROOT, pct
-    from telephony.adapters.local_redis import LocalRedis
 
-    work = Path(tempfile.mkdtemp(prefix="bench-quick-"))
-    server = LocalRedis.start(work / "redis", appendonly=True)
-    stub = TwilioStub()
-    log = work / "processes.log"
     bin_dir = Path(sys.executable).parent
-    try:
-        env = env_for(server.url, stub.url)
+    with loopback("bench-quick-") as rig:
+        work, stub, log, env = rig.work, rig.stub, rig.log, rig.env
         capacity = stub.capacity(4)
         print(f"stand-in capacity (wrk -t2 -c8 alone): {capacity:.0f} req/s", flush=True)
         for n in args.burst or ():
@@ -97,9 +78,6 @@ def scale_only(args) -> None:
                 f"dialler {d.callbacks}, {d.workers} workers, CPS limit {d.cps}: dialled {len(d.lags)}, lag p50 {pct(d.lags, 50):.2f} s, p99 {pct(d.lags, 99):.2f} s, max {max(d.lags, default=float('nan')):.2f} s, {len(d.lags) / d.seconds:.0f} dials/s, most in a second {d.max_per_second}",
                 flush=True,
             )
-    finally:
-        stub.close()
-        server.stop()
         print(f"log: {log}")
 
 

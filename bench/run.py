@@ -17,16 +17,15 @@ import argparse
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import redis
 
 from bench import report, scale
 from bench.profile import KINDS, profile
+from bench.rig import loopback
 from bench.scale import stop
-from bench.service import BIN, ROOT, env_for, serve
-from bench.twilio_stub import TwilioStub
+from bench.service import BIN, ROOT, serve
 from bench.webhook_load import Calls, Load, signed_requests, wrk
 
 # BENCH_SIZE=full: the dialler and the 5,000 burst with 1, 2 and 4 workers too (about 5 minutes more)
@@ -76,16 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     if not shutil.which("wrk"):
         print("wrk is not installed: run `make bench` (it installs wrk with apt)", file=sys.stderr)
         return 2
-    from telephony.adapters.local_redis import LocalRedis
-
     out_dir = args.out
     out_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="bench-"))
-    server = LocalRedis.start(work / "redis", appendonly=True)
-    stub = TwilioStub()
-    log = work / "processes.log"
-    try:
-        env = env_for(server.url, stub.url)
+    with loopback("bench-") as rig:
+        work, server, stub, log, env = rig.work, rig.server, rig.stub, rig.log, rig.env
         calls = Calls(server.url, stub.url)
         conn = redis.Redis.from_url(server.url)
         conn.flushdb()
@@ -115,9 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                 }
         finally:
             stop(service)
-        twiml = calls.client.post(
-            f"/voice/hold?escalation={calls.escalations[0]}", data={"CallSid": calls.sids[0]}
-        ).get_data(as_text=True)
+        twiml = calls.hold_twiml()
         service, service_port = serve("wsgi:app", env, log)
         floor, floor_port = serve("bench.floor:app", env | {"FLOOR_TWIML": twiml}, log)
         paths = list(KINDS)
@@ -175,9 +166,6 @@ def main(argv: list[str] | None = None) -> int:
             for cps in sizes["cps"]
             for workers in sizes["dial_workers"]
         ]
-    finally:
-        stub.close()
-        server.stop()
 
     figures = report.Figures(
         smoke=args.smoke,

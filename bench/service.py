@@ -21,8 +21,6 @@ AGENT_TOKEN = "bench-agent-token-000000"
 GUNICORN = ["--workers", "2", "--timeout", "20", "--preload"]  # the README's production config
 
 
-
-
 def env_for(redis_url: str, twilio_url: str) -> dict[str, str]:
     return {
         **os.environ,

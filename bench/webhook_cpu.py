@@ -9,16 +9,14 @@ from __future__ import annotations
 import os
 import re
 import resource
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from bench.profile import KINDS
+from bench.rig import loopback
 from bench.scale import stop
-from bench.service import ROOT, env_for, serve
-from bench.twilio_stub import TwilioStub
+from bench.service import ROOT, serve
 from bench.webhook_load import Calls, signed_requests
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -58,19 +56,11 @@ def load(port: int, requests: Path, pids: list[int], connections: int = 16, seco
 
 
 def main(only: list[str]) -> None:
-    from telephony.adapters.local_redis import LocalRedis
-
-    work = Path(tempfile.mkdtemp(prefix="bench-cpu-"))
-    server = LocalRedis.start(work / "redis", appendonly=True)
-    stub = TwilioStub()
-    log = work / "processes.log"
-    try:
-        env = env_for(server.url, stub.url)
-        calls = Calls(server.url, stub.url)
+    with loopback("bench-cpu-", remove_work=True) as rig:
+        work, server, log, env = rig.work, rig.server, rig.log, rig.env
+        calls = Calls(server.url, rig.stub.url)
         calls.make(50)
-        twiml = calls.client.post(
-            f"/voice/hold?escalation={calls.escalations[0]}", data={"CallSid": calls.sids[0]}
-        ).get_data(as_text=True)
+        twiml = calls.hold_twiml()
         redis_pid = server.process.pid
         service, sport = serve("wsgi:app", env, log)
         floor, fport = serve("bench.floor:app", env | {"FLOOR_TWIML": twiml}, log)
@@ -95,10 +85,6 @@ def main(only: list[str]) -> None:
         finally:
             stop(service)
             stop(floor)
-    finally:
-        stub.close()
-        server.stop()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

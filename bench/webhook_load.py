@@ -46,6 +46,12 @@ class Calls:
         self.sids: list[str] = []
         self.escalations: list[str] = []
 
+    def hold_twiml(self) -> str:
+        """What the hold URL answers for the first call: the floor returns TwiML of its size."""
+        return self.client.post(
+            f"/voice/hold?escalation={self.escalations[0]}", data={"CallSid": self.sids[0]}
+        ).get_data(as_text=True)
+
     def make(self, count: int) -> None:
         from rq import SimpleWorker
 
