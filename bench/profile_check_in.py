@@ -43,9 +43,10 @@ def main() -> None:
         else:
             ids = [esc_id for esc_id, _ in scale._holding(core, 2 * n)]
             run = lambda ident: core.hold.check_in(ident, 1, 1)  # noqa: E731
-        started, started_thread = time.process_time(), time.thread_time()
+        started, started_thread, started_wall = time.process_time(), time.thread_time(), time.perf_counter()
         for ident in ids[:n]:
             run(ident)
+        wall_ms = (time.perf_counter() - started_wall) / n * 1000
         cpu_ms = (time.process_time() - started) / n * 1000
         job_ms = (time.thread_time() - started_thread) / n * 1000
         profiler = cProfile.Profile()
@@ -58,10 +59,12 @@ def main() -> None:
         with out.open("w") as file:
             file.write(
                 f"{n} {what}, {cpu_ms:.2f} ms CPU each unprofiled ({job_ms:.2f} ms in the job's own thread; "
-                "the rest is the stand-in answering in its threads)\n"
+                f"the rest is the stand-in answering in its threads), {wall_ms:.2f} ms wall each one after another\n"
             )
             pstats.Stats(profiler, stream=file).sort_stats("cumulative").print_stats(45)
-        print(f"{cpu_ms:.2f} ms CPU per {what[:-1]} ({job_ms:.2f} ms in its own thread); profile in {out}")
+        print(
+            f"{cpu_ms:.2f} ms CPU per {what[:-1]} ({job_ms:.2f} ms in its own thread), {wall_ms:.2f} ms wall; profile in {out}"
+        )
     finally:
         stub.close()
         server.stop()

@@ -77,7 +77,7 @@ def _processes(bin_dir: Path, root: Path, env: dict[str, str], workers: int, log
                 str(bin_dir / "rq"),
                 "worker",
                 "-w",
-                "workers.worker.Worker",
+                os.environ.get("BENCH_WORKER_CLASS", "workers.worker.Worker"),
                 "--url",
                 env["REDIS_URL"],
                 "-q",

@@ -2,10 +2,11 @@
 REDIS_URL or Redis Sentinel (REDIS_SENTINELS, REDIS_SENTINEL_MASTER), read from the same settings
 (telephony/config.py), so a bad value stops the worker with the same one line (exit 2).
 
-It also builds the core once, here in the worker's own process, before RQ forks a work-horse per
-job: each horse then starts with the jobs imported and the policy loaded. Without this every job
-paid for both (seconds on a busy machine: a caller waited that long for their agent to be rung).
-Redis connections are not shared with the horses: redis-py reconnects after a fork."""
+It also builds the core once, here in the worker's own process, before its first job: the jobs
+imported and the policy loaded. Without this every job paid for both (seconds on a busy machine: a
+caller waited that long for their agent to be rung). The callers' jobs run in this process
+(workers/worker.py); a what-if replay's forked work-horse never uses these Redis connections
+(LeanRedis reconnects after a fork)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from workers.runtime import organisations
 
 try:
     _settings = Settings.from_env()
-    organisations()  # every organisation's core, built once before the horses fork
+    organisations()  # every organisation's core, built once before the first job
 except (ConfigError, PolicyError, RuntimeError) as exc:
     print(f"cannot start: {exc}", file=sys.stderr)
     sys.exit(2)

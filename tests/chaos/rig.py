@@ -17,6 +17,8 @@ from pathlib import Path
 import redis
 import requests
 import rq
+import rq.job
+import rq.registry
 
 from sim.people import Person, Reply
 from sim.rest import RestFaults, create_rest_app
@@ -28,7 +30,7 @@ from telephony.adapters.redis_clock import RedisClock
 from telephony.config import Settings
 from telephony.context import new_id
 from telephony.core import build_core
-from tests.processes import BIN, kill_worker_and_horse, rq_worker, spawn, wait_for
+from tests.processes import BIN, QUEUES, kill_worker_and_horse, rq_worker, spawn, wait_for
 from tests.support import ROOT, TOKENS
 from workers.scheduler import LEASE_KEY
 
@@ -194,20 +196,33 @@ class Rig:
 
     # -- the processes --------------------------------------------------------------------------
     def kill_worker(self, i: int, mid_job: bool = True, limit: float = 5.0) -> bool:
-        """kill -9 worker `i` and its work-horse, preferably while it runs a job (it has a horse);
-        then start it again. True if a horse was running at the kill."""
+        """kill -9 worker `i` (and a work-horse if it has one), preferably while it runs a job
+        (RQ's own record of it: a started job of its name); then start it again. True if it was
+        running a job at the kill."""
         worker = self.rq[i]
-        children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children")
         deadline = time.monotonic() + limit
         busy = False
+        registered = None
         while mid_job and time.monotonic() < deadline:
-            if children.exists() and children.read_text().split():
-                busy = True
-                break
+            try:
+                if registered is None:
+                    registered = next((w for w in rq.Worker.all(connection=self.conn) if w.pid == worker.pid), None)
+                elif self._running_a_job(registered.name):
+                    busy = True
+                    break
+            except redis.RedisError:
+                pass
             time.sleep(0.002)
         kill_worker_and_horse(worker)
         self.rq[i] = rq_worker(self.env, self.log)
         return busy
+
+    def _running_a_job(self, worker_name: str) -> bool:
+        for queue in QUEUES:
+            for job_id in rq.registry.StartedJobRegistry(queue, connection=self.conn).get_job_ids():
+                if self.conn.hget(rq.job.Job.key_for(job_id), "worker_name") == worker_name.encode():
+                    return True
+        return False
 
     def wait_until_working(self) -> None:
         """Every worker registered with Redis and the scheduler holding its lease: before this,

@@ -67,7 +67,7 @@ def test_a_worker_builds_the_core_before_it_forks_and_retries_redis_every_5_s(re
         import workers.worker
 
         worker = workers.worker.Worker(["escalations"], connection=redis.Redis.from_url(redis_server.url))
-        assert workers.runtime._organisations is not None, "built in the worker, inherited by every work-horse"
+        assert workers.runtime._organisations is not None, "built in the worker, before its first job"
         assert worker.max_connection_wait_time <= 5
     finally:
         workers.runtime.use(None)
