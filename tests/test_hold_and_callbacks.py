@@ -205,7 +205,8 @@ def test_callback_rings_the_lead_first_then_the_caller_with_machine_detection__R
     assert [c.param("To") for c in calls] == ["+13125550111"], "the lead first, never the caller first"
     lead_sid = harness.core.ctx.store.callback(cb_id)["lead_call_sid"]
     heard = harness.twiml(f"/voice/callback/lead/answer?callback={cb_id}", {"CallSid": lead_sid})
-    assert heard.said()[:2] == ["This is a scheduled callback for an escalation.", "I have an escalation in transfer."]
+    assert heard.said()[0] == "This is a scheduled callback for an escalation."
+    assert "in transfer" not in heard.text(), "nobody is being transferred: the lead is about to call the caller"
     assert "billed twice" in heard.text()
     joined = harness.twiml(f"/voice/callback/lead/decision?callback={cb_id}", {"CallSid": lead_sid, "Digits": "1"})
     assert joined.conference().text == f"callback-{cb_id}"
@@ -280,6 +281,22 @@ def test_lead_not_answering_a_callback_rings_the_next_lead__R_CB_4(harness):
         "+13125550111",
         "sip:morgan@leads.example.com",
     ]
+
+
+def test_a_lead_busy_when_the_attempt_began_is_rung_once_free_when_the_next_declines__R_CB_4(harness):
+    caller_sid, esc_id = holding(harness)
+    book_callback(harness, caller_sid, esc_id)
+    harness.webhook("/voice/status", {"CallSid": caller_sid, "CallStatus": "completed"})
+    cb_id = harness.escalation(esc_id)["callback"]["id"]
+    harness.core.ctx.store.set_presence("lead-lee", "busy")
+    dial_due(harness, cb_id)
+    assert harness.rest.requests("CreateCall")[-1].param("To") == "sip:morgan@leads.example.com", "Lee is busy"
+    morgan = harness.core.ctx.store.callback(cb_id)["lead_call_sid"]
+    harness.core.ctx.store.set_presence("lead-lee", "available")
+    harness.twiml(f"/voice/callback/lead/answer?callback={cb_id}", {"CallSid": morgan})
+    harness.twiml(f"/voice/callback/lead/decision?callback={cb_id}", {"CallSid": morgan, "Digits": "2"})
+    assert harness.rest.requests("CreateCall")[-1].param("To") == "+13125550111", "Lee was never tried, and is free now"
+    assert harness.core.callbacks.view(cb_id)["status"] == "dialing"
 
 
 def test_two_workers_racing_dial_one_callback_once__R_CB_8(harness, redis_conn):

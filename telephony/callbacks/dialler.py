@@ -57,23 +57,25 @@ class CallbackDialler:
                 ):
                     if person.id in tried:
                         continue
-                    tried.add(person.id)
-                    rung = self._ring(cb_id, cb, person, tier, sorted(tried))
+                    rung = self._ring(cb_id, cb, person, tier, tried)
                     if rung is not None:
                         return rung
             self.attempt_failed(cb_id, "no lead answered or was available")
             return False
 
-    def _ring(self, cb_id: str, cb: dict[str, str], person: Person, tier: str, tried: list[str]) -> bool | None:
+    def _ring(self, cb_id: str, cb: dict[str, str], person: Person, tier: str, tried: set[str]) -> bool | None:
         """Ring one lead for the callback: True (rung), False (Twilio is down: the attempt has
-        failed) or None (not rung: the next one)."""
+        failed) or None (not rung: the next one). `tried` (who this attempt has rung) gains the
+        lead once claimed; a lead who was busy is not tried, and is rung if free when the lead
+        before declines or does not answer."""
         attempt = int(cb.get("attempts") or 0)
         claimed, presence = self.ctx.store.claim_callback_lead(
-            cb_id, person.id, person.presence, tried, self.ctx.now_iso()
+            cb_id, person.id, person.presence, sorted(tried | {person.id}), self.ctx.now_iso()
         )
         if not claimed:
             log.info("callback %s: %s not rung (%s)", cb_id, person.id, presence)
             return None
+        tried.add(person.id)
         try:
             sid, why = ring_claimed(
                 self.ctx,
@@ -144,7 +146,9 @@ class CallbackDialler:
             return None
         self.ctx.store.update_leg(call_sid, answered="true")
         client = json.loads(cb.get("client") or "{}")
-        lines = [self.ctx.policy.callbacks.lead_intro, self.ctx.policy.announcement.intro]
+        # The callback's own words, not the warm transfer's ("I have an escalation in transfer"):
+        # nobody is being transferred; the lead is about to call the caller.
+        lines = [self.ctx.policy.callbacks.lead_intro]
         if client.get("name"):
             lines.append(f"The caller is {client['name']}.")
         if client.get("account"):

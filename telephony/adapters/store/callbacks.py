@@ -61,8 +61,9 @@ class CallbackStore(ChangeStream):
     ) -> tuple[bool, str]:
         """Claim a person to ring for this callback (never two escalations at once) and, before
         Twilio is asked, note on the callback whom it is ringing since `at` (R-CB-8: a dial
-        whose worker died is found by that person's calls) and who has been tried, in one round
-        trip. (True, "busy") when claimed; (False, their presence) when not, `tried` kept."""
+        whose worker died is found by that person's calls) and who has been tried (`tried`, them
+        included), in one round trip. (True, "busy") when claimed; (False, their presence) when
+        not, and `tried` is left as it was: a busy lead has not been tried."""
         got = self._claim_callback_lead(
             keys=[self.k.presence(person_id), self.k.holder(person_id), self.k.callback(cb_id), self.k.EVENTS],
             args=[cb_id, default_presence, json.dumps(tried), at, EVENTS_KEPT, person_id],

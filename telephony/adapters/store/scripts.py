@@ -100,7 +100,8 @@ return 1
 
 # A callback's lead claimed for this attempt and the callback told who is being rung, before
 # Twilio is asked (R-CB-8: the sweeper looks for that person's call): one round trip where
-# four were (issue 19). A person not available is tried all the same (the callback's `tried`).
+# four were (issue 19). A person not available is not noted as tried (the callback's `tried`):
+# they are rung later in the attempt if free by then.
 # KEYS: the person's presence and holder, the callback, events. ARGV: holder (the callback's
 # id), default presence, tried (JSON), ringing since, events kept, the person's id.
 # Returns {1, 'busy'} when claimed, else {0, the presence that stopped it}.
@@ -118,7 +119,7 @@ if redis.call('EXISTS', KEYS[3]) == 1 then
   if claimed then
     redis.call('HSET', KEYS[3], 'tried', ARGV[3], 'ringing', ARGV[6], 'ringing_since', ARGV[4])
   else
-    redis.call('HSET', KEYS[3], 'tried', ARGV[3], 'ringing', '')
+    redis.call('HSET', KEYS[3], 'ringing', '')
   end
   id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'kind', 'callback', 'id', ARGV[1])
   redis.call('PUBLISH', KEYS[4], id)
