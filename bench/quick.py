@@ -14,6 +14,8 @@ from bench.service import serve
 from bench.webhook_load import Calls, signed_requests, wrk
 
 PATHS = list(KINDS)
+WORKER = "workers.worker.Worker"
+FORKING = "bench.forking_worker.ForkingWorker"
 
 
 def main() -> None:
@@ -26,6 +28,11 @@ def main() -> None:
     parser.add_argument("--dialler", type=int, default=0, help="only the dialler, this many callbacks")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cps", type=int, nargs="+", default=[300, 400], help="the dialler's CPS limits, a run each")
+    parser.add_argument(
+        "--forking",
+        action="store_true",
+        help="each burst and dialler run again with a work-horse forked per job (bench/forking_worker.py) to compare",
+    )
     args = parser.parse_args()
     if args.burst is not None or args.dialler:
         return scale_only(args)
@@ -64,20 +71,23 @@ def scale_only(args) -> None:
         work, stub, log, env = rig.work, rig.stub, rig.log, rig.env
         capacity = stub.capacity(4)
         print(f"stand-in capacity (wrk -t2 -c8 alone): {capacity:.0f} req/s", flush=True)
+        classes = [("in process", WORKER)] + ([("forking", FORKING)] if args.forking else [])
         for n in args.burst or ():
-            late = scale.timers(bin_dir, ROOT, env, n, args.workers, "burst", log, 1)
-            v = late.values
-            print(
-                f"burst {n}, {args.workers} workers: ran {len(v)}, p50 {pct(v, 50):.2f} s, p99 {pct(v, 99):.2f} s, max {max(v, default=float('nan')):.2f} s, stand-in floor {n / capacity:.2f} s",
-                flush=True,
-            )
+            for how, worker_class in classes:
+                late = scale.timers(bin_dir, ROOT, env | {"BENCH_WORKER_CLASS": worker_class}, n, args.workers, "burst", log, 1)
+                v = late.values
+                print(
+                    f"burst {n}, {args.workers} workers ({how}): ran {len(v)}, p50 {pct(v, 50):.2f} s, p99 {pct(v, 99):.2f} s, max {max(v, default=float('nan')):.2f} s, stand-in floor {n / capacity:.2f} s",
+                    flush=True,
+                )
         for cps in args.cps if args.dialler else ():
-            dial_env = env | {"POLICY_FILE": str(scale.bench_policy(ROOT, work))}
-            d = scale.dialler(bin_dir, ROOT, dial_env, stub, args.dialler, args.workers, cps, 30, log)
-            print(
-                f"dialler {d.callbacks}, {d.workers} workers, CPS limit {d.cps}: dialled {len(d.lags)}, lag p50 {pct(d.lags, 50):.2f} s, p99 {pct(d.lags, 99):.2f} s, max {max(d.lags, default=float('nan')):.2f} s, {len(d.lags) / d.seconds:.0f} dials/s, most in a second {d.max_per_second}",
-                flush=True,
-            )
+            for how, worker_class in classes:
+                dial_env = env | {"POLICY_FILE": str(scale.bench_policy(ROOT, work)), "BENCH_WORKER_CLASS": worker_class}
+                d = scale.dialler(bin_dir, ROOT, dial_env, stub, args.dialler, args.workers, cps, 30, log)
+                print(
+                    f"dialler {d.callbacks}, {d.workers} workers ({how}), CPS limit {d.cps}: dialled {len(d.lags)}, lag p50 {pct(d.lags, 50):.2f} s, p99 {pct(d.lags, 99):.2f} s, max {max(d.lags, default=float('nan')):.2f} s, {len(d.lags) / d.seconds:.0f} dials/s, most in a second {d.max_per_second}, workers' CPU {d.worker_cpu:.1f} s",
+                    flush=True,
+                )
         print(f"log: {log}")
 
 

@@ -142,19 +142,20 @@ def write(out_dir: Path, figures: Figures) -> str:
         "reaching Twilio. *Most in one second*: dial requests the stand-in saw in any one wall-clock second, "
         "never above the limit. The bench plays the leads (each takes the call at once and is free again).",
         "",
-        "| callbacks | workers | dialled | lag p50 s | lag p99 s | lag max s | dials/s | most in one second | CPS limit | stand-in capacity req/s | dials/s / capacity |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| callbacks | workers | dialled | lag p50 s | lag p99 s | lag max s | dials/s | most in one second | CPS limit | stand-in capacity req/s | dials/s / capacity | workers' CPU s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for d in dialling:
         rate = len(d.lags) / d.seconds if d.seconds == d.seconds and d.seconds > 0 else float("nan")
         report.append(
             f"| {d.callbacks} | {d.workers} | {len(d.lags)} | {pct(d.lags, 50):.2f} | {pct(d.lags, 99):.2f} | "
             f"{max(d.lags, default=float('nan')):.2f} | {rate:.0f} | {d.max_per_second} | {d.cps} | "
-            f"{stub_capacity:.0f} | {rate / stub_capacity:.2f} |"
+            f"{stub_capacity:.0f} | {rate / stub_capacity:.2f} | {getattr(d, 'worker_cpu', float('nan')):.1f} |"
         )
     report += [
         "",
-        "The stand-in's own capacity: `wrk -t2 -c8` against it alone in the same run (no service, no workers).",
+        "The stand-in's own capacity: `wrk -t2 -c8` against it alone in the same run (no service, no workers). "
+        "*Workers' CPU*: user and system seconds of the run's `rq worker`s and scheduler, start-up included.",
     ]
     demand = sizes["callbacks"] / sizes["spread"]
     for cps in sizes["cps"]:

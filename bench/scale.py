@@ -48,6 +48,7 @@ class Dialling:
     lags: list[float]
     seconds: float
     max_per_second: int
+    worker_cpu: float = float("nan")  # CPU seconds of the workers and the scheduler over the run
 
 
 def bench_policy(root: Path, work: Path) -> Path:
@@ -77,7 +78,7 @@ def _processes(bin_dir: Path, root: Path, env: dict[str, str], workers: int, log
                 str(bin_dir / "rq"),
                 "worker",
                 "-w",
-                os.environ.get("BENCH_WORKER_CLASS", "workers.worker.Worker"),
+                env.get("BENCH_WORKER_CLASS", "workers.worker.Worker"),
                 "--url",
                 env["REDIS_URL"],
                 "-q",
@@ -245,6 +246,7 @@ def dialler(
         store.release_person(leads.get(form.get("To", ""), ""), cb_id)
 
     stub.on_create_call = dialled
+    cpu_before = _children_cpu()
     processes = _processes(bin_dir, root, env, workers, log)
     # The windows open from 2 s after the workers are ready: the dial timers, a thousand a round trip.
     start = datetime.now(UTC) + timedelta(seconds=2)
@@ -270,7 +272,18 @@ def dialler(
     lags = sorted(at - opens[cb_id] for cb_id, at in first.items())
     per_second = Counter(int(at) for at, _ in arrivals)
     seconds = (max(first.values()) - min(opens.values())) if first else float("nan")
-    return Dialling(callbacks, workers, cps, lags, seconds, max(per_second.values(), default=0))
+    return Dialling(
+        callbacks, workers, cps, lags, seconds, max(per_second.values(), default=0), _children_cpu() - cpu_before
+    )
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user and system) of the bench's child processes that have ended: the
+    workers and the scheduler of a run, once stopped (Redis runs on, and is not counted)."""
+    import resource
+
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 def stop(process: subprocess.Popen) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from rq import Queue, Worker
 
-from telephony.adapters.timers import QUEUE, URGENT_QUEUE
+from telephony.adapters.timers import QUEUE, URGENT_QUEUE, WHAT_IF_QUEUE
 from workers.scheduler import LEASE_KEY
 
 
@@ -24,7 +24,7 @@ def test_a_lead_sees_queues_workers_and_the_scheduler_and_an_agent_may_not(harne
     assert answer.status_code == 200
     body = answer.json
     queues = {q["name"]: q for q in body["queues"]}
-    assert set(queues) == {URGENT_QUEUE, QUEUE}
+    assert set(queues) == {URGENT_QUEUE, QUEUE, WHAT_IF_QUEUE}, "the managers' replays' queue is shown too"
     assert queues[URGENT_QUEUE]["queued"] >= 1
     assert queues[QUEUE]["scheduled"] >= 2, "the hold check-in and limit wait in the scheduled registry"
     assert all(q["failed"] == 0 and q["started"] == 0 for q in body["queues"])

@@ -59,6 +59,19 @@ def test_two_organisations_calls_on_a_redis_cluster_survive_a_master_killed__R_C
     }
     assert tags == {"esc:{example-support}", "esc:{northwind}"}, "every key of the state names its organisation"
     assert not redis.Redis.from_url(queues.url).keys("esc:{*"), "no organisation's state on the queues' node"
+    import rq
+
+    from workers.scheduler import LEASE_KEY
+
+    on_queues = redis.Redis.from_url(queues.url)
+    rq.Worker(["escalations"], connection=on_queues, name="worker-on-the-queues-node").register_birth()
+    on_queues.set(LEASE_KEY, "host-q:4242:abc123", px=5000)
+    machinery = h.be(EXAMPLE).api("GET", "/api/queues", who="lead-lee")
+    assert machinery.status_code == 200, machinery.json
+    waiting = {q["name"]: q["scheduled"] for q in machinery.json["queues"]}
+    assert waiting["escalations"] >= 2, "the lead sees the timers on the queues' node (both callbacks' dials)"
+    assert [w["name"] for w in machinery.json["workers"]] == ["worker-on-the-queues-node"], "RQ is on that node"
+    assert machinery.json["scheduler"] == "host-q:4242:abc123"
 
     victim = cluster.node_of(f"esc:{{{NORTHWIND}}}:x")
     before = {org: h.be(org).escalation(esc) for org, esc in connected.items()}

@@ -1,7 +1,9 @@
 """What a lead sees of the machinery (issue 11, the console's equivalent of rq-dashboard): per RQ
 queue how many jobs are queued, scheduled (timers not yet due: check-ins, hold limits, callback
-dials), started, failed and deferred; every worker with its state and last heartbeat; and which
-scheduler holds the lease that moves the timers. Read only: nothing here changes a job."""
+dials), started, failed and deferred, the managers' what-if replays' queue too; every worker with
+its state and last heartbeat; and which scheduler holds the lease that moves the timers. All of it
+is on the queues' Redis (the timers' connection: on a cluster deployment a node of its own, not the
+organisations' state). Read only: nothing here changes a job."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from rq.registry import DeferredJobRegistry, FailedJobRegistry, ScheduledJobRegi
 
 from telephony.adapters.store import keys
 from telephony.adapters.store.base import text
-from telephony.adapters.timers import QUEUES
+from telephony.adapters.timers import QUEUES, WHAT_IF_QUEUE
 from telephony.clock import iso
 from telephony.context import Context
 
@@ -21,10 +23,10 @@ SCHEDULER_LEASE_KEY = keys.SCHEDULER_LEASE
 
 
 def queue_view(ctx: Context) -> dict[str, Any]:
-    conn = ctx.store.r
+    conn = ctx.timers.conn
     now = datetime.now(UTC)
     queues = []
-    for name in QUEUES:
+    for name in (*QUEUES, WHAT_IF_QUEUE):
         queue = Queue(name, connection=conn)
         queues.append(
             {
