@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.service import GUNICORN, pct
+from bench.service import GUNICORN, ROOT, pct
+
+RESULTS_DIR = ROOT / "bench"
+README = ROOT / "README.md"
 
 
 @dataclass
@@ -59,6 +62,7 @@ def write(out_dir: Path, figures: Figures) -> str:
         report.append(
             f"| {kind} | {s.rps:.0f} | {f.rps:.0f} | {s.rps / f.rps:.2f} | {s.p50_ms:.1f} | {s.p99_ms:.1f} | {f.p99_ms:.1f} |"
         )
+    readme = {"webhooks": report[-2 - len(results) :]}
     report += [
         "",
         "`POST /api/escalations` on calls already escalated: the 409 `escalation_open` path.",
@@ -124,6 +128,7 @@ def write(out_dir: Path, figures: Figures) -> str:
         "| callers | workers | timers | p50 s | p99 s | max s | ran | stand-in floor s |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    readme["bursts"] = report[-2:]
     for late in lateness:
         v = late.values
         floor = f"{late.expected / stub_capacity:.2f}" if "burst" in late.label and stub_capacity > 0 else "-"
@@ -131,6 +136,8 @@ def write(out_dir: Path, figures: Figures) -> str:
             f"| {late.label} | {late.workers} | {late.expected} | {pct(v, 50):.2f} | {pct(v, 99):.2f} | "
             f"{max(v, default=float('nan')):.2f} | {len(v)} | {floor} |"
         )
+        if "burst" in late.label:
+            readme["bursts"].append(report[-1])
     report += [
         "",
         "## Dialler: callbacks at scale",
@@ -145,6 +152,7 @@ def write(out_dir: Path, figures: Figures) -> str:
         "| callbacks | workers | dialled | lag p50 s | lag p99 s | lag max s | dials/s | most in one second | CPS limit | stand-in capacity req/s | dials/s / capacity | workers' CPU s |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    readme["dialler"] = report[-2:]
     for d in dialling:
         rate = len(d.lags) / d.seconds if d.seconds == d.seconds and d.seconds > 0 else float("nan")
         report.append(
@@ -152,6 +160,7 @@ def write(out_dir: Path, figures: Figures) -> str:
             f"{max(d.lags, default=float('nan')):.2f} | {rate:.0f} | {d.max_per_second} | {d.cps} | "
             f"{stub_capacity:.0f} | {rate / stub_capacity:.2f} | {getattr(d, 'worker_cpu', float('nan')):.1f} |"
         )
+        readme["dialler"].append(report[-1])
     report += [
         "",
         "The stand-in's own capacity: `wrk -t2 -c8` against it alone in the same run (no service, no workers). "
@@ -172,8 +181,23 @@ def write(out_dir: Path, figures: Figures) -> str:
             )
     report += ["", "![webhooks](webhooks.png) ![timers](timers.png) ![dialler](dialler.png)", ""]
     (out_dir / "RESULTS.md").write_text("\n".join(report))
+    if not smoke and out_dir.resolve() == RESULTS_DIR:
+        README.write_text(with_tables(README.read_text(), readme))
     plot(out_dir, results, lateness, dialling)
     return "\n".join(report)
+
+
+def with_tables(text: str, tables: dict[str, list[str]]) -> str:
+    """The README with each `<!-- bench:NAME -->` ... `<!-- /bench:NAME -->` block holding this
+    run's table of that name, so the README's figures are always the last RESULTS.md's."""
+    for name, lines in tables.items():
+        start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+        if start not in text or end not in text:
+            raise ValueError(f"README.md has no {start} ... {end} block for the {name} table")
+        before, rest = text.split(start, 1)
+        _, after = rest.split(end, 1)
+        text = before + start + "\n" + "\n".join(lines) + "\n" + end + after
+    return text
 
 
 def plot(out_dir: Path, results, lateness, dialling) -> None:
