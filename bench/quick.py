@@ -74,7 +74,7 @@ def scale_only(args) -> None:
         classes = [("in process", WORKER)] + ([("forking", FORKING)] if args.forking else [])
         for n in args.burst or ():
             for how, worker_class in classes:
-                late = scale.timers(bin_dir, ROOT, env | {"BENCH_WORKER_CLASS": worker_class}, n, args.workers, "burst", log, 1)
+                late = scale.timers(bin_dir, ROOT, env | {"BENCH_WORKER_CLASS": worker_class}, n, args.workers, "burst", log, 1, stub)
                 v = late.values
                 print(
                     f"burst {n}, {args.workers} workers ({how}): ran {len(v)}, p50 {pct(v, 50):.2f} s, p99 {pct(v, 99):.2f} s, max {max(v, default=float('nan')):.2f} s, stand-in floor {n / capacity:.2f} s",

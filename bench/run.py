@@ -148,15 +148,15 @@ def main(argv: list[str] | None = None) -> int:
         stub_capacity = stub.capacity(1 if args.smoke else 4)
         print("timers ...", flush=True)
         lateness = [
-            scale.timers(BIN, ROOT, env, holds, workers, "steady", log, sizes["sample"])
+            scale.timers(BIN, ROOT, env, holds, workers, "steady", log, sizes["sample"], stub)
             for holds in sizes["holds"]
             for workers in sizes["workers"]
         ]
         lateness += [
-            scale.timers(BIN, ROOT, env, sizes["burst"], workers, "burst", log, 1) for workers in sizes["workers"]
+            scale.timers(BIN, ROOT, env, sizes["burst"], workers, "burst", log, 1, stub) for workers in sizes["workers"]
         ]
         lateness += [
-            scale.timers(BIN, ROOT, env, sizes["big_burst"], workers, "burst", log, 1)
+            scale.timers(BIN, ROOT, env, sizes["big_burst"], workers, "burst", log, 1, stub)
             for workers in sizes["big_burst_workers"]
         ]
         print("dialler ...", flush=True)

@@ -32,6 +32,9 @@ class TwilioStub:
         # Called with (path, form, when it arrived) for every POST that creates a call, after it
         # is answered: the dialler benchmark watches the dial requests arrive here.
         self.on_create_call = None
+        # Called with (path, form, when it arrived) for every other POST (a check-in's hold, a
+        # limit's redirect): the timers benchmark watches those arrive here.
+        self.on_update = None
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -56,6 +59,8 @@ class TwilioStub:
                 # (the bench's lead taking it) comes after, not inside the REST request.
                 if stub.on_create_call and self.command == "POST" and self.path.endswith("/Calls.json"):
                     stub.on_create_call(self.path, dict(parse_qsl(body.decode())), arrived)
+                elif stub.on_update and self.command == "POST":
+                    stub.on_update(self.path, dict(parse_qsl(body.decode())), arrived)
 
             def _reply(self):
                 if self.command == "DELETE":

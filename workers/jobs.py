@@ -40,19 +40,44 @@ def in_organisation(org: str, func: str, args: list) -> object:
         return import_attribute(func)(*args)
 
 
+CHECK_IN = "workers.jobs.hold_check_in"  # run together when a batch has several (run_timers)
+
+
 def run_timers(batch: list[dict[str, Any] | list[Any]]) -> int:
     """Timers due now, a batch to one RQ job (telephony/adapters/timers.py says why). Each runs on its
     own, in its organisation: one that raises is logged and tried again later by itself, and the
-    rest still run. Each is a dict (key, func, args, tries, due, organisation, and whatever else
-    its payload carries); a [key, func, args, tries, due] list from a batch queued before that is
-    read too, as the default organisation's."""
+    rest still run. The batch's hold check-ins of one organisation run together, their Redis work
+    in one round trip (`Hold.check_ins`). Each is a dict (key, func, args, tries, due,
+    organisation, and whatever else its payload carries); a [key, func, args, tries, due] list
+    from a batch queued before that is read too, as the default organisation's."""
     ran = 0
+    check_ins: dict[str, list[dict[str, Any]]] = {}
     for timer in batch:
         if isinstance(timer, list):
             timer = dict(zip(("key", "func", "args", "tries", "due"), timer, strict=True))
-        with organisation(timer.get("organisation") or DEFAULT_ORGANISATION):
+        org = timer.get("organisation") or DEFAULT_ORGANISATION
+        if timer["func"] == CHECK_IN and len(timer["args"]) == 3:
+            check_ins.setdefault(org, []).append(timer)
+            continue
+        with organisation(org):
             ran += _run_timer(timer["key"], timer["func"], timer["args"], timer["tries"])
+    for org, timers in check_ins.items():
+        with organisation(org):
+            ran += _run_check_ins(timers)
     return ran
+
+
+def _run_check_ins(timers: list[dict[str, Any]]) -> int:
+    """Check-ins together; if that fails as a whole (Redis away), each is tried again later by
+    itself, as any timer that raised."""
+    try:
+        core().hold.check_ins([(esc_id, int(round_), int(n)) for esc_id, round_, n in (t["args"] for t in timers)])
+        return len(timers)
+    except Exception:
+        log.exception("%d check-ins failed together; each is tried again later", len(timers))
+        for timer in timers:
+            core().ctx.timers.retry_failed(timer["key"], timer["func"], timer["args"], timer["tries"])
+        return 0
 
 
 def _run_timer(key: str, func: str, args: list, tries: int) -> int:

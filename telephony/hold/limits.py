@@ -17,6 +17,7 @@ from telephony.context import Context
 from telephony.errors import TelephonyFailure
 from telephony.escalation.lead_notice import LeadNotice
 from telephony.hold.wording import with_role
+from telephony.logs import bound
 from telephony.metrics import TIMER_LATENESS_SECONDS
 from telephony.notify.notifier import Notifier
 
@@ -76,25 +77,43 @@ class Hold:
         return esc
 
     def check_in(self, esc_id: str, round_: int, n: int) -> bool:
-        """R-HOLD-2: the caller hears the check-in message; the agent's console is prompted. The
-        checks, the once-only marker and the timeline entry are one store script (issue 19)."""
-        minutes = n * self.ctx.policy.hold.check_in_seconds / 60
-        esc = self.ctx.store.take_check_in(
-            esc_id,
-            round_,
-            f"check_in:{esc_id}:{round_}:{n}",
-            self.ctx.event("check_in", f"caller on hold {minutes:g} min: check in with them"),
+        """R-HOLD-2: the caller hears the check-in message; the agent's console is prompted."""
+        return self.check_ins([(esc_id, round_, n)]) == 1
+
+    def check_ins(self, due: list[tuple[str, int, int]]) -> int:
+        """R-HOLD-2 for the (escalation, round, n) check-ins one timer job runs: the checks, the
+        once-only markers and the timeline entries of them all are one store script (issue 19),
+        then each caller still holding hears theirs. One that Twilio cannot play is logged and the
+        rest go on. Returns how many were made."""
+        hold = self.ctx.policy.hold
+        taken = self.ctx.store.take_check_ins(
+            [
+                (
+                    esc_id,
+                    round_,
+                    f"check_in:{esc_id}:{round_}:{n}",
+                    self.ctx.event("check_in", f"caller on hold {n * hold.check_in_seconds / 60:g} min: check in with them"),
+                )
+                for esc_id, round_, n in due
+            ],
             HOLDING_STATES,
         )
-        if esc is None:
-            return False
-        self._lateness("check_in", esc, n * self.ctx.policy.hold.check_in_seconds)
-        if (esc.get("caller_placement") or "conference") == "conference":
-            try:
-                self.ctx.twilio.hold(esc["conference_sid"], esc["call_sid"], self.ctx.urls.hold_check_in(esc_id, n))
-            except TelephonyFailure as exc:
-                log.warning("check-in for %s could not be played: %s", esc_id, exc.message)
-        return True
+        made = 0
+        for (esc_id, _, n), esc in zip(due, taken, strict=True):
+            if esc is None:
+                continue
+            made += 1
+            with bound(escalation_id=esc_id):
+                self._lateness("check_in", esc, n * hold.check_in_seconds)
+                if (esc.get("caller_placement") or "conference") != "conference":
+                    continue
+                try:
+                    self.ctx.twilio.hold(esc["conference_sid"], esc["call_sid"], self.ctx.urls.hold_check_in(esc_id, n))
+                except TelephonyFailure as exc:
+                    log.warning("check-in for %s could not be played: %s", esc_id, exc.message)
+                except Exception:  # taken already: tried again it would do nothing, so the next goes on
+                    log.exception("check-in for %s failed", esc_id)
+        return made
 
     def limit(self, esc_id: str, round_: int, tries: int = 0) -> bool:
         """R-HOLD-3: at the limit the caller leaves hold for a menu (a held caller cannot press

@@ -49,7 +49,7 @@ class StoreBase:
         self._finish_fields = conn.register_script(scripts.FINISH_FIELDS)
         self._save_call = conn.register_script(scripts.SAVE_CALL)
         self._reach_agent = conn.register_script(scripts.REACH_AGENT)
-        self._take_check_in = conn.register_script(scripts.TAKE_CHECK_IN)
+        self._take_check_ins = conn.register_script(scripts.TAKE_CHECK_INS)
         self._update_and_tell = conn.register_script(scripts.UPDATE_AND_TELL)
         self._advance = conn.register_script(scripts.ADVANCE_CALL_STATUS)
         self._transition = conn.register_script(scripts.TRANSITION)

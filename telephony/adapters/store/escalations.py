@@ -153,23 +153,33 @@ class EscalationStore(ChangeStream):
         """Book-keeping no console shows (when the hold message was last said): no change event."""
         self.r.hset(self.k.escalation(esc_id), mapping={k: as_text(v) for k, v in fields.items()})
 
-    def take_check_in(
-        self, esc_id: str, round_: int, marker: str, event: dict[str, str], holding: tuple[str, ...]
-    ) -> dict[str, str] | None:
-        """R-HOLD-2 in one round trip (scripts.TAKE_CHECK_IN, where five were): the escalation
-        still holding in this round and the check-in not made before, then its timeline entry and
-        the consoles told. Returns the fields the check-in needs, or None. The records archive is
-        not told: an escalation still holding is not finished, so it has nothing to archive."""
-        if not keys.safe_id(esc_id):
-            return None
-        got = self._take_check_in(
-            keys=[self.k.escalation(esc_id), self.k.timeline(esc_id), self.k.EVENTS, self.k.seen(marker)],
-            args=[round_, json.dumps(event), 86400, EVENTS_KEPT, esc_id, *holding],
-        )
-        if not got:
-            return None
+    def take_check_ins(
+        self, check_ins: list[tuple[str, int, str, dict[str, str]]], holding: tuple[str, ...]
+    ) -> list[dict[str, str] | None]:
+        """R-HOLD-2 for every (escalation, round, marker, event) of a batch in one round trip
+        (scripts.TAKE_CHECK_INS, where five a check-in were): each escalation still holding in its
+        round and its check-in not made before, then its timeline entry and the consoles told.
+        Returns, in order, the fields each check-in needs, or None. The records archive is not
+        told: an escalation still holding is not finished, so it has nothing to archive."""
+        safe = [c for c in check_ins if keys.safe_id(c[0])]
+        got = []
+        if safe:
+            got = self._take_check_ins(
+                keys=[self.k.EVENTS]
+                + [k for esc_id, _, marker, _ in safe for k in self._check_in_keys(esc_id, marker)],
+                args=[86400, EVENTS_KEPT, len(holding), *holding]
+                + [a for esc_id, round_, _, event in safe for a in (round_, json.dumps(event), esc_id)],
+            )
+        answers = iter(got)
         names = ("state", "conference_sid", "call_sid", "caller_placement", "hold_round_started_at")
-        return {"id": esc_id, **dict(zip(names, texts(got), strict=True))}
+        taken: list[dict[str, str] | None] = []
+        for esc_id, *_ in check_ins:
+            fields = next(answers) if keys.safe_id(esc_id) else 0
+            taken.append({"id": esc_id, **dict(zip(names, texts(fields), strict=True))} if fields else None)
+        return taken
+
+    def _check_in_keys(self, esc_id: str, marker: str) -> tuple[str, str, str]:
+        return self.k.escalation(esc_id), self.k.timeline(esc_id), self.k.seen(marker)
 
     def add_event(self, esc_id: str, event: dict[str, str]) -> None:
         self.r.rpush(self.k.timeline(esc_id), json.dumps(event))

@@ -249,20 +249,32 @@ end
 return free
 """
 
-# A hold check-in taken once (R-HOLD-2): only while the escalation is still holding in this
-# round, and only the first time (the dedupe marker); the timeline entry and the consoles' change
-# in the same script. Returns the fields the check-in needs, or {} when it is not to be made.
-# KEYS: escalation, its timeline, events, the dedupe marker. ARGV: round, event JSON, marker ttl,
-# events kept, escalation id, then the holding states.
-TAKE_CHECK_IN = """
-local got = redis.call('HMGET', KEYS[1], 'state', 'hold_round', 'conference_sid', 'call_sid', 'caller_placement', 'hold_round_started_at')
-if not got[1] or got[2] ~= ARGV[1] then return {} end
-local holding = false
-for i = 6, #ARGV do if ARGV[i] == got[1] then holding = true end end
-if not holding then return {} end
-if not redis.call('SET', KEYS[4], 1, 'NX', 'EX', ARGV[3]) then return {} end
-redis.call('RPUSH', KEYS[2], ARGV[2])
-local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'kind', 'escalation', 'id', ARGV[5])
-redis.call('PUBLISH', KEYS[3], id)
-return {got[1], got[3] or '', got[4] or '', got[5] or '', got[6] or ''}
+# Hold check-ins taken once each (R-HOLD-2), a batch's in one script (issue 19: one round trip
+# for the check-ins one timer job runs): each only while its escalation is still holding in that
+# round, and only the first time (its dedupe marker); its timeline entry and the consoles' change
+# in the same script. Returns, per check-in, the fields it needs, or 0 when it is not to be made.
+# KEYS: events, then per check-in its escalation, timeline and dedupe marker (one organisation's
+# keys: on a cluster, one slot). ARGV: marker ttl, events kept, the number of holding states,
+# those states, then per check-in its round, event JSON and escalation id.
+TAKE_CHECK_INS = """
+local states = tonumber(ARGV[3])
+local out = {}
+for i = 1, (#KEYS - 1) / 3 do
+  local esc, timeline, marker = KEYS[3 * i - 1], KEYS[3 * i], KEYS[3 * i + 1]
+  local a = 3 + states + 3 * (i - 1)
+  local taken = 0
+  local got = redis.call('HMGET', esc, 'state', 'hold_round', 'conference_sid', 'call_sid', 'caller_placement', 'hold_round_started_at')
+  if got[1] and got[2] == ARGV[a + 1] then
+    local holding = false
+    for s = 4, 3 + states do if ARGV[s] == got[1] then holding = true end end
+    if holding and redis.call('SET', marker, 1, 'NX', 'EX', ARGV[1]) then
+      redis.call('RPUSH', timeline, ARGV[a + 2])
+      local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'kind', 'escalation', 'id', ARGV[a + 3])
+      redis.call('PUBLISH', KEYS[1], id)
+      taken = {got[1], got[3] or '', got[4] or '', got[5] or '', got[6] or ''}
+    end
+  end
+  out[i] = taken
+end
+return out
 """
