@@ -296,7 +296,8 @@ class Timers:
     @staticmethod
     def _batches(due: list[dict[str, Any]]) -> list[Any]:
         """What is due in one tick, in about JOBS_PER_TICK jobs (at least BATCH timers each): a
-        burst of 1,000 is 8 jobs, not 50 paying RQ's bookkeeping and a work-horse's fork each."""
+        burst of 1,000 is 8 jobs, not 50 each paying RQ's bookkeeping, and a job's check-ins share one
+        round trip (workers.jobs.run_timers)."""
         size = max(BATCH, -(-len(due) // JOBS_PER_TICK))
         return [
             Queue.prepare_data(
