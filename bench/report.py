@@ -114,9 +114,10 @@ def write(out_dir: Path, figures: Figures) -> str:
         report.append(f"| {path} | {a[0]:.0f} | {b[0]:.0f} | {b[0] / a[0]:.2f} | {a[2]:.1f} | {b[2]:.1f} |")
     report += [
         "",
-        "## Timers: how late check-ins and hold limits start",
+        "## Timers: how late check-ins and hold limits reach Twilio",
         "",
-        "The real check-in and hold-limit jobs (Redis, the Twilio REST call, the timeline), released by "
+        "The real check-in and hold-limit jobs (Redis, the Twilio REST call, the timeline), timed from their due "
+        "time to their REST request reaching the stand-in (when the caller would hear it), released by "
         "`python -m workers.scheduler` (a tick every 0.2 s; what is due in a tick in about 8 jobs, at least 20 timers each) to W `rq worker` processes. "
         f"*Steady*: N callers on hold at once make N/100 timers a second (two check-ins and a limit in each "
         f"5-minute hold), sampled over {sizes['sample']} s. *Burst*: all N callers' check-ins due in one second. "
