@@ -74,7 +74,9 @@ def scale_only(args) -> None:
         classes = [("in process", WORKER)] + ([("forking", FORKING)] if args.forking else [])
         for n in args.burst or ():
             for how, worker_class in classes:
-                late = scale.timers(bin_dir, ROOT, env | {"BENCH_WORKER_CLASS": worker_class}, n, args.workers, "burst", log, 1, stub)
+                late = scale.timers(
+                    bin_dir, ROOT, env | {"BENCH_WORKER_CLASS": worker_class}, n, args.workers, "burst", log, 1, stub
+                )
                 v = late.values
                 print(
                     f"burst {n}, {args.workers} workers ({how}): ran {len(v)}, p50 {pct(v, 50):.2f} s, p99 {pct(v, 99):.2f} s, max {max(v, default=float('nan')):.2f} s, stand-in floor {n / capacity:.2f} s",
@@ -82,7 +84,10 @@ def scale_only(args) -> None:
                 )
         for cps in args.cps if args.dialler else ():
             for how, worker_class in classes:
-                dial_env = env | {"POLICY_FILE": str(scale.bench_policy(ROOT, work)), "BENCH_WORKER_CLASS": worker_class}
+                dial_env = env | {
+                    "POLICY_FILE": str(scale.bench_policy(ROOT, work)),
+                    "BENCH_WORKER_CLASS": worker_class,
+                }
                 d = scale.dialler(bin_dir, ROOT, dial_env, stub, args.dialler, args.workers, cps, 30, log)
                 print(
                     f"dialler {d.callbacks}, {d.workers} workers ({how}), CPS limit {d.cps}: dialled {len(d.lags)}, lag p50 {pct(d.lags, 50):.2f} s, p99 {pct(d.lags, 99):.2f} s, max {max(d.lags, default=float('nan')):.2f} s, {len(d.lags) / d.seconds:.0f} dials/s, most in a second {d.max_per_second}, workers' CPU {d.worker_cpu:.1f} s",

@@ -27,7 +27,12 @@ def test_a_batch_of_check_ins_is_one_round_trip_and_each_caller_hears_theirs__R_
     (_, gone_esc) = held[1]
     store.update_escalation(gone_esc, state="connected")  # a lead took this caller a moment ago
     batch = [
-        {"key": f"check-in-{esc_id}", "func": CHECK_IN, "args": [esc_id, int(store.escalation(esc_id)["hold_round"]), 1], "tries": 0}
+        {
+            "key": f"check-in-{esc_id}",
+            "func": CHECK_IN,
+            "args": [esc_id, int(store.escalation(esc_id)["hold_round"]), 1],
+            "tries": 0,
+        }
         for _, esc_id in held
     ] + [{"key": "check-in-esc_gone", "func": CHECK_IN, "args": ["esc_0123456789abcdef", 1, 1], "tries": 0}]
     store.take_check_ins([("esc_warm", 1, "check_in:esc_warm:1:1", {})], ("dialing_lead",))  # the script loaded

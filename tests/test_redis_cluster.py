@@ -53,9 +53,7 @@ def test_two_organisations_calls_on_a_redis_cluster_survive_a_master_killed__R_C
         book_callback(h, waiting_sid, hold_id)
         booked[org] = (hold_id, h.escalation(hold_id)["callback"]["id"])
     tags = {
-        k.decode().split("}")[0] + "}"
-        for node in cluster.nodes
-        for k in redis.Redis(port=node.port).keys("esc:{*")
+        k.decode().split("}")[0] + "}" for node in cluster.nodes for k in redis.Redis(port=node.port).keys("esc:{*")
     }
     assert tags == {"esc:{example-support}", "esc:{northwind}"}, "every key of the state names its organisation"
     assert not redis.Redis.from_url(queues.url).keys("esc:{*"), "no organisation's state on the queues' node"

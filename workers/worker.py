@@ -7,6 +7,7 @@ import logging
 
 import redis
 import rq
+from rq.defaults import DEFAULT_WORKER_TTL
 from rq.job import Job
 from rq.queue import Queue
 from rq.worker import WorkerStatus
@@ -60,7 +61,7 @@ class Worker(rq.Worker):
         RQ's SimpleWorker gives (a horse's parent beats every job_monitoring_interval)."""
         if self._forks(job):
             return super().get_heartbeat_ttl(job, working_time)
-        return rq.SimpleWorker.get_heartbeat_ttl(self, job, working_time)
+        return DEFAULT_WORKER_TTL if job.timeout == -1 else int(job.timeout or DEFAULT_WORKER_TTL) + 60
 
     @staticmethod
     def _forks(job: Job) -> bool:

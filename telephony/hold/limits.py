@@ -92,7 +92,9 @@ class Hold:
                     esc_id,
                     round_,
                     f"check_in:{esc_id}:{round_}:{n}",
-                    self.ctx.event("check_in", f"caller on hold {n * hold.check_in_seconds / 60:g} min: check in with them"),
+                    self.ctx.event(
+                        "check_in", f"caller on hold {n * hold.check_in_seconds / 60:g} min: check in with them"
+                    ),
                 )
                 for esc_id, round_, n in due
             ],

@@ -164,11 +164,13 @@ class EscalationStore(ChangeStream):
         safe = [c for c in check_ins if keys.safe_id(c[0])]
         got = []
         if safe:
+            args: list[str | int] = [86400, EVENTS_KEPT, len(holding), *holding]
+            for esc_id, round_, _, event in safe:
+                args += [round_, json.dumps(event), esc_id]
             got = self._take_check_ins(
                 keys=[self.k.EVENTS]
                 + [k for esc_id, _, marker, _ in safe for k in self._check_in_keys(esc_id, marker)],
-                args=[86400, EVENTS_KEPT, len(holding), *holding]
-                + [a for esc_id, round_, _, event in safe for a in (round_, json.dumps(event), esc_id)],
+                args=args,
             )
         answers = iter(got)
         names = ("state", "conference_sid", "call_sid", "caller_placement", "hold_round_started_at")
