@@ -14,7 +14,6 @@ from bench.service import serve
 from bench.webhook_load import Calls, signed_requests, wrk
 
 PATHS = list(KINDS)
-WORKER = "workers.worker.Worker"
 FORKING = "bench.forking_worker.ForkingWorker"
 
 
@@ -71,7 +70,7 @@ def scale_only(args) -> None:
         work, stub, log, env = rig.work, rig.stub, rig.log, rig.env
         capacity = stub.capacity(4)
         print(f"stand-in capacity (wrk -t2 -c8 alone): {capacity:.0f} req/s", flush=True)
-        classes = [("in process", WORKER)] + ([("forking", FORKING)] if args.forking else [])
+        classes = [("in process", scale.WORKER_CLASS)] + ([("forking", FORKING)] if args.forking else [])
         for n in args.burst or ():
             for how, worker_class in classes:
                 late = scale.timers(

@@ -30,6 +30,8 @@ from urllib.parse import parse_qs, urlparse
 import redis
 
 BENCH_LEADS = 20
+# The worker class the runs start (`rq worker -w`); BENCH_WORKER_CLASS in their env picks another.
+WORKER_CLASS = "workers.worker.Worker"
 
 
 @dataclass
@@ -78,7 +80,7 @@ def _processes(bin_dir: Path, root: Path, env: dict[str, str], workers: int, log
                 str(bin_dir / "rq"),
                 "worker",
                 "-w",
-                env.get("BENCH_WORKER_CLASS", "workers.worker.Worker"),
+                env.get("BENCH_WORKER_CLASS", WORKER_CLASS),
                 "--url",
                 env["REDIS_URL"],
                 "-q",
