@@ -14,6 +14,7 @@ from telephony.callbacks.booked import Callbacks, summary
 from telephony.callbacks.dialler import CallbackDialler
 from telephony.context import Context, new_id
 from telephony.errors import Conflict, NotFound
+from telephony.escalation.lifecycle import Trigger
 from telephony.hold.limits import CALLBACK_WORDS, HOLDING_STATES, Hold
 from telephony.notify.notifier import Notifier
 from telephony.numbers import callable_e164, caller_time_zone
@@ -73,8 +74,7 @@ class CallbackCapture:
         leader = agent.leader if agent and agent.leader else ""
         if not self.ctx.store.transition(
             esc_id,
-            HOLDING_STATES,
-            "failed",
+            Trigger.CALLBACK_REFUSED,
             self.ctx.event("callback_refused", f"direct leader {leader or 'unknown'} told"),
         ):
             return
@@ -220,8 +220,7 @@ class CallbackCapture:
         self.ctx.store.save_callback(cb_id, fields, start.timestamp())
         moved = self.ctx.store.transition(
             esc_id,
-            HOLDING_STATES,
-            "callback_scheduled",
+            Trigger.CALLBACK_BOOKED,
             self.ctx.event("callback_scheduled", f"{number}, {spoken}"),
             callback_id=cb_id,
             callback=summary(fields),

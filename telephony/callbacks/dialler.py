@@ -12,6 +12,7 @@ from telephony.adapters.timers import job_id
 from telephony.callbacks.booked import OPEN_STATUSES, callback_event
 from telephony.context import Context, ring_claimed
 from telephony.errors import TelephonyFailure
+from telephony.escalation.lifecycle import Trigger
 from telephony.metrics import CALLBACKS_DIALLED
 from telephony.notify.notifier import Notifier
 from telephony.numbers import caller_time_zone, spoken_digits
@@ -216,8 +217,7 @@ class CallbackDialler:
         self.ctx.store.update_callback(cb_id, status="completed", completed_at=self.ctx.now_iso())
         self.ctx.store.transition(
             cb["escalation_id"],
-            ("callback_scheduled",),
-            "connected",
+            Trigger.CALLBACK_CONNECTED,
             self.ctx.event("callback_connected", f"caller reached at {cb['number']}"),
             assignee=cb.get("lead", ""),
             tier=cb.get("lead_tier") or None,
@@ -235,7 +235,7 @@ class CallbackDialler:
             self._hang_up_lead(cb)
             self.attempt_failed(cb_id, f"caller {status}")
         elif leg.get("outcome") == "answered" or (self.ctx.store.leg(call_sid) or {}).get("outcome") == "answered":
-            self.ctx.store.transition(cb["escalation_id"], ("connected",), "resolved", self.ctx.event("callback_ended"))
+            self.ctx.store.transition(cb["escalation_id"], Trigger.CALLBACK_ENDED, self.ctx.event("callback_ended"))
             self.ctx.store.release_person(cb.get("lead", ""), cb_id)
 
     def lead_status(self, cb_id: str, call_sid: str, status: str, attempt: str = "") -> None:

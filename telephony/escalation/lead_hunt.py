@@ -11,6 +11,7 @@ from telephony.adapters.timers import job_id
 from telephony.context import Context, end_conference, ring_person
 from telephony.errors import TelephonyFailure
 from telephony.escalation.briefing import Briefing
+from telephony.escalation.lifecycle import TABLE, EscalationState, Transition, Trigger
 from telephony.hold.limits import Hold
 from telephony.notify.notifier import Notifier
 from telephony.numbers import spoken_digits
@@ -196,8 +197,7 @@ class LeadHunt:
             return "gone"
         moved = self.ctx.store.transition(
             esc_id,
-            ("dialing_lead",),
-            "briefing",
+            Trigger.LEAD_ACCEPTED,
             self.ctx.event("lead_accepted", self.ctx.name(person)),
             assignee=person,
             assignee_call_sid=call_sid,
@@ -229,20 +229,29 @@ class LeadHunt:
             return
         self.ctx.store.release_person(person, esc_id)
         self.lead_freed()
-        esc = self.ctx.store.escalation(esc_id)
-        if esc is None:
+        left, esc = self._lead_left(esc_id, person)
+        if left is None or esc is None:
             return
-        if self.ctx.store.transition(
-            esc_id,
-            ("briefing",),
-            "dialing_lead",
-            self.ctx.event("lead_left", f"{self.ctx.name(person)} left before the caller was connected"),
-            assignee=None,
-            assignee_call_sid=None,
-        ):
+        if left.target is EscalationState.DIALING_LEAD:
             self.hunt(esc_id)
-        elif self.ctx.store.transition(
-            esc_id, ("connected",), "resolved", self.ctx.event("lead_left", f"{self.ctx.name(person)} ended the call")
-        ):
+        else:
             self.ctx.store.close_escalation(esc["call_sid"], esc_id)
             end_conference(self.ctx, esc)
+
+    def _lead_left(self, esc_id: str, person: str) -> tuple[Transition | None, dict[str, str] | None]:
+        """The accepted lead's leg ended: before the caller was with them the hunt goes on (the
+        assignee cleared), after it the escalation is resolved. What is written depends on the
+        state, so the move is made only from the state read; a move in between reads again."""
+        for _ in range(3):
+            esc = self.ctx.store.escalation(esc_id)
+            if esc is None or (esc["state"], Trigger.LEAD_LEFT) not in TABLE:
+                return None, esc
+            if esc["state"] == EscalationState.BRIEFING:
+                detail, fields = "left before the caller was connected", {"assignee": None, "assignee_call_sid": None}
+            else:
+                detail, fields = "ended the call", {}
+            event = self.ctx.event("lead_left", f"{self.ctx.name(person)} {detail}")
+            left = self.ctx.store.transition(esc_id, Trigger.LEAD_LEFT, event, source=esc["state"], **fields)
+            if left is not None:
+                return left, esc
+        return None, None

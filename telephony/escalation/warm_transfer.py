@@ -20,6 +20,7 @@ from telephony.context import Context, end_conference, new_id
 from telephony.errors import Conflict, Forbidden, NotFound, TelephonyFailure
 from telephony.escalation.case_routing import case_view, check_tags, move_case, open_case, tags_of
 from telephony.escalation.lead_hunt import LeadHunt
+from telephony.escalation.lifecycle import EscalationState, Trigger, fire
 from telephony.escalation_request import ConnectRequest, EscalationRequest, parse
 from telephony.hold.limits import Hold
 from telephony.notify.early_warning import carry_early_warning, early_warning_of
@@ -76,7 +77,7 @@ class WarmTransfer:
             req.call_sid,
             {
                 "kind": req.kind,
-                "state": "dialing_lead",
+                "state": fire(None, Trigger.ESCALATE).target,
                 "reason": req.reason,
                 "client": client,
                 "resolution_offered": req.resolution_offered,
@@ -111,7 +112,7 @@ class WarmTransfer:
         try:
             self.ctx.twilio.hold(call["conference_sid"], req.call_sid, self.ctx.urls.hold(esc_id))
         except TelephonyFailure:
-            self.ctx.store.transition(esc_id, ("dialing_lead",), "failed", self.ctx.event("hold_failed"))
+            self.ctx.store.transition(esc_id, Trigger.HOLD_FAILED, self.ctx.event("hold_failed"))
             self.ctx.store.close_escalation(req.call_sid, esc_id)
             raise
         self.ctx.store.update_escalation(esc_id, hold_started_at=self.ctx.now_iso())
@@ -201,8 +202,7 @@ class WarmTransfer:
         esc = self.ctx.store.escalation(esc_id)
         if esc is None or not self.ctx.store.transition(
             esc_id,
-            ("briefing",),
-            "connected",
+            Trigger.CONNECT,
             self.ctx.event("caller_connected", f"to {self.ctx.name(esc.get('assignee', ''))}, by {by}"),
             connected_at=self.ctx.now_iso(),
         ):
@@ -217,7 +217,7 @@ class WarmTransfer:
                 self.ctx.twilio.redirect(esc["call_sid"], self.ctx.urls.rejoin(esc_id))
         except TelephonyFailure:
             self.ctx.store.transition(
-                esc_id, ("connected",), "briefing", self.ctx.event("connect_failed"), connected_at=None
+                esc_id, Trigger.CONNECT_FAILED, self.ctx.event("connect_failed"), connected_at=None
             )
             raise
         self.hold.stop(esc_id)
@@ -247,15 +247,14 @@ class WarmTransfer:
             self.ctx.store.close_escalation(esc["call_sid"], esc_id)
             end_conference(self.ctx, esc)
             return
-        if self.ctx.store.transition(esc_id, ("connected",), "resolved", gone):
-            pass
-        elif not self.ctx.store.transition(esc_id, ("dialing_lead", "briefing"), "abandoned", gone):
+        left = self.ctx.store.transition(esc_id, Trigger.CALLER_LEFT, gone)
+        if left is None:
             return
         self.ctx.store.close_escalation(esc["call_sid"], esc_id)
-        if esc["state"] == "briefing":
+        if left.source is EscalationState.BRIEFING:
             self.hold.lead_notice.dismiss(esc, "caller_left")
         attempt = esc.get("attempt_call_sid")
-        if esc["state"] == "dialing_lead" and attempt:
+        if left.source is EscalationState.DIALING_LEAD and attempt:
             leg = self.ctx.store.leg(attempt) or {}
             if self.ctx.store.settle_leg(attempt, "caller_left"):
                 self.ctx.store.release_person(leg.get("person", ""), esc_id)

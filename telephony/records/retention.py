@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from telephony.adapters.store import FINAL_STATES
 from telephony.context import Context
+from telephony.escalation.lifecycle import FINAL_STATES
 
 FINAL_CALLBACK_STATUSES = ("cancelled", "no_answer")
 PURGE_KEY = "purge-finished"

@@ -11,7 +11,7 @@ from telephony.adapters.store.base import DEFAULT_KEEP_SECONDS, LEG_TTL_SECONDS
 from telephony.adapters.store.callbacks import CallbackStore
 from telephony.adapters.store.calls import CALL_STATUS_RANK, TERMINAL_CALL_STATUSES, CallStore
 from telephony.adapters.store.connection import connect, connect_queues, persistence_problem, sentinel_master
-from telephony.adapters.store.escalations import FINAL_STATES, EscalationStore
+from telephony.adapters.store.escalations import EscalationStore
 from telephony.adapters.store.keys import safe_id
 from telephony.adapters.store.people import PeopleStore
 from telephony.adapters.store.records import RecordStore
@@ -20,7 +20,6 @@ from telephony.adapters.store.what_ifs import WhatIfStore
 __all__ = [
     "CALL_STATUS_RANK",
     "DEFAULT_KEEP_SECONDS",
-    "FINAL_STATES",
     "LEG_TTL_SECONDS",
     "TERMINAL_CALL_STATUSES",
     "Store",

@@ -10,8 +10,7 @@ from typing import Any
 from telephony.adapters.store import keys
 from telephony.adapters.store.base import EVENTS_KEPT, as_text, epoch, text, texts
 from telephony.adapters.store.changes import ChangeStream
-
-FINAL_STATES = ("resolved", "abandoned", "failed")
+from telephony.escalation.lifecycle import Transition, Trigger, fire, moves
 
 
 class EscalationStore(ChangeStream):
@@ -84,31 +83,36 @@ class EscalationStore(ChangeStream):
     def transition(
         self,
         esc_id: str,
-        from_states: tuple[str, ...],
-        to_state: str,
+        trigger: Trigger,
         event: dict[str, str] | None = None,
+        *,
+        source: str | None = None,
         **fields: Any,
-    ) -> bool:
-        """Move an escalation between states only from the states named; the loser of a race
-        (a duplicate webhook, two clicks) gets False and does nothing."""
-        args: list[Any] = [
-            to_state,
-            json.dumps(event) if event else "",
-            self.k.state(""),
-            len(from_states),
-            *from_states,
-        ]
+    ) -> Transition | None:
+        """Move an escalation as the lifecycle's table says `trigger` moves it from whichever
+        state it is in when the script runs (compare-and-set: the table's legal sources are the
+        script's arguments), or only from `source` (the state the fields were chosen for); the
+        loser of a race (a duplicate webhook, two clicks) gets None and does nothing. Returns
+        the transition made."""
+        legal = moves(trigger)
+        if source is not None:
+            legal = {s: t for s, t in legal.items() if s == source}
+        args: list[Any] = [json.dumps(event) if event else "", self.k.state(""), len(legal)]
+        for source, target in legal.items():
+            args += [source, target]
         for k, v in fields.items():
             args += [k, "" if v is None else as_text(v)]
-        ok, _ = self._transition(
+        ok, source = self._transition(
             keys=[self.k.escalation(esc_id), self.k.timeline(esc_id)],
             args=args,
         )
-        if ok == 1:
-            if to_state in FINAL_STATES:
-                self.mark_finished(esc_id, epoch((event or {}).get("at")))
-            self.changed("escalation", esc_id)
-        return bool(ok == 1)
+        if ok != 1:
+            return None
+        made = fire(text(source), trigger)
+        if made.finishes:
+            self.mark_finished(esc_id, epoch((event or {}).get("at")))
+        self.changed("escalation", esc_id)
+        return made
 
     def mark_finished(self, esc_id: str, at: float) -> None:
         """From `at` + keep_seconds on, the escalation may be purged (its record is archived)."""

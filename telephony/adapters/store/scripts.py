@@ -17,23 +17,24 @@ TRANSITION = """
 local esc_id = string.match(KEYS[1], ':escalation:(.*)$')
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {0, ''} end
-local ok = false
-for i = 5, 4 + tonumber(ARGV[4]) do
-  if ARGV[i] == state then ok = true end
+local target = false
+local n = 4
+for i = 1, tonumber(ARGV[3]) do
+  if ARGV[n] == state then target = ARGV[n + 1] end
+  n = n + 2
 end
-if not ok then return {0, state} end
-if ARGV[1] ~= state then
-  redis.call('HSET', KEYS[1], 'state', ARGV[1])
-  redis.call('SREM', ARGV[3] .. state, esc_id)
-  redis.call('SADD', ARGV[3] .. ARGV[1], esc_id)
+if not target then return {0, state} end
+if target ~= state then
+  redis.call('HSET', KEYS[1], 'state', target)
+  redis.call('SREM', ARGV[2] .. state, esc_id)
+  redis.call('SADD', ARGV[2] .. target, esc_id)
 end
-local n = 5 + tonumber(ARGV[4])
 while n + 1 <= #ARGV do
   if ARGV[n + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[n])
   else redis.call('HSET', KEYS[1], ARGV[n], ARGV[n + 1]) end
   n = n + 2
 end
-if ARGV[2] ~= '' then redis.call('RPUSH', KEYS[2], ARGV[2]) end
+if ARGV[1] ~= '' then redis.call('RPUSH', KEYS[2], ARGV[1]) end
 return {1, state}
 """
 
