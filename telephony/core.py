@@ -29,6 +29,7 @@ from telephony.escalation.listen_in import ListenIn
 from telephony.escalation.warm_transfer import WarmTransfer
 from telephony.escalation.warning_protocol import WarningProtocol
 from telephony.escalation_request import PresenceRequest, parse
+from telephony.handlers import Events
 from telephony.hold.limits import Hold
 from telephony.notify.early_warning import EarlyWarning, early_warning_of
 from telephony.notify.follow_through import FollowThrough
@@ -65,6 +66,7 @@ class Core:
     notes: CallNotes
     records: Records
     reports: Reports
+    events: Events
 
     @property
     def policy(self) -> Policy:
@@ -236,7 +238,9 @@ def build_core(
     dialler = CallbackDialler(ctx, notifier)
     warm_transfer = WarmTransfer(ctx, hold, lead_hunt, notifier, red_flags)
     records = Records(ctx, settings.records_retention_days)
-    ctx.store.on_change = records.changed
+    events = Events(ctx, notifier, records)
+    ctx.store.drain_entry = events.drain_entry
+    ctx.store.ask_drain = events.ask_drain
     return Core(
         ctx=ctx,
         intake=Intake(ctx),
@@ -256,4 +260,5 @@ def build_core(
         notes=CallNotes(ctx, red_flags),
         records=records,
         reports=Reports(ctx, records),
+        events=events,
     )

@@ -167,6 +167,12 @@ def red_flag_raised(call_sid: str, key: str) -> bool:
     return core().red_flags.tell_managers(call_sid, key)
 
 
+def drain_events() -> int:
+    """Issue 29: run the handlers of the domain events waiting in the organisation's outbox
+    (telephony/handlers.py); safe to run twice, and any number at once."""
+    return core().events.drain()
+
+
 @about("escalation_id")
 def post_to_channel(note: dict) -> str:
     """R-NOTE-1: a Slack-style ({"text": ...}) or Teams-style (an Adaptive Card) incoming

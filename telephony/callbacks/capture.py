@@ -236,12 +236,8 @@ class CallbackCapture:
         self.ctx.timers.at(first_dial, "workers.jobs.dial_callback", cb_id, 1, key=job_id("dial", cb_id, 1))
         self.ctx.timers.at(due, "workers.jobs.callback_deadline", cb_id, key=job_id("deadline", cb_id))
         self.dialler.ensure_sweeper()
-        self.notify.team(
-            esc_id,
-            "Escalation: callback booked",
-            callback_time=f"{spoken} ({fields['window_start']} to {fields['window_end']})",
-        )
-        self.notify.urgent_email(esc_id, "callback_booked")
+        # The channel post and the managers' email follow from CallbackBooked, in the workers
+        # (telephony/handlers.py).
         return self.callbacks.view(cb_id)
 
     def _stop_ringing(self, esc: dict[str, str]) -> None:

@@ -35,34 +35,30 @@ class CallbackDialler:
     def dial(self, cb_id: str, attempt: int) -> str:
         """Claim this attempt atomically, then ring a lead; the caller is rung only once the
         lead has heard the announcement and accepted (agent-first)."""
-        with self.ctx.store.changes_told_once():
-            cb = self.ctx.store.claim_callback_to_dial(
-                cb_id, attempt, self.ctx.now_iso(), self.ctx.event("callback_attempt", f"attempt {attempt}")
-            )
-            if cb is None:
-                return "skipped"
-            return "dialing" if self._ring_next_lead(cb_id, cb) else "failed"
+        cb = self.ctx.store.claim_callback_to_dial(
+            cb_id, attempt, self.ctx.now_iso(), self.ctx.event("callback_attempt", f"attempt {attempt}")
+        )
+        if cb is None:
+            return "skipped"
+        return "dialing" if self._ring_next_lead(cb_id, cb) else "failed"
 
     def _ring_next_lead(self, cb_id: str, claimed: dict[str, str] | None = None) -> bool:
         """Ring the next lead not yet tried; `claimed`: the callback as the claim just left it
         (no second read). Each lead is claimed and noted on the callback as the one being rung
         in one round trip, before Twilio is asked (R-CB-8); the leg saved with its timeline
         entry in another (issue 19)."""
-        with self.ctx.store.changes_told_once():
-            cb = claimed or self.ctx.store.callback(cb_id) or {}
-            tried = set(json.loads(cb.get("tried") or "[]")) | set(json.loads(cb.get("not_again") or "[]"))
-            client = json.loads(cb.get("client") or "{}")
-            for tier in self.ctx.policy.kinds[cb["kind"]].tiers:
-                for person in self.ctx.policy.tier_people(
-                    cb["kind"], tier, client.get("segment"), client.get("region")
-                ):
-                    if person.id in tried:
-                        continue
-                    rung = self._ring(cb_id, cb, person, tier, tried)
-                    if rung is not None:
-                        return rung
-            self.attempt_failed(cb_id, "no lead answered or was available")
-            return False
+        cb = claimed or self.ctx.store.callback(cb_id) or {}
+        tried = set(json.loads(cb.get("tried") or "[]")) | set(json.loads(cb.get("not_again") or "[]"))
+        client = json.loads(cb.get("client") or "{}")
+        for tier in self.ctx.policy.kinds[cb["kind"]].tiers:
+            for person in self.ctx.policy.tier_people(cb["kind"], tier, client.get("segment"), client.get("region")):
+                if person.id in tried:
+                    continue
+                rung = self._ring(cb_id, cb, person, tier, tried)
+                if rung is not None:
+                    return rung
+        self.attempt_failed(cb_id, "no lead answered or was available")
+        return False
 
     def _ring(self, cb_id: str, cb: dict[str, str], person: Person, tier: str, tried: set[str]) -> bool | None:
         """Ring one lead for the callback: True (rung), False (Twilio is down: the attempt has

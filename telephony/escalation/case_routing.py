@@ -49,21 +49,25 @@ def check_tags(policy: Policy, tags: list[str]) -> None:
 def open_case(ctx: Context, esc_id: str, tags: list[str]) -> None:
     """The case starts where the policy says (seed 001: the technical support manager, status
     escalated); a rule matching a tag routes it on at once."""
+    fields, entries = opened_case(ctx, tags)
+    if fields:
+        ctx.store.update_escalation(esc_id, **fields)
+    for entry in entries:
+        ctx.store.add_event(esc_id, entry)
+
+
+def opened_case(ctx: Context, tags: list[str]) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """The case's fields and timeline entries a new escalation starts with (written with it, in
+    the same round trip): opened where the policy says, routed on by a rule matching a tag."""
     routing = ctx.policy.case_routing
     if routing is None:
-        return
-    ctx.store.update_escalation(
-        esc_id, case_department=routing.department, case_owner=routing.owner, case_status=routing.status
-    )
-    ctx.store.add_event(
-        esc_id, ctx.event("case_opened", f"{routing.department}, {ctx.name(routing.owner)}, {routing.status}")
-    )
+        return {}, []
+    entries = [ctx.event("case_opened", f"{routing.department}, {ctx.name(routing.owner)}, {routing.status}")]
     department, owner, status, rule = routing.route(tags)
-    if rule is None:
-        return
-    matched = ", ".join(t for t in rule.tags if t in tags)
-    ctx.store.update_escalation(esc_id, case_department=department, case_owner=owner, case_status=status)
-    ctx.store.add_event(esc_id, ctx.event("case_routed", f"{matched}: to {department}, {ctx.name(owner)}, {status}"))
+    if rule is not None:
+        matched = ", ".join(t for t in rule.tags if t in tags)
+        entries.append(ctx.event("case_routed", f"{matched}: to {department}, {ctx.name(owner)}, {status}"))
+    return {"case_department": department, "case_owner": owner, "case_status": status}, entries
 
 
 def case_view(esc: dict[str, str]) -> dict[str, Any] | None:

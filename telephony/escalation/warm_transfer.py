@@ -18,14 +18,13 @@ from telephony.adapters.timers import job_id
 from telephony.config import ApiToken
 from telephony.context import Context, end_conference, new_id
 from telephony.errors import Conflict, Forbidden, NotFound, TelephonyFailure
-from telephony.escalation.case_routing import case_view, check_tags, move_case, open_case, tags_of
+from telephony.escalation.case_routing import case_view, check_tags, move_case, opened_case, tags_of
 from telephony.escalation.lead_hunt import LeadHunt
 from telephony.escalation.lifecycle import EscalationState, Trigger, fire
 from telephony.escalation_request import ConnectRequest, EscalationRequest, parse
 from telephony.hold.limits import Hold
-from telephony.notify.early_warning import carry_early_warning, early_warning_of
+from telephony.notify.early_warning import carried_early_warning, early_warning_of
 from telephony.notify.notifier import Notifier
-from telephony.records import retention
 from telephony.records.masking import escalation_for
 
 log = logging.getLogger(__name__)
@@ -72,6 +71,11 @@ class WarmTransfer:
         client = {"account": call.get("account", ""), **req.client_fields()}
         esc_id = new_id("esc")
         now = self.ctx.clock.now()
+        early_warning, flagged = carried_early_warning(self.ctx, call)
+        case, case_story = opened_case(self.ctx, req.tags)
+        story = [self.ctx.event("escalated", f"{req.kind} by {actor.person_id}: {req.reason}")]
+        if req.caller_agreed_to_hold:
+            story.append(self.ctx.event("caller_agreed_to_hold"))
         outcome, existing = self.ctx.store.create_escalation(
             esc_id,
             req.call_sid,
@@ -94,18 +98,15 @@ class WarmTransfer:
                 "tier_index": 0,
                 "tried": [],
                 "tags": list(dict.fromkeys(req.tags)),
+                **early_warning,
+                **case,
             },
             idempotency_key,
             now.timestamp(),
+            [*story, *flagged, *case_story],
         )
         if outcome != "created":  # made in the moment since the read
             return self._already(req.call_sid, outcome, existing)
-        self.ctx.store.add_event(esc_id, self.ctx.event("escalated", f"{req.kind} by {actor.person_id}: {req.reason}"))
-        retention.ensure_purge(self.ctx)
-        if req.caller_agreed_to_hold:
-            self.ctx.store.add_event(esc_id, self.ctx.event("caller_agreed_to_hold"))
-        carry_early_warning(self.ctx, esc_id, call)
-        open_case(self.ctx, esc_id, req.tags)
         if self.red_flags is not None:
             self.red_flags.carry_over(req.call_sid, esc_id)
             self.red_flags.scan(req.call_sid, req.reason, "escalation_reason", by=actor.person_id, esc_id=esc_id)
@@ -115,11 +116,9 @@ class WarmTransfer:
             self.ctx.store.transition(esc_id, Trigger.HOLD_FAILED, self.ctx.event("hold_failed"))
             self.ctx.store.close_escalation(req.call_sid, esc_id)
             raise
-        self.ctx.store.update_escalation(esc_id, hold_started_at=self.ctx.now_iso())
-        self.ctx.store.add_event(esc_id, self.ctx.event("caller_on_hold"))
-        self.hold.start(esc_id)
-        self.notify.team(esc_id, f"Escalation ({req.kind.replace('_', ' ')}) from {self.ctx.name(actor.person_id)}")
-        self.notify.urgent_email(esc_id, "escalated")
+        self.hold.start(esc_id, 0, self.ctx.event("caller_on_hold"), hold_started_at=self.ctx.now_iso())
+        # The channel post, the managers' email and the purge timer follow from EscalationRaised,
+        # in the workers (telephony/handlers.py): the agent waits only for the hold and the ring.
         self.lead_hunt.hunt(esc_id)
         return self.view(esc_id), True
 

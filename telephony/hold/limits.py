@@ -37,13 +37,18 @@ class Hold:
         self.lead_notice = lead_notice
         self.red_flags = red_flags
 
-    def start(self, esc_id: str) -> int:
-        """A new hold round: check-ins at every check-in interval, the limit at the end."""
-        esc = self.ctx.store.escalation(esc_id) or {}
-        round_ = int(esc.get("hold_round") or 0) + 1
+    def start(
+        self, esc_id: str, after_round: int | None = None, entry: dict[str, str] | None = None, **fields: str
+    ) -> int:
+        """A new hold round: check-ins at every check-in interval, the limit at the end.
+        `after_round`: the round before, when the caller knows it (a new escalation's is 0: no
+        read); `entry` and `fields`: written with the round, in the same round trip."""
+        if after_round is None:
+            after_round = int((self.ctx.store.escalation(esc_id) or {}).get("hold_round") or 0)
+        round_ = after_round + 1
         now = self.ctx.clock.now()
-        self.ctx.store.update_escalation(
-            esc_id, hold_round=round_, hold_round_started_at=now.isoformat(timespec="seconds")
+        self.ctx.store.update_escalation_with(
+            esc_id, entry, hold_round=round_, hold_round_started_at=now.isoformat(timespec="seconds"), **fields
         )
         hold = self.ctx.policy.hold
         timers: list[tuple[datetime, str, tuple[str, ...] | tuple[str, int] | tuple[str, int, int], str]] = [

@@ -37,14 +37,23 @@ def early_warning_of(record: dict[str, str]) -> dict[str, Any] | None:
 
 def carry_early_warning(ctx: Context, esc_id: str, call: dict[str, str]) -> None:
     """An escalation that follows a flagged call carries the flag, and says so on its timeline."""
+    fields, entries = carried_early_warning(ctx, call)
+    if fields:
+        ctx.store.update_escalation(esc_id, **fields)
+    for entry in entries:
+        ctx.store.add_event(esc_id, entry)
+
+
+def carried_early_warning(ctx: Context, call: dict[str, str]) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """The flag's fields and timeline entry a new escalation of a flagged call starts with
+    (written with it, in the same round trip)."""
     if not call.get("early_warning_at"):
-        return
+        return {}, []
     fields = {k: call.get(k, "") for k in ("early_warning_at", "early_warning_by", "early_warning_note")}
-    ctx.store.update_escalation(esc_id, **fields, early_warning_told=call.get("early_warning_told", ""))
     detail = f"flagged at {fields['early_warning_at']} by {ctx.name(fields['early_warning_by'])}"
     if fields["early_warning_note"]:
         detail += f": {fields['early_warning_note']}"
-    ctx.store.add_event(esc_id, ctx.event("early_warning", detail))
+    return {**fields, "early_warning_told": call.get("early_warning_told", "")}, [ctx.event("early_warning", detail)]
 
 
 def masked(number: str) -> str:

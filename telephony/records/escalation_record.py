@@ -20,8 +20,6 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import redis
-
 from telephony.config import ApiToken
 from telephony.context import Context
 from telephony.errors import Forbidden, NotFound
@@ -152,25 +150,10 @@ class Records:
         self.keep_seconds = retention_days * 86400
 
     # -- the archive --------------------------------------------------------------------------
-    def changed(self, changes: list[tuple[str, str]]) -> None:
-        """Store.on_change: every change to an escalation or its callback passes here ((kind, id)
-        of each, several at the end of one step), so no way of finishing (there are a dozen) can
-        forget the archive, and a finished escalation's record is rewritten when it changes
-        later (a case moved, a callback given up). An escalation and its callback both changed
-        are archived once."""
-        archived: set[str] = set()
-        for esc_id, state, callback_status in self.ctx.store.finish_fields(changes):
-            if not esc_id or esc_id in archived or not finished(state, callback_status):
-                continue
-            archived.add(esc_id)
-            try:
-                self.archive(esc_id)
-            except redis.RedisError:
-                raise
-            except Exception:
-                log.exception("the record of %s could not be archived", esc_id)
-
     def archive(self, esc_id: str) -> dict[str, Any] | None:
+        """The record as it now is, archived (telephony/handlers.py: when the escalation
+        finishes, and whenever a finished one changes, from the events the store wrote with the
+        change), so no way of finishing (there are a dozen) can forget the archive."""
         record = self.build(esc_id)
         if record is None:
             return None

@@ -1,7 +1,7 @@
 """Live state in Redis, one module per aggregate: calls and legs (`calls`), escalations
 (`escalations`), callbacks (`callbacks`), people and presence (`people`), records, notes, emails
 and tasks (`records`), managers' what-if replays (`what_ifs`), the change stream the consoles
-read (`changes`), over one connection and its Lua scripts (`base`, `scripts`). Every key comes from `keys`. `Store` is all of them on one
+read (`changes`), the domain events waiting for the workers (`outbox`), over one connection and its Lua scripts (`base`, `scripts`). Every key comes from `keys`. `Store` is all of them on one
 connection, so the core holds one object; timers live beside it in `telephony.adapters.timers`.
 Imports nothing of the domain."""
 
@@ -13,6 +13,7 @@ from telephony.adapters.store.calls import CALL_STATUS_RANK, TERMINAL_CALL_STATU
 from telephony.adapters.store.connection import connect, connect_queues, persistence_problem, sentinel_master
 from telephony.adapters.store.escalations import EscalationStore
 from telephony.adapters.store.keys import safe_id
+from telephony.adapters.store.outbox import OutboxStore
 from telephony.adapters.store.people import PeopleStore
 from telephony.adapters.store.records import RecordStore
 from telephony.adapters.store.what_ifs import WhatIfStore
@@ -31,5 +32,5 @@ __all__ = [
 ]
 
 
-class Store(CallStore, EscalationStore, CallbackStore, PeopleStore, RecordStore, WhatIfStore):
+class Store(CallStore, EscalationStore, CallbackStore, PeopleStore, RecordStore, WhatIfStore, OutboxStore):
     """Every aggregate's operations on one Redis connection (see each module for why)."""

@@ -46,7 +46,6 @@ class StoreBase:
         self.wait_replicas = wait_replicas
         self._count_failure = conn.register_script(scripts.COUNT_FAILURE)
         self._changed = conn.register_script(scripts.CHANGED)
-        self._finish_fields = conn.register_script(scripts.FINISH_FIELDS)
         self._save_call = conn.register_script(scripts.SAVE_CALL)
         self._reach_agent = conn.register_script(scripts.REACH_AGENT)
         self._take_check_ins = conn.register_script(scripts.TAKE_CHECK_INS)
@@ -61,11 +60,35 @@ class StoreBase:
         self._claim_callback_lead = conn.register_script(scripts.CLAIM_CALLBACK_LEAD)
         self._link_leg = conn.register_script(scripts.LINK_LEG)
         self._compare_and_set = conn.register_script(scripts.COMPARE_AND_SET)
-        # Told of every change to an escalation or a callback, after it is made (R-NOTE-3: the
-        # records archive): the (kind, id) of each record changed, several at once at the end of
-        # a `changes_told_once`; set once by build_core.
-        self.on_change: Callable[[list[tuple[str, str]]], None] | None = None
+        # How the outbox (issue 29: the domain events a script writes with its change) is
+        # drained, both set by build_core: the timer due now (member, due, payload) a script
+        # leaves in the same round trip when the timers are beside the state, or the call that
+        # asks for a drain after the script when they are not (a cluster).
+        self.drain_entry: Callable[[], tuple[str, float, str]] | None = None
+        self.ask_drain: Callable[[], object] | None = None
         self._claim_sweeper = conn.register_script(scripts.CLAIM_SWEEPER)
+
+    def _outbox_cfg(self, **more: Any) -> str:
+        """What a script needs to write to the outbox (scripts.OUTBOX), as its JSON argument."""
+        cfg: dict[str, Any] = {"outbox": self.k.OUTBOX, **more}
+        if self.timers_beside and self.drain_entry is not None:
+            member, due, payload = self.drain_entry()
+            cfg["timer"] = {
+                "zset": keys.TIMERS,
+                "calls": keys.TIMER_CALLS,
+                "wake": keys.timers_wake(),
+                "member": member,
+                "due": due,
+                "payload": payload,
+            }
+        return json.dumps(cfg)
+
+    def _drain(self, written: int) -> None:
+        """A script wrote `written` events to the outbox: ask for a drain, unless the script
+        left its timer itself (timers beside). Dying before this loses nothing: the workers'
+        sweep drains what is left (Events.sweep)."""
+        if written and not (self.timers_beside and self.drain_entry is not None) and self.ask_drain is not None:
+            self.ask_drain()
 
     def _hash(self, key: str) -> dict[str, str] | None:
         raw = self.r.hgetall(key)

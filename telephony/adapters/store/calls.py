@@ -151,7 +151,7 @@ class CallStore(ChangeStream):
         record_flat = [x for k, v in fields.items() for x in (k, as_text(v))]
         esc_id, event = entry if entry else ("", None)
         record = self.k.record_of(kind, ident)
-        self._link_leg(
+        written = self._link_leg(
             keys=[self.k.leg(call_sid), record, self.k.EVENTS, self.k.timeline(esc_id) if event else record],
             args=[
                 kind,
@@ -160,13 +160,12 @@ class CallStore(ChangeStream):
                 len(leg),
                 json.dumps(event) if event else "",
                 esc_id,
+                self._outbox_cfg(),
                 *leg_flat,
                 *record_flat,
             ],
         )
-        self._tell_on_change(kind, ident)
-        if event and (kind, ident) != ("escalation", esc_id):
-            self._tell_on_change("escalation", esc_id)
+        self._drain(int(written))
 
     def leg(self, call_sid: str) -> dict[str, str] | None:
         if not keys.safe_id(call_sid):

@@ -1,58 +1,29 @@
 """The change stream: every write that a console shows is told here, as one entry of a capped
 Redis stream (a console that reconnects with Last-Event-ID replays what it missed) and a pub/sub
-nudge that wakes every web worker; changes to escalations and callbacks also reach `on_change`
-(the records archive, R-NOTE-3)."""
+nudge that wakes every web worker. The same script tells the records archive (R-NOTE-3) of a
+change to a finished escalation, or to one whose callback finished: a `record_changed` event in
+the outbox (scripts.TELL), which the workers drain."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Any
 
 import redis
 
 from telephony.adapters.store.base import EVENTS_KEPT, StoreBase, as_text, text
 
-# The records changed inside `changes_told_once`, in order, told when it ends.
-_HELD: ContextVar[dict[tuple[str, str], None] | None] = ContextVar("changes_held", default=None)
+# Changes of these kinds may reach the records archive (scripts.TELL).
+ARCHIVED_KINDS = ("escalation", "callback")
 
 
 class ChangeStream(StoreBase):
     def changed(self, kind: str, ident: str) -> str:
         """Tell every console what changed: a capped stream, so a console that reconnects with
         Last-Event-ID replays what it missed, and a pub/sub nudge that wakes every web worker."""
-        event_id = text(self._changed(keys=[self.k.EVENTS], args=[kind, ident, EVENTS_KEPT]))
-        self._tell_on_change(kind, ident)
-        return event_id
-
-    def _tell_on_change(self, kind: str, ident: str) -> None:
-        """Every change the consoles hear of, whichever script made it, reaches on_change too
-        (inside `changes_told_once`, once at its end)."""
-        if self.on_change is not None and kind in ("escalation", "callback"):
-            held = _HELD.get()
-            if held is not None:
-                held.setdefault((kind, ident), None)
-                return
-            self.on_change([(kind, ident)])
-
-    @contextmanager
-    def changes_told_once(self) -> Iterator[None]:
-        """A step of several writes (a callback dial: the claim, two timeline entries, the lead
-        rung) tells on_change (the records archive, a round trip) once, of every record it
-        changed, at the end and as things then are, not after each write (issue 19). The
-        consoles still hear each write as it is made."""
-        if _HELD.get() is not None:  # already inside one: the outer one tells
-            yield
-            return
-        token = _HELD.set({})
-        try:
-            yield
-        finally:
-            held = _HELD.get() or {}
-            _HELD.reset(token)
-            if held and self.on_change is not None:
-                self.on_change(list(held))
+        cfg = self._outbox_cfg() if kind in ARCHIVED_KINDS else ""
+        event_id, written = self._changed(keys=[self.k.EVENTS], args=[kind, ident, EVENTS_KEPT, cfg])
+        self._drain(int(written))
+        return text(event_id)
 
     def last_event_id(self) -> str:
         entries = self.r.xrevrange(self.k.EVENTS, count=1)
@@ -74,10 +45,10 @@ class ChangeStream(StoreBase):
         flat = [x for k, v in fields.items() if v is not None for x in (k, as_text(v))]
         if not flat:
             return False
-        done = bool(self._update_and_tell(keys=[key, self.k.EVENTS], args=[kind, ident, EVENTS_KEPT, *flat]) == 1)
-        if done:
-            self._tell_on_change(kind, ident)
-        return done
+        cfg = self._outbox_cfg() if kind in ARCHIVED_KINDS else ""
+        done = int(self._update_and_tell(keys=[key, self.k.EVENTS], args=[kind, ident, EVENTS_KEPT, cfg, *flat]))
+        self._drain(max(done - 1, 0))
+        return done >= 1
 
     def _call_cas(self, call_sid: str, field: str, expected: str, fields: dict[str, Any]) -> bool:
         done = self._cas(self.k.call(call_sid), "", field, expected, None, fields)

@@ -15,31 +15,42 @@ from telephony.escalation.lifecycle import Transition, Trigger, fire, moves
 
 class EscalationStore(ChangeStream):
     def create_escalation(
-        self, esc_id: str, call_sid: str, fields: dict[str, Any], idempotency_key: str | None, at: float
+        self,
+        esc_id: str,
+        call_sid: str,
+        fields: dict[str, Any],
+        idempotency_key: str | None,
+        at: float,
+        timeline: list[dict[str, str]] | None = None,
     ) -> tuple[str, str]:
-        """('created'|'replay'|'open', escalation id), atomically: one open escalation per call."""
+        """('created'|'replay'|'open', escalation id), atomically: one open escalation per call.
+        Created, in the same round trip: its first `timeline` entries, the consoles told, the
+        call's keys kept as long as the escalation (a callback days later: they go when it is
+        purged, not on the call's own clock), and EscalationRaised in the outbox (issue 29)."""
         flat: list[str] = []
         for k, v in {**fields, "id": esc_id, "call_sid": call_sid}.items():
             flat += [k, as_text(v)]
         idem = self.k.idempotency(idempotency_key) if idempotency_key else ""
+        persist = [self.k.call(call_sid), *self._call_side_keys(call_sid)] if keys.safe_id(call_sid) else []
+        cfg = self._outbox_cfg(
+            events=self.k.EVENTS,
+            kept=EVENTS_KEPT,
+            entries=[json.dumps(e) for e in timeline or []],
+            persist=persist,
+            raised=[e.as_dict() for e in fire(None, Trigger.ESCALATE).events(esc_id)],
+        )
         outcome, ident = self._create(
             keys=[
                 self.k.escalation(esc_id),
                 self.k.open_escalation(call_sid),
                 self.k.ESCALATIONS,
                 self.k.call(call_sid),
+                self.k.timeline(esc_id),
             ],
-            args=[idem, esc_id, self.k.state(fields["state"]), at, *flat],
+            args=[idem, esc_id, self.k.state(fields["state"]), at, cfg, *flat],
         )
-        if outcome == b"created" and keys.safe_id(call_sid):
-            # The escalation may outlive the call (a callback days later): its call, notes and
-            # flags now go when the escalation is purged, not on the call's own clock.
-            with self.r.pipeline(transaction=False) as pipe:
-                for key in (self.k.call(call_sid), *self._call_side_keys(call_sid)):
-                    pipe.persist(key)
-                pipe.execute()
-        if outcome == b"created":  # a replay or a call already escalated changed nothing to tell
-            self.changed("escalation", text(ident))
+        if outcome == b"created":  # a replay or a call already escalated wrote nothing
+            self._drain(1)
         return text(outcome), text(ident)
 
     def call_for_escalation(
@@ -97,22 +108,20 @@ class EscalationStore(ChangeStream):
         legal = moves(trigger)
         if source is not None:
             legal = {s: t for s, t in legal.items() if s == source}
-        args: list[Any] = [json.dumps(event) if event else "", self.k.state(""), len(legal)]
+        cfg = self._outbox_cfg(
+            events=self.k.EVENTS, kept=EVENTS_KEPT, finished=self.k.FINISHED, at=epoch((event or {}).get("at"))
+        )
+        args: list[Any] = [json.dumps(event) if event else "", self.k.state(""), cfg, len(legal)]
         for source, target in legal.items():
-            args += [source, target]
+            made_here = fire(source, trigger)
+            args += [source, target, json.dumps([e.as_dict() for e in made_here.events(esc_id)])]
         for k, v in fields.items():
             args += [k, "" if v is None else as_text(v)]
-        ok, source = self._transition(
-            keys=[self.k.escalation(esc_id), self.k.timeline(esc_id)],
-            args=args,
-        )
-        if ok != 1:
+        got = self._transition(keys=[self.k.escalation(esc_id), self.k.timeline(esc_id)], args=args)
+        if got[0] != 1:
             return None
-        made = fire(text(source), trigger)
-        if made.finishes:
-            self.mark_finished(esc_id, epoch((event or {}).get("at")))
-        self.changed("escalation", esc_id)
-        return made
+        self._drain(int(got[2]))
+        return fire(text(got[1]), trigger)
 
     def mark_finished(self, esc_id: str, at: float) -> None:
         """From `at` + keep_seconds on, the escalation may be purged (its record is archived)."""
@@ -152,6 +161,22 @@ class EscalationStore(ChangeStream):
 
     def update_escalation(self, esc_id: str, **fields: Any) -> None:
         self._update(self.k.escalation(esc_id), "escalation", esc_id, fields)
+
+    def update_escalation_with(self, esc_id: str, entry: dict[str, str] | None, **fields: Any) -> None:
+        """update_escalation and, when given, `entry` on its timeline: one round trip (MULTI)."""
+        if entry is None:
+            self.update_escalation(esc_id, **fields)
+            return
+        flat = [x for k, v in fields.items() if v is not None for x in (k, as_text(v))]
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.rpush(self.k.timeline(esc_id), json.dumps(entry))
+            self._update_and_tell(
+                keys=[self.k.escalation(esc_id), self.k.EVENTS],
+                args=["escalation", esc_id, EVENTS_KEPT, self._outbox_cfg(), *flat],
+                client=pipe,
+            )
+            done = pipe.execute()[-1]
+        self._drain(max(int(done) - 1, 0))
 
     def note_escalation(self, esc_id: str, **fields: Any) -> None:
         """Book-keeping no console shows (when the hold message was last said): no change event."""

@@ -72,6 +72,8 @@ class Keys:
         self.WAITING_FOR_AGENT = f"{p}waiting_for_agent"
         self.WAITING_FOR_LEAD = f"{p}waiting_for_lead"
         self.SWEEPER = f"{p}sweeper"
+        # Domain events written with the change that caused them, until the workers drain them (issue 29).
+        self.OUTBOX = f"{p}outbox"
 
     # -- one record each ------------------------------------------------------------
     def call(self, call_sid: str) -> str:

@@ -135,15 +135,6 @@ class RecordStore(ChangeStream):
             self.changed("task", task_id)
         return flagged
 
-    def finish_fields(self, changes: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
-        """(escalation id, its state, its callback's status) for each changed escalation or
-        callback (kind, id), all in one round trip: it runs on every change (R-NOTE-3, the
-        records archive)."""
-        if not changes:
-            return []
-        got = texts(self._finish_fields(keys=[self.k.EVENTS], args=[self.k.prefix, *(x for c in changes for x in c)]))
-        return [(got[i], got[i + 1], got[i + 2]) for i in range(0, len(got), 3)]
-
     def save_record(self, esc_id: str, record: dict[str, Any], created: float, keep_seconds: int, now: float) -> None:
         """Write (or rewrite) an escalation's record, indexed by when it was created; kept
         keep_seconds from this write, and index entries older than that are dropped."""

@@ -1,7 +1,69 @@
 """The Lua scripts: every change that must not race (a state transition, claiming a lead or a
 callback attempt, creating an escalation) is one script, so it is one round trip and atomic.
-Each touches the keys it is handed (KEYS) plus, in TRANSITION, FINISH_FIELDS and CLAIM_CALLBACK,
-keys built from the prefix (or the parts of a key) the caller passes from `keys`."""
+Each touches the keys it is handed (KEYS) plus, in TRANSITION, TELL and CLAIM_CALLBACK, keys built
+from the prefix (or the parts of a key) the caller passes from `keys`; and the outbox's drain timer
+(OUTBOX) only when the timers are on the same Redis."""
+
+from telephony.escalation.lifecycle import FINAL_CALLBACK_STATUSES, FINAL_STATES
+
+
+def _lua_set(values: tuple[str, ...]) -> str:
+    return "{" + ", ".join(f"['{v}'] = true" for v in values) + "}"
+
+
+# The outbox (issue 29): the domain events of a change, written by the script that makes it, so a
+# process dying after the change loses none of what should follow from it. `cfg` (JSON, one
+# argument) names the organisation's outbox stream and, when the timers' sorted set is on this
+# same Redis (Store.timers_beside), the timer due now that drains it: then asking for the drain is
+# this same round trip too. Each event is one stream entry, its fields as `event` (JSON).
+OUTBOX = """
+local function to_outbox(cfg, events)
+  if #events == 0 then return 0 end
+  for _, e in ipairs(events) do
+    redis.call('XADD', cfg.outbox, '*', 'event', cjson.encode(e))
+  end
+  if cfg.timer then
+    redis.call('HSET', cfg.timer.calls, cfg.timer.member, cfg.timer.payload)
+    redis.call('ZADD', cfg.timer.zset, cfg.timer.due, cfg.timer.member)
+    redis.call('PUBLISH', cfg.timer.wake, cfg.timer.member)
+  end
+  return #events
+end
+"""
+
+# The change stream the consoles read, and (R-NOTE-3) the archive told of every change to an
+# escalation that is finished (or whose callback is: lifecycle.finished), as a `record_changed`
+# event in the outbox, whichever script made the change: what Store.on_change did after it.
+# Returns {stream id, events written to the outbox}.
+TELL = (
+    OUTBOX
+    + f"""
+local FINAL_STATES = {_lua_set(tuple(FINAL_STATES))}
+local FINAL_CALLBACK_STATUSES = {_lua_set(tuple(FINAL_CALLBACK_STATUSES))}
+"""
+    + """
+local function tell(events_key, kept, kind, ident, cfg)
+  local id = redis.call('XADD', events_key, 'MAXLEN', '~', kept, '*', 'kind', kind, 'id', ident)
+  redis.call('PUBLISH', events_key, id)
+  if cfg == nil or (kind ~= 'escalation' and kind ~= 'callback') then return {id, 0} end
+  local prefix = string.sub(events_key, 1, #events_key - #'events')
+  local esc_id = ident
+  if kind == 'callback' then
+    esc_id = redis.call('HGET', prefix .. 'callback:' .. ident, 'escalation_id') or ''
+  end
+  if esc_id == '' then return {id, 0} end
+  local got = redis.call('HMGET', prefix .. 'escalation:' .. esc_id, 'state', 'callback_id')
+  if not got[1] then return {id, 0} end
+  local finished = FINAL_STATES[got[1]] ~= nil
+  if not finished and got[2] then
+    local status = redis.call('HGET', prefix .. 'callback:' .. got[2], 'status')
+    finished = status and FINAL_CALLBACK_STATUSES[status] ~= nil
+  end
+  if not finished then return {id, 0} end
+  return {id, to_outbox(cfg, {{event = 'record_changed', escalation_id = esc_id}})}
+end
+"""
+)
 
 ADVANCE_CALL_STATUS = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
@@ -13,15 +75,23 @@ return 1
 
 # KEYS: the escalation, its timeline (one slot: keys.py); the escalation's id is read from its
 # key, never passed as a key (Redis Cluster routes a script by every key it is given).
-TRANSITION = """
+# ARGV: the timeline entry ('' none), the state sets' prefix, cfg (JSON: the outbox and its
+# drain as in OUTBOX, the change stream `events` and `kept`, the `finished` index and `at`), the
+# number of moves, then per move (source, target, its events as JSON), then (field, value) pairs
+# ('' deletes). The move made, its change told to the consoles, a final state entered in the
+# finished index, and its domain events in the outbox: one round trip.
+# Returns {1, source, events written} or {0, the state that stopped it}.
+TRANSITION = (
+    TELL
+    + """
 local esc_id = string.match(KEYS[1], ':escalation:(.*)$')
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {0, ''} end
-local target = false
-local n = 4
-for i = 1, tonumber(ARGV[3]) do
-  if ARGV[n] == state then target = ARGV[n + 1] end
-  n = n + 2
+local target, events = false, '[]'
+local n = 5
+for i = 1, tonumber(ARGV[4]) do
+  if ARGV[n] == state then target = ARGV[n + 1]; events = ARGV[n + 2] end
+  n = n + 3
 end
 if not target then return {0, state} end
 if target ~= state then
@@ -35,10 +105,22 @@ while n + 1 <= #ARGV do
   n = n + 2
 end
 if ARGV[1] ~= '' then redis.call('RPUSH', KEYS[2], ARGV[1]) end
-return {1, state}
+local cfg = cjson.decode(ARGV[3])
+if FINAL_STATES[target] then redis.call('ZADD', cfg.finished, cfg.at, esc_id) end
+tell(cfg.events, cfg.kept, 'escalation', esc_id, nil)
+return {1, state, to_outbox(cfg, cjson.decode(events))}
 """
+)
 
-CREATE_ESCALATION = """
+# KEYS: the escalation, the call's open escalation, the escalations index, the call, the
+# escalation's timeline. ARGV: idempotency key ('' none), escalation id, its state's set, created
+# at, cfg (JSON: the outbox as in OUTBOX, the change stream `events` and `kept`, the timeline's
+# first `entries`, the call's keys to `persist` (it may outlive the call: a callback days later),
+# and the escalation's `raised` events), then the escalation's (field, value) pairs. One round
+# trip: the escalation, its first story, the consoles told, EscalationRaised in the outbox.
+CREATE_ESCALATION = (
+    TELL
+    + """
 if ARGV[1] ~= '' then
   local existing = redis.call('GET', ARGV[1])
   if existing then return {'replay', existing} end
@@ -48,11 +130,17 @@ if open then return {'open', open} end
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('HSET', KEYS[4], 'escalation', ARGV[2])
 if ARGV[1] ~= '' then redis.call('SET', ARGV[1], ARGV[2], 'EX', 86400) end
-for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('SADD', ARGV[3], ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
+local cfg = cjson.decode(ARGV[5])
+for _, key in ipairs(cfg.persist) do redis.call('PERSIST', key) end
+for _, entry in ipairs(cfg.entries) do redis.call('RPUSH', KEYS[5], entry) end
+tell(cfg.events, cfg.kept, 'escalation', ARGV[2], nil)
+to_outbox(cfg, cfg.raised)
 return {'created', ARGV[2]}
 """
+)
 
 # Before an escalation is made, in one round trip: the call, its open escalation and the
 # escalation an idempotency key already made (ARGV[1], '' for none). The create script above
@@ -135,19 +223,22 @@ return {0, cur}
 # KEYS: the leg, the record, events, the timeline (the record again when no entry).
 # ARGV: kind, id, events kept, leg field count, timeline entry ('' none), escalation id, then
 # the leg's (field, value) pairs, then the record's.
-LINK_LEG = """
+# ARGV 7 is cfg (TELL); returns the events written to the outbox (a record_changed).
+LINK_LEG = (
+    TELL
+    + """
 local n = tonumber(ARGV[4])
-if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 7, 6 + 2 * n)) end
-if #ARGV > 6 + 2 * n then redis.call('HSET', KEYS[2], unpack(ARGV, 7 + 2 * n, #ARGV)) end
-local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'kind', ARGV[1], 'id', ARGV[2])
-redis.call('PUBLISH', KEYS[3], id)
+local cfg = cjson.decode(ARGV[7])
+if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 8, 7 + 2 * n)) end
+if #ARGV > 7 + 2 * n then redis.call('HSET', KEYS[2], unpack(ARGV, 8 + 2 * n, #ARGV)) end
+local written = tell(KEYS[3], ARGV[3], ARGV[1], ARGV[2], cfg)[2]
 if ARGV[5] ~= '' then
   redis.call('RPUSH', KEYS[4], ARGV[5])
-  id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'kind', 'escalation', 'id', ARGV[6])
-  redis.call('PUBLISH', KEYS[3], id)
+  written = written + tell(KEYS[3], ARGV[3], 'escalation', ARGV[6], cfg)[2]
 end
-return 1
+return written
 """
+)
 
 CLAIM_SWEEPER = """
 local due = redis.call('GET', KEYS[1])
@@ -174,41 +265,28 @@ redis.call('PUBLISH', KEYS[2], id)
 return created
 """
 
-UPDATE_AND_TELL = """
+# ARGV: kind, id, events kept, cfg (TELL, '' for none), then (field, value) pairs. Returns 0 for
+# no such record, else 1 + the events written to the outbox.
+UPDATE_AND_TELL = (
+    TELL
+    + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'kind', ARGV[1], 'id', ARGV[2])
-redis.call('PUBLISH', KEYS[2], id)
-return 1
+for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+local cfg = nil
+if ARGV[4] ~= '' then cfg = cjson.decode(ARGV[4]) end
+return 1 + tell(KEYS[2], ARGV[3], ARGV[1], ARGV[2], cfg)[2]
 """
+)
 
-# KEYS[1] is the organisation's event stream, never touched: it only names the slot (Redis Cluster
-# sends a script to the node of its first key), the keys built from ARGV[1] share it (keys.py).
-# ARGV: the prefix, then (kind, id) of each record changed; returns (escalation id, its state,
-# its callback's status) for each, flat.
-FINISH_FIELDS = """
-local out = {}
-for i = 2, #ARGV, 2 do
-  local esc_id = ARGV[i + 1]
-  if ARGV[i] == 'callback' then
-    esc_id = redis.call('HGET', ARGV[1] .. 'callback:' .. ARGV[i + 1], 'escalation_id') or ''
-  end
-  local state, status = '', ''
-  if esc_id ~= '' then
-    local got = redis.call('HMGET', ARGV[1] .. 'escalation:' .. esc_id, 'state', 'callback_id')
-    state = got[1] or ''
-    if got[2] then status = redis.call('HGET', ARGV[1] .. 'callback:' .. got[2], 'status') or '' end
-  end
-  table.insert(out, esc_id); table.insert(out, state); table.insert(out, status)
-end
-return out
+# ARGV: kind, id, events kept, cfg (TELL, '' for none). Returns {stream id, events written}.
+CHANGED = (
+    TELL
+    + """
+local cfg = nil
+if ARGV[4] ~= '' then cfg = cjson.decode(ARGV[4]) end
+return tell(KEYS[1], ARGV[3], ARGV[1], ARGV[2], cfg)
 """
-
-CHANGED = """
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'kind', ARGV[1], 'id', ARGV[2])
-redis.call('PUBLISH', KEYS[1], id)
-return id
-"""
+)
 
 COUNT_FAILURE = """
 local n = redis.call('INCR', KEYS[1])

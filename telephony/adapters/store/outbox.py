@@ -1,0 +1,46 @@
+"""The outbox (issue 29): the domain events each change wrote beside itself in the same script
+(scripts.OUTBOX), one entry of the organisation's stream `outbox` each, until a worker has run
+every handler of it. A drain claims an entry for a while (two workers never run it at once) and
+marks each handler done once it has run, so a drain killed half-way and run again later does
+only what is left."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from telephony.adapters.store.base import StoreBase, text
+
+MARK_SECONDS = 86400
+
+
+class OutboxStore(StoreBase):
+    def outbox(self, count: int = 100) -> list[tuple[str, dict[str, Any]]]:
+        """The oldest `count` entries: (entry id, the event as written)."""
+        entries = self.r.xrange(self.k.OUTBOX, count=count)
+        return [(text(i), json.loads(text((f or {}).get(b"event", b"{}")))) for i, f in entries or []]
+
+    def outbox_oldest(self) -> float | None:
+        """When the oldest entry still waiting was written (epoch seconds), or None."""
+        first = self.r.xrange(self.k.OUTBOX, count=1)
+        return int(text(first[0][0]).split("-")[0]) / 1000 if first else None
+
+    def claim_outbox_entry(self, entry_id: str, seconds: int) -> bool:
+        """This drain runs the entry's handlers for the next `seconds` (then, if it died, another may)."""
+        return bool(self.r.set(self.k.seen(f"outbox:{entry_id}"), 1, nx=True, ex=seconds))
+
+    def release_outbox_entry(self, entry_id: str) -> None:
+        self.r.delete(self.k.seen(f"outbox:{entry_id}"))
+
+    def handled(self, entry_id: str, handler: str) -> bool:
+        return bool(self.r.exists(self.k.seen(f"outbox:{entry_id}:{handler}")))
+
+    def mark_handled(self, entry_id: str, handler: str) -> None:
+        self.r.set(self.k.seen(f"outbox:{entry_id}:{handler}"), 1, ex=MARK_SECONDS)
+
+    def outbox_done(self, entry_id: str) -> None:
+        """Every handler ran: the entry goes (its handlers' marks expire on their own)."""
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.xdel(self.k.OUTBOX, entry_id)
+            pipe.delete(self.k.seen(f"outbox:{entry_id}"))
+            pipe.execute()
