@@ -163,19 +163,15 @@ class EscalationStore(ChangeStream):
         self._update(self.k.escalation(esc_id), "escalation", esc_id, fields)
 
     def update_escalation_with(self, esc_id: str, entry: dict[str, str] | None, **fields: Any) -> None:
-        """update_escalation and, when given, `entry` on its timeline: one round trip (MULTI)."""
+        """update_escalation and, when given, `entry` on its timeline: one round trip."""
         if entry is None:
             self.update_escalation(esc_id, **fields)
             return
         flat = [x for k, v in fields.items() if v is not None for x in (k, as_text(v))]
-        with self.r.pipeline(transaction=True) as pipe:
-            pipe.rpush(self.k.timeline(esc_id), json.dumps(entry))
-            self._update_and_tell(
-                keys=[self.k.escalation(esc_id), self.k.EVENTS],
-                args=["escalation", esc_id, EVENTS_KEPT, self._outbox_cfg(), *flat],
-                client=pipe,
-            )
-            done = pipe.execute()[-1]
+        done = self._update_and_tell(
+            keys=[self.k.escalation(esc_id), self.k.EVENTS, self.k.timeline(esc_id)],
+            args=["escalation", esc_id, EVENTS_KEPT, self._outbox_cfg(entry=json.dumps(entry)), *flat],
+        )
         self._drain(max(int(done) - 1, 0))
 
     def note_escalation(self, esc_id: str, **fields: Any) -> None:

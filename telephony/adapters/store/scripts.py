@@ -265,8 +265,9 @@ redis.call('PUBLISH', KEYS[2], id)
 return created
 """
 
-# ARGV: kind, id, events kept, cfg (TELL, '' for none), then (field, value) pairs. Returns 0 for
-# no such record, else 1 + the events written to the outbox.
+# KEYS: the record, events, and (when cfg has an `entry`) the escalation's timeline. ARGV: kind,
+# id, events kept, cfg (TELL, '' for none; `entry`: a timeline entry written with the fields),
+# then (field, value) pairs. Returns 0 for no such record, else 1 + the events written to the outbox.
 UPDATE_AND_TELL = (
     TELL
     + """
@@ -274,6 +275,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 local cfg = nil
 if ARGV[4] ~= '' then cfg = cjson.decode(ARGV[4]) end
+if cfg and cfg.entry then redis.call('RPUSH', KEYS[3], cfg.entry) end
 return 1 + tell(KEYS[2], ARGV[3], ARGV[1], ARGV[2], cfg)[2]
 """
 )
