@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench import round_trips
 from bench.service import GUNICORN, ROOT, pct
 
 RESULTS_DIR = ROOT / "bench"
@@ -32,6 +33,8 @@ class Figures:
     lateness: list
     dialling: list
     stub_capacity: float
+    round_trips: dict  # path -> (Redis round trips, commands) per request, in process
+    escalate_round_trips: list  # (round trips, commands) of each escalate on its 201 path
 
 
 def write(out_dir: Path, figures: Figures) -> str:
@@ -55,17 +58,34 @@ def write(out_dir: Path, figures: Figures) -> str:
         "requests (signature checking on in both). The floor checks the signature and returns constant TwiML of the "
         "hold URL's size.",
         "",
-        "| path | service req/s | floor req/s | service/floor | service p50 ms | service p99 ms | floor p99 ms |",
-        "|---|---|---|---|---|---|---|",
+        "| path | service req/s | floor req/s | service/floor | Redis round trips/req | service p50 ms "
+        "| service p99 ms | floor p99 ms |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for kind, s, f in results:
+        trips = figures.round_trips.get(kind, (0, 0))[0]
         report.append(
-            f"| {kind} | {s.rps:.0f} | {f.rps:.0f} | {s.rps / f.rps:.2f} | {s.p50_ms:.1f} | {s.p99_ms:.1f} | {f.p99_ms:.1f} |"
+            f"| {kind} | {s.rps:.0f} | {f.rps:.0f} | {s.rps / f.rps:.2f} | {trips:g} | {s.p50_ms:.1f} | {s.p99_ms:.1f} "
+            f"| {f.p99_ms:.1f} |"
         )
-    readme = {"webhooks": report[-2 - len(results) :]}
+    made = figures.escalate_round_trips
+    if made:
+        trips, commands = (sorted(x[i] for x in made)[len(made) // 2] for i in (0, 1))
+        report.append(f"| POST /api/escalations (201) | | | | {trips} | | | |")
+    readme = {"webhooks": report[-2 - len(results) - (1 if made else 0) :]}
+    before = round_trips.ESCALATE_BEFORE
     report += [
         "",
-        "`POST /api/escalations` on calls already escalated: the 409 `escalation_open` path.",
+        "`POST /api/escalations` on calls already escalated: the 409 `escalation_open` path; its 201 path (the "
+        "escalation made, the caller held, the first lead rung) is counted as the bench's live calls are escalated "
+        + (
+            f"({len(made)} of them, the median: {trips} round trips, {commands} commands; before issue 29 "
+            f"{before[0]} round trips, {before[1]} commands). "
+            if made
+            else ". "
+        )
+        + "Redis round trips per request in process, the median of each path's requests (a command, a script "
+        "call or a pipeline each one round trip; `bench/round_trips.py`).",
         "",
         "## Where a webhook's CPU goes",
         "",

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import redis
 
-from bench import report, scale
+from bench import report, round_trips, scale
 from bench.profile import KINDS, profile
 from bench.rig import loopback
 from bench.scale import stop
@@ -129,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             stop(floor)
         print("profile ...", flush=True)
         profiled = profile(calls, env, 100 if args.smoke else 400, dump=None if args.smoke else out_dir / "profiles")
+        trips = round_trips.per_request(calls, tuple(paths), 10 if args.smoke else 50)
         status_file = work / "requests-_voice_status.txt"
         scale_out = {}
         for processes in (1, 2):
@@ -183,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         lateness=lateness,
         dialling=dialling,
         stub_capacity=stub_capacity,
+        round_trips=trips,
+        escalate_round_trips=calls.escalate_round_trips,
     )
     print(report.write(out_dir, figures))
     return 0

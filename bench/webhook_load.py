@@ -45,6 +45,13 @@ class Calls:
         self.client = self.app.test_client()
         self.sids: list[str] = []
         self.escalations: list[str] = []
+        # Redis (round trips, commands) of each escalate that made one (the 201 path, issue 29).
+        self.escalate_round_trips: list[tuple[int, int]] = []
+
+    def post_api(self, path: str, body: str):
+        return self.client.post(
+            path, data=body, content_type="application/json", headers={"Authorization": f"Bearer {AGENT_TOKEN}"}
+        )
 
     def hold_twiml(self) -> str:
         """What the hold URL answers for the first call: the floor returns TwiML of its size."""
@@ -54,6 +61,8 @@ class Calls:
 
     def make(self, count: int) -> None:
         from rq import SimpleWorker
+
+        from bench.round_trips import RoundTrips
 
         worker = SimpleWorker(self.core.ctx.timers.queues(), connection=self.core.ctx.store.r)
         new = ["CA" + secrets.token_hex(16) for _ in range(count)]
@@ -75,19 +84,21 @@ class Calls:
                     "SequenceNumber": "1",
                 },
             )
-            escalated = self.client.post(
-                "/api/escalations",
-                json={
-                    "call_sid": sid,
-                    "kind": "manager_request",
-                    "reason": "billed twice",
-                    "client": {"name": "Pat Doe"},
-                    "caller_agreed_to_hold": True,
-                },
-                headers={"Authorization": f"Bearer {AGENT_TOKEN}"},
-            )
+            with RoundTrips(self.core.ctx.store.r) as counted:
+                escalated = self.client.post(
+                    "/api/escalations",
+                    json={
+                        "call_sid": sid,
+                        "kind": "manager_request",
+                        "reason": "billed twice",
+                        "client": {"name": "Pat Doe"},
+                        "caller_agreed_to_hold": True,
+                    },
+                    headers={"Authorization": f"Bearer {AGENT_TOKEN}"},
+                )
             if escalated.status_code == 201:
                 self.escalations.append(escalated.json["id"])
+                self.escalate_round_trips.append((counted.trips, counted.commands))
             self.core.ctx.store.set_presence("lead-lee", "available")
             self.core.ctx.store.set_presence("lead-morgan", "available")
         worker.work(burst=True, logging_level="WARNING")  # what a worker does at once: post the notes
