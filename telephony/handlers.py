@@ -134,21 +134,18 @@ class Events:
         """Run the handlers of every event waiting in the outbox, oldest first; returns the
         entries finished. A handler that raises leaves its entry (and the rest of its handlers)
         for the next drain, which this one asks for by raising at the end (the timer's retry)."""
-        done, failed = 0, 0
-        while entries := self.ctx.store.outbox(count):
-            taken = 0
+        done, failed, after = 0, 0, ""
+        while entries := self.ctx.store.outbox(count, after):
             for entry_id, data in entries:
                 if not self.ctx.store.claim_outbox_entry(entry_id, CLAIM_SECONDS):
                     continue  # another drain has it
-                taken += 1
                 if self._handle(entry_id, data):
                     self.ctx.store.outbox_done(entry_id)
                     done += 1
                 else:
                     self.ctx.store.release_outbox_entry(entry_id)
                     failed += 1
-            if taken < len(entries) or failed or len(entries) < count:
-                break
+            after = entries[-1][0]  # on past one that failed or another drain has: it waits, the rest do not
         if failed:
             raise RuntimeError(f"{failed} outbox entries had a handler fail; they stay for the next drain")
         return done

@@ -132,3 +132,28 @@ def test_a_store_whose_timers_are_elsewhere_asks_for_the_drain_and_the_sweep_fin
     assert harness.core.events.sweep() is True
     harness.run_jobs()
     assert posts(harness, second) == ["Escalation (manager request) from Blake"] and outbox(harness) == []
+
+
+def test_a_handler_that_fails_holds_back_only_its_own_event_and_runs_again_later__R_NOTE_1(harness, monkeypatch):
+    store = harness.core.ctx.store
+    store.drain_entry = store.ask_drain = None  # no drain asked for: this test drains by hand
+    first = escalated(harness, kind="manager_request")
+    second = escalated(harness, kind="manager_request")
+    assert outbox(harness) == ["escalation_raised", "escalation_raised"]
+    team = harness.core.notify.team
+
+    def channel_down_for_the_first(esc_id, *args, **kwargs):
+        if esc_id == first:
+            raise ConnectionError("the first one's post failed")
+        return team(esc_id, *args, **kwargs)
+
+    monkeypatch.setattr(harness.core.notify, "team", channel_down_for_the_first)
+    with pytest.raises(RuntimeError, match="1 outbox entries"):
+        harness.core.events.drain(count=1)  # one entry a read: past the failed one to the next
+    monkeypatch.undo()
+
+    assert posts(harness, first) == [] and posts(harness, second) == ["Escalation (manager request) from Blake"]
+    assert outbox(harness) == ["escalation_raised"], "the failed one waits"
+    assert harness.core.events.drain() == 1
+    assert posts(harness, first) == ["Escalation (manager request) from Avery"]
+    assert posts(harness, second) == ["Escalation (manager request) from Blake"], "not twice"

@@ -15,9 +15,10 @@ MARK_SECONDS = 86400
 
 
 class OutboxStore(StoreBase):
-    def outbox(self, count: int = 100) -> list[tuple[str, dict[str, Any]]]:
-        """The oldest `count` entries: (entry id, the event as written)."""
-        entries = self.r.xrange(self.k.OUTBOX, count=count)
+    def outbox(self, count: int = 100, after: str = "") -> list[tuple[str, dict[str, Any]]]:
+        """The oldest `count` entries (after the entry id `after`, when given): (entry id, the
+        event as written)."""
+        entries = self.r.xrange(self.k.OUTBOX, min=f"({after}" if after else "-", count=count)
         return [(text(i), json.loads(text((f or {}).get(b"event", b"{}")))) for i, f in entries or []]
 
     def outbox_oldest(self) -> float | None:
