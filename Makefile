@@ -76,7 +76,7 @@ run: setup
 
 # Refresh the console's screenshots in docs/screenshots (docs/console.md, reports.md, what-if.md) with the browser tests.
 screenshots: setup
-	SCREENSHOTS=1 $(PY) -m pytest tests/test_console.py tests/test_console_reports.py tests/test_console_what_if.py -q
+	SCREENSHOTS=1 $(PY) -m pytest tests/console/test_console.py tests/console/test_console_reports.py tests/what_if/test_console_what_if.py -q
 
 # Loopback benchmarks, bounded; writes bench/RESULTS.md and bench/*.png.
 bench: setup
