@@ -97,3 +97,8 @@ def test_no_two_parts_of_the_core_import_each_other_even_counting_type_checking_
 
     found = cycles(parts, lambda part: parts[part])
     assert not found, "\n\n".join(describe(c, lambda part: parts[part]) for c in found)
+
+
+def test_the_lifecycle_imports_nothing_of_the_service_even_for_the_type_checker(graph):
+    """The rules of one escalation's life are read, drawn and tested alone (issue 29)."""
+    assert graph.find_modules_directly_imported_by("telephony.escalation.lifecycle") == set()
