@@ -1,177 +1,139 @@
-"""RQ jobs. Each is idempotent: the core checks state before acting, so a retried or duplicated
-job does nothing the second time."""
+"""The workers' side of every command (telephony/commands.py): one handler each, routed by the
+table in workers/commands.py. Each is idempotent: the core checks state before acting, so a retried
+or duplicated command does nothing the second time."""
 
 from __future__ import annotations
 
 import functools
 import logging
-from typing import Any
 
 import requests
-from rq.utils import import_attribute
 
-from telephony.adapters.timers import DEFAULT_ORGANISATION
+from telephony.commands import (
+    CallbackDeadline,
+    ConnectAfterNotice,
+    DialCallback,
+    HoldCheckIn,
+    HoldLimit,
+    OfferCallback,
+    PostToChannel,
+    PurgeFinished,
+    RingAgent,
+    RingLead,
+    SendManagerEmail,
+    StopRinging,
+    SweepCallbacks,
+    TaskOverdue,
+    TellLead,
+    TellManagersOfRedFlag,
+)
 from telephony.logs import bound
 from telephony.notify.chat import chat_payload
 from telephony.records import retention
-from workers.runtime import core, organisation
+from workers.runtime import core
 
 log = logging.getLogger(__name__)
 
 
-def about(kind: str):
-    """Every log line of the job names the escalation or callback it works on."""
+def about(kind: str, field: str | None = None):
+    """Every log line of the handler names the escalation, call or callback its command is about
+    (the command's `field`, by default the one named `kind`)."""
 
-    def wrap(job):
-        @functools.wraps(job)
-        def logged(first, *args, **kwargs):
-            subject = first.get("escalation") if isinstance(first, dict) else first
+    def wrap(handler):
+        @functools.wraps(handler)
+        def logged(command):
+            subject = getattr(command, field or kind)
+            if isinstance(subject, dict):
+                subject = subject.get("escalation")
             with bound(**{kind: subject}):
-                return job(first, *args, **kwargs)
+                return handler(command)
 
         return logged
 
     return wrap
 
 
-def in_organisation(org: str, func: str, args: list) -> object:
-    """Every step queued straight onto RQ: run `func(*args)` as this organisation's work."""
-    with organisation(org):
-        return import_attribute(func)(*args)
-
-
-CHECK_IN = "workers.jobs.hold_check_in"  # run together when a batch has several (run_timers)
-
-
-def run_timers(batch: list[dict[str, Any] | list[Any]]) -> int:
-    """Timers due now, a batch to one RQ job (telephony/adapters/timers.py says why). Each runs on its
-    own, in its organisation: one that raises is logged and tried again later by itself, and the
-    rest still run. The batch's hold check-ins of one organisation run together, their Redis work
-    in one round trip (`Hold.check_ins`). Each is a dict (key, func, args, tries, due,
-    organisation, and whatever else its payload carries); a [key, func, args, tries, due] list
-    from a batch queued before that is read too, as the default organisation's."""
-    ran = 0
-    check_ins: dict[str, list[dict[str, Any]]] = {}
-    for timer in batch:
-        if isinstance(timer, list):
-            timer = dict(zip(("key", "func", "args", "tries", "due"), timer, strict=True))
-        org = timer.get("organisation") or DEFAULT_ORGANISATION
-        if timer["func"] == CHECK_IN and len(timer["args"]) == 3:
-            check_ins.setdefault(org, []).append(timer)
-            continue
-        with organisation(org):
-            ran += _run_timer(timer["key"], timer["func"], timer["args"], timer["tries"])
-    for org, timers in check_ins.items():
-        with organisation(org):
-            ran += _run_check_ins(timers)
-    return ran
-
-
-def _run_check_ins(timers: list[dict[str, Any]]) -> int:
-    """Check-ins together; if that fails as a whole (Redis away), each is tried again later by
-    itself, as any timer that raised."""
-    try:
-        core().hold.check_ins([(esc_id, int(round_), int(n)) for esc_id, round_, n in (t["args"] for t in timers)])
-        return len(timers)
-    except Exception:
-        log.exception("%d check-ins failed together; each is tried again later", len(timers))
-        for timer in timers:
-            core().ctx.timers.retry_failed(timer["key"], timer["func"], timer["args"], timer["tries"])
-        return 0
-
-
-def _run_timer(key: str, func: str, args: list, tries: int) -> int:
-    try:
-        import_attribute(func)(*args)
-        return 1
-    except Exception:
-        again = core().ctx.timers.retry_failed(key, func, args, tries)
-        log.exception(
-            "timer %s (%s) failed on try %d; %s", key, func, tries + 1, "tried again later" if again else "given up"
-        )
-        return 0
+@about("escalation_id")
+def hold_check_in(command: HoldCheckIn) -> bool:
+    """R-HOLD-2 (several of one batch run together: workers.commands.run_timers)."""
+    return core().hold.check_in(command.escalation_id, command.round, command.n)
 
 
 @about("escalation_id")
-def hold_check_in(escalation_id: str, hold_round: int, n: int) -> bool:
-    """R-HOLD-2."""
-    return core().hold.check_in(escalation_id, hold_round, n)
-
-
-@about("escalation_id")
-def hold_limit(escalation_id: str, hold_round: int, tries: int = 0) -> bool:
+def hold_limit(command: HoldLimit) -> bool:
     """R-HOLD-3."""
-    return core().hold.limit(escalation_id, hold_round, tries)
+    return core().hold.limit(command.escalation_id, command.round, command.tries)
 
 
 @about("escalation_id")
-def hunt(escalation_id: str, tries: int = 0) -> None:
+def ring_lead(command: RingLead) -> None:
     """R-ESC-7: ring the next person again after Twilio failed."""
-    core().lead_hunt.hunt(escalation_id, tries)
+    core().lead_hunt.hunt(command.escalation_id, command.tries)
 
 
 @about("escalation_id")
-def offer_callback(escalation_id: str, leads_busy: bool, tries: int = 0) -> None:
+def offer_callback(command: OfferCallback) -> None:
     """R-ESC-7: take the caller to the callback offer again after Twilio failed."""
-    core().lead_hunt.offer_callback(escalation_id, leads_busy, tries)
+    core().lead_hunt.offer_callback(command.escalation_id, command.leads_busy, command.tries)
 
 
 @about("call_sid")
-def ring_agent(call_sid: str, tries: int = 0) -> bool:
+def ring_agent(command: RingAgent) -> bool:
     """The caller is in their conference hearing the wait message; ring their agent now (again,
     after Twilio failed, with `tries`)."""
-    return core().intake.dial_agent(call_sid, tries)
+    return core().intake.dial_agent(command.call_sid, command.tries)
 
 
 @about("escalation_id")
-def tell_lead(escalation_id: str, notice: str, leave: bool) -> None:
-    core().hold.lead_notice.run(escalation_id, notice, leave)
+def tell_lead(command: TellLead) -> None:
+    core().hold.lead_notice.run(command.escalation_id, command.notice, command.leave)
 
 
 @about("call_sid")
-def stop_ringing(call_sid: str) -> None:
-    core().stop_ringing(call_sid)
+def stop_ringing(command: StopRinging) -> None:
+    core().stop_ringing(command.call_sid)
 
 
 @about("escalation_id")
-def connect_after_notice(escalation_id: str) -> None:
+def connect_after_notice(command: ConnectAfterNotice) -> None:
     """R-WARM-5: the lead was told the agent dropped; put the caller through now at the latest."""
-    core().warm_transfer.connect_after_notice(escalation_id)
+    core().warm_transfer.connect_after_notice(command.escalation_id)
 
 
 @about("callback_id")
-def dial_callback(callback_id: str, attempt: int) -> str:
+def dial_callback(command: DialCallback) -> str:
     """R-CB-4, R-CB-8: the attempt is claimed atomically inside."""
-    return core().dialler.dial(callback_id, attempt)
+    return core().dialler.dial(command.callback_id, command.attempt)
 
 
 @about("callback_id")
-def callback_deadline(callback_id: str) -> bool:
+def callback_deadline(command: CallbackDeadline) -> bool:
     """R-CB-7."""
-    return core().callbacks.deadline_passed(callback_id)
+    return core().callbacks.deadline_passed(command.callback_id)
 
 
-def purge_finished() -> int:
+def purge_finished(_: PurgeFinished) -> int:
     """Issue 8: finished escalations leave live state once FINISHED_KEEP_SECONDS have passed."""
     return retention.purge(core().ctx)
 
 
-def sweep_callbacks() -> list[str]:
+def sweep_callbacks(_: SweepCallbacks) -> list[str]:
     """R-CB-8: recover attempts claimed by a worker that died; runs again while any is open."""
     return core().dialler.sweep()
 
 
 @about("call_sid")
-def red_flag_raised(call_sid: str, key: str) -> bool:
+def red_flag_raised(command: TellManagersOfRedFlag) -> bool:
     """R-NOTE-5: tell the managers of a red flag at once (the webhook only recorded it)."""
-    return core().red_flags.tell_managers(call_sid, key)
+    return core().red_flags.tell_managers(command.call_sid, command.red_flag)
 
 
-@about("escalation_id")
-def post_to_channel(note: dict) -> str:
+@about("escalation_id", "note")
+def post_to_channel(command: PostToChannel) -> str:
     """R-NOTE-1: a Slack-style ({"text": ...}) or Teams-style (an Adaptive Card) incoming
     webhook, as CHAT_WEBHOOK_FORMAT says. A failure raises, so RQ retries it; the note itself is
     already kept in Redis."""
+    note = command.note
     settings = core().settings
     if not settings.chat_webhook_url:
         log.info("no CHAT_WEBHOOK_URL; note kept in Redis only: %s", note.get("text", "")[:80])
@@ -182,13 +144,27 @@ def post_to_channel(note: dict) -> str:
     return "posted"
 
 
-@about("escalation_id")
-def send_manager_email(email_id: str, tries: int) -> str:
+@about("escalation_id", "email_id")
+def send_manager_email(command: SendManagerEmail) -> str:
     """R-NOTE-2: one SMTP try; a failure is on the timeline and the next try is scheduled inside."""
-    return core().notify.emails.send(email_id, tries)
+    return core().notify.emails.send(command.email_id, command.tries)
 
 
 @about("task_id")
-def task_overdue(task_id: str) -> bool:
+def task_overdue(command: TaskOverdue) -> bool:
     """R-NOTE-6: the task's due time; still open, its owner's leader is told once."""
-    return core().follow_through.overdue(task_id)
+    return core().follow_through.overdue(command.task_id)
+
+
+def run_timers(batch: list) -> int:
+    """The batch job as RQ jobs queued before the commands name it (`workers.jobs.run_timers`)."""
+    from workers.commands import run_timers as run
+
+    return run(batch)
+
+
+def in_organisation(org: str, func: str, args: list) -> object:
+    """A step as RQ jobs queued before the commands name it (`workers.jobs.in_organisation`)."""
+    from workers.commands import in_organisation as run
+
+    return run(org, func, args)
