@@ -15,6 +15,7 @@ from typing import Any
 
 from telephony.adapters.store import TERMINAL_CALL_STATUSES
 from telephony.adapters.timers import job_id
+from telephony.commands import ConnectAfterNotice
 from telephony.config import ApiToken
 from telephony.context import Context, end_conference, new_id
 from telephony.errors import Conflict, Forbidden, NotFound, TelephonyFailure
@@ -165,8 +166,7 @@ class WarmTransfer:
         self.ctx.store.update_escalation(esc["id"], connect_after_notice="true")
         self.ctx.timers.at(
             self.ctx.clock.now() + timedelta(seconds=CONNECT_AFTER_NOTICE_SECONDS),
-            "workers.jobs.connect_after_notice",
-            esc["id"],
+            ConnectAfterNotice(esc["id"]),
             key=job_id("connect_after_notice", esc["id"]),
         )
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 from telephony.adapters.store import TERMINAL_CALL_STATUSES
+from telephony.commands import TellLead
 from telephony.context import Context
 from telephony.errors import TelephonyFailure
 
@@ -47,10 +48,10 @@ class LeadNotice:
 
     def tell_soon(self, esc_id: str, notice: str) -> None:
         """From a webhook the caller is waiting on: a worker tells the lead."""
-        self.ctx.timers.right_away("workers.jobs.tell_lead", esc_id, notice, False)
+        self.ctx.timers.right_away(TellLead(esc_id, notice, False))
 
     def dismiss_soon(self, esc_id: str, notice: str) -> None:
-        self.ctx.timers.right_away("workers.jobs.tell_lead", esc_id, notice, True)
+        self.ctx.timers.right_away(TellLead(esc_id, notice, True))
 
     def run(self, esc_id: str, notice: str, leave: bool) -> None:
         esc = self.ctx.store.escalation(esc_id)

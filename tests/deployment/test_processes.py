@@ -18,24 +18,30 @@ import requests
 
 from routes import create_app, preflight
 from telephony.adapters.local_redis import LocalRedis, free_port
+from telephony.adapters.store.keys import Keys
 from telephony.adapters.timers import Timers
 from telephony.clock import SystemClock
+from telephony.commands import PurgeFinished
 from telephony.config import ApiToken, ConfigError
-from tests.probe_jobs import RAN
 from tests.processes import BIN, kill_worker_and_horse, rq_worker, service_env, spawn, wait_for
 from tests.support import ROOT, TOKENS, settings_for
 from workers.scheduler import LEASE_KEY
 
+PURGED = Keys("example-support").FINISHED  # policies/default.toml's organisation
+
 
 def timer_due_in(conn: redis.Redis, seconds: float, label: str) -> str:
-    """A real timer (what a check-in is), due shortly, on the system clock."""
+    """A real timer (what a check-in is), due shortly, on the system clock: the purge of a
+    finished escalation named `label`, of which only its place in the finished list is left."""
+    conn.zadd(PURGED, {label: 0})
     timers = Timers(conn, SystemClock())
     when = SystemClock().now() + timedelta(seconds=seconds)
-    return timers.at(when, "tests.probe_jobs.mark", label, key=label)
+    return timers.at(when, PurgeFinished(), key=label)
 
 
 def finished(conn: redis.Redis, label: str) -> bool:
-    return label.encode() in conn.lrange(RAN, 0, -1)
+    """The timer ran: the escalation it purges has left the finished list."""
+    return conn.zscore(PURGED, label) is None
 
 
 def test_timers_run_again_within_seconds_after_kill_9_of_scheduler_and_worker(redis_server, tmp_path):

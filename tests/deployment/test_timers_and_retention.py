@@ -11,7 +11,8 @@ from rq import SimpleWorker
 
 from telephony.adapters.store import LEG_TTL_SECONDS
 from telephony.adapters.timers import BATCH, RELEASING, TIMER_CALLS, TIMERS
-from tests.probe_jobs import RAN
+from telephony.commands import HoldCheckIn
+from tests.probe_jobs import RAN, Broken, Mark, routed
 
 KEEP = 3600
 
@@ -30,11 +31,12 @@ def ran(conn) -> list[str]:
 
 def test_due_timers_run_in_batches_and_one_that_fails_is_tried_again_alone(harness, monkeypatch):
     monkeypatch.setenv("REDIS_URL", _url(harness))
+    routed(monkeypatch)
     timers, now = harness.core.ctx.timers, harness.clock.now()
     for i in range(2 * BATCH + 5):
-        timers.at(now + timedelta(seconds=1), "tests.probe_jobs.mark", f"t{i}", key=f"probe-{i}")
-    timers.at(now + timedelta(seconds=1), "tests.probe_jobs.no_such_job", key="broken")
-    timers.at(now + timedelta(seconds=60), "tests.probe_jobs.mark", "later", key="later")
+        timers.at(now + timedelta(seconds=1), Mark(f"t{i}"), key=f"probe-{i}")
+    timers.at(now + timedelta(seconds=1), Broken(), key="broken")
+    timers.at(now + timedelta(seconds=60), Mark("later"), key="later")
     harness.clock.set(now + timedelta(seconds=2))
 
     assert timers.release_due() == 2 * BATCH + 6
@@ -49,9 +51,10 @@ def test_due_timers_run_in_batches_and_one_that_fails_is_tried_again_alone(harne
 
 def test_a_scheduler_killed_between_taking_timers_and_queueing_them_loses_none(harness, monkeypatch):
     monkeypatch.setenv("REDIS_URL", _url(harness))
+    routed(monkeypatch)
     timers, now = harness.core.ctx.timers, harness.clock.now()
     for i in range(5):
-        timers.at(now, "tests.probe_jobs.mark", f"t{i}", key=f"probe-{i}")
+        timers.at(now, Mark(f"t{i}"), key=f"probe-{i}")
     taken = timers._take_due(keys=[TIMERS, TIMER_CALLS, RELEASING], args=[now.timestamp(), 100, now.timestamp()])
     assert len(taken) == 15 and timers.conn.zcard(TIMERS) == 0, "taken, then the scheduler died before queueing"
 
@@ -69,14 +72,7 @@ def test_a_waiting_timer_costs_a_few_hundred_bytes_not_an_rq_job(harness):
     before = conn.info("memory")["used_memory"]
     timers, now = harness.core.ctx.timers, harness.clock.now()
     for i in range(1000):
-        timers.at(
-            now + timedelta(seconds=120),
-            "workers.jobs.hold_check_in",
-            f"esc_{i:032x}",
-            1,
-            1,
-            key=f"check_in-esc_{i:032x}-1-1",
-        )
+        timers.at(now + timedelta(seconds=120), HoldCheckIn(f"esc_{i:032x}", 1, 1), key=f"check_in-esc_{i:032x}-1-1")
     per_timer = (conn.info("memory")["used_memory"] - before) / 1000
     # An RQ job costs about 1,300 bytes; a timer a few hundred, its member naming its organisation
     # (example-support/, in the sorted set and the hash: about 35 bytes of it).

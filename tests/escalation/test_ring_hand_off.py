@@ -31,7 +31,7 @@ def test_the_ring_handed_off_by_the_webhook_survives_a_killed_worker_and_schedul
         joined = harness.twiml("/voice/account?attempt=1", {"CallSid": caller, "Digits": "448812"})
         assert joined.conference() is not None, "the caller is in their conference at once, workers or not"
         ring = json.loads(redis_conn.hget(keys.TIMER_CALLS, f"{harness.core.ctx.timers.organisation}/ring_agent-{caller}"))
-        assert (ring["func"], ring["args"], ring.get("urgent")) == ("workers.jobs.ring_agent", [caller], True)
+        assert (ring["command"], ring["args"], ring.get("urgent")) == ("ring_agent", [caller, 0], True)
         assert redis_conn.zscore(keys.TIMERS, f"{harness.core.ctx.timers.organisation}/ring_agent-{caller}") is not None, "due now, kept in Redis"
         assert twilio_stand_in.arrived == 0
 

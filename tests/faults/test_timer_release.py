@@ -12,12 +12,13 @@ from rq.job import Job
 
 from telephony.adapters.timers import RELEASING, STUCK_RELEASING_SECONDS, Timers
 from telephony.clock import VirtualClock
+from telephony.commands import DialCallback
 
 
 def test_a_timer_is_not_lost_when_moving_it_fails_half_way__R_CB_8(redis_conn, monkeypatch):
     clock = VirtualClock()
     timers = Timers(redis_conn, clock)
-    key = timers.at(clock.now() + timedelta(seconds=30), "workers.jobs.dial_callback", "cb_x", 1, key="dial-cb_x-1")
+    key = timers.at(clock.now() + timedelta(seconds=30), DialCallback("cb_x", 1), key="dial-cb_x-1")
     clock.advance(31)
 
     def dies(*_args, **_kwargs):
@@ -34,5 +35,5 @@ def test_a_timer_is_not_lost_when_moving_it_fails_half_way__R_CB_8(redis_conn, m
     assert timers.release_due() == 1
     [job_id] = timers.queue.job_ids
     batch = Job.fetch(job_id, connection=redis_conn).args[0]
-    assert [(e["key"], e["func"], e["args"]) for e in batch] == [(key, "workers.jobs.dial_callback", ["cb_x", 1])]
+    assert [(e["key"], e["command"], e["args"]) for e in batch] == [(key, "dial_callback", ["cb_x", 1])]
     assert not redis_conn.hlen(RELEASING)

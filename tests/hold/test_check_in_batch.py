@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from tests.callbacks.test_dial_round_trips import RoundTrips
 from tests.hold.test_hold_and_callbacks import hold_urls
-from workers.jobs import CHECK_IN, run_timers
+from workers.commands import run_timers
 
 
 def holding(harness) -> tuple[str, str]:
@@ -29,12 +29,12 @@ def test_a_batch_of_check_ins_is_one_round_trip_and_each_caller_hears_theirs__R_
     batch = [
         {
             "key": f"check-in-{esc_id}",
-            "func": CHECK_IN,
+            "command": "hold_check_in",
             "args": [esc_id, int(store.escalation(esc_id)["hold_round"]), 1],
             "tries": 0,
         }
         for _, esc_id in held
-    ] + [{"key": "check-in-esc_gone", "func": CHECK_IN, "args": ["esc_0123456789abcdef", 1, 1], "tries": 0}]
+    ] + [{"key": "check-in-esc_gone", "command": "hold_check_in", "args": ["esc_0123456789abcdef", 1, 1], "tries": 0}]
     store.take_check_ins([("esc_warm", 1, "check_in:esc_warm:1:1", {})], ("dialing_lead",))  # the script loaded
     counted = RoundTrips(monkeypatch, store.r)
 
