@@ -29,6 +29,8 @@ from urllib.parse import parse_qs, urlparse
 
 import redis
 
+from telephony.commands import Command, DialCallback, HoldCheckIn, HoldLimit
+
 BENCH_LEADS = 20
 # The worker class the runs start (`rq worker -w`); BENCH_WORKER_CLASS in their env picks another.
 WORKER_CLASS = "workers.worker.Worker"
@@ -151,7 +153,7 @@ def timers(
     """mode "steady": the check-ins and limits of `holds` callers on hold at once as they fall due
     over `sample` seconds (3 timers per 300 s hold: holds/100 a second). "burst": every one of
     the `holds` callers' first check-in due in the same second. Each is the real timer
-    (workers.jobs.hold_check_in, hold_limit); how late it was is measured where the caller would
+    (HoldCheckIn, HoldLimit: telephony/commands.py); how late it was is measured where the caller would
     hear it: when its REST request (the check-in's hold, the limit's redirect) reaches `stub`."""
     conn = redis.Redis.from_url(env["REDIS_URL"])
     conn.flushdb()
@@ -181,11 +183,10 @@ def timers(
                 values.append(at - when)
 
     stub.on_update = arrived
-    timers = []
+    timers: list[tuple[datetime, Command, str]] = []
     for n, (when, kind, (esc_id, _)) in enumerate(due):
-        func = "workers.jobs.hold_check_in" if kind == "check_in" else "workers.jobs.hold_limit"
-        args = (esc_id, 1, 1) if kind == "check_in" else (esc_id, 1)
-        timers.append((when, func, args, f"bench-{n}"))
+        command = HoldCheckIn(esc_id, 1, 1) if kind == "check_in" else HoldLimit(esc_id, 1)
+        timers.append((when, command, f"bench-{n}"))
     for i in range(0, len(timers), 1000):
         core.ctx.timers.at_many(timers[i : i + 1000])
     try:
@@ -273,10 +274,10 @@ def dialler(
     # The windows open from 2 s after the workers are ready: the dial timers, a thousand a round trip.
     start = datetime.now(UTC) + timedelta(seconds=2)
     opens: dict[str, float] = {}
-    timers = []
+    timers: list[tuple[datetime, Command, str]] = []
     for i in range(callbacks):
         cb_id, window = f"cb_bench{i:08d}", start + timedelta(seconds=spread * i / callbacks)
-        timers.append((window, "workers.jobs.dial_callback", (cb_id, 1), f"dial-{cb_id}-1"))
+        timers.append((window, DialCallback(cb_id, 1), f"dial-{cb_id}-1"))
         opens[cb_id] = window.timestamp()
     for i in range(0, len(timers), 1000):
         core.ctx.timers.at_many(timers[i : i + 1000])

@@ -1,7 +1,7 @@
 """What the rest of the core does when an escalation moves (issue 29): one table from each domain
 event (telephony/escalation/lifecycle.py) to the handlers that react to it, as cosmicpython's
 EVENT_HANDLERS. The event is written with the state change that caused it, in the same Redis
-round trip (the store's outbox), and a worker drains the outbox (`workers.jobs.drain_events`),
+round trip (the store's outbox), and a worker drains the outbox (the `DrainEvents` command),
 so a request or webhook does only what the caller needs, and a process dying between the change
 and its handlers loses nothing: the entry is still there for the next drain, or for the sweep
 (`Events.sweep`, from the scheduler's housekeeping).
@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from telephony.commands import DrainEvents
 from telephony.context import Context
 from telephony.escalation.lifecycle import (
     EVENT_TYPES,
@@ -36,7 +37,6 @@ from telephony.records.escalation_record import Records
 
 log = logging.getLogger(__name__)
 
-DRAIN_JOB = "workers.jobs.drain_events"
 DRAIN_KEY = "drain-events"
 BATCH = 100
 # A drain that took an entry and died: another may take it this much later.
@@ -177,7 +177,7 @@ class Events:
         return True
 
     def ask_drain(self) -> str:
-        return self.ctx.timers.now(DRAIN_JOB, key=DRAIN_KEY, urgent=True)
+        return self.ctx.timers.now(DrainEvents(), key=DRAIN_KEY, urgent=True)
 
     def drain_entry(self) -> tuple[str, float, str]:
-        return self.ctx.timers.entry(DRAIN_JOB, key=DRAIN_KEY, urgent=True)
+        return self.ctx.timers.entry(DrainEvents(), key=DRAIN_KEY, urgent=True)

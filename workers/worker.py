@@ -12,7 +12,7 @@ from rq.job import Job
 from rq.queue import Queue
 from rq.worker import WorkerStatus
 
-import workers.jobs  # noqa: F401  (imported once, in the worker)
+import workers.commands  # noqa: F401  (the table and its handlers, imported once, in the worker)
 from telephony.adapters.timers import WHAT_IF_QUEUE
 from workers import runtime
 

@@ -1,7 +1,9 @@
 """Everything timed (check-ins, hold limits, callback dials, deadlines, retries) is a timer: one
 small entry in a Redis sorted set (`esc:timers`, scored by when it is due) and its call in a hash.
 The scheduler (`python -m workers.scheduler`, or `release_due` on the simulator's virtual clock)
-moves the due ones onto the RQ queue in batches, one `workers.jobs.run_timers` job per batch.
+moves the due ones onto the RQ queue in batches, one `workers.commands.run_timers` job per batch.
+What a timer runs is a command (telephony/commands.py), stored as its name and fields; the
+workers' table (`workers/commands.py`) runs it.
 
 Why not one RQ job per timer (`enqueue_at`): an RQ job hash costs about 1.3 KB while it waits and
 its bookkeeping about 10 ms of a worker when it runs, so 1,000 callers on hold cost megabytes and
@@ -15,7 +17,7 @@ Every job is safe to run twice (STYLE.md), so that rare replay does nothing a se
 
 Several organisations (issue 17) share the one sorted set: a timer's member is
 `<organisation>/<key>` (so two organisations' "sweep-callbacks" are two timers) and its call names
-the organisation, which `workers.jobs.run_timers` works in. The set lives beside RQ's queues, on
+the organisation, which `workers.commands.run_timers` works in. The set lives beside RQ's queues, on
 one node (QUEUE_REDIS_URL), never on the cluster that holds the organisations' state."""
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from rq.registry import ScheduledJobRegistry
 
 from telephony.adapters.store import keys
 from telephony.clock import Clock
+from telephony.commands import Command
 
 QUEUE = "escalations"
 # Work a caller is waiting on (ringing their agent, telling a lead) goes here, and every worker
@@ -101,26 +104,36 @@ return n
 
 
 DEFAULT_ORGANISATION = "default"
-# The RQ job every step queued straight onto RQ runs as: it names the organisation, then the step.
-IN_ORGANISATION = "workers.jobs.in_organisation"
+# The only two names of worker code the core holds, RQ's entry points (the core may not import the
+# workers): every step queued straight onto RQ runs as IN_ORGANISATION(organisation, command's
+# name, its args); every batch of due timers as RUN_TIMERS(batch).
+IN_ORGANISATION = "workers.commands.in_organisation"
+RUN_TIMERS = "workers.commands.run_timers"
 
 
-def payload(func: str, args: Sequence[Any], tries: int, urgent: bool = False) -> str:
+def payload(command: Command, tries: int = 0, urgent: bool = False) -> str:
     """A timer's call as stored: a JSON object, so a field can be added without touching the
-    timers waiting. Its organisation is its member's prefix (`<organisation>/<key>`), not repeated."""
-    call: dict[str, Any] = {"func": func, "args": list(args), "tries": tries}
+    timers waiting, and small (a burst of check-ins stores thousands): the command's name and
+    fields, `tries` only once it has failed. Its organisation is its member's prefix
+    (`<organisation>/<key>`), not repeated."""
+    name, args = command.wire()
+    call: dict[str, Any] = {"command": name, "args": args}
+    if tries:
+        call["tries"] = tries
     if urgent:
         call["urgent"] = True
     return json.dumps(call, separators=(",", ":"))
 
 
 def read_payload(raw: bytes | str) -> dict[str, Any]:
-    """A stored call; the [func, args, tries] lists timers were stored as before are read too."""
+    """A stored call, `tries` filled in. Timers stored before the commands name a worker function
+    instead (`func`, as a JSON object or the [func, args, tries] lists before that): read as they
+    are, the workers map each old name to its command (workers/commands.py)."""
     call = json.loads(raw)
     if isinstance(call, list):
         func, args, tries = call
         return {"func": func, "args": args, "tries": tries}
-    return dict(call)
+    return {"tries": 0, **call}
 
 
 def job_id(*parts: object) -> str:
@@ -143,39 +156,39 @@ class Timers:
     def at(
         self,
         when: datetime,
-        func: str,
-        *args: object,
+        command: Command,
+        *,
         key: str | None = None,
         tries: int = 0,
         only_if_none: bool = False,
     ) -> str:
-        """Run `func(*args)` at `when` (on the service's clock). The same key again moves it,
+        """Run `command` at `when` (on the service's clock). The same key again moves it,
         unless `only_if_none`: then a timer already waiting under that key stays as it is."""
         key = key or uuid.uuid4().hex
         with self.conn.pipeline(transaction=True) as pipe:
-            self._add(pipe, when, func, args, key, tries, only_if_none)
+            self._add(pipe, when, command, key, tries, only_if_none)
             pipe.execute()
         return key
 
-    def at_many(self, timers: list[tuple[datetime, str, tuple[Any, ...], str]]) -> None:
-        """Several timers (when, func, args, key) in one round trip: a hold's check-ins and limit."""
+    def at_many(self, timers: Sequence[tuple[datetime, Command, str]]) -> None:
+        """Several timers (when, command, key) in one round trip: a hold's check-ins and limit."""
         with self.conn.pipeline(transaction=True) as pipe:
-            for when, func, args, key in timers:
-                self._add(pipe, when, func, args, key, 0, False)
+            for when, command, key in timers:
+                self._add(pipe, when, command, key, 0, False)
             pipe.execute()
 
-    def entry(self, func: str, *args: object, key: str | None = None, urgent: bool = False) -> tuple[str, float, str]:
+    def entry(self, command: Command, *, key: str | None = None, urgent: bool = False) -> tuple[str, float, str]:
         """A timer due now as (key, due, payload), for a store script that leaves it in
         TIMERS / TIMER_CALLS in the same round trip as the state change it belongs to (the
         caller's webhook: scripts.REACH_AGENT). `urgent` ones go to URGENT_QUEUE when released."""
         member = self._member(key or uuid.uuid4().hex)
-        return member, self.clock.now().timestamp(), payload(func, args, 0, urgent)
+        return member, self.clock.now().timestamp(), payload(command, 0, urgent)
 
-    def now(self, func: str, *args: object, key: str | None = None, urgent: bool = False) -> str:
+    def now(self, command: Command, *, key: str | None = None, urgent: bool = False) -> str:
         """Hand work to the workers without RQ's round trips: a timer due now and the scheduler
         woken (keys.timers_wake), one round trip. Kept in Redis like any timer, so a worker or
         scheduler that dies loses nothing; the same key again keeps one."""
-        key, due, call = self.entry(func, *args, key=key, urgent=urgent)
+        key, due, call = self.entry(command, key=key, urgent=urgent)
         with self.conn.pipeline(transaction=True) as pipe:
             pipe.hset(TIMER_CALLS, key, call)
             pipe.zadd(TIMERS, {key: due})
@@ -186,10 +199,8 @@ class Timers:
     def _member(self, key: str) -> str:
         return f"{self.organisation}/{key}"
 
-    def _add(
-        self, pipe: Any, when: datetime, func: str, args: Sequence[Any], key: str, tries: int, only_if_none: bool
-    ) -> None:
-        call = payload(func, args, tries)
+    def _add(self, pipe: Any, when: datetime, command: Command, key: str, tries: int, only_if_none: bool) -> None:
+        call = payload(command, tries)
         key = self._member(key)
         if only_if_none:
             pipe.hsetnx(TIMER_CALLS, key, call)
@@ -198,39 +209,37 @@ class Timers:
             pipe.hset(TIMER_CALLS, key, call)
             pipe.zadd(TIMERS, {key: when.timestamp()})
 
-    def soon(self, func: str, *args: object, key: str | None = None) -> Job:
+    def soon(self, command: Command, *, key: str | None = None) -> Job:
+        """`command` onto the queue now, as an RQ job (RQ retries it if it raises)."""
         return self.queue.enqueue(
             IN_ORGANISATION,
             self.organisation,
-            func,
-            list(args),
+            *command.wire(),
             job_id=job_id(self.organisation, key) if key else None,
             retry=RETRY,
             result_ttl=RESULT_TTL,
             failure_ttl=FAILURE_TTL,
         )
 
-    def right_away(self, func: str, *args: object) -> Job:
+    def right_away(self, command: Command) -> Job:
         """Twilio work a webhook must not wait for: the webhook answers from Redis alone and a
         worker makes the REST call the moment the response is sent (issue 8: no dead air)."""
         return self.urgent.enqueue(
             IN_ORGANISATION,
             self.organisation,
-            func,
-            list(args),
+            *command.wire(),
             retry=RETRY,
             result_ttl=RESULT_TTL,
             failure_ttl=FAILURE_TTL,
         )
 
-    def replay_later(self, func: str, *args: object, key: str) -> Job:
+    def replay_later(self, command: Command, *, key: str) -> Job:
         """A what-if replay onto WHAT_IF_QUEUE, in this organisation; never retried on its own
         (the job records a failure for the manager to see, who may run it again)."""
         return Queue(WHAT_IF_QUEUE, connection=self.conn).enqueue(
             IN_ORGANISATION,
             self.organisation,
-            func,
-            list(args),
+            *command.wire(),
             job_id=job_id(self.organisation, "what-if", key),
             job_timeout=WHAT_IF_TIMEOUT_SECONDS,
             result_ttl=RESULT_TTL,
@@ -240,20 +249,22 @@ class Timers:
     def queues(self) -> list[Queue]:
         return [self.urgent, self.queue]
 
-    def again(self, func: str, *args: object, tries: int, key: str) -> datetime:
-        """Schedule the next try of a step that has failed `tries` times (the job is called with
-        `tries` last); its own key, so a duplicate of the failed job does not schedule it twice."""
+    def again(self, command: Command, *, key: str) -> datetime:
+        """Schedule the next try of a step Twilio failed: `command` carries how often it has
+        failed (its `tries`); its own key, so a duplicate of the failed job does not schedule it
+        twice."""
+        tries = int(getattr(command, "tries"))  # noqa: B009  (every retried command has one)
         delay = AGAIN_AFTER_SECONDS[min(tries, len(AGAIN_AFTER_SECONDS)) - 1]
         when = self.clock.now() + timedelta(seconds=delay)
-        self.at(when, func, *args, tries, key=job_id(key, "try", tries))
+        self.at(when, command, key=job_id(key, "try", tries))
         return when
 
-    def retry_failed(self, key: str, func: str, args: list[Any], tries: int) -> bool:
+    def retry_failed(self, key: str, command: Command, tries: int) -> bool:
         """A timer whose code raised: once more later, up to len(TIMER_RETRY_SECONDS) times."""
         if tries >= len(TIMER_RETRY_SECONDS):
             return False
         when = self.clock.now() + timedelta(seconds=TIMER_RETRY_SECONDS[tries])
-        self.at(when, func, *args, key=key, tries=tries + 1)
+        self.at(when, command, key=key, tries=tries + 1)
         return True
 
     def release_due(self) -> int:
@@ -297,11 +308,11 @@ class Timers:
     def _batches(due: list[dict[str, Any]]) -> list[Any]:
         """What is due in one tick, in about JOBS_PER_TICK jobs (at least BATCH timers each): a
         burst of 1,000 is 8 jobs, not 50 each paying RQ's bookkeeping, and a job's check-ins share one
-        round trip (workers.jobs.run_timers)."""
+        round trip (workers.commands.run_timers)."""
         size = max(BATCH, -(-len(due) // JOBS_PER_TICK))
         return [
             Queue.prepare_data(
-                "workers.jobs.run_timers",
+                RUN_TIMERS,
                 (due[i : i + size],),
                 result_ttl=RESULT_TTL,
                 failure_ttl=FAILURE_TTL,

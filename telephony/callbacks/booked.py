@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from telephony.adapters.timers import job_id
+from telephony.commands import DialCallback
 from telephony.config import ApiToken
 from telephony.context import Context
 from telephony.errors import Conflict, Forbidden, InvalidRequest, NotFound
@@ -80,9 +81,7 @@ class Callbacks:
         )
         self.ctx.timers.at(
             first_dial,
-            "workers.jobs.dial_callback",
-            cb_id,
-            attempt,
+            DialCallback(cb_id, attempt),
             key=job_id("dial", cb_id, attempt),
         )
         callback_event(self.ctx, cb, "callback_rescheduled", f"by {actor.person_id} to {start.isoformat()}")

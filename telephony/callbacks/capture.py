@@ -12,6 +12,7 @@ from typing import Any
 from telephony.adapters.timers import job_id
 from telephony.callbacks.booked import Callbacks, summary
 from telephony.callbacks.dialler import CallbackDialler
+from telephony.commands import CallbackDeadline, DialCallback, StopRinging
 from telephony.context import Context, new_id
 from telephony.errors import Conflict, NotFound
 from telephony.escalation.lifecycle import Trigger
@@ -233,8 +234,8 @@ class CallbackCapture:
         if esc["state"] == "briefing" and esc.get("assignee"):
             self.ctx.store.update_callback(cb_id, not_again=[esc["assignee"]])
             self.hold.lead_notice.dismiss_soon(esc_id, "callback_chosen")
-        self.ctx.timers.at(first_dial, "workers.jobs.dial_callback", cb_id, 1, key=job_id("dial", cb_id, 1))
-        self.ctx.timers.at(due, "workers.jobs.callback_deadline", cb_id, key=job_id("deadline", cb_id))
+        self.ctx.timers.at(first_dial, DialCallback(cb_id, 1), key=job_id("dial", cb_id, 1))
+        self.ctx.timers.at(due, CallbackDeadline(cb_id), key=job_id("deadline", cb_id))
         self.dialler.ensure_sweeper()
         # The channel post and the managers' email follow from CallbackBooked, in the workers
         # (telephony/handlers.py).
@@ -245,4 +246,4 @@ class CallbackCapture:
         if esc["state"] == "dialing_lead" and attempt and self.ctx.store.settle_leg(attempt, "callback_chosen"):
             leg = self.ctx.store.leg(attempt) or {}
             self.ctx.store.release_person(leg.get("person", ""), esc["id"])
-            self.ctx.timers.right_away("workers.jobs.stop_ringing", attempt)
+            self.ctx.timers.right_away(StopRinging(attempt))

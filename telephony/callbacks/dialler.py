@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from telephony.adapters.store import TERMINAL_CALL_STATUSES
 from telephony.adapters.timers import job_id
 from telephony.callbacks.booked import OPEN_STATUSES, callback_event
+from telephony.commands import DialCallback, SweepCallbacks
 from telephony.context import Context, ring_claimed
 from telephony.errors import TelephonyFailure
 from telephony.escalation.lifecycle import Trigger
@@ -274,9 +275,7 @@ class CallbackDialler:
             self.ctx.store.update_callback(
                 cb_id, status="scheduled", next_attempt_at=next_at.isoformat(timespec="seconds")
             )
-            self.ctx.timers.at(
-                next_at, "workers.jobs.dial_callback", cb_id, attempts + 1, key=job_id("dial", cb_id, attempts + 1)
-            )
+            self.ctx.timers.at(next_at, DialCallback(cb_id, attempts + 1), key=job_id("dial", cb_id, attempts + 1))
             callback_event(
                 self.ctx, cb, "callback_retry", f"{why}; next try at {next_at.isoformat(timespec='seconds')}"
             )
@@ -301,9 +300,7 @@ class CallbackDialler:
             reschedules=reschedules + 1,
             next_attempt_at=start.isoformat(timespec="seconds"),
         )
-        self.ctx.timers.at(
-            start, "workers.jobs.dial_callback", cb_id, attempts + 1, key=job_id("dial", cb_id, attempts + 1)
-        )
+        self.ctx.timers.at(start, DialCallback(cb_id, attempts + 1), key=job_id("dial", cb_id, attempts + 1))
         spoken = bh.speak_window(
             bh.Window(start, end), caller_time_zone(cb["number"], self.ctx.policy.business_hours.zone), now
         )
@@ -334,7 +331,7 @@ class CallbackDialler:
         due = now + timedelta(seconds=SWEEP_SECONDS)
         if not self.ctx.store.claim_sweeper(due.timestamp(), now.timestamp() - SWEEP_SECONDS):
             return
-        self.ctx.timers.at(due, "workers.jobs.sweep_callbacks", key="sweep-callbacks")
+        self.ctx.timers.at(due, SweepCallbacks(), key="sweep-callbacks")
 
     def sweep(self, grace_seconds: int = SWEEP_SECONDS) -> list[str]:
         """R-CB-8: a worker that died after claiming an attempt leaves the callback `dialing`
@@ -370,9 +367,7 @@ class CallbackDialler:
                 self.ctx.store.release_person(cb["ringing"], cb_id)
             attempt = int(cb.get("attempts") or 1)
             self.ctx.store.update_callback(cb_id, status="scheduled", attempts=attempt - 1, ringing="")
-            self.ctx.timers.soon(
-                "workers.jobs.dial_callback", cb_id, attempt, key=job_id("dial", cb_id, attempt, "recovered")
-            )
+            self.ctx.timers.soon(DialCallback(cb_id, attempt), key=job_id("dial", cb_id, attempt, "recovered"))
             callback_event(
                 self.ctx, cb, "callback_recovered", f"attempt {attempt} was claimed by a worker that stopped"
             )
@@ -393,9 +388,7 @@ class CallbackDialler:
             return False
         attempt = int(cb.get("attempts") or 0) + 1
         self.ctx.timers.soon(
-            "workers.jobs.dial_callback",
-            cb["id"],
-            attempt,
+            DialCallback(cb["id"], attempt),
             key=job_id("dial", cb["id"], attempt, "swept", int(now.timestamp())),
         )
         callback_event(

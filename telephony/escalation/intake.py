@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from telephony.adapters.store import TERMINAL_CALL_STATUSES
 from telephony.adapters.timers import job_id
+from telephony.commands import RingAgent
 from telephony.context import Context, conference_name
 from telephony.errors import TelephonyFailure
 
@@ -70,10 +71,10 @@ class Intake:
                 "role": "caller",
             },
             [(agent.id, agent.presence) for agent in self.ctx.policy.agents()],
-            self.ctx.timers.entry("workers.jobs.ring_agent", call_sid, key=job_id("ring_agent", call_sid), urgent=True),
+            self.ctx.timers.entry(RingAgent(call_sid), key=job_id("ring_agent", call_sid), urgent=True),
         )
         if not self.ctx.store.timers_beside:
-            self.ctx.timers.now("workers.jobs.ring_agent", call_sid, key=job_id("ring_agent", call_sid), urgent=True)
+            self.ctx.timers.now(RingAgent(call_sid), key=job_id("ring_agent", call_sid), urgent=True)
 
     def dial_agent(self, caller_sid: str, tries: int = 0) -> bool:
         """Ring the first available agent into the caller's conference; with none free the
@@ -127,9 +128,7 @@ class Intake:
         self.ctx.store.update_call(caller_sid, agent_coming="true" if twilio_failed else "false")
         self.ctx.store.wait_for_agent(caller_sid, self.ctx.clock.now().timestamp())
         if twilio_failed:
-            self.ctx.timers.again(
-                "workers.jobs.ring_agent", caller_sid, tries=tries + 1, key=job_id("ring_agent", caller_sid)
-            )
+            self.ctx.timers.again(RingAgent(caller_sid, tries + 1), key=job_id("ring_agent", caller_sid))
         return False
 
     def words_while_waiting(self, caller_sid: str) -> str:

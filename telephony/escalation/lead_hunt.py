@@ -8,6 +8,7 @@ import logging
 
 from telephony.adapters.store import TERMINAL_CALL_STATUSES
 from telephony.adapters.timers import job_id
+from telephony.commands import OfferCallback, RingLead
 from telephony.context import Context, end_conference, ring_person
 from telephony.errors import TelephonyFailure
 from telephony.escalation.briefing import Briefing
@@ -58,7 +59,7 @@ class LeadHunt:
                 except TelephonyFailure as exc:
                     self.ctx.store.update_escalation(esc_id, tried=sorted(tried - {person.id}))
                     self.notify.step_failed(esc_id, "ring_lead", exc, tries)
-                    self.ctx.timers.again("workers.jobs.hunt", esc_id, tries=tries + 1, key=job_id("hunt", esc_id))
+                    self.ctx.timers.again(RingLead(esc_id, tries + 1), key=job_id("hunt", esc_id))
                     return
                 if outcome == "ringing":
                     return
@@ -127,9 +128,7 @@ class LeadHunt:
             self.ctx.twilio.redirect(esc["call_sid"], self.ctx.urls.callback_offer(esc_id, busy=leads_busy))
         except TelephonyFailure as exc:
             self.notify.step_failed(esc_id, "callback_offer", exc, tries)
-            self.ctx.timers.again(
-                "workers.jobs.offer_callback", esc_id, leads_busy, tries=tries + 1, key=job_id("offer_callback", esc_id)
-            )
+            self.ctx.timers.again(OfferCallback(esc_id, leads_busy, tries + 1), key=job_id("offer_callback", esc_id))
             return
         self.ctx.store.update_escalation(esc_id, caller_placement="menu")
         if leads_busy:

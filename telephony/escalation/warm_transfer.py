@@ -15,16 +15,18 @@ from typing import Any
 
 from telephony.adapters.store import TERMINAL_CALL_STATUSES
 from telephony.adapters.timers import job_id
+from telephony.commands import ConnectAfterNotice
 from telephony.config import ApiToken
 from telephony.context import Context, end_conference, new_id
 from telephony.errors import Conflict, Forbidden, NotFound, TelephonyFailure
-from telephony.escalation.case_routing import case_view, check_tags, move_case, opened_case, tags_of
+from telephony.escalation.case_routing import check_tags, move_case, opened_case
 from telephony.escalation.lead_hunt import LeadHunt
 from telephony.escalation.lifecycle import EscalationState, Trigger, fire
 from telephony.escalation_request import ConnectRequest, EscalationRequest, parse
 from telephony.hold.limits import Hold
 from telephony.notify.early_warning import carried_early_warning, early_warning_of
 from telephony.notify.notifier import Notifier
+from telephony.records.case import case_view, tags_of
 from telephony.records.masking import escalation_for
 
 log = logging.getLogger(__name__)
@@ -163,8 +165,7 @@ class WarmTransfer:
         self.ctx.store.update_escalation(esc["id"], connect_after_notice="true")
         self.ctx.timers.at(
             self.ctx.clock.now() + timedelta(seconds=CONNECT_AFTER_NOTICE_SECONDS),
-            "workers.jobs.connect_after_notice",
-            esc["id"],
+            ConnectAfterNotice(esc["id"]),
             key=job_id("connect_after_notice", esc["id"]),
         )
 

@@ -13,9 +13,10 @@ import logging
 from datetime import datetime, timedelta
 
 from telephony.adapters.timers import job_id
+from telephony.commands import Command, HoldCheckIn, HoldLimit
 from telephony.context import Context
 from telephony.errors import TelephonyFailure
-from telephony.escalation.lead_notice import LeadNotice
+from telephony.hold.lead_notice import LeadNotice
 from telephony.hold.wording import with_role
 from telephony.logs import bound
 from telephony.metrics import TIMER_LATENESS_SECONDS
@@ -51,11 +52,10 @@ class Hold:
             esc_id, entry, hold_round=round_, hold_round_started_at=now.isoformat(timespec="seconds"), **fields
         )
         hold = self.ctx.policy.hold
-        timers: list[tuple[datetime, str, tuple[str, ...] | tuple[str, int] | tuple[str, int, int], str]] = [
+        timers: list[tuple[datetime, Command, str]] = [
             (
                 now + timedelta(seconds=n * hold.check_in_seconds),
-                "workers.jobs.hold_check_in",
-                (esc_id, round_, n),
+                HoldCheckIn(esc_id, round_, n),
                 job_id("check_in", esc_id, round_, n),
             )
             for n in range(1, (hold.limit_seconds - 1) // hold.check_in_seconds + 1)
@@ -63,8 +63,7 @@ class Hold:
         timers.append(
             (
                 now + timedelta(seconds=hold.limit_seconds),
-                "workers.jobs.hold_limit",
-                (esc_id, round_),
+                HoldLimit(esc_id, round_),
                 job_id("hold_limit", esc_id, round_),
             )
         )
@@ -145,9 +144,7 @@ class Hold:
         except TelephonyFailure as exc:
             self.ctx.store.forget_seen(marker)
             self.notify.step_failed(esc_id, "hold_limit", exc, tries)
-            self.ctx.timers.again(
-                "workers.jobs.hold_limit", esc_id, round_, tries=tries + 1, key=job_id("hold_limit", esc_id, round_)
-            )
+            self.ctx.timers.again(HoldLimit(esc_id, round_, tries + 1), key=job_id("hold_limit", esc_id, round_))
             return False
         self.ctx.store.add_event(esc_id, self.ctx.event("hold_limit", detail))
         self.ctx.store.update_escalation(esc_id, caller_placement="menu", limit_round=round_)

@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, Field
 
 from telephony.adapters.timers import job_id
 from telephony.clock import iso
+from telephony.commands import TaskOverdue
 from telephony.config import ApiToken
 from telephony.context import Context, new_id
 from telephony.errors import Conflict, Forbidden, InvalidRequest, NotFound
@@ -80,7 +81,7 @@ class FollowThrough:
             "status": "open",
         }
         self.ctx.store.save_task(task_id, fields, now.timestamp())
-        self.ctx.timers.at(due, "workers.jobs.task_overdue", task_id, key=job_id("task_overdue", task_id))
+        self.ctx.timers.at(due, TaskOverdue(task_id), key=job_id("task_overdue", task_id))
         if esc_id:
             self.ctx.store.add_event(
                 esc_id,

@@ -19,6 +19,7 @@ from typing import Any
 
 from telephony.adapters import mailer
 from telephony.adapters.timers import TELL_PEOPLE_AFTER_TRIES, job_id
+from telephony.commands import SendManagerEmail
 from telephony.config import parse_smtp_url
 from telephony.context import Context, new_id
 
@@ -93,7 +94,7 @@ class ManagerEmails:
                 esc["id"], self.ctx.event("email_not_sent", f"{subject}: no manager has an email address in the policy")
             )
             return fields
-        self.ctx.timers.soon("workers.jobs.send_manager_email", email_id, 0, key=job_id("email", email_id, 0))
+        self.ctx.timers.soon(SendManagerEmail(email_id, 0), key=job_id("email", email_id, 0))
         return fields
 
     def body(self, esc: dict[str, str], client: dict[str, str], note: str) -> tuple[str, str]:
@@ -155,9 +156,7 @@ class ManagerEmails:
             )
             delay = AGAIN_AFTER_SECONDS[min(tries, len(AGAIN_AFTER_SECONDS) - 1)]
             when = self.ctx.clock.now() + timedelta(seconds=delay)
-            self.ctx.timers.at(
-                when, "workers.jobs.send_manager_email", email_id, tries + 1, key=job_id("email", email_id, tries + 1)
-            )
+            self.ctx.timers.at(when, SendManagerEmail(email_id, tries + 1), key=job_id("email", email_id, tries + 1))
             if tries + 1 == TELL_PEOPLE_AFTER_TRIES and self.on_give_up:
                 self.on_give_up(
                     esc_id, f"Urgent email '{email['subject']}' not sent after {tries + 1} tries: {exc.message}"
@@ -180,9 +179,7 @@ class ManagerEmails:
             return True
         self.ctx.timers.at(
             started + timedelta(seconds=STALE_TRY_SECONDS),
-            "workers.jobs.send_manager_email",
-            email["id"],
-            tries,
+            SendManagerEmail(email["id"], tries),
             key=job_id("email", email["id"], tries, "stale"),
         )
         return False

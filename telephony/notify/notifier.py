@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from telephony.adapters.timers import TELL_PEOPLE_AFTER_TRIES
+from telephony.commands import PostToChannel
 from telephony.context import Context
 from telephony.errors import TelephonyFailure
 from telephony.notify.manager_email import ManagerEmails
@@ -69,5 +70,5 @@ class Notifier:
     def _post(self, note: dict[str, Any]) -> dict[str, Any]:
         note = {"at": self.ctx.now_iso(), **note}
         self.ctx.store.record_notification(note)
-        self.ctx.timers.soon("workers.jobs.post_to_channel", note)
+        self.ctx.timers.soon(PostToChannel(note))
         return note

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from telephony.commands import TellManagersOfRedFlag
 from telephony.context import Context
 from telephony.notify.notifier import Notifier
 from telephony.notify.red_flags import Lexicon
@@ -60,7 +61,7 @@ class RedFlagAlerts:
             target = esc_id or self.ctx.store.open_escalation_id(call_sid)
             if target:
                 self._on_timeline(target, flag)
-            self.ctx.timers.right_away("workers.jobs.red_flag_raised", call_sid, hit.key)
+            self.ctx.timers.right_away(TellManagersOfRedFlag(call_sid, hit.key))
             log.info("red flag %r on call %s (%s)", hit.phrase, call_sid, source)
             raised.append(view(flag))
         return raised

@@ -23,9 +23,9 @@ from typing import Any
 from telephony.config import ApiToken
 from telephony.context import Context
 from telephony.errors import Forbidden, NotFound
-from telephony.escalation.case_routing import case_view, tags_of
 from telephony.logs import mask_numbers
 from telephony.notify.early_warning import early_warning_of
+from telephony.records.case import case_view, tags_of
 from telephony.records.days import day_range
 
 log = logging.getLogger(__name__)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from telephony.commands import PurgeFinished
 from telephony.context import Context
 from telephony.escalation.lifecycle import FINAL_STATES
 
@@ -24,7 +25,7 @@ def callback_over(ctx: Context, esc_id: str) -> None:
 
 def ensure_purge(ctx: Context, at: datetime | None = None) -> None:
     when = at or ctx.clock.now() + timedelta(seconds=ctx.store.keep_seconds + 60)
-    ctx.timers.at(when, "workers.jobs.purge_finished", key=PURGE_KEY, only_if_none=True)
+    ctx.timers.at(when, PurgeFinished(), key=PURGE_KEY, only_if_none=True)
 
 
 def purge(ctx: Context) -> int:

@@ -17,6 +17,7 @@ from pydantic import Field
 
 from telephony.adapters.store.what_ifs import WHAT_IF_TTL_SECONDS
 from telephony.adapters.timers import WHAT_IF_TIMEOUT_SECONDS
+from telephony.commands import ReplayWhatIf
 from telephony.config import ApiToken
 from telephony.context import Context
 from telephony.errors import Conflict, Forbidden, InvalidRequest, NotFound
@@ -28,7 +29,6 @@ MAX_DAYS = 32  # as `make what-if`
 MAX_POLICY_CHARS = 200_000
 MAX_CALLS_PER_HOUR = 2000.0
 CHANGED = "<changed policy>"
-JOB = "workers.what_if.replay_what_if"
 STATUSES = ("queued", "running", "done", "failed")
 
 
@@ -178,7 +178,7 @@ class WhatIfs:
                 "queued_at": at,
             },
         )
-        self.ctx.timers.replay_later(JOB, ident, key=ident)
+        self.ctx.timers.replay_later(ReplayWhatIf(ident), key=ident)
         return {"id": ident, "status": "queued", "from": first.isoformat(), "to": last.isoformat(), "queued_at": at}
 
     def read(self, actor: ApiToken, ident: str) -> dict[str, Any]:
