@@ -10,12 +10,12 @@ from telephony.adapters.timers import job_id
 from telephony.config import ApiToken
 from telephony.context import Context
 from telephony.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from telephony.escalation.lifecycle import CHANGEABLE_CALLBACK_STATUSES, CallbackStatus
 from telephony.escalation_request import RescheduleRequest, parse
 from telephony.notify.notifier import Notifier
 from telephony.records import retention
 from telephony.records.masking import callback_for
 
-OPEN_STATUSES = ("scheduled", "rescheduled", "overdue", "dialing")
 LEAD_ROLES = ("lead", "supervisor", "manager")
 RESCHEDULE_DAYS = 30
 
@@ -38,10 +38,15 @@ class Callbacks:
     def deadline_passed(self, cb_id: str) -> bool:
         """R-CB-7: not completed by the deadline: overdue, and the managers are told."""
         cb = self.ctx.store.callback(cb_id)
-        if cb is None or cb.get("status") not in ("scheduled", "rescheduled", "dialing", "no_answer"):
+        if cb is None or cb.get("status") not in (
+            CallbackStatus.SCHEDULED,
+            CallbackStatus.RESCHEDULED,
+            CallbackStatus.DIALING,
+            CallbackStatus.NO_ANSWER,
+        ):
             return False
-        if cb["status"] != "dialing":
-            self.ctx.store.update_callback(cb_id, status="overdue")
+        if cb["status"] != CallbackStatus.DIALING:
+            self.ctx.store.update_callback(cb_id, status=CallbackStatus.OVERDUE)
         self.ctx.store.update_callback(cb_id, overdue="true")
         callback_event(self.ctx, cb, "callback_overdue", f"deadline {cb['deadline']} passed")
         self.notify.managers(
@@ -53,9 +58,9 @@ class Callbacks:
     def cancel(self, actor: ApiToken, cb_id: str) -> dict[str, Any]:
         self._lead_only(actor)
         cb = self._get(cb_id)
-        if cb["status"] not in ("scheduled", "rescheduled", "overdue", "no_answer"):
+        if cb["status"] not in CHANGEABLE_CALLBACK_STATUSES:
             raise Conflict(f"A callback that is {cb['status']} cannot be cancelled.", code="not_cancellable")
-        self.ctx.store.update_callback(cb_id, status="cancelled")
+        self.ctx.store.update_callback(cb_id, status=CallbackStatus.CANCELLED)
         callback_event(self.ctx, cb, "callback_cancelled", f"by {actor.person_id}")
         retention.callback_over(self.ctx, cb["escalation_id"])
         return self.view(cb_id)
@@ -63,7 +68,7 @@ class Callbacks:
     def reschedule(self, actor: ApiToken, cb_id: str, body: Any) -> dict[str, Any]:
         self._lead_only(actor)
         cb = self._get(cb_id)
-        if cb["status"] not in ("scheduled", "rescheduled", "overdue", "no_answer"):
+        if cb["status"] not in CHANGEABLE_CALLBACK_STATUSES:
             raise Conflict(f"A callback that is {cb['status']} cannot be rescheduled.", code="not_reschedulable")
         window = parse(RescheduleRequest, body)
         start, end = window.window_start, window.window_end
@@ -72,7 +77,7 @@ class Callbacks:
         first_dial = max(start, self.ctx.clock.now())
         self.ctx.store.update_callback(
             cb_id,
-            status="rescheduled",
+            status=CallbackStatus.RESCHEDULED,
             window_start=start.isoformat(),
             window_end=end.isoformat(),
             window_attempts=0,

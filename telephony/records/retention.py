@@ -10,9 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from telephony.context import Context
-from telephony.escalation.lifecycle import FINAL_STATES
+from telephony.escalation.lifecycle import FINAL_STATES, GIVEN_UP_CALLBACK_STATUSES, EscalationState
 
-FINAL_CALLBACK_STATUSES = ("cancelled", "no_answer")
 PURGE_KEY = "purge-finished"
 
 
@@ -54,4 +53,7 @@ def _over(ctx: Context, esc_id: str) -> bool:
     if esc.get("state") in FINAL_STATES:
         return True
     cb = ctx.store.callback(esc.get("callback_id", ""))
-    return esc.get("state") == "callback_scheduled" and (cb or {}).get("status") in FINAL_CALLBACK_STATUSES
+    return (
+        esc.get("state") == EscalationState.CALLBACK_SCHEDULED
+        and (cb or {}).get("status") in GIVEN_UP_CALLBACK_STATUSES
+    )
