@@ -10,7 +10,7 @@ from telephony.adapters.timers import job_id
 from telephony.config import ApiToken
 from telephony.context import Context
 from telephony.errors import Conflict, Forbidden, InvalidRequest, NotFound
-from telephony.escalation.lifecycle import CHANGEABLE_CALLBACK_STATUSES, CallbackStatus
+from telephony.escalation.lifecycle import CHANGEABLE_CALLBACK_STATUSES, Callback, CallbackStatus
 from telephony.escalation_request import RescheduleRequest, parse
 from telephony.notify.notifier import Notifier
 from telephony.records import retention
@@ -147,7 +147,7 @@ class Callbacks:
             "status": cb["status"],
             "attempts": int(cb.get("attempts") or 0),
             "deadline": cb.get("deadline"),
-            "overdue": cb.get("overdue") == "true",
+            "overdue": Callback.from_hash(cb).overdue,
         }
 
     def _get(self, cb_id: str) -> dict[str, str]:

@@ -11,7 +11,7 @@ from telephony.adapters.timers import job_id
 from telephony.context import Context, end_conference, ring_person
 from telephony.errors import TelephonyFailure
 from telephony.escalation.briefing import Briefing
-from telephony.escalation.lifecycle import TABLE, EscalationState, Transition, Trigger
+from telephony.escalation.lifecycle import TABLE, Escalation, EscalationState, Transition, Trigger
 from telephony.hold.limits import Hold
 from telephony.notify.notifier import Notifier
 from telephony.numbers import spoken_digits
@@ -205,7 +205,8 @@ class LeadHunt:
         )
         if not moved:
             return "gone"
-        if (self.ctx.store.escalation(esc_id) or {}).get("agent_present") != "true":
+        esc = self.ctx.store.escalation(esc_id)
+        if esc is None or not Escalation.from_hash(esc).agent_present:
             self.ctx.store.update_escalation(esc_id, lead_told_agent_gone="true")
             return "accepted_agent_gone"
         return "accepted"
