@@ -12,7 +12,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from rq import Worker
 
 from telephony.logs import add_source
-from telephony.metrics import WEBHOOK_SECONDS, exposition
+from telephony.metrics import WEBHOOK_SECONDS
+from telephony.store_gauges import exposition
 
 bp = Blueprint("operations", __name__)
 WORKER_HEARTBEAT_SECONDS = 120

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 WAIT_HOLD_VERBS = {"Say", "Play", "Pause", "Redirect"}
 # <Start><Transcription> (Twilio real-time transcription): its attributes are the parameters of
-# the REST API's CreateRealtimeTranscription, in lower camel case (tests/test_sim_transcription.py
+# the REST API's CreateRealtimeTranscription, in lower camel case (tests/simulator/test_sim_transcription.py
 # checks this list against Twilio's OpenAPI description); an attribute Twilio does not have is
 # an error, as is a track it does not know.
 TRANSCRIPTION_ATTRIBUTES = {

@@ -24,11 +24,11 @@ from telephony.context import Context
 from telephony.errors import Forbidden, NotFound, TelephonyFailure
 from telephony.escalation.intake import Intake
 from telephony.escalation.lead_hunt import LeadHunt
-from telephony.escalation.lead_notice import LeadNotice
 from telephony.escalation.listen_in import ListenIn
 from telephony.escalation.warm_transfer import WarmTransfer
 from telephony.escalation.warning_protocol import WarningProtocol
 from telephony.escalation_request import PresenceRequest, parse
+from telephony.hold.lead_notice import LeadNotice
 from telephony.hold.limits import Hold
 from telephony.notify.early_warning import EarlyWarning, early_warning_of
 from telephony.notify.follow_through import FollowThrough

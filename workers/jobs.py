@@ -7,9 +7,9 @@ import functools
 import logging
 from typing import Any
 
-import requests
 from rq.utils import import_attribute
 
+from telephony.adapters import chat_webhook
 from telephony.adapters.timers import DEFAULT_ORGANISATION
 from telephony.logs import bound
 from telephony.notify.chat import chat_payload
@@ -176,9 +176,7 @@ def post_to_channel(note: dict) -> str:
     if not settings.chat_webhook_url:
         log.info("no CHAT_WEBHOOK_URL; note kept in Redis only: %s", note.get("text", "")[:80])
         return "kept"
-    payload = chat_payload(note["text"], settings.chat_webhook_format)
-    response = requests.post(settings.chat_webhook_url, json=payload, timeout=10)
-    response.raise_for_status()
+    chat_webhook.post(settings.chat_webhook_url, chat_payload(note["text"], settings.chat_webhook_format))
     return "posted"
 
 

@@ -6,7 +6,6 @@ to Project Management; the owner moves the status as the follow-up goes."""
 from __future__ import annotations
 
 import difflib
-import json
 from typing import Any
 
 from pydantic import Field
@@ -64,17 +63,6 @@ def open_case(ctx: Context, esc_id: str, tags: list[str]) -> None:
     matched = ", ".join(t for t in rule.tags if t in tags)
     ctx.store.update_escalation(esc_id, case_department=department, case_owner=owner, case_status=status)
     ctx.store.add_event(esc_id, ctx.event("case_routed", f"{matched}: to {department}, {ctx.name(owner)}, {status}"))
-
-
-def case_view(esc: dict[str, str]) -> dict[str, Any] | None:
-    if not esc.get("case_status"):
-        return None
-    return {"department": esc["case_department"], "owner": esc["case_owner"], "status": esc["case_status"]}
-
-
-def tags_of(esc: dict[str, str]) -> list[str]:
-    tags: list[str] = json.loads(esc.get("tags") or "[]")
-    return tags
 
 
 def move_case(ctx: Context, actor: ApiToken, esc_id: str, body: Any) -> None:

@@ -18,7 +18,7 @@ from telephony.adapters.timers import job_id
 from telephony.config import ApiToken
 from telephony.context import Context, end_conference, new_id
 from telephony.errors import Conflict, Forbidden, NotFound, TelephonyFailure
-from telephony.escalation.case_routing import case_view, check_tags, move_case, open_case, tags_of
+from telephony.escalation.case_routing import check_tags, move_case, open_case
 from telephony.escalation.lead_hunt import LeadHunt
 from telephony.escalation.lifecycle import EscalationState, Trigger, fire
 from telephony.escalation_request import ConnectRequest, EscalationRequest, parse
@@ -26,6 +26,7 @@ from telephony.hold.limits import Hold
 from telephony.notify.early_warning import carry_early_warning, early_warning_of
 from telephony.notify.notifier import Notifier
 from telephony.records import retention
+from telephony.records.case import case_view, tags_of
 from telephony.records.masking import escalation_for
 
 log = logging.getLogger(__name__)

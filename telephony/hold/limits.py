@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from telephony.adapters.timers import job_id
 from telephony.context import Context
 from telephony.errors import TelephonyFailure
-from telephony.escalation.lead_notice import LeadNotice
 from telephony.escalation.lifecycle import HOLDING_STATES, EscalationState
+from telephony.hold.lead_notice import LeadNotice
 from telephony.hold.wording import with_role
 from telephony.logs import bound
 from telephony.metrics import TIMER_LATENESS_SECONDS

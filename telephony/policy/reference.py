@@ -1,5 +1,5 @@
 """The table of every policy setting, generated from the policy's pydantic models so docs/policy.md
-cannot drift from what the service accepts (tests/test_policy_reference.py checks it is current).
+cannot drift from what the service accepts (tests/policies/test_policy_reference.py checks it is current).
 
     python -m telephony.policy.reference          # rewrite the table in docs/policy.md
     python -m telephony.policy.reference --check  # exit 1 if docs/policy.md's table is stale

@@ -25,10 +25,10 @@ import redis
 from telephony.config import ApiToken
 from telephony.context import Context
 from telephony.errors import Forbidden, NotFound
-from telephony.escalation.case_routing import case_view, tags_of
 from telephony.escalation.lifecycle import CallbackStatus, EscalationState, finished
 from telephony.logs import mask_numbers
 from telephony.notify.early_warning import early_warning_of
+from telephony.records.case import case_view, tags_of
 from telephony.records.days import day_range
 
 log = logging.getLogger(__name__)

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 
 from telephony.adapters.timers import TIMER_CALLS, TIMERS
 from telephony.callbacks.dialler import SWEEP_SECONDS
+from tests.hold.test_hold_and_callbacks import book_callback, holding
 from tests.processes import service_env
-from tests.test_hold_and_callbacks import book_callback, holding
 from workers.scheduler import Scheduler
 
 

@@ -11,8 +11,8 @@ from sim.experience import check as experience
 from sim.people import AgentStep, Reply
 from sim.scenarios import CALLER_NAME, SCENARIOS, Cast, Scenario, opening_time
 from telephony.policy.loading import Policy, load_policy
+from tests.simulator.test_sim_scenarios import play
 from tests.support import ROOT
-from tests.test_sim_scenarios import play
 
 __all__ = ["CALLER_NAME", "SCENARIOS", "after_hours", "played", "policy_of", "routed"]
 

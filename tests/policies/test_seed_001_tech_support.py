@@ -14,7 +14,7 @@ import pytest
 
 from telephony.policy.models import KINDS
 from tests.policies.seeds import CALLER_NAME, SCENARIOS, after_hours, played, policy_of, routed
-from tests.test_sim_scenarios import play
+from tests.simulator.test_sim_scenarios import play
 
 POLICY = policy_of("seed-001-tech-support.toml")
 LEAD = re.compile(r"\blead(s)?\b", re.I)

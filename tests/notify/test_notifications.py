@@ -16,8 +16,8 @@ import trustme
 from sim.mailbox import Mailbox
 from telephony.adapters.local_redis import free_port
 from telephony.config import ConfigError, Settings
+from tests.hold.test_hold_and_callbacks import book_callback
 from tests.support import ROOT, Harness
-from tests.test_hold_and_callbacks import book_callback
 
 FROM = "Escalations <escalations@example.com>"
 MANAGER = "Max <manager-max@example.com>"

@@ -12,7 +12,7 @@ from datetime import datetime
 import pytest
 from redis.commands.core import Script
 
-from tests.test_hold_and_callbacks import book_callback, holding
+from tests.hold.test_hold_and_callbacks import book_callback, holding
 
 
 class RoundTrips:

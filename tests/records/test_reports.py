@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 
 from sim.mailbox import Mailbox
 from telephony.reports.figures import figures
+from tests.hold.test_hold_and_callbacks import book_callback, dial_due
+from tests.records.test_records import drop_live_keys
 from tests.support import ROOT, Harness
-from tests.test_hold_and_callbacks import book_callback, dial_due
-from tests.test_records import drop_live_keys
 
 DAY = "from=2026-11-24&to=2026-11-24"
 

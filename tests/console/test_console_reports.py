@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from sim.runner import Simulation
 from sim.scenarios import callback, escalation
-from tests.test_console import SHOTS, browser, page, sign_in  # noqa: F401 (fixtures)
+from tests.console.test_console import SHOTS, browser, page, sign_in  # noqa: F401 (fixtures)
 
 CHART_DATA = """id => {
   const chart = Chart.getChart(id);

@@ -8,8 +8,8 @@ import threading
 from datetime import datetime
 
 from telephony.adapters.redis_clock import RedisClock
+from tests.hold.test_hold_and_callbacks import book_callback, holding
 from tests.processes import kill_worker_and_horse, rq_worker, service_env, wait_for
-from tests.test_hold_and_callbacks import book_callback, holding
 
 
 class Blackhole:

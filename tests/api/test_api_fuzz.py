@@ -207,7 +207,7 @@ BODIES = st.one_of(
 def test_every_json_body_survives_odd_json(redis_conn, twilio_rest, caplog):
     """Every endpoint that reads a JSON body, with real and made-up ids in its path: a 4xx with
     error and message for what it cannot use, never a 5xx."""
-    from tests.test_hold_and_callbacks import book_callback
+    from tests.hold.test_hold_and_callbacks import book_callback
 
     harness = quiet_harness(redis_conn, twilio_rest)
     caller_sid, _ = harness.caller_with_agent()

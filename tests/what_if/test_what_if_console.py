@@ -18,9 +18,9 @@ from telephony.policy.loading import load_policy
 from telephony.reports.figures import figures
 from telephony.what_if.compare import side_by_side
 from telephony.what_if.day import calls_from_records, generated_day
+from tests.deployment.test_organisations import EXAMPLE, NORTHWIND, Deployment, northwind_policy, two_policies
 from tests.processes import BIN, service_env, spawn
 from tests.support import ROOT
-from tests.test_organisations import EXAMPLE, NORTHWIND, Deployment, northwind_policy, two_policies
 
 DEFAULT = ROOT / "policies" / "default.toml"
 SHORTER_HOLD = ROOT / "policies" / "what-if" / "shorter-hold.toml"

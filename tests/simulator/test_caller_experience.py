@@ -10,15 +10,15 @@ from sim.experience import check
 from sim.scenarios import SCENARIOS
 from sim.transcript import Transcript
 from telephony.policy.loading import load_policy
+from tests.simulator.test_sim_scenarios import play
 from tests.support import ROOT
-from tests.test_sim_scenarios import play
 
 POLICIES = sorted((ROOT / "policies").glob("*.toml"))
 
 
 def playable(scenario_name: str, policy_file) -> bool:
     """Every scenario plays on every policy, but red-flag needs one that listens to live speech
-    (R-NOTE-5; the others refuse it in one line: tests/test_sim_transcription.py)."""
+    (R-NOTE-5; the others refuse it in one line: tests/simulator/test_sim_transcription.py)."""
     return scenario_name != "red-flag" or load_policy(policy_file).red_flags.live_transcription
 
 

@@ -11,8 +11,8 @@ import pytest
 
 from telephony.adapters.local_redis import LocalRedis
 from tests.cluster import LocalCluster
-from tests.test_hold_and_callbacks import book_callback
-from tests.test_organisations import EXAMPLE, NORTHWIND, Deployment, two_policies
+from tests.deployment.test_organisations import EXAMPLE, NORTHWIND, Deployment, two_policies
+from tests.hold.test_hold_and_callbacks import book_callback
 
 
 @pytest.fixture

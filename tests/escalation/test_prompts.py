@@ -4,7 +4,7 @@ is named, and "all agents are busy" is said only when it is so."""
 
 from __future__ import annotations
 
-from tests.test_hold_and_callbacks import holding
+from tests.hold.test_hold_and_callbacks import holding
 
 
 def hold_words(harness, esc_id, caller_sid, check_in: int = 0) -> list[str]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from sim.scenarios import CALLER_NAME, SCENARIOS
 from telephony.policy.loading import load_policy
+from tests.simulator.test_sim_scenarios import play
 from tests.support import BASE, ROOT
-from tests.test_sim_scenarios import play
 
 
 def listen(harness, caller_sid, how="listen", who="lead-lee", method="POST"):

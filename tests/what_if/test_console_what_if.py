@@ -15,10 +15,10 @@ from sim.runner import serve
 from telephony.adapters.local_redis import free_port
 from telephony.clock import VirtualClock
 from telephony.core import build_core
+from tests.console.test_console import SHOTS, browser, page  # noqa: F401 (fixtures)
+from tests.console.test_console_reports import chart
 from tests.processes import BIN, service_env, spawn
 from tests.support import ROOT, TOKENS, settings_for
-from tests.test_console import SHOTS, browser, page  # noqa: F401 (fixtures)
-from tests.test_console_reports import chart
 
 SHORTER_HOLD = ROOT / "policies" / "what-if" / "shorter-hold.toml"
 DAY = "2026-12-01"  # a Tuesday, no records: a generated day at 0.5 calls an hour

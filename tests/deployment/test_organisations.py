@@ -16,8 +16,8 @@ from telephony.config import ApiToken
 from telephony.organisations import build_organisations
 from telephony.policy.errors import PolicyError
 from telephony.policy.folder import load_policies
+from tests.hold.test_hold_and_callbacks import book_callback
 from tests.support import ROOT, Harness, Twiml, new_call_sid, settings_for
-from tests.test_hold_and_callbacks import book_callback
 
 EXAMPLE, NORTHWIND = "example-support", "northwind"
 NUMBERS = {EXAMPLE: "+13125550100", NORTHWIND: "+13125550170"}
@@ -269,7 +269,7 @@ def test_a_number_no_policy_claims_is_put_through_to_the_deployments_line_when_i
 )
 def test_organisation_settings_refuse_what_cannot_work_naming_the_setting(changes, names):
     from telephony.config import ConfigError, Settings
-    from tests.test_notifications import _env
+    from tests.notify.test_notifications import _env
 
     with pytest.raises(ConfigError) as error:
         Settings.from_env(_env(**changes))
@@ -278,7 +278,7 @@ def test_organisation_settings_refuse_what_cannot_work_naming_the_setting(change
 
 def test_with_no_policy_file_every_policy_in_policies_is_an_organisation():
     from telephony.config import Settings
-    from tests.test_notifications import _env
+    from tests.notify.test_notifications import _env
 
     settings = Settings.from_env(_env(POLICY_FILE=""))
     assert settings.policy_file is None and settings.policies_dir == ROOT / "policies"

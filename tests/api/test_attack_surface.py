@@ -202,7 +202,7 @@ def test_tokens_are_compared_in_constant_time(harness, monkeypatch):
 
 
 def test_numbers_are_masked_to_the_last_four_in_an_agents_list_views_but_not_a_leads(harness):
-    from tests.test_hold_and_callbacks import book_callback
+    from tests.hold.test_hold_and_callbacks import book_callback
 
     caller_sid, _ = harness.caller_with_agent()
     esc_id = harness.escalate(caller_sid).json["id"]

@@ -4,8 +4,8 @@ leaves a lead marked busy. Twilio is a real server on loopback that can hang (Tw
 
 from __future__ import annotations
 
+from tests.hold.test_hold_and_callbacks import holding, redirects
 from tests.support import Harness
-from tests.test_hold_and_callbacks import holding, redirects
 
 
 def hanging_harness(redis_conn, twilio_rest, twilio_stand_in) -> Harness:

@@ -4,8 +4,8 @@ caller who is no longer holding (or whose escalation is gone) is skipped and the
 
 from __future__ import annotations
 
-from tests.test_dial_round_trips import RoundTrips
-from tests.test_hold_and_callbacks import hold_urls
+from tests.callbacks.test_dial_round_trips import RoundTrips
+from tests.hold.test_hold_and_callbacks import hold_urls
 from workers.jobs import CHECK_IN, run_timers
 
 

@@ -8,7 +8,7 @@ import json
 import os
 from pathlib import Path
 
-SNAPSHOT = Path(__file__).parent / "snapshots" / "openapi.json"
+SNAPSHOT = Path(__file__).parent.parent / "snapshots" / "openapi.json"
 
 
 def test_openapi_document_matches_the_saved_snapshot(harness):

@@ -15,9 +15,9 @@ from routes import create_app
 from telephony.config import ApiToken, ConfigError
 from telephony.policy.errors import PolicyError
 from telephony.policy.loading import parse_policy
+from tests.hold.test_hold_and_callbacks import book_callback, holding, redirects
+from tests.policies.test_policies import _policy
 from tests.support import ROOT, Harness, settings_for
-from tests.test_hold_and_callbacks import book_callback, holding, redirects
-from tests.test_policies import _policy
 
 # -- item 7: text fields ------------------------------------------------------------------
 
