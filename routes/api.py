@@ -42,6 +42,7 @@ from telephony.console.queues import queue_view
 from telephony.core import Core
 from telephony.errors import DomainError, InvalidRequest
 from telephony.escalation.case_routing import CaseUpdate
+from telephony.escalation.lifecycle import CallbackStatus, EscalationState
 from telephony.escalation.warning_protocol import WarningAction, WarningRequest
 from telephony.escalation_request import ConnectRequest, EscalationRequest, PresenceRequest, RescheduleRequest
 from telephony.notify.early_warning import EarlyWarningRequest
@@ -50,7 +51,7 @@ from telephony.records.call_notes import NoteRequest
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-STATES = ("dialing_lead", "briefing", "connected", "callback_scheduled", "resolved", "abandoned", "failed")
+STATES = tuple(state.value for state in EscalationState)
 
 
 def core() -> Core:
@@ -201,7 +202,7 @@ def task_done(task_id: str):
     return jsonify(core().follow_through.done(g.actor, task_id))
 
 
-CALLBACK_STATUSES = ("scheduled", "dialing", "completed", "no_answer", "rescheduled", "overdue", "cancelled")
+CALLBACK_STATUSES = tuple(status.value for status in CallbackStatus)
 
 
 @bp.get("/callbacks")

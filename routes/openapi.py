@@ -6,11 +6,13 @@ below, so the document says exactly what the handlers accept and return. Served 
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 from spectree import Response, SecurityScheme, SpecTree
 from spectree.models import SecureType, SecuritySchemeData
+
+from telephony.escalation import lifecycle
 
 SPEC = SpecTree(
     "flask",
@@ -25,10 +27,16 @@ SPEC = SpecTree(
     nested_naming_strategy=lambda _parent, child: child,
 )
 
-EscalationState = Literal[
-    "dialing_lead", "briefing", "connected", "callback_scheduled", "resolved", "abandoned", "failed"
-]
-CallbackStatus = Literal["scheduled", "dialing", "completed", "no_answer", "rescheduled", "overdue", "cancelled"]
+# The wire values of the lifecycle's enums, as JSON schema enums of strings (the document and the
+# validation messages name the values, as before the enums): mypy sees plain strings.
+if TYPE_CHECKING:
+    EscalationState = str
+    CallbackStatus = str
+    CaseStatus = str
+else:
+    EscalationState = Literal[tuple(state.value for state in lifecycle.EscalationState)]
+    CallbackStatus = Literal[tuple(status.value for status in lifecycle.CallbackStatus)]
+    CaseStatus = Literal[tuple(status.value for status in lifecycle.CaseStatus)]
 
 
 class Error(BaseModel):
@@ -67,7 +75,7 @@ class Case(BaseModel):
 
     department: str
     owner: str
-    status: Literal["escalated", "assigned", "resolved"]
+    status: CaseStatus
 
 
 class Escalation(BaseModel):
@@ -297,7 +305,7 @@ class EscalationRecord(BaseModel):
     callback_status: CallbackStatus | None
     case_department: str | None
     case_owner: str | None
-    case_status: Literal["escalated", "assigned", "resolved"] | None
+    case_status: CaseStatus | None
     tags: list[str]
     early_warning: dict | None = Field(None, description="R-NOTE-4: the call was flagged before it escalated")
     crm_note: str = Field(description="one line for the account's notes")

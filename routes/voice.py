@@ -15,7 +15,7 @@ from routes.security import not_from_twilio, twilio_webhook
 from telephony.context import conference_name, is_call_sid
 from telephony.core import Core
 from telephony.errors import DomainError, InvalidRequest
-from telephony.hold.limits import HOLDING_STATES
+from telephony.escalation.lifecycle import HOLDING_STATES
 from telephony.hold.wording import with_role
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")

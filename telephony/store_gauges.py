@@ -15,6 +15,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from telephony.core import Core
+from telephony.escalation.lifecycle import CallbackStatus, EscalationState
 from telephony.metrics import CALLBACKS_DIALLED, TIMER_LATENESS_SECONDS, TWILIO_ERRORS, WEBHOOK_SECONDS
 
 
@@ -37,26 +38,21 @@ class StoreGauges(Collector):
         )
         for core in self.cores:
             org, store = core.policy.organisation_id, core.ctx.store
-            for state in (
-                "dialing_lead",
-                "briefing",
-                "connected",
-                "callback_scheduled",
-                "resolved",
-                "abandoned",
-                "failed",
-            ):
-                states.add_metric([org, state], len(store.escalation_ids(state)))
+            for state in EscalationState:
+                states.add_metric([org, state.value], len(store.escalation_ids(state.value)))
             now = core.ctx.clock.now()
             due_now = late = 0
             for cb_id in store.callback_ids():
                 cb = store.callback(cb_id) or {}
                 if (
-                    cb.get("status") in ("scheduled", "rescheduled")
+                    cb.get("status") in (CallbackStatus.SCHEDULED, CallbackStatus.RESCHEDULED)
                     and datetime.fromisoformat(cb["window_start"]) <= now
                 ):
                     due_now += 1
-                if cb.get("overdue") == "true" and cb.get("status") not in ("completed", "cancelled"):
+                if cb.get("overdue") == "true" and cb.get("status") not in (
+                    CallbackStatus.COMPLETED,
+                    CallbackStatus.CANCELLED,
+                ):
                     late += 1
             due.add_metric([org], due_now)
             overdue.add_metric([org], late)

@@ -11,12 +11,12 @@ from telephony.commands import DialCallback
 from telephony.config import ApiToken
 from telephony.context import Context
 from telephony.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from telephony.escalation.lifecycle import CHANGEABLE_CALLBACK_STATUSES, Callback, CallbackStatus
 from telephony.escalation_request import RescheduleRequest, parse
 from telephony.notify.notifier import Notifier
 from telephony.records import retention
 from telephony.records.masking import callback_for
 
-OPEN_STATUSES = ("scheduled", "rescheduled", "overdue", "dialing")
 LEAD_ROLES = ("lead", "supervisor", "manager")
 RESCHEDULE_DAYS = 30
 
@@ -39,10 +39,15 @@ class Callbacks:
     def deadline_passed(self, cb_id: str) -> bool:
         """R-CB-7: not completed by the deadline: overdue, and the managers are told."""
         cb = self.ctx.store.callback(cb_id)
-        if cb is None or cb.get("status") not in ("scheduled", "rescheduled", "dialing", "no_answer"):
+        if cb is None or cb.get("status") not in (
+            CallbackStatus.SCHEDULED,
+            CallbackStatus.RESCHEDULED,
+            CallbackStatus.DIALING,
+            CallbackStatus.NO_ANSWER,
+        ):
             return False
-        if cb["status"] != "dialing":
-            self.ctx.store.update_callback(cb_id, status="overdue")
+        if cb["status"] != CallbackStatus.DIALING:
+            self.ctx.store.update_callback(cb_id, status=CallbackStatus.OVERDUE)
         self.ctx.store.update_callback(cb_id, overdue="true")
         callback_event(self.ctx, cb, "callback_overdue", f"deadline {cb['deadline']} passed")
         self.notify.managers(
@@ -54,9 +59,9 @@ class Callbacks:
     def cancel(self, actor: ApiToken, cb_id: str) -> dict[str, Any]:
         self._lead_only(actor)
         cb = self._get(cb_id)
-        if cb["status"] not in ("scheduled", "rescheduled", "overdue", "no_answer"):
+        if cb["status"] not in CHANGEABLE_CALLBACK_STATUSES:
             raise Conflict(f"A callback that is {cb['status']} cannot be cancelled.", code="not_cancellable")
-        self.ctx.store.update_callback(cb_id, status="cancelled")
+        self.ctx.store.update_callback(cb_id, status=CallbackStatus.CANCELLED)
         callback_event(self.ctx, cb, "callback_cancelled", f"by {actor.person_id}")
         retention.callback_over(self.ctx, cb["escalation_id"])
         return self.view(cb_id)
@@ -64,7 +69,7 @@ class Callbacks:
     def reschedule(self, actor: ApiToken, cb_id: str, body: Any) -> dict[str, Any]:
         self._lead_only(actor)
         cb = self._get(cb_id)
-        if cb["status"] not in ("scheduled", "rescheduled", "overdue", "no_answer"):
+        if cb["status"] not in CHANGEABLE_CALLBACK_STATUSES:
             raise Conflict(f"A callback that is {cb['status']} cannot be rescheduled.", code="not_reschedulable")
         window = parse(RescheduleRequest, body)
         start, end = window.window_start, window.window_end
@@ -73,7 +78,7 @@ class Callbacks:
         first_dial = max(start, self.ctx.clock.now())
         self.ctx.store.update_callback(
             cb_id,
-            status="rescheduled",
+            status=CallbackStatus.RESCHEDULED,
             window_start=start.isoformat(),
             window_end=end.isoformat(),
             window_attempts=0,
@@ -141,7 +146,7 @@ class Callbacks:
             "status": cb["status"],
             "attempts": int(cb.get("attempts") or 0),
             "deadline": cb.get("deadline"),
-            "overdue": cb.get("overdue") == "true",
+            "overdue": Callback.from_hash(cb).overdue,
         }
 
     def _get(self, cb_id: str) -> dict[str, str]:

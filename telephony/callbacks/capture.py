@@ -15,8 +15,8 @@ from telephony.callbacks.dialler import CallbackDialler
 from telephony.commands import CallbackDeadline, DialCallback, StopRinging
 from telephony.context import Context, new_id
 from telephony.errors import Conflict, NotFound
-from telephony.escalation.lifecycle import Trigger
-from telephony.hold.limits import CALLBACK_WORDS, HOLDING_STATES, Hold
+from telephony.escalation.lifecycle import HOLDING_STATES, CallbackStatus, EscalationState, Trigger
+from telephony.hold.limits import CALLBACK_WORDS, Hold
 from telephony.notify.notifier import Notifier
 from telephony.numbers import callable_e164, caller_time_zone
 from telephony.policy import business_hours as bh
@@ -208,7 +208,7 @@ class CallbackCapture:
             "next_attempt_at": first_dial.isoformat(timespec="seconds"),
             "requested": spoken,
             "asap": asap,
-            "status": "scheduled",
+            "status": CallbackStatus.SCHEDULED,
             "attempts": 0,
             "window_attempts": 0,
             "reschedules": 0,
@@ -222,16 +222,16 @@ class CallbackCapture:
         moved = self.ctx.store.transition(
             esc_id,
             Trigger.CALLBACK_BOOKED,
-            self.ctx.event("callback_scheduled", f"{number}, {spoken}"),
+            self.ctx.event(EscalationState.CALLBACK_SCHEDULED, f"{number}, {spoken}"),
             callback_id=cb_id,
             callback=summary(fields),
         )
         if not moved:
-            self.ctx.store.update_callback(cb_id, status="cancelled")
+            self.ctx.store.update_callback(cb_id, status=CallbackStatus.CANCELLED)
             raise Conflict(f"The escalation is {esc['state']}; no callback was booked.", code="not_holding")
         self.hold.stop(esc_id)
         self._stop_ringing(esc)
-        if esc["state"] == "briefing" and esc.get("assignee"):
+        if esc["state"] == EscalationState.BRIEFING and esc.get("assignee"):
             self.ctx.store.update_callback(cb_id, not_again=[esc["assignee"]])
             self.hold.lead_notice.dismiss_soon(esc_id, "callback_chosen")
         self.ctx.timers.at(first_dial, DialCallback(cb_id, 1), key=job_id("dial", cb_id, 1))
@@ -243,7 +243,11 @@ class CallbackCapture:
 
     def _stop_ringing(self, esc: dict[str, str]) -> None:
         attempt = esc.get("attempt_call_sid")
-        if esc["state"] == "dialing_lead" and attempt and self.ctx.store.settle_leg(attempt, "callback_chosen"):
+        if (
+            esc["state"] == EscalationState.DIALING_LEAD
+            and attempt
+            and self.ctx.store.settle_leg(attempt, "callback_chosen")
+        ):
             leg = self.ctx.store.leg(attempt) or {}
             self.ctx.store.release_person(leg.get("person", ""), esc["id"])
             self.ctx.timers.right_away(StopRinging(attempt))

@@ -9,11 +9,11 @@ from datetime import datetime, timedelta
 
 from telephony.adapters.store import TERMINAL_CALL_STATUSES
 from telephony.adapters.timers import job_id
-from telephony.callbacks.booked import OPEN_STATUSES, callback_event
+from telephony.callbacks.booked import callback_event
 from telephony.commands import DialCallback, SweepCallbacks
 from telephony.context import Context, ring_claimed
 from telephony.errors import TelephonyFailure
-from telephony.escalation.lifecycle import Trigger
+from telephony.escalation.lifecycle import DIALLABLE_CALLBACK_STATUSES, OPEN_CALLBACK_STATUSES, CallbackStatus, Trigger
 from telephony.metrics import CALLBACKS_DIALLED
 from telephony.notify.notifier import Notifier
 from telephony.numbers import caller_time_zone, spoken_digits
@@ -41,7 +41,7 @@ class CallbackDialler:
         )
         if cb is None:
             return "skipped"
-        return "dialing" if self._ring_next_lead(cb_id, cb) else "failed"
+        return CallbackStatus.DIALING.value if self._ring_next_lead(cb_id, cb) else "failed"
 
     def _ring_next_lead(self, cb_id: str, claimed: dict[str, str] | None = None) -> bool:
         """Ring the next lead not yet tried; `claimed`: the callback as the claim just left it
@@ -120,7 +120,7 @@ class CallbackDialler:
         cb = self.ctx.store.callback(cb_id)
         if (
             cb is None
-            or cb.get("status") != "dialing"
+            or cb.get("status") != CallbackStatus.DIALING
             or cb.get("lead_call_sid")
             or not cb.get("ringing")
             or not attempt
@@ -140,7 +140,7 @@ class CallbackDialler:
         """R-WARM-2 for a callback: the lead hears what it is about before the caller is rung."""
         self.adopt(cb_id, call_sid, attempt)
         cb = self.ctx.store.callback(cb_id)
-        if cb is None or cb.get("status") != "dialing" or cb.get("lead_call_sid") != call_sid:
+        if cb is None or cb.get("status") != CallbackStatus.DIALING or cb.get("lead_call_sid") != call_sid:
             return None
         self.ctx.store.update_leg(call_sid, answered="true")
         client = json.loads(cb.get("client") or "{}")
@@ -159,7 +159,7 @@ class CallbackDialler:
         """'accepted' (the caller is being rung), 'declined', 'ask_again' or 'gone'. A lead who
         stays silent after hearing the prompt twice has declined: the next lead is rung."""
         cb = self.ctx.store.callback(cb_id)
-        if cb is None or cb.get("status") != "dialing" or cb.get("lead_call_sid") != call_sid:
+        if cb is None or cb.get("status") != CallbackStatus.DIALING or cb.get("lead_call_sid") != call_sid:
             return "gone"
         leg = self.ctx.store.leg(call_sid) or {}
         if digits not in ("1", "2"):
@@ -201,7 +201,7 @@ class CallbackDialler:
     def caller_answered(self, cb_id: str, call_sid: str, answered_by: str) -> str:
         """'human' (joins the lead), 'machine' (hears the message; retried later) or 'gone'."""
         cb = self.ctx.store.callback(cb_id)
-        if cb is None or cb.get("caller_call_sid") != call_sid or cb.get("status") != "dialing":
+        if cb is None or cb.get("caller_call_sid") != call_sid or cb.get("status") != CallbackStatus.DIALING:
             return "gone"
         self.ctx.store.update_leg(call_sid, answered="true")
         if answered_by in MACHINE:
@@ -211,7 +211,7 @@ class CallbackDialler:
             self.attempt_failed(cb_id, "answering machine")
             return "machine"
         self.ctx.store.settle_leg(call_sid, "answered")
-        self.ctx.store.update_callback(cb_id, status="completed", completed_at=self.ctx.now_iso())
+        self.ctx.store.update_callback(cb_id, status=CallbackStatus.COMPLETED, completed_at=self.ctx.now_iso())
         self.ctx.store.transition(
             cb["escalation_id"],
             Trigger.CALLBACK_CONNECTED,
@@ -245,7 +245,7 @@ class CallbackDialler:
         if self.ctx.store.settle_leg(call_sid, status):
             self.ctx.store.release_person(leg["person"], cb_id)
             cb = self.ctx.store.callback(cb_id) or {}
-            if cb.get("status") == "dialing" and cb.get("lead_call_sid") == call_sid:
+            if cb.get("status") == CallbackStatus.DIALING and cb.get("lead_call_sid") == call_sid:
                 callback_event(self.ctx, cb, "callback_lead_no_answer", f"{leg['person']}: {status}")
                 self._ring_next_lead(cb_id)
             return
@@ -264,7 +264,7 @@ class CallbackDialler:
         """R-CB-5: retry inside the window; when it is used up, the next window at the same time
         of day on the next business day, and the team is told."""
         cb = self.ctx.store.callback(cb_id)
-        if cb is None or cb.get("status") != "dialing":
+        if cb is None or cb.get("status") != CallbackStatus.DIALING:
             return "ignored"
         policy = self.ctx.policy.callbacks
         now = self.ctx.clock.now()
@@ -273,7 +273,7 @@ class CallbackDialler:
         window_end = datetime.fromisoformat(cb["window_end"])
         if int(cb.get("window_attempts") or 0) < policy.attempts_per_window and next_at < window_end:
             self.ctx.store.update_callback(
-                cb_id, status="scheduled", next_attempt_at=next_at.isoformat(timespec="seconds")
+                cb_id, status=CallbackStatus.SCHEDULED, next_attempt_at=next_at.isoformat(timespec="seconds")
             )
             self.ctx.timers.at(next_at, DialCallback(cb_id, attempts + 1), key=job_id("dial", cb_id, attempts + 1))
             callback_event(
@@ -282,18 +282,18 @@ class CallbackDialler:
             return "retry"
         reschedules = int(cb.get("reschedules") or 0)
         if reschedules >= policy.max_reschedules:
-            self.ctx.store.update_callback(cb_id, status="no_answer")
+            self.ctx.store.update_callback(cb_id, status=CallbackStatus.NO_ANSWER)
             callback_event(self.ctx, cb, "callback_gave_up", why)
             retention.callback_over(self.ctx, cb["escalation_id"])
             self.notify.team(
                 cb["escalation_id"],
                 f"Callback to {cb['number']} failed after {attempts} attempts ({why}); please follow up by hand.",
             )
-            return "no_answer"
+            return CallbackStatus.NO_ANSWER
         start, end = self._next_window(cb, now)
         self.ctx.store.update_callback(
             cb_id,
-            status="rescheduled",
+            status=CallbackStatus.RESCHEDULED,
             window_start=start.isoformat(timespec="seconds"),
             window_end=end.isoformat(timespec="seconds"),
             window_attempts=0,
@@ -310,7 +310,7 @@ class CallbackDialler:
             f"No answer again on the callback to {cb['number']} ({why}); rescheduled {spoken} (R-CB-5).",
             callback_time=spoken,
         )
-        return "rescheduled"
+        return CallbackStatus.RESCHEDULED
 
     def _next_window(self, cb: dict[str, str], now: datetime) -> tuple[datetime, datetime]:
         start = datetime.fromisoformat(cb["window_start"])
@@ -342,11 +342,11 @@ class CallbackDialler:
         now = self.ctx.clock.now()
         for cb_id in self.ctx.store.callback_ids():
             cb = self.ctx.store.callback(cb_id) or {}
-            if cb.get("status") in ("scheduled", "rescheduled", "overdue"):
+            if cb.get("status") in DIALLABLE_CALLBACK_STATUSES:
                 if self._dial_lost(cb, now, grace_seconds):
                     recovered.append(cb_id)
                 continue
-            if cb.get("status") != "dialing" or cb.get("lead_call_sid"):
+            if cb.get("status") != CallbackStatus.DIALING or cb.get("lead_call_sid"):
                 continue
             claimed = datetime.fromisoformat(cb.get("claimed_at") or now.isoformat())
             if (now - claimed).total_seconds() < grace_seconds:
@@ -366,14 +366,15 @@ class CallbackDialler:
             if cb.get("ringing"):
                 self.ctx.store.release_person(cb["ringing"], cb_id)
             attempt = int(cb.get("attempts") or 1)
-            self.ctx.store.update_callback(cb_id, status="scheduled", attempts=attempt - 1, ringing="")
+            self.ctx.store.update_callback(cb_id, status=CallbackStatus.SCHEDULED, attempts=attempt - 1, ringing="")
             self.ctx.timers.soon(DialCallback(cb_id, attempt), key=job_id("dial", cb_id, attempt, "recovered"))
             callback_event(
                 self.ctx, cb, "callback_recovered", f"attempt {attempt} was claimed by a worker that stopped"
             )
         self.ctx.store.release_sweeper()
         if any(
-            (self.ctx.store.callback(i) or {}).get("status") in OPEN_STATUSES for i in self.ctx.store.callback_ids()
+            (self.ctx.store.callback(i) or {}).get("status") in OPEN_CALLBACK_STATUSES
+            for i in self.ctx.store.callback_ids()
         ):
             self.ensure_sweeper()
         return recovered

@@ -1,7 +1,7 @@
 """Case routing after an escalation (R-ESC-8, seed 001): the escalation is a case with a
-department, an owner and a status ("escalated", "assigned", "resolved"). The policy's rules on the
-escalation's tags send it on, e.g. aging_cms to Client Success, post_launch to Project Management;
-the owner moves the status as the follow-up goes."""
+department, an owner and a status (escalated, assigned, resolved: lifecycle.CaseStatus). The
+policy's rules on the escalation's tags send it on, e.g. aging_cms to Client Success, post_launch
+to Project Management; the owner moves the status as the follow-up goes."""
 
 from __future__ import annotations
 

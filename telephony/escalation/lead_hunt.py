@@ -12,7 +12,7 @@ from telephony.commands import OfferCallback, RingLead
 from telephony.context import Context, end_conference, ring_person
 from telephony.errors import TelephonyFailure
 from telephony.escalation.briefing import Briefing
-from telephony.escalation.lifecycle import TABLE, EscalationState, Transition, Trigger
+from telephony.escalation.lifecycle import TABLE, Escalation, EscalationState, Transition, Trigger
 from telephony.hold.limits import Hold
 from telephony.notify.notifier import Notifier
 from telephony.numbers import spoken_digits
@@ -34,7 +34,7 @@ class LeadHunt:
         the on-call people are rung (R-HOURS-1). One person rings at a time. If Twilio itself
         fails, the same person is rung again later (the caller holds meanwhile, timers running)."""
         esc = self.ctx.store.escalation(esc_id)
-        if esc is None or esc["state"] != "dialing_lead" or self._ringing(esc):
+        if esc is None or esc["state"] != EscalationState.DIALING_LEAD or self._ringing(esc):
             return
         routing = self.ctx.policy.kinds[esc["kind"]]
         client = json.loads(esc.get("client") or "{}")
@@ -75,7 +75,7 @@ class LeadHunt:
         """R-HOURS-2: a lead came free; callers holding for one are hunted for again."""
         for esc_id in self.ctx.store.waiting_for_lead():
             esc = self.ctx.store.escalation(esc_id)
-            if esc is None or esc["state"] != "dialing_lead":
+            if esc is None or esc["state"] != EscalationState.DIALING_LEAD:
                 self.ctx.store.stop_waiting_for_lead(esc_id)
                 continue
             if self._ringing(esc):
@@ -102,7 +102,7 @@ class LeadHunt:
             {"role": "lead", "person": person.id, "escalation": esc_id, "tier": tier},
             "escalation",
             esc_id,
-            (esc_id, self.ctx.event("dialing_lead", f"{person.name} ({tier})")),
+            (esc_id, self.ctx.event(EscalationState.DIALING_LEAD, f"{person.name} ({tier})")),
             attempt_call_sid=call_sid,
             attempt_person=person.id,
             tier=tier,
@@ -117,7 +117,7 @@ class LeadHunt:
         esc = self.ctx.store.escalation(esc_id)
         if (
             esc is None
-            or esc["state"] != "dialing_lead"
+            or esc["state"] != EscalationState.DIALING_LEAD
             or esc.get("caller_placement", "conference") != "conference"
             or not self.ctx.store.first_time(
                 f"exhausted:{esc_id}:{esc.get('hold_round')}:{len(self.ctx.store.timeline(esc_id))}"
@@ -154,7 +154,7 @@ class LeadHunt:
         if esc is None or leg is None or leg.get("escalation") != esc_id:
             return Briefing(live=False)
         self.ctx.store.update_leg(call_sid, answered="true")
-        if esc["state"] != "dialing_lead" or esc.get("attempt_call_sid") != call_sid:
+        if esc["state"] != EscalationState.DIALING_LEAD or esc.get("attempt_call_sid") != call_sid:
             return Briefing(live=False)
         self.ctx.store.add_event(esc_id, self.ctx.event("lead_answered", self.ctx.name(leg["person"])))
         ann = self.ctx.policy.announcement
@@ -179,7 +179,7 @@ class LeadHunt:
         leg = self.ctx.store.leg(call_sid)
         if esc is None or leg is None or leg.get("escalation") != esc_id:
             return "gone"
-        if esc["state"] != "dialing_lead" or esc.get("attempt_call_sid") != call_sid:
+        if esc["state"] != EscalationState.DIALING_LEAD or esc.get("attempt_call_sid") != call_sid:
             return "gone"
         if not digits and replay < replays:
             return "replay"
@@ -204,7 +204,8 @@ class LeadHunt:
         )
         if not moved:
             return "gone"
-        if (self.ctx.store.escalation(esc_id) or {}).get("agent_present") != "true":
+        esc = self.ctx.store.escalation(esc_id)
+        if esc is None or not Escalation.from_hash(esc).agent_present:
             self.ctx.store.update_escalation(esc_id, lead_told_agent_gone="true")
             return "accepted_agent_gone"
         return "accepted"
@@ -219,7 +220,7 @@ class LeadHunt:
         if self.ctx.store.settle_leg(call_sid, status if leg.get("answered") != "true" else "hung_up"):
             self.ctx.store.release_person(person, esc_id)
             esc = self.ctx.store.escalation(esc_id)
-            if esc and esc["state"] == "dialing_lead" and esc.get("attempt_call_sid") == call_sid:
+            if esc and esc["state"] == EscalationState.DIALING_LEAD and esc.get("attempt_call_sid") == call_sid:
                 event = "lead_no_answer" if leg.get("answered") != "true" else "lead_hung_up"
                 self.ctx.store.add_event(esc_id, self.ctx.event(event, f"{self.ctx.name(person)}: {status}"))
                 self.hunt(esc_id)

@@ -31,7 +31,6 @@ from telephony.records.masking import escalation_for
 
 log = logging.getLogger(__name__)
 
-OPEN_STATES = ("dialing_lead", "briefing", "connected")
 CONNECT_AFTER_NOTICE_SECONDS = 15
 ESCALATING_ROLES = ("agent", "lead", "supervisor")
 
@@ -150,7 +149,7 @@ class WarmTransfer:
         once the lead has been told so."""
         self.ctx.store.update_escalation(esc_id, lead_in_conference="true")
         esc = self.ctx.store.escalation(esc_id)
-        if esc and esc["state"] == "briefing" and esc.get("agent_present") != "true":
+        if esc and esc["state"] == EscalationState.BRIEFING and esc.get("agent_present") != "true":
             if esc.get("lead_told_agent_gone") == "true":
                 self._connect(esc_id, by="system", stay_to_introduce=True, tell_caller=True)
             else:
@@ -189,7 +188,7 @@ class WarmTransfer:
             raise NotFound(f"No escalation {esc_id}.", code="escalation_not_found")
         if actor.role == "agent" and actor.person_id != esc.get("agent_id"):
             raise Forbidden("Only the agent on this call, or the lead, may connect the caller.", code="not_your_call")
-        if esc["state"] != "briefing":
+        if esc["state"] != EscalationState.BRIEFING:
             raise Conflict(
                 f"The caller can be connected once a lead has accepted; the escalation is {esc['state']}.",
                 code="not_briefing",
@@ -206,7 +205,7 @@ class WarmTransfer:
             self.ctx.event("caller_connected", f"to {self.ctx.name(esc.get('assignee', ''))}, by {by}"),
             connected_at=self.ctx.now_iso(),
         ):
-            if esc is not None and esc["state"] != "connected":
+            if esc is not None and esc["state"] != EscalationState.CONNECTED:
                 raise Conflict(f"The escalation is {esc['state']}, not briefing.", code="not_briefing")
             return
         try:
@@ -235,7 +234,7 @@ class WarmTransfer:
             return
         self.ctx.store.update_escalation(esc_id, agent_present="false")
         self.ctx.store.add_event(esc_id, self.ctx.event("agent_left", self.ctx.name(esc.get("agent_id", ""))))
-        if esc["state"] == "briefing" and esc.get("lead_in_conference") == "true":
+        if esc["state"] == EscalationState.BRIEFING and esc.get("lead_in_conference") == "true":
             self._connect_after_telling_lead(esc)
 
     def caller_left(self, esc_id: str) -> None:
@@ -243,7 +242,7 @@ class WarmTransfer:
         if esc is None:
             return
         gone = self.ctx.event("caller_left")
-        if esc["state"] == "callback_scheduled":
+        if esc["state"] == EscalationState.CALLBACK_SCHEDULED:
             self.ctx.store.close_escalation(esc["call_sid"], esc_id)
             end_conference(self.ctx, esc)
             return

@@ -10,6 +10,7 @@ from telephony.adapters.store import TERMINAL_CALL_STATUSES
 from telephony.commands import TellLead
 from telephony.context import Context
 from telephony.errors import TelephonyFailure
+from telephony.escalation.lifecycle import EscalationState
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class LeadNotice:
     def tell(self, esc: dict[str, str], notice: str) -> bool:
         """Said to the lead in the conference; they stay. False when there is no lead to tell."""
         lead_sid = esc.get("assignee_call_sid")
-        if esc.get("state") != "briefing" or not lead_sid or not esc.get("conference_sid"):
+        if esc.get("state") != EscalationState.BRIEFING or not lead_sid or not esc.get("conference_sid"):
             return False
         if (self.ctx.store.leg(lead_sid) or {}).get("status") in TERMINAL_CALL_STATUSES:
             return False

@@ -16,6 +16,7 @@ from telephony.adapters.timers import job_id
 from telephony.commands import Command, HoldCheckIn, HoldLimit
 from telephony.context import Context
 from telephony.errors import TelephonyFailure
+from telephony.escalation.lifecycle import HOLDING_STATES, EscalationState
 from telephony.hold.lead_notice import LeadNotice
 from telephony.hold.wording import with_role
 from telephony.logs import bound
@@ -24,7 +25,6 @@ from telephony.notify.notifier import Notifier
 
 log = logging.getLogger(__name__)
 
-HOLDING_STATES = ("dialing_lead", "briefing")
 KEEP_WORDS = ("hold", "wait", "keep", "stay")
 CALLBACK_WORDS = ("call", "back", "callback")
 
@@ -174,7 +174,7 @@ class Hold:
         if now - float(esc.get("hold_said_at") or 0) < hold.message_repeat_seconds:
             return None
         self.ctx.store.note_escalation(esc_id, hold_said_at=now)
-        text = hold.briefing_message if esc["state"] == "briefing" else hold.message
+        text = hold.briefing_message if esc["state"] == EscalationState.BRIEFING else hold.message
         return with_role(text, self.role_sought(esc))
 
     def heard(self, esc: dict[str, str], speech: str) -> None:

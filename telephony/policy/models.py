@@ -11,20 +11,21 @@ module), a field on `PolicyFile`, and the same attribute on `Policy`, copied in 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from telephony import numbers
 from telephony.config import EMAIL_ADDRESS
+from telephony.escalation import lifecycle
 
 ROLES = ("agent", "lead", "supervisor", "manager")
 TIER_ROLES = ("lead", "supervisor", "manager")
 PRESENCES = ("available", "busy", "offline")
 KINDS = ("manager_request", "supervisor_demanded", "formal_complaint", "abusive", "no_authority")
 MANAGERS_ONLY = ("formal_complaint", "abusive")  # R-ESC-3, R-ESC-4
-CASE_STATUSES = ("escalated", "assigned", "resolved")  # R-ESC-8
+CASE_STATUSES = tuple(status.value for status in lifecycle.CaseStatus)  # R-ESC-8
 WARNING_ACTIONS = ("transfer", "disconnect")  # R-ABUSE-1
 TAG = re.compile(r"[a-z0-9][a-z0-9_]{0,39}")
 # R-NOTE-5: a red-flag word or phrase: letters and digits, with spaces, apostrophes, hyphens, dots.
@@ -82,7 +83,12 @@ Spoken = Annotated[StrictStr, AfterValidator(_spoken)]
 Tag = Annotated[StrictStr, Field(json_schema_extra={"pattern": f"^{TAG.pattern}$"}), AfterValidator(_tag)]
 Phrase = Annotated[StrictStr, AfterValidator(_phrase)]
 Tier = Literal["lead", "supervisor", "manager"]
-CaseStatus = Literal["escalated", "assigned", "resolved"]
+# The case's status as the policy file and the API write it: the enum's wire values, a JSON schema
+# enum of strings (mypy sees plain strings).
+if TYPE_CHECKING:
+    CaseStatus = str
+else:
+    CaseStatus = Literal[CASE_STATUSES]
 
 
 class Section(BaseModel):
@@ -288,7 +294,7 @@ class CaseRule(Section):
         description="the department that follows up, e.g. Client Success"
     )
     owner: StrictStr = Field(description="id of the person who owns the case")
-    status: CaseStatus = Field("assigned", description="the case's status once routed")
+    status: CaseStatus = Field(lifecycle.CaseStatus.ASSIGNED.value, description="the case's status once routed")
 
 
 class CaseRouting(Section):
@@ -299,7 +305,7 @@ class CaseRouting(Section):
         description="where every case starts, e.g. Technical Support"
     )
     owner: StrictStr = Field(description="id of the first owner, e.g. the technical support manager")
-    status: CaseStatus = Field("escalated", description="the first status")
+    status: CaseStatus = Field(lifecycle.CaseStatus.ESCALATED.value, description="the first status")
     tags: tuple[Tag, ...] = Field((), description="further tags agents may give that route nowhere")
     rules: tuple[CaseRule, ...] = Field((), description="the first rule with one of the escalation's tags wins")
 

@@ -23,6 +23,7 @@ from typing import Any
 from telephony.config import ApiToken
 from telephony.context import Context
 from telephony.errors import Forbidden, NotFound
+from telephony.escalation.lifecycle import CallbackStatus, EscalationState, finished
 from telephony.logs import mask_numbers
 from telephony.notify.early_warning import early_warning_of
 from telephony.records.case import case_view, tags_of
@@ -30,8 +31,6 @@ from telephony.records.days import day_range
 
 log = logging.getLogger(__name__)
 
-FINAL_STATES = ("resolved", "abandoned", "failed")
-FINAL_CALLBACK_STATUSES = ("completed", "cancelled", "no_answer")
 LEAD_ROLES = ("lead", "supervisor", "manager")
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP: CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -47,7 +46,7 @@ ASKED = {
 HAPPENED = {
     "caller_agreed_to_hold": "the caller agreed to be placed on hold",
     "caller_on_hold": "the caller was placed on hold",
-    "dialing_lead": "{d} was rung",
+    EscalationState.DIALING_LEAD: "{d} was rung",
     "lead_answered": "{d} answered",
     "lead_accepted": "{d} accepted the call",
     "lead_declined": "{d} declined the call",
@@ -58,7 +57,7 @@ HAPPENED = {
     "hold_limit": "the caller reached the hold limit and was offered to keep holding or a callback",
     "keep_holding": "the caller chose to keep holding ({d})",
     "callback_chosen": "the caller chose a callback ({d})",
-    "callback_scheduled": "callback booked: {d}",
+    EscalationState.CALLBACK_SCHEDULED: "callback booked: {d}",
     "callback_refused": "the caller refused a callback; {d}",
     "caller_connected": "the caller was put through {d}",
     "agent_left": "the agent, {d}, left the call",
@@ -121,11 +120,6 @@ CSV_COLUMNS = (
     "crm_note",
     "updated_at",
 )
-
-
-def finished(state: str, callback_status: str) -> bool:
-    """Final: resolved, abandoned or failed; or its callback completed, cancelled or given up."""
-    return state in FINAL_STATES or callback_status in FINAL_CALLBACK_STATUSES
 
 
 def neutralise(cell: str) -> str:
@@ -329,7 +323,7 @@ class Records:
             parts.append(f"Put through to {record['taken_by']} ({record['taken_by_role']}).")
         if cb is not None:
             parts += self._callback_note(who, record, cb)
-        elif record["state"] == "abandoned":
+        elif record["state"] == EscalationState.ABANDONED:
             parts.append(f"{who} hung up before anyone took the call.")
         elif "callback_refused" in events:
             parts.append(f"{who} refused a callback; the agent's leader was told.")
@@ -349,12 +343,12 @@ class Records:
         said = f"Advised {who} they will receive a callback {cb.get('requested') or ''} ({day}), {by}."
         notes = [said.replace(" ,", ",").replace(", .", ".")]
         status = cb.get("status", "")
-        if status == "completed":
+        if status == CallbackStatus.COMPLETED:
             taker = f" by {record['taken_by']}" if record["taken_by"] else ""
             notes.append(f"Called back {self._when(cb.get('completed_at') or cb['window_start'], date.min)}{taker}.")
-        elif status == "cancelled":
+        elif status == CallbackStatus.CANCELLED:
             notes.append("The callback was cancelled.")
-        elif status == "no_answer":
+        elif status == CallbackStatus.NO_ANSWER:
             notes.append("The callback could not reach them; follow up by hand.")
         return notes
 

@@ -11,9 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 from telephony.commands import PurgeFinished
 from telephony.context import Context
-from telephony.escalation.lifecycle import FINAL_STATES
+from telephony.escalation.lifecycle import FINAL_STATES, GIVEN_UP_CALLBACK_STATUSES, EscalationState
 
-FINAL_CALLBACK_STATUSES = ("cancelled", "no_answer")
 PURGE_KEY = "purge-finished"
 
 
@@ -55,4 +54,7 @@ def _over(ctx: Context, esc_id: str) -> bool:
     if esc.get("state") in FINAL_STATES:
         return True
     cb = ctx.store.callback(esc.get("callback_id", ""))
-    return esc.get("state") == "callback_scheduled" and (cb or {}).get("status") in FINAL_CALLBACK_STATUSES
+    return (
+        esc.get("state") == EscalationState.CALLBACK_SCHEDULED
+        and (cb or {}).get("status") in GIVEN_UP_CALLBACK_STATUSES
+    )

@@ -15,6 +15,7 @@ from typing import Any
 from telephony.config import ApiToken
 from telephony.context import Context
 from telephony.errors import Forbidden
+from telephony.escalation.lifecycle import CallbackStatus
 from telephony.records.days import day_range
 from telephony.records.escalation_record import LEAD_ROLES, Records
 
@@ -218,7 +219,7 @@ def figures(
                 is_late = reached > datetime.fromisoformat(record["callback_window_end"])
                 callbacks["reached_late" if is_late else "reached_in_window"] += 1
                 today["late" if is_late else "in_window"] += 1
-            elif record.get("callback_status") == "no_answer":
+            elif record.get("callback_status") == CallbackStatus.NO_ANSWER:
                 callbacks["given_up"] += 1
                 today["given_up"] += 1
             else:

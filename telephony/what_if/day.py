@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from statistics import median
 from typing import Any
 
+from telephony.escalation.lifecycle import EscalationState
 from telephony.policy.loading import Policy
 
 # How a person rung for a call answers it.
@@ -116,7 +117,7 @@ def _answers(timeline: list[dict[str, str]], ids_by_name: dict[str, str]) -> dic
     picked: dict[str, datetime] = {}
     for event in timeline:
         name, detail = event.get("event", ""), event.get("detail", "")
-        if name == "dialing_lead":
+        if name == EscalationState.DIALING_LEAD:
             person = ids_by_name.get(detail.rsplit(" (", 1)[0])
             if person:
                 ringing[person] = _at(event)
@@ -159,7 +160,7 @@ def call_from_record(record: dict[str, Any], policy: Policy) -> RecordedCall | N
         if ended is not None:
             busy = max(1.0, (_at(ended) - _at(answered)).total_seconds())
     patience = None
-    if record.get("state") == "abandoned":
+    if record.get("state") == EscalationState.ABANDONED:
         left = _first(timeline, ("caller_left",), start)
         if left is not None:
             patience = max(1.0, (_at(left) - start).total_seconds())
@@ -185,7 +186,7 @@ def _choice(timeline: list[dict[str, str]], offers: tuple[str, ...]) -> str | No
         name = event.get("event")
         if name in offers:
             offered = True
-        elif offered and name in ("callback_chosen", "callback_scheduled"):
+        elif offered and name in ("callback_chosen", EscalationState.CALLBACK_SCHEDULED):
             return "callback"
         elif offered and name in ("keep_holding", "callback_refused"):
             return "hold"

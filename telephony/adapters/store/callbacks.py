@@ -10,6 +10,10 @@ from typing import Any
 from telephony.adapters.store import keys
 from telephony.adapters.store.base import EVENTS_KEPT, as_text, text, texts
 from telephony.adapters.store.changes import ChangeStream
+from telephony.escalation.lifecycle import DIALLABLE_CALLBACK_STATUSES, CallbackStatus
+
+# CLAIM_CALLBACK's last arguments: the status a claimed attempt is in, then those it is claimed from.
+CLAIM_STATUSES = tuple(status.value for status in (CallbackStatus.DIALING, *DIALLABLE_CALLBACK_STATUSES))
 
 
 class CallbackStore(ChangeStream):
@@ -31,7 +35,12 @@ class CallbackStore(ChangeStream):
 
     def claim_callback(self, cb_id: str, attempt: int, at: str) -> bool:
         """One dial per attempt, whichever worker (or retried job) gets here first."""
-        claimed = bool(self._claim_callback(keys=[self.k.callback(cb_id)], args=[attempt, at, "", 0, cb_id]) == 1)
+        claimed = bool(
+            self._claim_callback(
+                keys=[self.k.callback(cb_id)], args=[attempt, at, "", 0, cb_id, "", "", "", *CLAIM_STATUSES]
+            )
+            == 1
+        )
         if claimed:
             self.changed("callback", cb_id)
         return claimed
@@ -46,7 +55,17 @@ class CallbackStore(ChangeStream):
         head, tail = self.k.timeline_around()
         got = self._claim_callback(
             keys=[self.k.callback(cb_id), self.k.EVENTS],
-            args=[attempt, at, "dial", EVENTS_KEPT, cb_id, head, tail, json.dumps(event) if event else ""],
+            args=[
+                attempt,
+                at,
+                "dial",
+                EVENTS_KEPT,
+                cb_id,
+                head,
+                tail,
+                json.dumps(event) if event else "",
+                *CLAIM_STATUSES,
+            ],
         )
         if not isinstance(got, list):
             return None

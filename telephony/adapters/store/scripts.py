@@ -166,12 +166,17 @@ if redis.call('GET', KEYS[1]) == 'busy' then redis.call('SET', KEYS[1], 'availab
 return 1
 """
 
+# KEYS: the callback, events. ARGV: attempt, claimed at, 'dial' (or '': only the claim), events
+# kept, the callback's id, the timeline key's head and tail, timeline entry ('' none), then the
+# status a claimed callback is in and the statuses it may be claimed from (the lifecycle's).
 CLAIM_CALLBACK = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return 0 end
-if status ~= 'scheduled' and status ~= 'rescheduled' and status ~= 'overdue' then return 0 end
+local diallable = false
+for i = 10, #ARGV do if ARGV[i] == status then diallable = true end end
+if not diallable then return 0 end
 if tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0') ~= tonumber(ARGV[1]) - 1 then return 0 end
-redis.call('HSET', KEYS[1], 'status', 'dialing', 'attempts', ARGV[1], 'claimed_at', ARGV[2], 'lead_call_sid', '', 'caller_call_sid', '', 'tried', '[]', 'ringing', '')
+redis.call('HSET', KEYS[1], 'status', ARGV[9], 'attempts', ARGV[1], 'claimed_at', ARGV[2], 'lead_call_sid', '', 'caller_call_sid', '', 'tried', '[]', 'ringing', '')
 if ARGV[3] == 'dial' then
   redis.call('HINCRBY', KEYS[1], 'window_attempts', 1)
   local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'kind', 'callback', 'id', ARGV[5])
