@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import ClassVar
 
 
 class EscalationState(StrEnum):
@@ -249,6 +249,7 @@ class Escalation:
     lead_in_conference: bool = False
     lead_told_agent_gone: bool = False
     connect_after_notice: bool = False
+    caller_agreed_to_hold: bool = False
     raw: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -269,6 +270,7 @@ class Escalation:
             lead_in_conference=_flag(raw, "lead_in_conference"),
             lead_told_agent_gone=_flag(raw, "lead_told_agent_gone"),
             connect_after_notice=_flag(raw, "connect_after_notice"),
+            caller_agreed_to_hold=_flag(raw, "caller_agreed_to_hold"),
             raw=dict(raw),
         )
 
@@ -282,19 +284,6 @@ class Escalation:
 
     def get(self, name: str, default: str = "") -> str:
         return self.raw.get(name, default)
-
-
-def to_hash(**values: Any) -> dict[str, str]:
-    """Values as the store's hash keeps them: flags as "true"/"false", enums by value."""
-    out: dict[str, str] = {}
-    for name, value in values.items():
-        if isinstance(value, bool):
-            out[name] = "true" if value else "false"
-        elif value is None:
-            out[name] = ""
-        else:
-            out[name] = str(value)
-    return out
 
 
 @dataclass(frozen=True)

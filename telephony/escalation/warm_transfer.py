@@ -21,7 +21,7 @@ from telephony.context import Context, end_conference, new_id
 from telephony.errors import Conflict, Forbidden, NotFound, TelephonyFailure
 from telephony.escalation.case_routing import check_tags, move_case, opened_case
 from telephony.escalation.lead_hunt import LeadHunt
-from telephony.escalation.lifecycle import EscalationState, Trigger, fire
+from telephony.escalation.lifecycle import Escalation, EscalationState, Trigger, fire
 from telephony.escalation_request import ConnectRequest, EscalationRequest, parse
 from telephony.hold.limits import Hold
 from telephony.notify.early_warning import carried_early_warning, early_warning_of
@@ -136,24 +136,24 @@ class WarmTransfer:
     def back_to_agent(self, esc_id: str) -> str:
         """After a refused callback the caller rejoins their conference: with their agent, or
         held on the wait message while another agent is rung."""
-        esc = self.ctx.store.escalation(esc_id)
+        esc = self.ctx.store.read_escalation(esc_id)
         if esc is None:
             raise NotFound(f"No escalation {esc_id}.", code="escalation_not_found")
-        if esc.get("agent_present") != "true":
-            self.ctx.store.update_call(esc["call_sid"], hold_on_join="true", agent_left="true")
-        return esc["call_sid"]
+        if not esc.agent_present:
+            self.ctx.store.update_call(esc.call_sid, hold_on_join=True, agent_left=True)
+        return esc.call_sid
 
     def lead_joined(self, esc_id: str) -> None:
         """The lead is in the conference. If the agent has already gone there is nobody to do
         the brief: the lead heard the announcement, so the caller is put through (R-WARM-5),
         once the lead has been told so."""
-        self.ctx.store.update_escalation(esc_id, lead_in_conference="true")
-        esc = self.ctx.store.escalation(esc_id)
-        if esc and esc["state"] == EscalationState.BRIEFING and esc.get("agent_present") != "true":
-            if esc.get("lead_told_agent_gone") == "true":
+        self.ctx.store.update_escalation(esc_id, lead_in_conference=True)
+        esc = self.ctx.store.read_escalation(esc_id)
+        if esc and esc.state is EscalationState.BRIEFING and not esc.agent_present:
+            if esc.lead_told_agent_gone:
                 self._connect(esc_id, by="system", stay_to_introduce=True, tell_caller=True)
             else:
-                self._connect_after_telling_lead(esc)
+                self._connect_after_telling_lead(dict(esc.raw))
 
     def _connect_after_telling_lead(self, esc: dict[str, str]) -> None:
         """The lead hears that the agent's line dropped before the caller is with them; the
@@ -161,7 +161,7 @@ class WarmTransfer:
         if not self.hold.lead_notice.tell(esc, "agent_dropped"):
             self._connect(esc["id"], by="system", stay_to_introduce=True, tell_caller=True)
             return
-        self.ctx.store.update_escalation(esc["id"], connect_after_notice="true")
+        self.ctx.store.update_escalation(esc["id"], connect_after_notice=True)
         self.ctx.timers.at(
             self.ctx.clock.now() + timedelta(seconds=CONNECT_AFTER_NOTICE_SECONDS),
             ConnectAfterNotice(esc["id"]),
@@ -175,9 +175,9 @@ class WarmTransfer:
             self.connect_after_notice(esc_id)
 
     def connect_after_notice(self, esc_id: str) -> None:
-        esc = self.ctx.store.escalation(esc_id)
-        if esc and esc.get("connect_after_notice") == "true" and self.ctx.store.first_time(f"after_notice:{esc_id}"):
-            self.ctx.store.update_escalation(esc_id, connect_after_notice="false")
+        esc = self.ctx.store.read_escalation(esc_id)
+        if esc and esc.connect_after_notice and self.ctx.store.first_time(f"after_notice:{esc_id}"):
+            self.ctx.store.update_escalation(esc_id, connect_after_notice=False)
             self._connect(esc_id, by="system", stay_to_introduce=True, tell_caller=True)
 
     # -- the agent connects and leaves (R-WARM-4) ------------------------------
@@ -220,7 +220,7 @@ class WarmTransfer:
             )
             raise
         self.hold.stop(esc_id)
-        if not stay_to_introduce and esc.get("agent_present") == "true" and esc.get("agent_call_sid"):
+        if not stay_to_introduce and Escalation.from_hash(esc).agent_present and esc.get("agent_call_sid"):
             try:
                 self.ctx.twilio.remove_from_conference(esc["conference_sid"], esc["agent_call_sid"])
             except TelephonyFailure as exc:
@@ -229,13 +229,13 @@ class WarmTransfer:
     # -- legs dropping ------------------------------------------------------
     def agent_left(self, esc_id: str) -> None:
         """R-WARM-5: the agent's leg dropping never drops the caller."""
-        esc = self.ctx.store.escalation(esc_id)
-        if esc is None or esc.get("agent_present") != "true":
+        esc = self.ctx.store.read_escalation(esc_id)
+        if esc is None or not esc.agent_present:
             return
-        self.ctx.store.update_escalation(esc_id, agent_present="false")
-        self.ctx.store.add_event(esc_id, self.ctx.event("agent_left", self.ctx.name(esc.get("agent_id", ""))))
-        if esc["state"] == EscalationState.BRIEFING and esc.get("lead_in_conference") == "true":
-            self._connect_after_telling_lead(esc)
+        self.ctx.store.update_escalation(esc_id, agent_present=False)
+        self.ctx.store.add_event(esc_id, self.ctx.event("agent_left", self.ctx.name(esc.agent_id)))
+        if esc.state is EscalationState.BRIEFING and esc.lead_in_conference:
+            self._connect_after_telling_lead(dict(esc.raw))
 
     def caller_left(self, esc_id: str) -> None:
         esc = self.ctx.store.escalation(esc_id)
@@ -283,7 +283,7 @@ class WarmTransfer:
             "client": json.loads(esc.get("client") or "{}"),
             "resolution_offered": esc.get("resolution_offered", ""),
             "deescalation_steps": json.loads(esc.get("deescalation_steps") or "[]"),
-            "caller_agreed_to_hold": esc.get("caller_agreed_to_hold") == "true",
+            "caller_agreed_to_hold": Escalation.from_hash(esc).caller_agreed_to_hold,
             "callback": json.loads(esc["callback"]) if esc.get("callback") else None,
             "tags": tags_of(esc),
             "case": case_view(esc),

@@ -10,7 +10,7 @@ from typing import Any
 from telephony.adapters.store import keys
 from telephony.adapters.store.base import EVENTS_KEPT, as_text, epoch, text, texts
 from telephony.adapters.store.changes import ChangeStream
-from telephony.escalation.lifecycle import Transition, Trigger, fire, moves
+from telephony.escalation.lifecycle import Escalation, Transition, Trigger, fire, moves
 
 
 class EscalationStore(ChangeStream):
@@ -71,6 +71,12 @@ class EscalationStore(ChangeStream):
         if not keys.safe_id(esc_id):
             return None
         return self._hash(self.k.escalation(esc_id))
+
+    def read_escalation(self, esc_id: str) -> Escalation | None:
+        """The escalation as the lifecycle's typed value (its flags as booleans, its state an
+        enum): the one place its hash is read as a whole into a value."""
+        raw = self.escalation(esc_id)
+        return Escalation.from_hash(raw) if raw else None
 
     def escalation_fields(self, esc_id: str, *fields: str) -> dict[str, str] | None:
         """Only the fields named (those set), or None for no such escalation: the hold URL,
