@@ -18,6 +18,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from telephony.config import ROOT
+from telephony.doc_block import DocBlock
 from telephony.policy.models import PolicyFile
 
 TARGET = ROOT / "docs" / "policy.md"
@@ -148,29 +149,8 @@ def settings_table() -> str:
     return "\n".join(lines)
 
 
-def block() -> str:
-    return f"{START}\n{settings_table()}\n{END}"
-
-
-def current(text: str) -> str | None:
-    if START not in text or END not in text:
-        return None
-    return text[text.index(START) : text.index(END) + len(END)]
-
-
-def main(argv: list[str]) -> int:
-    text = TARGET.read_text(encoding="utf-8")
-    found = current(text)
-    if found is None:
-        print(f"{TARGET}: no policy settings block (add the two marker lines)", file=sys.stderr)
-        return 1
-    if "--check" in argv:
-        if found != block():
-            print(f"{TARGET}: the policy settings table is stale; run python -m telephony.policy.reference")
-            return 1
-        return 0
-    TARGET.write_text(text.replace(found, block()), encoding="utf-8")
-    return 0
+DOC = DocBlock(TARGET, START, END, settings_table, "the policy settings table", "python -m telephony.policy.reference")
+block, current, main = DOC.block, DOC.current, DOC.main
 
 
 if __name__ == "__main__":
