@@ -15,8 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from telephony.commands import DrainEvents
 from telephony.context import Context
@@ -29,6 +28,7 @@ from telephony.escalation.lifecycle import (
     EscalationRaised,
     LeadAccepted,
     LeadLeft,
+    RecordChanged,
     event_from,
 )
 from telephony.notify.notifier import Notifier
@@ -44,15 +44,6 @@ CLAIM_SECONDS = 60
 # The scheduler's sweep asks for a drain when the oldest entry has waited this long (a process
 # died between the change and asking for its drain: a cluster's second call).
 SWEEP_AFTER_SECONDS = 30
-
-
-@dataclass(frozen=True)
-class RecordChanged(DomainEvent):
-    """A finished escalation (or one whose callback finished) changed after it finished: its
-    record is archived again (R-NOTE-3). Written by the store's change script (scripts.TELL),
-    whichever write made the change."""
-
-    name: ClassVar[str] = "record_changed"
 
 
 Handler = Callable[["Events", Any], None]
@@ -109,16 +100,12 @@ EVENT_HANDLERS: Mapping[type[DomainEvent], tuple[Handler, ...]] = {
     EscalationFinished: (archive,),
     RecordChanged: (archive,),
 }
-KNOWN: Mapping[str, type[DomainEvent]] = {**EVENT_TYPES, RecordChanged.name: RecordChanged}
 
 
 def read_event(data: Mapping[str, str]) -> DomainEvent | None:
     """An outbox entry as an event; None for one this code does not know (written by a newer one)."""
-    kind = KNOWN.get(data.get("event", ""))
-    if kind is None:
+    if data.get("event", "") not in EVENT_TYPES:
         return None
-    if kind is RecordChanged:
-        return RecordChanged(data["escalation_id"])
     return event_from(data)
 
 

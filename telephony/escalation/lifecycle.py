@@ -159,8 +159,26 @@ class EscalationFinished(DomainEvent):
     name: ClassVar[str] = "escalation_finished"
 
 
+@dataclass(frozen=True)
+class RecordChanged(DomainEvent):
+    """A finished escalation (or one whose callback finished) changed after it finished: its
+    record is archived again (R-NOTE-3). Not a move of the table: the store's change scripts
+    write it, whichever write made the change."""
+
+    name: ClassVar[str] = "record_changed"
+
+
 EVENT_TYPES: Mapping[str, type[DomainEvent]] = {
-    e.name: e for e in (EscalationRaised, LeadAccepted, LeadLeft, CallerConnected, CallbackBooked, EscalationFinished)
+    e.name: e
+    for e in (
+        EscalationRaised,
+        LeadAccepted,
+        LeadLeft,
+        CallerConnected,
+        CallbackBooked,
+        EscalationFinished,
+        RecordChanged,
+    )
 }
 
 
