@@ -109,6 +109,12 @@ def read_event(data: Mapping[str, str]) -> DomainEvent | None:
     return event_from(data)
 
 
+def marks_of(data: Mapping[str, str]) -> tuple[str, ...]:
+    """The marks an entry's handlers leave (each handler's name)."""
+    event = read_event(data)
+    return tuple(h.__name__ for h in EVENT_HANDLERS.get(type(event), ())) if event else ()
+
+
 class Events:
     """The organisation's handlers and what they work with; the drain and the sweep."""
 
@@ -127,7 +133,7 @@ class Events:
                 if not self.ctx.store.claim_outbox_entry(entry_id, CLAIM_SECONDS):
                     continue  # another drain has it
                 if self._handle(entry_id, data):
-                    self.ctx.store.outbox_done(entry_id)
+                    self.ctx.store.outbox_done(entry_id, marks_of(data))
                     done += 1
                 else:
                     self.ctx.store.release_outbox_entry(entry_id)

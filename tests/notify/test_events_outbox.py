@@ -91,6 +91,20 @@ def test_two_drains_at_once_run_each_event_once__R_NOTE_1(harness):
     assert posts(harness, esc_id) == ["Escalation (manager request) from Avery"]
 
 
+def test_a_finished_entry_leaves_no_marks_and_a_stale_drain_cannot_claim_it__R_NOTE_1(harness):
+    """A drained entry takes its claim and its handlers' marks with it (none left for a day per
+    escalation), and a drain that read the entry before it was finished cannot run it again."""
+    esc_id = escalated(harness, kind="formal_complaint")
+    store = harness.core.ctx.store
+    ((entry_id, _),) = store.outbox()
+
+    assert harness.core.events.drain() == 1
+    assert posts(harness, esc_id) == ["Escalation (formal complaint) from Avery"]
+    assert not store.r.keys(store.k.seen(f"outbox:{entry_id}*")), "no claim or mark left"
+    assert not store.claim_outbox_entry(entry_id, 60), "a stale drain finds it gone"
+    assert posts(harness, esc_id) == ["Escalation (formal complaint) from Avery"] and len(emails(harness, esc_id)) == 1
+
+
 def test_the_archive_follows_escalation_finished_and_later_changes__R_NOTE_3(harness):
     caller_sid, _ = harness.caller_with_agent()
     esc_id = harness.escalate(caller_sid).json["id"]

@@ -46,6 +46,7 @@ class StoreBase:
         self.wait_replicas = wait_replicas
         self._count_failure = conn.register_script(scripts.COUNT_FAILURE)
         self._changed = conn.register_script(scripts.CHANGED)
+        self._claim_outbox = conn.register_script(scripts.CLAIM_OUTBOX_ENTRY)
         self._save_call = conn.register_script(scripts.SAVE_CALL)
         self._reach_agent = conn.register_script(scripts.REACH_AGENT)
         self._take_check_ins = conn.register_script(scripts.TAKE_CHECK_INS)

@@ -27,8 +27,11 @@ class OutboxStore(StoreBase):
         return int(text(first[0][0]).split("-")[0]) / 1000 if first else None
 
     def claim_outbox_entry(self, entry_id: str, seconds: int) -> bool:
-        """This drain runs the entry's handlers for the next `seconds` (then, if it died, another may)."""
-        return bool(self.r.set(self.k.seen(f"outbox:{entry_id}"), 1, nx=True, ex=seconds))
+        """This drain runs the entry's handlers for the next `seconds` (then, if it died, another
+        may); only while the entry is still in the outbox (scripts.CLAIM_OUTBOX_ENTRY)."""
+        return bool(
+            self._claim_outbox(keys=[self.k.OUTBOX, self.k.seen(f"outbox:{entry_id}")], args=[entry_id, seconds]) == 1
+        )
 
     def release_outbox_entry(self, entry_id: str) -> None:
         self.r.delete(self.k.seen(f"outbox:{entry_id}"))
@@ -39,9 +42,10 @@ class OutboxStore(StoreBase):
     def mark_handled(self, entry_id: str, handler: str) -> None:
         self.r.set(self.k.seen(f"outbox:{entry_id}:{handler}"), 1, ex=MARK_SECONDS)
 
-    def outbox_done(self, entry_id: str) -> None:
-        """Every handler ran: the entry goes (its handlers' marks expire on their own)."""
+    def outbox_done(self, entry_id: str, handlers: tuple[str, ...] = ()) -> None:
+        """Every handler ran: the entry goes, with its claim and its handlers' marks (no drain can
+        claim it any more, so they are not needed; left, they would cost keys for a day)."""
         with self.r.pipeline(transaction=True) as pipe:
             pipe.xdel(self.k.OUTBOX, entry_id)
-            pipe.delete(self.k.seen(f"outbox:{entry_id}"))
+            pipe.delete(self.k.seen(f"outbox:{entry_id}"), *(self.k.seen(f"outbox:{entry_id}:{h}") for h in handlers))
             pipe.execute()

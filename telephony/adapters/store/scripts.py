@@ -364,3 +364,12 @@ for i = 1, (#KEYS - 1) / 3 do
 end
 return out
 """
+
+# A drain claims an outbox entry only while it is still there: one that read it before another
+# drain finished it (and cleared its handlers' marks) does not run them again. KEYS: the outbox,
+# the claim. ARGV: the entry id, the claim's seconds.
+CLAIM_OUTBOX_ENTRY = """
+if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 0 then return 0 end
+if redis.call('SET', KEYS[2], 1, 'NX', 'EX', ARGV[2]) then return 1 end
+return 0
+"""
