@@ -29,7 +29,9 @@ from urllib.parse import parse_qs, urlparse
 
 import redis
 
+from telephony.adapters.timers import TIMER_CALLS, TIMERS
 from telephony.commands import Command, DialCallback, HoldCheckIn, HoldLimit
+from telephony.handlers import DRAIN_KEY
 
 BENCH_LEADS = 20
 # The worker class the runs start (`rq worker -w`); BENCH_WORKER_CLASS in their env picks another.
@@ -136,7 +138,20 @@ def _holding(core, n: int) -> list[tuple[str, str]]:
             now.timestamp(),
         )
         made.append((esc_id, call_sid))
+    _handled_long_ago(core)
     return made
+
+
+def _handled_long_ago(core) -> None:
+    """The bench's callers were escalated before the timers it measures: what followed from each
+    escalation (its channel post, the managers' email: the outbox's events, issue 29) was done
+    then, not in the burst. Written straight into the store, their events are still waiting, so
+    they go, with the timer that would drain them."""
+    store, timers = core.ctx.store, core.ctx.timers
+    store.r.delete(store.k.OUTBOX)
+    member = f"{timers.organisation}/{DRAIN_KEY}"
+    timers.conn.zrem(TIMERS, member)
+    timers.conn.hdel(TIMER_CALLS, member)
 
 
 def timers(
@@ -230,6 +245,7 @@ def callbacks_due(core, callbacks: int) -> list[str]:
         }
         store.save_callback(cb_id, fields, far.timestamp())
         made.append(cb_id)
+    _handled_long_ago(core)
     return made
 
 
