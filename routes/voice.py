@@ -333,8 +333,8 @@ def fallback():
 def organisation_known():
     """A call to a number no organisation's policy claims (or a URL naming none we serve): once
     Twilio's signature is checked, an apology and the deployment's fallback line, never a 500."""
-    if tenancy.voice_core() is not None:
-        return None
+    if tenancy.voice_core(follow=request.endpoint != "voice.fallback") is not None:
+        return None  # the fallback never waits on Redis, not even to follow a reload
     refused = not_from_twilio()
     if refused is not None:
         return refused
