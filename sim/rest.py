@@ -204,6 +204,15 @@ def create_rest_app(world: World, faults: RestFaults | None = None) -> Flask:
             previous_page_uri=None,
         )
 
+    @app.get(f"{PREFIX}/Calls/<call_sid>.json")
+    def fetch_call(account, call_sid):
+        """FetchCall: what the reconciler asks of a call whose status callbacks it may have missed."""
+        with world.lock:
+            call = world.calls.get(call_sid)
+            if call is None:
+                return _error(404, 20404, f"The requested resource /Calls/{call_sid}.json was not found")
+            return jsonify(_call_json(world, call))
+
     @app.post(f"{PREFIX}/Calls/<call_sid>.json")
     def update_call(account, call_sid):
         with world.lock:

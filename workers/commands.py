@@ -22,6 +22,7 @@ from telephony.commands import (
     OfferCallback,
     PostToChannel,
     PurgeFinished,
+    Reconcile,
     ReplayWhatIf,
     RingAgent,
     RingLead,
@@ -67,6 +68,7 @@ HANDLERS: dict[type[Command], Callable[[Any], object]] = {
     TaskOverdue: handlers.task_overdue,
     ReplayWhatIf: replay_what_if,
     DrainEvents: handlers.drain_events,
+    Reconcile: handlers.reconcile,
 }
 
 # The worker functions timers and RQ jobs named before the commands, each with its command (the
