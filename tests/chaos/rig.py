@@ -147,6 +147,14 @@ class Rig:
             **self.extra_env,
         }
         self.web_log = self.tmp / "web.log"
+        self._start_web()
+        self.scheduler = spawn([str(BIN / "python"), "-m", "workers.scheduler"], self.env, self.log)
+        self.rq = [rq_worker(self.env, self.log) for _ in range(self.workers)]
+        self.wait_until_working()
+        self._thread = threading.Thread(target=self._play, daemon=True)
+        self._thread.start()
+
+    def _start_web(self) -> None:
         self.web = spawn(
             [
                 str(BIN / "gunicorn"),
@@ -163,11 +171,13 @@ class Rig:
             self.web_log,
         )
         wait_for(lambda: self._get("/health") == 200, "gunicorn to answer /health", self.web_log)
-        self.scheduler = spawn([str(BIN / "python"), "-m", "workers.scheduler"], self.env, self.log)
-        self.rq = [rq_worker(self.env, self.log) for _ in range(self.workers)]
-        self.wait_until_working()
-        self._thread = threading.Thread(target=self._play, daemon=True)
-        self._thread.start()
+
+    def kill_web(self) -> None:
+        """kill -9 of gunicorn and its workers (a deploy without draining, a crashed host)."""
+        kill_worker_and_horse(self.web)
+
+    def start_web(self) -> None:
+        self._start_web()
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
