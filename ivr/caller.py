@@ -104,6 +104,28 @@ def fallback(message: str, endpoint: str, conference: str | None, music_url: str
     return response
 
 
+# The only verbs Twilio runs from a conference's wait or hold URL; anything else is error 13238
+# and the caller hears nothing until the next fetch.
+WAIT_HOLD_VERBS = frozenset({"Say", "Play", "Pause", "Redirect"})
+KEEP_HOLDING = "Thank you for holding. Please stay on the line."
+RETRY_PAUSE_SECONDS = 2
+
+
+def keep_music_playing(music_url: str, retry_url: str) -> VoiceResponse:
+    """The fallback on a wait or hold URL (Say, Play, Pause, Redirect only): the service failed
+    (Redis slow or gone, an organisation no longer served), so the caller keeps hearing the music
+    and the same URL is fetched again after it. Without music, words that are true on hold and a
+    short pause, so the caller never sits in silence for long."""
+    response = VoiceResponse()
+    if music_url:
+        response.play(music_url)
+    else:
+        response.say(KEEP_HOLDING)
+        response.pause(length=RETRY_PAUSE_SECONDS)
+    response.redirect(retry_url, method="POST")
+    return response
+
+
 UNSERVED = "We're sorry, this number is not set up to take calls."
 
 

@@ -44,7 +44,7 @@ def create_app(
         settings = resolve_tokens(settings, policies)
         conn = connect_redis(settings)
         organisations = build_organisations(
-            settings, conn, queue_conn=connect_queues(settings, conn), clock=clock, policies=policies
+            settings, conn, queue_conn=connect_queues(settings, conn, fail_fast=True), clock=clock, policies=policies
         )
     policies = [c.policy for c in organisations.all()]
     settings = resolve_tokens(settings, policies)
@@ -189,7 +189,7 @@ def connect_redis(settings: Settings) -> redis.Redis:
         if settings.redis_sentinels
         else f"REDIS_URL {settings.redis_url}"
     )
-    conn = connect(settings)
+    conn = connect(settings, fail_fast=True)
     try:
         conn.ping()
         check_persistence(settings, persistence_problem(conn), logging.getLogger("routes"))

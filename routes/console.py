@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,14 @@ bp = Blueprint(
 SDK_DIR = ROOT / "node_modules" / "@twilio" / "voice-sdk" / "dist"
 CHART_DIR = ROOT / "node_modules" / "chart.js" / "dist"
 STREAM_SECONDS = 15
+# Event streams open at once in one web process (issue 34): each holds a gunicorn thread for up to
+# STREAM_SECONDS, and longer when Redis is slow, so they get a budget of their own and can never
+# take the threads Twilio's webhooks need: half of gunicorn.conf.py's 16 threads a process (a
+# stream whose browser went away holds its slot until its next keep-alive, up to 5 s). One over
+# the budget is told to come back in STREAM_FULL_RETRY_MS; the browser's EventSource does so by
+# itself, replaying from Last-Event-ID.
+STREAMS_PER_PROCESS = 8
+STREAM_FULL_RETRY_MS = 5000
 EVENT_ID = re.compile(r"\d{1,20}-\d{1,20}")
 # Buttons the console shows only when the API has the endpoint (the procedures work adds them).
 FEATURE_WORDS = {
@@ -152,6 +161,14 @@ def events():
         missed = [{"event_id": entry, **change} for entry, change in store.events_after(last)]
         return jsonify(events=missed, last_event_id=missed[-1]["event_id"] if missed else last)
 
+    streams = current_app.extensions.setdefault("event_streams", threading.BoundedSemaphore(STREAMS_PER_PROCESS))
+    if not streams.acquire(blocking=False):
+        return Response(
+            f"retry: {STREAM_FULL_RETRY_MS}\n\n",
+            mimetype="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Stream-Budget": "full"},
+        )
+
     def stream(last_id: str):
         pubsub = store.listen()
         try:
@@ -168,11 +185,13 @@ def events():
         finally:
             pubsub.close()
 
-    return Response(
+    response = Response(
         stream_with_context(stream(last)),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+    response.call_on_close(streams.release)
+    return response
 
 
 @bp.get("/vendor/twilio.min.js")

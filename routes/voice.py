@@ -43,6 +43,10 @@ CALLER_FACING = {
     "voice.callback_window",
     "voice.warning_disconnect",
 }
+# A conference's wait and hold URLs: Twilio runs only Say, Play, Pause and Redirect from them
+# (error 13238), and has no fallback URL for them, so their fallback keeps the music playing and
+# fetches the same URL again.
+HOLD_MUSIC = {"voice.wait", "voice.hold"}
 UNCLEAR_TRIES = 2
 
 
@@ -329,8 +333,8 @@ def fallback():
 def organisation_known():
     """A call to a number no organisation's policy claims (or a URL naming none we serve): once
     Twilio's signature is checked, an apology and the deployment's fallback line, never a 500."""
-    if tenancy.voice_core() is not None:
-        return None
+    if tenancy.voice_core(follow=request.endpoint != "voice.fallback") is not None:
+        return None  # the fallback never waits on Redis, not even to follow a reload
     refused = not_from_twilio()
     if refused is not None:
         return refused
@@ -340,9 +344,24 @@ def organisation_known():
         form("To") or "no number",
         request.args.get("org", ""),
     )
+    if request.endpoint in HOLD_MUSIC:
+        return _keep_music_playing()
     if request.endpoint in CALLER_FACING or request.endpoint == "voice.fallback":
         return _fallback_twiml()
     return "", 204
+
+
+def _keep_music_playing() -> Response:
+    """The fallback on a wait or hold URL: music from the policy in memory (none for a number no
+    policy claims), then the same URL again. Never touches Redis."""
+    policy = tenancy.policy()
+    music = ""
+    if policy is not None:
+        music = policy.hold.music_url
+        if request.endpoint == "voice.wait":
+            music = policy.ivr.wait_music_url or music
+    base = current_app.config["SETTINGS"].public_base_url.rstrip("/")
+    return twiml(caller_ivr.keep_music_playing(music, base + request.full_path.rstrip("?")))
 
 
 def _fallback_twiml() -> Response:
@@ -371,6 +390,8 @@ def failed(exc: Exception):
         current_app.extensions["store_outage"].failed(exc)
     else:
         current_app.logger.exception("voice webhook %s failed", request.path)
+    if request.endpoint in HOLD_MUSIC:
+        return _keep_music_playing()
     if request.endpoint in CALLER_FACING:
         return _fallback_twiml()
     if isinstance(exc, redis.RedisError):

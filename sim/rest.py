@@ -34,7 +34,9 @@ class RestFaults:
     `operations` (all when empty), or every one while `active` is set, is answered with one of
     `kinds`: "500" (Twilio's 20500), "429" (20429 with Retry-After: `retry_after` seconds) or
     "timeout" (held for `hang_seconds`, longer than the client waits, then a 503). A faulted
-    request changes nothing, as when Twilio failed before acting."""
+    request changes nothing, as when Twilio failed before acting; except "late" (issue 34):
+    Twilio acts (the call is placed) and its answer comes after `hang_seconds`, past the
+    client's timeout. `times`: at most that many faults in all (0: no limit)."""
 
     fraction: float = 0.0
     kinds: tuple[str, ...] = ("500", "429", "timeout")
@@ -42,6 +44,7 @@ class RestFaults:
     hang_seconds: float = 2.0
     operations: tuple[str, ...] = ()  # e.g. ("create_call", "update_participant"); empty: all
     active: bool = False  # a window: every matching request fails while set
+    times: int = 0
     seed: int = 11
     injected: dict[str, int] = field(default_factory=dict)
     _rng: random.Random = field(init=False, repr=False)
@@ -55,6 +58,8 @@ class RestFaults:
         if self.operations and operation not in self.operations:
             return None
         with self._lock:
+            if self.times and sum(self.injected.values()) >= self.times:
+                return None
             if not self.active and self._rng.random() >= self.fraction:
                 return None
             kind = self._rng.choice(self.kinds)
@@ -127,6 +132,8 @@ def create_rest_app(world: World, faults: RestFaults | None = None) -> Flask:
         if kind == "timeout":
             time.sleep(app.config["FAULTS"].hang_seconds)
             return _error(503, 20503, "Service Unavailable")
+        if kind == "late":
+            request.environ["sim.late"] = True  # acted on, answered after the client gave up
         return None
 
     @app.after_request
@@ -149,6 +156,8 @@ def create_rest_app(world: World, faults: RestFaults | None = None) -> Flask:
             "rest",
             f"{request.method} {request.path} {_shown(params)} -> {response.status_code}",
         )
+        if request.environ.get("sim.late"):
+            time.sleep(app.config["FAULTS"].hang_seconds)
         return response
 
     def flag(name: str, default: bool = False) -> bool:
@@ -194,6 +203,15 @@ def create_rest_app(world: World, faults: RestFaults | None = None) -> Flask:
             next_page_uri=None,
             previous_page_uri=None,
         )
+
+    @app.get(f"{PREFIX}/Calls/<call_sid>.json")
+    def fetch_call(account, call_sid):
+        """FetchCall: what the reconciler asks of a call whose status callbacks it may have missed."""
+        with world.lock:
+            call = world.calls.get(call_sid)
+            if call is None:
+                return _error(404, 20404, f"The requested resource /Calls/{call_sid}.json was not found")
+            return jsonify(_call_json(world, call))
 
     @app.post(f"{PREFIX}/Calls/<call_sid>.json")
     def update_call(account, call_sid):

@@ -141,6 +141,14 @@ class SweepCallbacks(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class Reconcile(Command):
+    """Issue 34: ask Twilio about the live calls and legs, and apply what it says as their lost
+    status callbacks would have (Core.reconcile)."""
+
+    name: ClassVar[str] = "reconcile"
+
+
+@dataclass(frozen=True, slots=True)
 class TellManagersOfRedFlag(Command):
     """R-NOTE-5: the managers hear of a red flag at once (the webhook only recorded it)."""
 
@@ -201,7 +209,11 @@ ALL: tuple[type[Command], ...] = (
     TaskOverdue,
     ReplayWhatIf,
     DrainEvents,
+    Reconcile,
 )
+# Commands added since the commands replaced named worker functions: no timer or job stored
+# before can name them by a function.
+SINCE_COMMANDS: tuple[type[Command], ...] = (Reconcile,)
 BY_NAME: dict[str, type[Command]] = {command.name: command for command in ALL}
 
 

@@ -86,10 +86,12 @@ def ring_person(ctx: Context, person: Person, holder: str, *, url: str, status_c
 
 
 def ring_claimed(
-    ctx: Context, person: Person, holder: str, *, url: str, status_callback: str
+    ctx: Context, person: Person, holder: str, *, url: str, status_callback: str, keep_if_unsure: bool = False
 ) -> tuple[str | None, str]:
     """ring_person for a person `holder` has already claimed (the callback dialler claims in
-    the same round trip as it notes whom it rings)."""
+    the same round trip as it notes whom it rings). `keep_if_unsure`: a transient failure (a
+    timeout among them: Twilio may have placed the call all the same) leaves the person claimed,
+    for the caller to look the call up before deciding (issue 34)."""
     try:
         call_sid = ctx.twilio.call(
             person.endpoint,
@@ -98,6 +100,8 @@ def ring_claimed(
             timeout=ctx.policy.announcement.ring_timeout_seconds,
         )
     except TelephonyFailure as exc:
+        if exc.transient and keep_if_unsure:
+            raise
         ctx.store.release_person(person.id, holder)
         if exc.transient:
             raise

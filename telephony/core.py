@@ -4,6 +4,7 @@ calls: idempotent (a duplicate is a no-op) and order-independent (status only mo
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from telephony.callbacks.booked import Callbacks
 from telephony.callbacks.capture import CallbackCapture
 from telephony.callbacks.dialler import CallbackDialler
 from telephony.clock import Clock, SystemClock
+from telephony.commands import Reconcile
 from telephony.config import ApiToken, Settings
 from telephony.context import Context
 from telephony.errors import Forbidden, NotFound, TelephonyFailure
@@ -44,6 +46,10 @@ from telephony.reports.figures import Reports
 from telephony.urls import Urls
 
 log = logging.getLogger(__name__)
+# The reconciler (issue 34): how often it runs per organisation, and how many calls it asks
+# Twilio about a run (one GET each; Twilio allows far more, and the outbound calls keep theirs).
+RECONCILE_SECONDS = 60
+RECONCILE_LOOKUPS = 50
 
 
 @dataclass
@@ -181,6 +187,63 @@ class Core:
             )
         return sorted(calls, key=lambda c: c["arrived_at"] or "")
 
+    def reconcile(self, limit: int = RECONCILE_LOOKUPS) -> dict[str, int]:
+        """Issue 34: converge on what Twilio says, whatever status callbacks were lost (every web
+        process down, Redis away while Twilio called). Every live call and leg this organisation
+        keeps (at most `limit` a run, taken at random, so with more each is asked about within a
+        few runs) is looked up (GET Calls/{sid}); one Twilio says has ended is applied exactly as
+        its status callback would have been, through the same path and its dedupe, so a callback
+        that does arrive later, or a second run, changes nothing. People are freed, ghost calls
+        end, escalations move on, a callback dialling a lead who is gone tries the next one.
+        Returns counts: asked, ended (applied), unknown (Twilio has no such call), failed."""
+        store = self.ctx.store
+        live = [(sid, "caller", store.call(sid) or {}) for sid in store.call_sids()]
+        live += [(sid, "leg", store.leg(sid) or {}) for sid in store.leg_sids()]
+        live = [(sid, kind, record) for sid, kind, record in live if _unsettled(kind, record)]
+        counts = {"asked": 0, "ended": 0, "unknown": 0, "failed": 0}
+        for sid, kind, record in random.sample(live, min(limit, len(live))):
+            counts["asked"] += 1
+            try:
+                status = self.ctx.twilio.call_status(sid)
+            except TelephonyFailure as exc:
+                counts["failed"] += 1
+                log.warning("reconcile: cannot ask Twilio about %s: %s", sid, exc.message)
+                continue
+            if status is None:
+                counts["unknown"] += 1
+                continue
+            if status not in TERMINAL_CALL_STATUSES:
+                continue
+            counts["ended"] += 1
+            log.info("reconcile: %s %s ended (%s) without our hearing of it", kind, sid, status)
+            self._apply_status(sid, kind, record, status)
+        return counts
+
+    def _apply_status(self, sid: str, kind: str, record: dict[str, str], status: str) -> None:
+        form = {"CallSid": sid, "CallStatus": status}
+        role = record.get("role", "")
+        if kind == "caller":
+            self.call_status(form)
+        elif role == "agent":
+            self.agent_status(record.get("caller", ""), form)
+        elif role == "lead":
+            self.lead_status(record.get("escalation", ""), form)
+        elif role == "callback_lead":
+            cb = self.ctx.store.callback(record.get("callback", "")) or {}
+            self.callback_leg_status(record.get("callback", ""), "lead", form, cb.get("attempts", ""))
+        elif role == "callback_caller":
+            self.callback_leg_status(record.get("callback", ""), "caller", form)
+        elif role == "listener":
+            self.listen_in.leg_status(record.get("caller", ""), sid, status)
+
+    def ensure_reconciler(self) -> None:
+        """The scheduler's housekeeping: one reconcile a RECONCILE_SECONDS (the first as soon as
+        the scheduler starts or Redis answers again), whoever asks."""
+        now = self.ctx.clock.now()
+        period = int(now.timestamp() // RECONCILE_SECONDS)
+        if self.ctx.store.first_time(f"reconcile:{period}", ttl=2 * RECONCILE_SECONDS):
+            self.ctx.timers.soon(Reconcile(), key=f"reconcile-{period}")
+
     def _safely(self, action: Callable[..., object], *args: Any) -> None:
         """A REST failure inside an event handler is logged, not turned into a 500 that makes
         Twilio retry an event we have already recorded."""
@@ -262,3 +325,8 @@ def build_core(
         reports=Reports(ctx, records),
         events=events,
     )
+
+
+def _unsettled(kind: str, record: dict[str, str]) -> bool:
+    """A call or leg we have not yet heard end (a caller's call, or a leg we dialled)."""
+    return bool(record) and record.get("status") not in TERMINAL_CALL_STATUSES

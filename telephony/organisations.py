@@ -165,11 +165,22 @@ class Organisations:
 
     def core(self, organisation: str, version: str = "") -> Core | None:
         """The organisation's core; with `version`, the core of that policy version while it is
-        kept (a call that started before a reload)."""
+        kept (a call that started before a reload). An organisation whose file is gone is no
+        longer served to new calls, but its calls in progress keep their policy until they end
+        (issue 34): its last kept version serves their webhooks and timers (None only in a
+        process that never read it)."""
         current = self.cores.get(organisation)
-        if version and current is not None and current.policy.version != version:
+        if current is None:
+            kept = self.earlier.get((organisation, version)) if version else None
+            return kept if kept is not None else self._last_kept(organisation)
+        if version and current.policy.version != version:
             return self.earlier.get((organisation, version), current)
         return current
+
+    def _last_kept(self, organisation: str) -> Core | None:
+        with self._lock:
+            kept = [core for (org, _), core in self.earlier.items() if org == organisation]
+        return kept[-1] if kept else None
 
     def dialled(self, number: str) -> Core | None:
         """The organisation whose policy claims this number, or the only one."""

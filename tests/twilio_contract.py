@@ -170,6 +170,7 @@ class FakeTwilioRest:
     conferences: dict[str, str] = field(default_factory=dict)
     failures: dict[str, list[tuple[int, int, str]]] = field(default_factory=dict)
     calls: list[dict] = field(default_factory=list)
+    statuses: dict[str, str] = field(default_factory=dict)  # FetchCall: what Twilio says of a call
 
     def requests(self, operation_id: str | None = None) -> list[TwilioRequest]:
         return [r for r in self.recorded if operation_id is None or r.operation_id == operation_id]
@@ -228,6 +229,8 @@ class FakeTwilioRest:
                 next_page_uri=None,
                 previous_page_uri=None,
             )
+        elif op.operation_id == "FetchCall":
+            answer.update(sid=path_params["Sid"], status=self.statuses.get(path_params["Sid"], "in-progress"))
         elif op.operation_id == "UpdateCall":
             answer.update(sid=path_params["Sid"], status=first.get("Status", "in-progress"))
         elif op.operation_id == "CreateParticipant":

@@ -22,6 +22,7 @@ from telephony.commands import (
     OfferCallback,
     PostToChannel,
     PurgeFinished,
+    Reconcile,
     ReplayWhatIf,
     RingAgent,
     RingLead,
@@ -67,6 +68,7 @@ HANDLERS: dict[type[Command], Callable[[Any], object]] = {
     TaskOverdue: handlers.task_overdue,
     ReplayWhatIf: replay_what_if,
     DrainEvents: handlers.drain_events,
+    Reconcile: handlers.reconcile,
 }
 
 # The worker functions timers and RQ jobs named before the commands, each with its command (the
@@ -159,7 +161,7 @@ def _run_check_ins(timers: list[tuple[dict[str, Any], HoldCheckIn]]) -> int:
     except Exception:
         log.exception("%d check-ins failed together; each is tried again later", len(timers))
         for timer, command in timers:
-            core().ctx.timers.retry_failed(timer["key"], command, int(timer.get("tries") or 0))
+            _retry_later(timer["key"], command, int(timer.get("tries") or 0))
         return 0
 
 
@@ -168,7 +170,7 @@ def _run_timer(key: str, command: Command, tries: int) -> int:
         run(command)
         return 1
     except Exception:
-        again = core().ctx.timers.retry_failed(key, command, tries)
+        again = _retry_later(key, command, tries)
         log.exception(
             "timer %s (%s) failed on try %d; %s",
             key,
@@ -177,3 +179,15 @@ def _run_timer(key: str, command: Command, tries: int) -> int:
             "tried again later" if again else "given up",
         )
         return 0
+
+
+def _retry_later(key: str, command: Command, tries: int) -> bool:
+    """A failed timer tried again later by itself. Whatever goes wrong here (the organisation no
+    longer served in this process, Redis away) stays with this timer: the rest of the batch, other
+    organisations' timers among them, still runs (issue 34). A timer whose retry could not be
+    stored is logged as such (a callback's dial is found again by the callbacks' sweep)."""
+    try:
+        return core().ctx.timers.retry_failed(key, command, tries)
+    except Exception as exc:
+        log.error("timer %s (%s): its retry could not be stored: %s", key, command.name, exc)
+        return False

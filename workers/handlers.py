@@ -18,6 +18,7 @@ from telephony.commands import (
     OfferCallback,
     PostToChannel,
     PurgeFinished,
+    Reconcile,
     RingAgent,
     RingLead,
     SendManagerEmail,
@@ -115,6 +116,11 @@ def callback_deadline(command: CallbackDeadline) -> bool:
 def purge_finished(_: PurgeFinished) -> int:
     """Issue 8: finished escalations leave live state once FINISHED_KEEP_SECONDS have passed."""
     return retention.purge(core().ctx)
+
+
+def reconcile(_: Reconcile) -> dict[str, int]:
+    """Issue 34: the live calls and legs made to agree with Twilio (Core.reconcile)."""
+    return core().reconcile()
 
 
 def sweep_callbacks(_: SweepCallbacks) -> list[str]:

@@ -144,6 +144,7 @@ def main() -> None:
         for org_core in served.all():
             org_core.dialler.ensure_sweeper()
             org_core.events.sweep()
+            org_core.ensure_reconciler()
 
     # Every organisation's timers are in one sorted set beside RQ: any core's Timers moves them all.
     timers = served.all()[0].ctx.timers

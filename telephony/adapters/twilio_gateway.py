@@ -300,6 +300,13 @@ class TwilioGateway:
         )
         return [(c.sid, c.status) for c in calls or []]
 
+    def call_status(self, call_sid: str) -> str | None:
+        """What Twilio says of a call now (`queued`, `ringing`, `in-progress`, `completed`,
+        `busy`, `failed`, `no-answer`, `canceled`); None when Twilio has no such call. The
+        reconciler asks it of calls whose status callbacks may have been lost (issue 34)."""
+        call = self._do("fetch call", lambda: self.client.calls(call_sid).fetch(), missing_ok=True)
+        return None if call is None else str(call.status)
+
     def redirect(self, call_sid: str, url: str) -> bool:
         """Take a live call to new TwiML (e.g. off a conference hold to a keypad menu). False when
         the call had already ended (Twilio's 21220): nothing to redirect, nothing failed."""

@@ -74,6 +74,7 @@ class CallbackDialler:
             log.info("callback %s: %s not rung (%s)", cb_id, person.id, presence)
             return None
         tried.add(person.id)
+        asked_at = self.ctx.clock.now()
         try:
             sid, why = ring_claimed(
                 self.ctx,
@@ -81,8 +82,13 @@ class CallbackDialler:
                 cb_id,
                 url=self.ctx.urls.callback_lead_answer(cb_id, attempt),
                 status_callback=self.ctx.urls.callback_lead_status(cb_id, attempt),
+                keep_if_unsure=True,
             )
         except TelephonyFailure as exc:
+            if self._lead_call_placed_after_all(cb_id, cb, person, asked_at, exc):
+                CALLBACKS_DIALLED.inc()
+                return True
+            self.ctx.store.release_person(person.id, cb_id)
             self.ctx.store.update_callback(cb_id, ringing="")
             self.attempt_failed(cb_id, f"Twilio unavailable: {exc.message}")
             return False
@@ -93,6 +99,42 @@ class CallbackDialler:
         self._lead_leg(cb_id, person.id, sid, (cb, "callback_dialing_lead", person.name), lead_tier=tier)
         CALLBACKS_DIALLED.inc()
         return True
+
+    def _lead_call_placed_after_all(
+        self, cb_id: str, cb: dict[str, str], person: Person, asked_at: datetime, exc: TelephonyFailure
+    ) -> bool:
+        """Issue 34, probe 5: a request to place a call that timed out (or failed on Twilio's
+        side) may have placed it all the same, and the lead's phone rings. So before the attempt
+        is called failed, Twilio is asked: a call placed to this lead since we asked, that no leg
+        of ours is, becomes the attempt's lead leg. The lead's answer may even have come first
+        (`adopt`): then it is already linked. False when Twilio has no such call, or cannot say."""
+        now = self.ctx.store.callback(cb_id) or {}
+        if now.get("lead_call_sid"):
+            log.info("callback %s: %s answered a call whose request failed (%s)", cb_id, person.id, exc.message)
+            return True
+        try:
+            sid = self._placed_to(person.endpoint, asked_at)
+        except TelephonyFailure as lookup:
+            log.warning("callback %s: cannot ask Twilio whether %s was rung: %s", cb_id, person.id, lookup.message)
+            return False
+        if sid is None:
+            return False
+        self._lead_leg(
+            cb_id,
+            person.id,
+            sid,
+            (cb, "callback_lead_found", f"{person.name}: placed, though Twilio's answer was lost ({exc.message})"),
+        )
+        return True
+
+    def _placed_to(self, to: str, since: datetime) -> str | None:
+        """The newest call placed from our number to `to` since `since` that no leg of ours is."""
+        placed = [
+            sid
+            for sid, _status in self.ctx.twilio.calls_placed(to, since - timedelta(minutes=1))
+            if self.ctx.store.leg(sid) is None
+        ]
+        return placed[0] if placed else None
 
     def _lead_leg(
         self, cb_id: str, person_id: str, call_sid: str, told: tuple[dict[str, str], str, str], **also: str
@@ -176,6 +218,7 @@ class CallbackDialler:
             return "declined"
         if not self.ctx.store.settle_leg(call_sid, "accepted"):
             return "gone"
+        asked_at = self.ctx.clock.now()
         try:
             sid = self.ctx.twilio.call(
                 cb["number"],
@@ -185,8 +228,11 @@ class CallbackDialler:
                 machine_detection="DetectMessageEnd",
             )
         except TelephonyFailure as exc:
-            self.attempt_failed(cb_id, f"could not ring the caller: {exc.message}")
-            return "gone"
+            found = self._caller_call_placed_after_all(cb_id, cb["number"], asked_at, exc)
+            if found is None:
+                self.attempt_failed(cb_id, f"could not ring the caller: {exc.message}")
+                return "gone"
+            sid = found
         esc_id = cb.get("escalation_id", "")
         self.ctx.store.link_leg(
             sid,
@@ -197,6 +243,22 @@ class CallbackDialler:
             caller_call_sid=sid,
         )
         return "accepted"
+
+    def _caller_call_placed_after_all(
+        self, cb_id: str, number: str, asked_at: datetime, exc: TelephonyFailure
+    ) -> str | None:
+        """As for the lead (issue 34): the caller's call may have been placed though the request
+        failed; Twilio is asked before the lead is told the caller cannot be reached."""
+        if not exc.transient:
+            return None
+        try:
+            sid = self._placed_to(number, asked_at)
+        except TelephonyFailure as lookup:
+            log.warning("callback %s: cannot ask Twilio whether the caller was rung: %s", cb_id, lookup.message)
+            return None
+        if sid is not None:
+            log.info("callback %s: the caller's call was placed, though Twilio's answer was lost", cb_id)
+        return sid
 
     def caller_answered(self, cb_id: str, call_sid: str, answered_by: str) -> str:
         """'human' (joins the lead), 'machine' (hears the message; retried later) or 'gone'."""

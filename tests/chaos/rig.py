@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -104,7 +105,10 @@ class Rig:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self.redis = LocalRedis.start(self.tmp / "redis", appendonly=True)
         self.conn = redis.Redis.from_url(self.redis.url, socket_timeout=5)
-        self.clock = RedisClock(self.conn)
+        # The simulator's clock: a short timeout, so a frozen Redis (SIGSTOP) stalls the world's
+        # calls for a moment per tick, not for redis-py's 5 s.
+        self.clock_conn = redis.Redis.from_url(self.redis.url, socket_timeout=0.2, socket_connect_timeout=0.2)
+        self.clock = RedisClock(self.clock_conn)
         self.clock.set(self.start)
         self.web_port, rest_port = free_port(), free_port()
         self.base = f"http://127.0.0.1:{self.web_port}"
@@ -143,6 +147,14 @@ class Rig:
             **self.extra_env,
         }
         self.web_log = self.tmp / "web.log"
+        self._start_web()
+        self.scheduler = spawn([str(BIN / "python"), "-m", "workers.scheduler"], self.env, self.log)
+        self.rq = [rq_worker(self.env, self.log) for _ in range(self.workers)]
+        self.wait_until_working()
+        self._thread = threading.Thread(target=self._play, daemon=True)
+        self._thread.start()
+
+    def _start_web(self) -> None:
         self.web = spawn(
             [
                 str(BIN / "gunicorn"),
@@ -159,11 +171,13 @@ class Rig:
             self.web_log,
         )
         wait_for(lambda: self._get("/health") == 200, "gunicorn to answer /health", self.web_log)
-        self.scheduler = spawn([str(BIN / "python"), "-m", "workers.scheduler"], self.env, self.log)
-        self.rq = [rq_worker(self.env, self.log) for _ in range(self.workers)]
-        self.wait_until_working()
-        self._thread = threading.Thread(target=self._play, daemon=True)
-        self._thread.start()
+
+    def kill_web(self) -> None:
+        """kill -9 of gunicorn and its workers (a deploy without draining, a crashed host)."""
+        kill_worker_and_horse(self.web)
+
+    def start_web(self) -> None:
+        self._start_web()
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
@@ -177,7 +191,9 @@ class Rig:
         for served in self._served:
             served.stop()
         if getattr(self, "redis", None) is not None:
+            self.thaw_redis()
             self.conn.close()
+            self.clock_conn.close()
             self.redis.stop()
 
     # -- the simulated world on its clock -------------------------------------------------------
@@ -244,6 +260,15 @@ class Rig:
         if down_seconds:
             time.sleep(down_seconds)
         self.redis = LocalRedis.start(self.redis.data_dir, port=self.redis.port, appendonly=True)
+
+    def freeze_redis(self) -> None:
+        """SIGSTOP redis-server: what a slow disk, a long fork or a partition looks like to a
+        client. Connections are still accepted by the kernel; nothing answers."""
+        self.redis.process.send_signal(signal.SIGSTOP)
+
+    def thaw_redis(self) -> None:
+        if self.redis.process.poll() is None:
+            self.redis.process.send_signal(signal.SIGCONT)
 
     # -- reading --------------------------------------------------------------------------------
     def _get(self, path: str) -> int:

@@ -17,7 +17,8 @@ from telephony.adapters.store import keys, scripts
 log = logging.getLogger(__name__)
 
 EVENTS_KEPT = 1000
-WAIT_MS = 1000
+# Under the web's 1 s socket timeout (connection.WEB_SOCKET_TIMEOUT_SECONDS), inside a webhook's budget.
+WAIT_MS = 500
 # How long live state is kept once it is over (FINISHED_KEEP_SECONDS). A call's own records (the
 # call, its legs, its conference name) are needed only while it lasts, and Twilio ends every call
 # within 24 hours, so they expire on their own: a call whose last status callback was lost too.

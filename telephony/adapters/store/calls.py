@@ -195,6 +195,11 @@ class CallStore(ChangeStream):
                 sids.append(rest)
         return sids
 
+    def leg_sids(self) -> list[str]:
+        """Every leg this service dialled that it still keeps (a lead's, an agent's, a callback's)."""
+        prefix = self.k.leg("")
+        return [text(key)[len(prefix) :] for key in self.r.scan_iter(match=self.k.leg("CA*"), count=200)]
+
     def record_warning(self, call_sid: str, given: int, **fields: Any) -> bool:
         """R-ABUSE-1: the next step of the warning protocol, only after the `given` before it."""
         return self._call_cas(call_sid, "warnings_given", str(given or ""), fields)

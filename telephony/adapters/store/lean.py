@@ -6,15 +6,49 @@ connection from a plain list (atomic in CPython, no lock), sends, parses the ans
 own reply callbacks and puts the connection back. Anything that goes wrong on that road (the
 connection dropped, timed out, a fail-over) disconnects it and hands the command to
 redis-py's ordinary path, which retries, finds a new master behind Sentinel and raises as before.
-Pipelines, pub/sub and scripts' loading are redis-py's own, unchanged."""
+Pipelines, pub/sub and scripts' loading are redis-py's own, unchanged.
+
+The web processes' client fails fast (`FailFast`, issue 34): a Redis that is slow or frozen (a
+long fork, a slow disk, a partition) must not hold Twilio's webhooks past their budget, nor take
+every gunicorn thread so that the fallback and /health wait behind it."""
 
 from __future__ import annotations
 
 import os
+import threading
+import time
 from typing import Any
 
 import redis
 from redis.connection import ConnectionInterface
+
+
+class FailFast:
+    """After a command timed out, every command fails at once for `pause` seconds, then one (the
+    first to come) asks Redis again: a frozen Redis costs one thread a socket timeout per pause,
+    not every thread a timeout per command. A command that answers closes it again."""
+
+    def __init__(self, pause: float = 1.0) -> None:
+        self.pause = pause
+        self._until = 0.0
+        self._lock = threading.Lock()
+
+    def check(self) -> None:
+        if not self._until:
+            return
+        now = time.monotonic()
+        with self._lock:
+            if now >= self._until:
+                self._until = now + self.pause  # this command asks; the others still fail fast
+                return
+        raise redis.ConnectionError("Redis timed out a moment ago; not asked again until the pause ends")
+
+    def timed_out(self) -> None:
+        self._until = time.monotonic() + self.pause
+
+    def answered(self) -> None:
+        if self._until:
+            self._until = 0.0
 
 
 class LeanRedis(redis.Redis):
@@ -22,8 +56,26 @@ class LeanRedis(redis.Redis):
         super().__init__(*args, **kwargs)
         self._idle: list[ConnectionInterface] = []
         self._pid = os.getpid()
+        self.fail_fast: FailFast | None = None
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
+        if self.fail_fast is None:
+            return self._execute(*args, **options)
+        self.fail_fast.check()
+        try:
+            result = self._execute(*args, **options)
+        except redis.TimeoutError:
+            self.fail_fast.timed_out()
+            raise
+        self.fail_fast.answered()
+        return result
+
+    def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Any:
+        if self.fail_fast is not None:
+            self.fail_fast.check()
+        return super().pipeline(transaction, shard_hint)
+
+    def _execute(self, *args: Any, **options: Any) -> Any:
         if self.connection is not None or self._single_connection_client:
             return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
         if self._pid != os.getpid():  # a forked child (an RQ work horse): never the parent's sockets
@@ -38,7 +90,13 @@ class LeanRedis(redis.Redis):
         except redis.ResponseError:
             self._idle.append(conn)  # the whole reply was read: the connection is clean
             raise
-        except (redis.ConnectionError, redis.TimeoutError, OSError):
+        except redis.TimeoutError:
+            conn.disconnect()  # a reply may still come: never read it as the next command's
+            self._idle.append(conn)
+            if self.fail_fast is not None:
+                raise  # a slow Redis is not asked again at once: the caller's budget is spent
+            return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+        except (redis.ConnectionError, OSError):
             conn.disconnect()  # kept, and connected again when next used: the pool's count stays
             self._idle.append(conn)
             return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
