@@ -186,7 +186,7 @@ class Organisations:
         try:
             self.reload()
         except PolicyError as exc:
-            raise InvalidRequest(f"Policies not reloaded, the old ones keep serving: {exc}", code="bad_policy") from None
+            raise reload_refused(exc) from None
         after = self.cores.get(actor.organisation)
         if self.announce is not None:
             self._generation = int(self.announce.incr(keys.POLICIES_GENERATION))
@@ -215,3 +215,17 @@ class Organisations:
         }
         log.info("policies reloaded: %s", report)
         return report
+
+
+def reload_refused(exc: PolicyError) -> InvalidRequest:
+    """A refused reload's 400: the file, the line a manager edits (issue 35), the key and the reason."""
+    where = f"line {exc.line}, " if exc.line else ""
+    key = "" if exc.key == "-" else exc.key
+    return InvalidRequest(
+        f"Policies not reloaded, the old ones keep serving: {exc.file}: {where}{key + ': ' if key else ''}{exc.reason}",
+        code="bad_policy",
+        file=exc.file,
+        key=key or None,
+        line=exc.line,
+        reason=exc.reason,
+    )

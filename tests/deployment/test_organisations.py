@@ -222,6 +222,21 @@ def test_a_changed_policy_is_picked_up_without_a_restart_and_a_bad_one_refused(d
     assert "Welcome to Northwind Help." in heard.text(), "the old policy keeps serving"
 
 
+def test_a_refused_reload_names_the_line_of_the_entry_at_fault(deployment, tmp_path):
+    """Issue 35 item 1: the reload's 400 names the line of the [[people]] entry at fault."""
+    folder = tmp_path / "policies"
+    text = northwind_policy()
+    roles = [n for n, ln in enumerate(text.splitlines(), 1) if ln.startswith("role = ")]
+    lines = text.splitlines()
+    lines[roles[-1] - 1] = "role = 7"
+    (folder / "northwind.toml").write_text("\n".join(lines) + "\n")
+    refused = deployment.be(NORTHWIND).api("POST", "/api/policies/reload", who="manager-max")
+    assert refused.status_code == 400 and refused.json["error"] == "bad_policy", refused.json
+    assert (refused.json["key"], refused.json["line"]) == ("people[5].role", roles[-1]), refused.json
+    assert refused.json["file"].endswith("northwind.toml")
+    assert f"line {roles[-1]}, people[5].role" in refused.json["message"]
+
+
 def test_the_organisations_demo_plays_both_callers_at_once_each_in_its_own_words(capsys):
     from sim.demo import main as demo
 
