@@ -126,7 +126,7 @@ class Core:
             elif label == "agent":
                 caller_sid = (self.ctx.store.leg(call_sid) or {}).get("caller", "")
                 if caller_sid:
-                    self._safely(self.intake.agent_joined, caller_sid)
+                    self._safely(self.intake.agent_joined, caller_sid, call_sid)
             elif label == "lead":
                 esc_id = (self.ctx.store.leg(call_sid) or {}).get("escalation", "")
                 if esc_id:

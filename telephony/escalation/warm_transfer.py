@@ -61,6 +61,11 @@ class WarmTransfer:
             raise Conflict(
                 "The caller is not with an agent yet; escalate once they are connected.", code="call_not_ready"
             )
+        if not self._agent_answered(call):
+            raise Conflict(
+                "The agent's phone is still ringing: the caller is not with an agent yet; escalate once they are connected.",
+                code="call_not_ready",
+            )
         if not req.caller_agreed_to_hold:
             raise Conflict(
                 "Ask the caller before placing them on hold (R-WARM-6); without their agreement offer a callback.",
@@ -123,6 +128,12 @@ class WarmTransfer:
         self.notify.urgent_email(esc_id, "escalated")
         self.lead_hunt.hunt(esc_id)
         return self.view(esc_id), True
+
+    def _agent_answered(self, call: dict[str, str]) -> bool:
+        """The agent's leg was answered (its `in-progress`, or its join of the conference): before
+        that the caller waits alone and there is nobody to hold them for (issue 35)."""
+        agent_sid = call.get("agent_call_sid", "")
+        return bool(agent_sid) and (self.ctx.store.leg(agent_sid) or {}).get("answered") == "true"
 
     def _already(self, call_sid: str, outcome: str, existing: str) -> tuple[dict[str, Any], bool]:
         """The same request again (its idempotency key) gets what it made; any other, a 409."""
