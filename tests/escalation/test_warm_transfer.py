@@ -315,7 +315,8 @@ def test_escalating_while_the_agents_phone_still_rings_is_409_and_records_nothin
         early = harness.escalate(caller_sid, who=who)
         assert early.status_code == 409, early.json
         assert early.json["error"] == "call_not_ready" and "ringing" in early.json["message"]
-    assert harness.core.ctx.store.escalation_ids() == [] and harness.core.ctx.store.open_escalation_id(caller_sid) is None
+    store = harness.core.ctx.store
+    assert store.escalation_ids() == [] and store.open_escalation_id(caller_sid) is None
     assert harness.rest.requests("UpdateParticipant") == [] and harness.rest.requests("CreateCall") == []
 
     harness.agent_answers(caller_sid, agent_sid)
