@@ -365,8 +365,9 @@ def presence(person_id: str):
 @SPEC.validate(resp=responses(200, PolicyReload, 400, 403), tags=["operations"], skip_validation=True)
 @staff("manager")
 def reload_policies():
-    """Issue 17: a changed or added policy file, checked first, serves from now on; a bad one is
-    refused with its error and the old ones keep serving."""
+    """Issue 17: the manager's own organisation's changed policy file, checked first, serves from
+    now on; a bad one is refused with its error and the old one keeps serving (issue 35: no other
+    organisation's file is read)."""
     return jsonify(tenancy.organisations().reload_for(g.actor))
 
 
