@@ -112,22 +112,17 @@ IN_ORGANISATION = "workers.commands.in_organisation"
 RUN_TIMERS = "workers.commands.run_timers"
 
 
-# The same two entry points as queued before the typed commands (workers/jobs.py).
-OLD_IN_ORGANISATION = "workers.jobs.in_organisation"
-OLD_RUN_TIMERS = "workers.jobs.run_timers"
-
-
 def job_organisations(job: Job) -> set[str]:
     """The organisations a job works for (issue 35: a lead sees only their own's): a step's, its
-    first argument; a batch of due timers', every timer's in it. Empty for a job that names none,
-    or whose data cannot be read."""
+    first argument; a batch of due timers', every timer's in it. Empty for a job that names none
+    (one queued before the typed commands, under an old name, too), or whose data cannot be read."""
     try:
         func, args = job.func_name, job.args
     except (DeserializationError, NoSuchJobError):  # its data unreadable, or gone: nobody's
         return set()
-    if func in (IN_ORGANISATION, OLD_IN_ORGANISATION) and args:
+    if func == IN_ORGANISATION and args:
         return {str(args[0])}
-    if func in (RUN_TIMERS, OLD_RUN_TIMERS) and args and isinstance(args[0], list):
+    if func == RUN_TIMERS and args and isinstance(args[0], list):
         return {
             str(timer.get("organisation") or DEFAULT_ORGANISATION) if isinstance(timer, dict) else DEFAULT_ORGANISATION
             for timer in args[0]
