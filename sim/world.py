@@ -747,7 +747,12 @@ class World:
         return conf
 
     def conference_event(
-        self, conf: Conference, event: str, call: Call | None = None, participant: Participant | None = None
+        self,
+        conf: Conference,
+        event: str,
+        call: Call | None = None,
+        participant: Participant | None = None,
+        extra: dict[str, str] | None = None,
     ) -> None:
         short = {"unhold": "hold", "unmute": "mute"}.get(event.split("-")[-1], event.split("-")[-1])
         if event.startswith("announcement"):
@@ -774,6 +779,7 @@ class World:
                 EndConferenceOnExit=str(participant.end_on_exit).lower(),
                 StartConferenceOnEnter=str(participant.start_on_enter).lower(),
             )
+        params.update(extra or {})
         self.deliver(conf.status_callback, params, 0.1)
 
     def join(self, call: Call, spec: dict) -> Conference:
@@ -814,7 +820,9 @@ class World:
                     self.agent_moment(other.call, "lead_joined")
         return conf
 
-    def leave(self, call: Call, resume: bool = False) -> None:
+    def leave(self, call: Call, resume: bool = False, reason: str = "participant_updated_via_api") -> None:
+        """The participant leaves; Twilio's participant-leave says the call's status and why
+        (ParticipantCallStatus, ReasonParticipantLeft: a hang-up, or the call taken elsewhere)."""
         conf = self.conferences.get(call.conference)
         call.conference = ""
         if conf is None:
@@ -826,7 +834,10 @@ class World:
             self.set_runner(call, None)
         self.flush_hearing(call)
         self.say(call, "leaves", f"conference {conf.name}")
-        self.conference_event(conf, "participant-leave", call, part)
+        why = "participant_hung_up" if call.status in TERMINAL else reason
+        self.conference_event(
+            conf, "participant-leave", call, part, {"ParticipantCallStatus": call.status, "ReasonParticipantLeft": why}
+        )
         if resume and call.suspended is not None and call.status not in TERMINAL:
             runner, call.suspended = call.suspended, None
             self.at(0, lambda: self._dial_ended(runner, runner.verbs[runner.pc - 1], "completed"))
@@ -842,7 +853,7 @@ class World:
             return
         conf.ended = True
         for part in list(conf.participants.values()):
-            self.leave(part.call, resume=True)
+            self.leave(part.call, resume=True, reason="conference_ended_via_api")
         self.conference_event(conf, "conference-end")
 
     def set_hold(self, conf: Conference, call_sid: str, hold: bool, hold_url: str = "") -> Participant:

@@ -169,9 +169,14 @@ class WarmTransfer:
 
     def _connect_after_telling_lead(self, esc: dict[str, str]) -> None:
         """The lead hears that the agent's line dropped before the caller is with them; the
-        caller comes off hold when that announcement ends (or, at the latest, a few seconds on)."""
+        caller comes off hold when that announcement ends (or, at the latest, a few seconds on).
+        A lead who has left too is nobody to put the caller through to: the caller stays on hold
+        and the lead's own status moves the hunt on (issue 35: everyone hanging up at once)."""
+        if self.hold.lead_notice.lead_gone(esc):
+            return
         if not self.hold.lead_notice.tell(esc, "agent_dropped"):
-            self._connect(esc["id"], by="system", stay_to_introduce=True, tell_caller=True)
+            if not self.hold.lead_notice.lead_gone(esc):
+                self._connect(esc["id"], by="system", stay_to_introduce=True, tell_caller=True)
             return
         self.ctx.store.update_escalation(esc["id"], connect_after_notice="true")
         self.ctx.timers.at(
