@@ -80,8 +80,20 @@ def _span(e: Entry) -> tuple[float, float]:
 
 
 def _longest_silence(t: Transcript, who: str) -> float | None:
-    """From the moment they are on the line (answer or join) to the moment they leave it."""
+    """The longest over each of their calls: between hanging up and a callback ringing them they
+    are off the phone, not in silence."""
     mine = t.of(who)
+    calls: list[list[Entry]] = [[]]
+    for e in mine:
+        calls[-1].append(e)
+        if e.kind == "hangs up":
+            calls.append([])
+    heard = [s for s in (_longest_silence_on_a_call(call) for call in calls if call) if s is not None]
+    return max(heard) if heard else None
+
+
+def _longest_silence_on_a_call(mine: list[Entry]) -> float | None:
+    """From the moment they are on the line (answer or join) to the moment they leave it."""
     start = next((e.at for e in mine if e.kind in ("answers", "joins") or e.kind in AUDIBLE), None)
     end = next((e.at for e in reversed(mine) if e.kind in ("hangs up", "leaves")), None)
     if start is None:

@@ -179,6 +179,7 @@ class World:
         self.rest_log: list = []  # sim.rest.RestRequest, in the order they came
         self.agent_api: Callable[[Person, str, dict], None] | None = None
         self.pool: ThreadPoolExecutor | None = None
+        self.undelivered = 0  # status callbacks and conference events not yet answered by the service
 
     def deliver_in_parallel(self, threads: int) -> None:
         """Status callbacks and conference events sent by a pool of threads, as Twilio sends
@@ -190,6 +191,11 @@ class World:
     def at(self, delay: float, action: Callable[[], None]) -> None:
         with self.lock:
             heapq.heappush(self.queue, (self.now + max(0.0, delay), next(self.counter), action))
+
+    def calls_over(self) -> bool:
+        """Every call placed so far has ended and Twilio has told the service all of it."""
+        with self.lock:
+            return bool(self.calls) and self.undelivered == 0 and all(c.status in TERMINAL for c in self.calls.values())
 
     def run(self, until: float, stop: Callable[[], bool] = lambda: False) -> None:
         """Play events in time order; virtual time jumps from one to the next (or, with a speed,
@@ -413,18 +419,28 @@ class World:
         the clock ticks right after, so the jobs the webhook queued run at once, as a real
         worker would run them (a red flag told mid-call shows mid-call)."""
 
+        def post() -> None:
+            try:
+                self.post(url, params)
+            finally:
+                with self.lock:
+                    self.undelivered -= 1
+
         def send():
             if self.pool is None:
-                self.post(url, params)
+                post()
             else:
-                self.pool.submit(self.post, url, params)
+                self.pool.submit(post)
             if nudge:
                 self.at(NUDGE_SECONDS, lambda: None)
 
+        copies = 2 if self.chaos else 1
+        with self.lock:
+            self.undelivered += copies
         if not self.chaos:
             self.at(delay, send)
             return
-        for _ in range(2):
+        for _ in range(copies):
             self.at(self.rng.uniform(0.05, 1.5), send)
 
     def fetch(self, call: Call, url: str, extra: dict | None = None, kind: str = "main") -> None:
