@@ -84,6 +84,17 @@ class Calls:
                     "SequenceNumber": "1",
                 },
             )
+            self.client.post(  # the agent answers: only then may they escalate (issue 35)
+                "/voice/conference",
+                data={
+                    "ConferenceSid": call["conference_sid"],
+                    "FriendlyName": f"call-{sid}",
+                    "CallSid": call["agent_call_sid"],
+                    "StatusCallbackEvent": "participant-join",
+                    "ParticipantLabel": "agent",
+                    "SequenceNumber": "2",
+                },
+            )
             with RoundTrips(self.core.ctx.store.r) as counted:
                 escalated = self.client.post(
                     "/api/escalations",

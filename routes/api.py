@@ -58,16 +58,48 @@ def core() -> Core:
     return tenancy.core()
 
 
+MAX_JSON_DEPTH = 32
+
+
 def json_body():
-    """The JSON body ({} when there is none); a body of another type is 415, not a puzzle."""
+    """The JSON body ({} when there is none); a body of another type is 415, not a puzzle.
+
+    No body of this API nests deeper than a few levels: one nested past MAX_JSON_DEPTH is a 400
+    (issue 35), whether the parser ran out of stack on it (a RecursionError is not a ValueError,
+    so `silent` let it through as a 500 with a traceback) or it parsed and would reach the models."""
     if not request.content_length and not request.data:
         return {}
     if not request.is_json:
         raise UnsupportedMediaType()
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        raise TooDeep() from None
     if body is None:
         raise InvalidRequest("The body is not valid JSON.", code="invalid_json")
+    if depth_over(body, MAX_JSON_DEPTH):
+        raise TooDeep()
     return body
+
+
+def depth_over(value: object, limit: int) -> bool:
+    """Whether a parsed JSON value nests deeper than `limit` (walked without recursion)."""
+    level = [value]
+    for _ in range(limit):
+        level = [
+            child
+            for item in level
+            if isinstance(item, (dict, list))
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+        if not level:
+            return False
+    return any(isinstance(item, (dict, list)) for item in level)
+
+
+class TooDeep(InvalidRequest):
+    def __init__(self):
+        super().__init__(f"The body nests deeper than {MAX_JSON_DEPTH} levels.", code="invalid_json")
 
 
 @bp.post("/escalations")
@@ -333,8 +365,9 @@ def presence(person_id: str):
 @SPEC.validate(resp=responses(200, PolicyReload, 400, 403), tags=["operations"], skip_validation=True)
 @staff("manager")
 def reload_policies():
-    """Issue 17: a changed or added policy file, checked first, serves from now on; a bad one is
-    refused with its error and the old ones keep serving."""
+    """Issue 17: the manager's own organisation's changed policy file, checked first, serves from
+    now on; a bad one is refused with its error and the old one keeps serving (issue 35: no other
+    organisation's file is read)."""
     return jsonify(tenancy.organisations().reload_for(g.actor))
 
 

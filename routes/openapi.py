@@ -371,11 +371,14 @@ class WorkerSeen(BaseModel):
     queues: list[str]
     last_heartbeat: str | None
     seconds_since_heartbeat: float | None
-    current_job: str | None
+    current_job: str | None = Field(
+        description="the job it runs, when that job is of your organisation alone (else null: busy for another)"
+    )
 
 
 class Queues(BaseModel):
-    """GET /api/queues (leads and up): the RQ queues, workers and the scheduler's lease holder."""
+    """GET /api/queues (leads and up): the RQ queues (the deployment's totals, counts only), workers and
+    the scheduler's lease holder."""
 
     queues: list[QueueCounts]
     workers: list[WorkerSeen]

@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         with _closing(sim):
             print_sign_in(sim)
             sim.world.incoming_call(scenario.caller, after=1)
-            sim.run(scenario.seconds)
+            print(sim.play_out(scenario.seconds))
             experience = check_experience(sim.transcript, scenario.people, policy)
             problems = scenario.check(sim) + [f"simulator: {e}" for e in sim.world.errors] + experience.problems
             print()

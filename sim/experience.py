@@ -1,6 +1,8 @@
 """The caller-experience check (issue 7): read a simulated call's transcript as the people on it
 heard it. For every person: the longest silence they sat through (their own turn to press or
-speak is not silence); for the caller: time on hold and from escalate to a lead on the line;
+speak is not silence); for the caller: time on hold, and from the escalation to the first lead
+answering their phone and to a lead on the line with the caller (two different moments: the
+first lead rung may decline, issue 35);
 how often any one message was repeated and how close together; and every promise that was
 false at the moment it was spoken. `make demo` prints it and fails on a problem; the scenario
 tests assert it for every scenario and every policy."""
@@ -23,7 +25,10 @@ STAFF_ROLES = ("lead", "supervisor", "manager")
 class Experience:
     longest_silence: dict[str, float] = field(default_factory=dict)
     hold_seconds: float | None = None
-    escalate_to_lead_seconds: float | None = None
+    # From the escalation: to the first lead (supervisor, manager) answering their phone, whatever
+    # they then did; and to the caller hearing one (the reports' escalate-to-lead, R-WARM-1).
+    first_lead_answered: tuple[float, str] | None = None
+    lead_with_caller: tuple[float, str] | None = None
     repeats: dict[str, tuple[int, float]] = field(default_factory=dict)
     false_promises: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -34,8 +39,14 @@ class Experience:
             out.append(f"  longest silence heard by {who}: {seconds:.1f} s")
         if self.hold_seconds is not None:
             out.append(f"  caller on hold for {self.hold_seconds:.0f} s at a stretch")
-        if self.escalate_to_lead_seconds is not None:
-            out.append(f"  escalate to a lead on the line: {self.escalate_to_lead_seconds:.0f} s")
+        if self.first_lead_answered is not None:
+            seconds, who = self.first_lead_answered
+            out.append(f"  escalation to the first lead answering their phone: {seconds:.0f} s ({who})")
+        if self.lead_with_caller is not None:
+            seconds, who = self.lead_with_caller
+            out.append(f"  escalation to a lead on the line with the caller: {seconds:.0f} s ({who})")
+        elif self.hold_seconds is not None:
+            out.append("  no lead came on the line with the caller")
         for text, (count, gap) in self.repeats.items():
             out.append(f'  heard {count} times, at least {gap:.0f} s apart: "{text[:60]}"')
         out.extend(f"  FALSE PROMISE: {p}" for p in self.false_promises)
@@ -69,8 +80,20 @@ def _span(e: Entry) -> tuple[float, float]:
 
 
 def _longest_silence(t: Transcript, who: str) -> float | None:
-    """From the moment they are on the line (answer or join) to the moment they leave it."""
+    """The longest over each of their calls: between hanging up and a callback ringing them they
+    are off the phone, not in silence."""
     mine = t.of(who)
+    calls: list[list[Entry]] = [[]]
+    for e in mine:
+        calls[-1].append(e)
+        if e.kind == "hangs up":
+            calls.append([])
+    heard = [s for s in (_longest_silence_on_a_call(call) for call in calls if call) if s is not None]
+    return max(heard) if heard else None
+
+
+def _longest_silence_on_a_call(mine: list[Entry]) -> float | None:
+    """From the moment they are on the line (answer or join) to the moment they leave it."""
     start = next((e.at for e in mine if e.kind in ("answers", "joins") or e.kind in AUDIBLE), None)
     end = next((e.at for e in reversed(mine) if e.kind in ("hangs up", "leaves")), None)
     if start is None:
@@ -98,11 +121,24 @@ def _caller_hold(exp: Experience, t: Transcript, caller: str, roles: dict[str, s
     ends = [e.at for e in after if e.kind in ("leaves", "hangs up")]
     ends += [e.at for e in after if e.kind == "voices"]
     exp.hold_seconds = round((min(ends) if ends else after[-1].at if after else escalated.at) - escalated.at, 1)
-    answered = [
-        e.at for e in t.entries if e.at > escalated.at and e.kind == "answers" and roles.get(e.who) in STAFF_ROLES
-    ]
-    if answered:
-        exp.escalate_to_lead_seconds = round(min(answered) - escalated.at, 1)
+    answered = next(
+        (e for e in t.entries if e.at > escalated.at and e.kind == "answers" and roles.get(e.who) in STAFF_ROLES),
+        None,
+    )
+    # After the caller's own call ended, a lead is on a callback (R-CB-4), not on that call.
+    hung_up = next((e.at for e in after if e.kind == "hangs up"), None)
+
+    def who(name: str, at: float) -> str:
+        return f"{name}, on the callback" if hung_up is not None and at > hung_up else name
+
+    if answered is not None:
+        exp.first_lead_answered = (round(answered.at - escalated.at, 1), who(answered.who, answered.at))
+    staff = [name for name, role in roles.items() if role in STAFF_ROLES]
+    for e in t.of(caller, "hears"):
+        heard = [name for name in staff if name in e.text.split(", ")]
+        if e.at > escalated.at and heard:
+            exp.lead_with_caller = (round(e.at - escalated.at, 1), who(heard[0], e.at))
+            break
 
 
 def _repeats(exp: Experience, t: Transcript, caller: str, policy: Policy) -> None:

@@ -307,7 +307,7 @@ def create_rest_app(world: World, faults: RestFaults | None = None) -> Flask:
 
             def remove():
                 world.say(call, "removed", f"from conference {conf.name}")
-                world.leave(call, resume=True)
+                world.leave(call, resume=True, reason="participant_removed_via_api")
 
             world.at(0, remove)
             return "", 204

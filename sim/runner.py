@@ -26,6 +26,7 @@ from telephony.adapters.local_redis import LocalRedis, free_port
 from telephony.adapters.redis_clock import RedisClock
 from telephony.config import ApiToken, Settings
 from telephony.core import build_core
+from telephony.escalation.lifecycle import HOLDING_STATES, OPEN_CALLBACK_STATUSES
 from telephony.organisations import Organisations, build_organisations
 
 ACCOUNT_SID = "AC" + "5" * 32
@@ -200,6 +201,57 @@ class Simulation:
     def run(self, seconds: float) -> None:
         self.world.run(until=self.world.now + seconds)
 
+    def play_out(self, seconds: float) -> str:
+        """Play the scenario for at most `seconds`, and no longer than it lasts (issue 35): it is
+        over when every call of it has ended, the simulated Twilio has told the service all of it,
+        and nothing of it waits in the service (no callback to make, no caller held). A timer left
+        over does not hold it up (a hold limit of a caller long since connected does nothing when
+        due); while nothing is on the phone but something waits, the transcript says what, once.
+        Returns the line that says how it ended, true when printed."""
+        said: set[str] = set()
+        finished: list[float] = []
+
+        def over() -> bool:
+            if not self.world.calls_over():
+                return False
+            waiting = self._waiting_for()
+            for line in waiting:
+                if line not in said:
+                    said.add(line)
+                    self.transcript.add(self.world.now, "demo", "waits", line)
+            if not waiting:
+                finished.append(self.world.now)
+            return not waiting
+
+        self.world.run(until=self.world.now + seconds, stop=over)
+        at = _clock(self.world.now)
+        if finished:
+            return f"[{at}] The scenario is over: every call has ended and nothing of it is waiting."
+        left = self._waiting_for() if self.world.calls_over() else ["a call still in progress"]
+        return f"[{at}] The demo stops here: nothing more happens within the scenario's {seconds / 60:g} minutes" + (
+            f" (still waiting: {'; '.join(left)})." if left else "."
+        )
+
+    def _waiting_for(self) -> list[str]:
+        """What of the scenario the service still has to do with nobody on the phone."""
+        waiting = []
+        for core in self.served.all():
+            for cb in core.callbacks.list(None):
+                if cb["status"] in OPEN_CALLBACK_STATUSES:
+                    opens, closes = (
+                        max(0.0, (datetime.fromisoformat(cb[k]) - self.start).total_seconds())
+                        for k in ("window_start", "window_end")
+                    )
+                    tries = f"{cb['attempts']} attempt{'s' if cb['attempts'] != 1 else ''} so far"
+                    waiting.append(
+                        f"no call in progress: the callback to {cb['number']} is {cb['status']} ({tries}), "
+                        f"made in its window from {_clock(opens)} to {_clock(closes)} on this clock"
+                    )
+            for esc in core.warm_transfer.list(None):
+                if esc["state"] in HOLDING_STATES:
+                    waiting.append(f"escalation {esc['id']} is still {esc['state']}")
+        return waiting
+
     def run_to(self, second: float) -> None:
         """Play up to this virtual second and set the clock there even if nothing happens then
         (a console watching the clock sees exactly that moment)."""
@@ -281,3 +333,9 @@ class Simulation:
     def emails(self) -> list[Delivered]:
         """What the managers' inbox received (R-NOTE-2)."""
         return list(self.mailbox.delivered)
+
+
+def _clock(at: float) -> str:
+    """A virtual second as the transcript prints it (mm:ss from the start)."""
+    minutes, seconds = divmod(int(at), 60)
+    return f"{minutes:02d}:{seconds:02d}"

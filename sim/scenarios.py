@@ -242,6 +242,9 @@ def agent_drops(policy: Policy | None = None) -> Scenario:
     )
 
 
+CALLBACK_CALL_SECONDS = 90
+
+
 def callback(policy: Policy | None = None, kind: str = "manager_request") -> Scenario:
     policy = policy or load_policy(DEFAULT_POLICY)
     cast = Cast(policy, kind=kind)
@@ -250,6 +253,7 @@ def callback(policy: Policy | None = None, kind: str = "manager_request") -> Sce
     for person in cast.hunt:
         person.answers, person.answer_after = [None], 4
         person.replies = [Reply("1", heard=CALLBACK_LEAD_PROMPT)]
+        person.hang_up_after = CALLBACK_CALL_SECONDS  # the lead and the caller talk, then the lead hangs up
     caller = cast.caller(
         Reply("1", heard=policy.callbacks.offer_prompt[:40]),
         Reply("1", heard="Press 1 to use this number"),

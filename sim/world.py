@@ -179,6 +179,7 @@ class World:
         self.rest_log: list = []  # sim.rest.RestRequest, in the order they came
         self.agent_api: Callable[[Person, str, dict], None] | None = None
         self.pool: ThreadPoolExecutor | None = None
+        self.undelivered = 0  # status callbacks and conference events not yet answered by the service
 
     def deliver_in_parallel(self, threads: int) -> None:
         """Status callbacks and conference events sent by a pool of threads, as Twilio sends
@@ -190,6 +191,11 @@ class World:
     def at(self, delay: float, action: Callable[[], None]) -> None:
         with self.lock:
             heapq.heappush(self.queue, (self.now + max(0.0, delay), next(self.counter), action))
+
+    def calls_over(self) -> bool:
+        """Every call placed so far has ended and Twilio has told the service all of it."""
+        with self.lock:
+            return bool(self.calls) and self.undelivered == 0 and all(c.status in TERMINAL for c in self.calls.values())
 
     def run(self, until: float, stop: Callable[[], bool] = lambda: False) -> None:
         """Play events in time order; virtual time jumps from one to the next (or, with a speed,
@@ -413,18 +419,28 @@ class World:
         the clock ticks right after, so the jobs the webhook queued run at once, as a real
         worker would run them (a red flag told mid-call shows mid-call)."""
 
+        def post() -> None:
+            try:
+                self.post(url, params)
+            finally:
+                with self.lock:
+                    self.undelivered -= 1
+
         def send():
             if self.pool is None:
-                self.post(url, params)
+                post()
             else:
-                self.pool.submit(self.post, url, params)
+                self.pool.submit(post)
             if nudge:
                 self.at(NUDGE_SECONDS, lambda: None)
 
+        copies = 2 if self.chaos else 1
+        with self.lock:
+            self.undelivered += copies
         if not self.chaos:
             self.at(delay, send)
             return
-        for _ in range(2):
+        for _ in range(copies):
             self.at(self.rng.uniform(0.05, 1.5), send)
 
     def fetch(self, call: Call, url: str, extra: dict | None = None, kind: str = "main") -> None:
@@ -747,7 +763,12 @@ class World:
         return conf
 
     def conference_event(
-        self, conf: Conference, event: str, call: Call | None = None, participant: Participant | None = None
+        self,
+        conf: Conference,
+        event: str,
+        call: Call | None = None,
+        participant: Participant | None = None,
+        extra: dict[str, str] | None = None,
     ) -> None:
         short = {"unhold": "hold", "unmute": "mute"}.get(event.split("-")[-1], event.split("-")[-1])
         if event.startswith("announcement"):
@@ -774,6 +795,7 @@ class World:
                 EndConferenceOnExit=str(participant.end_on_exit).lower(),
                 StartConferenceOnEnter=str(participant.start_on_enter).lower(),
             )
+        params.update(extra or {})
         self.deliver(conf.status_callback, params, 0.1)
 
     def join(self, call: Call, spec: dict) -> Conference:
@@ -814,7 +836,9 @@ class World:
                     self.agent_moment(other.call, "lead_joined")
         return conf
 
-    def leave(self, call: Call, resume: bool = False) -> None:
+    def leave(self, call: Call, resume: bool = False, reason: str = "participant_updated_via_api") -> None:
+        """The participant leaves; Twilio's participant-leave says the call's status and why
+        (ParticipantCallStatus, ReasonParticipantLeft: a hang-up, or the call taken elsewhere)."""
         conf = self.conferences.get(call.conference)
         call.conference = ""
         if conf is None:
@@ -826,7 +850,10 @@ class World:
             self.set_runner(call, None)
         self.flush_hearing(call)
         self.say(call, "leaves", f"conference {conf.name}")
-        self.conference_event(conf, "participant-leave", call, part)
+        why = "participant_hung_up" if call.status in TERMINAL else reason
+        self.conference_event(
+            conf, "participant-leave", call, part, {"ParticipantCallStatus": call.status, "ReasonParticipantLeft": why}
+        )
         if resume and call.suspended is not None and call.status not in TERMINAL:
             runner, call.suspended = call.suspended, None
             self.at(0, lambda: self._dial_ended(runner, runner.verbs[runner.pc - 1], "completed"))
@@ -842,7 +869,7 @@ class World:
             return
         conf.ended = True
         for part in list(conf.participants.values()):
-            self.leave(part.call, resume=True)
+            self.leave(part.call, resume=True, reason="conference_ended_via_api")
         self.conference_event(conf, "conference-end")
 
     def set_hold(self, conf: Conference, call_sid: str, hold: bool, hold_url: str = "") -> Participant:

@@ -134,15 +134,29 @@ class Core:
             elif label == "agent":
                 caller_sid = (self.ctx.store.leg(call_sid) or {}).get("caller", "")
                 if caller_sid:
-                    self._safely(self.intake.agent_joined, caller_sid)
+                    self._safely(self.intake.agent_joined, caller_sid, call_sid)
             elif label == "lead":
                 esc_id = (self.ctx.store.leg(call_sid) or {}).get("escalation", "")
                 if esc_id:
                     self._safely(self.warm_transfer.lead_joined, esc_id)
+        elif event == "participant-leave" and call_sid:
+            self._participant_left(call_sid, label, form.get("ParticipantCallStatus", ""))
         elif event == "announcement-end" and call_sid:
             esc_id = (self.ctx.store.leg(call_sid) or {}).get("escalation", "")
             if esc_id:
                 self._safely(self.warm_transfer.notice_heard, esc_id, call_sid)
+
+    def _participant_left(self, call_sid: str, label: str, call_status: str) -> None:
+        """What a participant-leave tells before the leg's own status may (issue 35, everyone
+        hanging up at once): a staff leg that left is not announced to or redirected; a caller
+        whose call ended (Twilio's ParticipantCallStatus) has hung up, handled as their status is
+        (a caller taken out of the conference alive, to the callback offer, has not)."""
+        if label == "caller":
+            if call_status in TERMINAL_CALL_STATUSES and self.ctx.store.call(call_sid) is not None:
+                self.call_status({"CallSid": call_sid, "CallStatus": call_status})
+            return
+        if self.ctx.store.leg(call_sid) is not None:
+            self.ctx.store.update_leg(call_sid, left_conference="true")
 
     def stop_ringing(self, call_sid: str) -> None:
         """A lead's phone rings for a caller who has gone or chosen a callback: stop it."""

@@ -3,10 +3,11 @@ on its own keys (`esc:{<organisation>}:...`), with its own people, tokens, recor
 stream. An incoming call's `To` picks the organisation; every URL the service hands Twilio names
 it (`org=`), and every queued job and timer carries it, so nothing of one reaches another.
 
-A changed or added policy file is picked up by `reload` (a manager's POST /api/policies/reload or
-SIGHUP): validated as a whole first; a bad one is refused with its error and the old ones keep
-serving. A call in progress finishes under the policy it started with: its hash names the
-policy's version, and the old version's core is kept while such calls last."""
+A manager's POST /api/policies/reload reads their own organisation's file again (issue 35: never
+another's, whose edit waits for its own manager), checks it beside the others serving, and serves
+it; a bad one is refused naming only that file, and the old one keeps serving. `reload` reads
+every file of the folder (the operator's). A call in progress finishes under the policy it started
+with: its hash names the policy's version, and the old version's core is kept while such calls last."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from telephony.config import ApiToken, ConfigError, Settings
 from telephony.core import Core, build_core
 from telephony.errors import Forbidden, InvalidRequest
 from telephony.policy.errors import PolicyError
-from telephony.policy.folder import check_together, load_policies
+from telephony.policy.folder import check_beside, check_together, load_policies
 from telephony.policy.loading import Policy, load_policy
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class Organisations:
     # process last saw there.
     announce: redis.Redis | None = None
     _generation: int = 0
+    _reloads: dict[str, int] = field(default_factory=dict)  # organisation -> its managers' reloads seen
     _checked_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -103,6 +105,7 @@ class Organisations:
         orgs = cls(build=build, several=several, source=source, announce=announce)
         orgs._serve(policies)
         orgs._generation = orgs._announced()
+        orgs._reloads = orgs._reloaded()
         return orgs
 
     def _announced(self) -> int:
@@ -113,9 +116,20 @@ class Organisations:
         except redis.RedisError:
             return self._generation
 
+    def _reloaded(self) -> dict[str, int]:
+        """How many times each organisation's managers have reloaded it, as announced."""
+        if self.announce is None:
+            return {}
+        try:
+            counts = self.announce.hgetall(keys.POLICIES_RELOADED)
+        except redis.RedisError:
+            return dict(self._reloads)
+        return {k.decode() if isinstance(k, bytes) else str(k): int(v) for k, v in counts.items()}
+
     def follow(self) -> None:
-        """At most every FOLLOW_SECONDS: if another process reloaded the policies, read them
-        again here too (a bad file there was refused there; here it is logged and the old stay)."""
+        """At most every FOLLOW_SECONDS: if another process reloaded an organisation's policy,
+        read that organisation's file again here too, and only it (a bad file there was refused
+        there; here it is logged and the old one stays)."""
         if self.announce is None or self.source is None or time.monotonic() - self._checked_at < FOLLOW_SECONDS:
             return
         self._checked_at = time.monotonic()
@@ -123,10 +137,13 @@ class Organisations:
         if announced == self._generation:
             return
         self._generation = announced
-        try:
-            self.reload()
-        except (PolicyError, ConfigError) as exc:
-            log.error("policies changed elsewhere but not here, the old ones keep serving: %s", exc)
+        reloads = self._reloaded()
+        for org in sorted(org for org, n in reloads.items() if n != self._reloads.get(org)):
+            try:
+                self.reload_organisation(org)
+            except (PolicyError, ConfigError) as exc:
+                log.error("%s's policy changed elsewhere but not here, the old one keeps serving: %s", org, exc)
+        self._reloads = reloads
 
     @classmethod
     def single(cls, core: Core) -> Organisations:
@@ -189,23 +206,52 @@ class Organisations:
 
     # -- a changed policy without a restart ----------------------------------------------------
     def reload_for(self, actor: ApiToken) -> dict[str, object]:
-        """A manager's reload (POST /api/policies/reload): every file is read and checked, but
-        the answer speaks of the manager's own organisation only (nothing crosses)."""
+        """A manager's reload (POST /api/policies/reload): their own organisation's file, and no
+        other (issue 35): another organisation's edit is not put live, another's broken file does
+        not stop this one, and an error names only this file."""
         if actor.role != "manager":
             raise Forbidden("Only a manager may reload the policies.", code="not_a_manager")
         before = self.cores.get(actor.organisation)
         try:
-            self.reload()
+            self.reload_organisation(actor.organisation)
         except PolicyError as exc:
-            raise InvalidRequest(f"Policies not reloaded, the old ones keep serving: {exc}", code="bad_policy") from None
+            raise reload_refused(exc) from None
         after = self.cores.get(actor.organisation)
         if self.announce is not None:
-            self._generation = int(self.announce.incr(keys.POLICIES_GENERATION))
+            with self.announce.pipeline(transaction=True) as pipe:
+                pipe.hincrby(keys.POLICIES_RELOADED, actor.organisation, 1)
+                pipe.incr(keys.POLICIES_GENERATION)
+                pipe.hget(keys.POLICIES_RELOADED, actor.organisation)
+                _, generation, reloads = pipe.execute()
+            self._generation = int(generation)
+            self._reloads[actor.organisation] = int(reloads)
         return {
             "organisation": actor.organisation,
             "changed": before is not after,
             "version": after.policy.version if after else None,
         }
+
+    def reload_organisation(self, organisation: str) -> bool:
+        """Read this organisation's own file again (the one its policy was loaded from) and
+        serve it beside the others as they are; PolicyError, naming only that file, leaves the
+        old one serving. Returns whether its policy changed."""
+        current = self.cores.get(organisation)
+        if self.source is None or current is None:
+            raise PolicyError("-", "-", "this deployment was handed its policy; there is nothing to reload")
+        policy = load_policy(current.policy.file)
+        if policy.organisation_id != organisation:
+            raise PolicyError(
+                policy.file,
+                "organisation.id",
+                f"is {policy.organisation_id!r}; this file serves {organisation!r}, and a reload keeps its "
+                "organisation's id",
+            )
+        others = [core.policy for org, core in self.cores.items() if org != organisation]
+        check_beside(policy, others)
+        self._serve([policy if core is current else core.policy for core in self.cores.values()])
+        changed = self.cores[organisation] is not current
+        log.info("policy of %s reloaded: %s", organisation, "changed" if changed else "unchanged")
+        return changed
 
     def reload(self) -> dict[str, list[str]]:
         """Read the policies again; all valid, they serve from now on, else nothing changes and
@@ -226,3 +272,17 @@ class Organisations:
         }
         log.info("policies reloaded: %s", report)
         return report
+
+
+def reload_refused(exc: PolicyError) -> InvalidRequest:
+    """A refused reload's 400: the file, the line a manager edits (issue 35), the key and the reason."""
+    where = f"line {exc.line}, " if exc.line else ""
+    key = "" if exc.key == "-" else exc.key
+    return InvalidRequest(
+        f"Policy not reloaded, the old one keeps serving: {exc.file}: {where}{key + ': ' if key else ''}{exc.reason}",
+        code="bad_policy",
+        file=exc.file,
+        key=key or None,
+        line=exc.line,
+        reason=exc.reason,
+    )

@@ -205,7 +205,13 @@ class Harness:
         return self.core.ctx.store.call(caller_sid)["conference_sid"]
 
     def conference_event(
-        self, event: str, call_sid: str, label: str = "", conference: str = "", sequence: int | None = None
+        self,
+        event: str,
+        call_sid: str,
+        label: str = "",
+        conference: str = "",
+        sequence: int | None = None,
+        **extra: str,
     ):
         name = conference or self._conference_of(call_sid)
         conference_sid = self.core.ctx.store.conference_sid(name) or "CF" + "a" * 32
@@ -220,6 +226,7 @@ class Harness:
                 "CallSid": call_sid,
                 "ParticipantLabel": label,
                 "SequenceNumber": str(sequence if sequence is not None else self._seq),
+                **extra,
             },
         )
         assert response.status_code == 204, response.data

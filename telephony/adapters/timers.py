@@ -31,6 +31,7 @@ from typing import Any
 
 import redis
 from rq import Queue, Retry
+from rq.exceptions import DeserializationError, NoSuchJobError
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
@@ -109,6 +110,24 @@ DEFAULT_ORGANISATION = "default"
 # name, its args); every batch of due timers as RUN_TIMERS(batch).
 IN_ORGANISATION = "workers.commands.in_organisation"
 RUN_TIMERS = "workers.commands.run_timers"
+
+
+def job_organisations(job: Job) -> set[str]:
+    """The organisations a job works for (issue 35: a lead sees only their own's): a step's, its
+    first argument; a batch of due timers', every timer's in it. Empty for a job that names none
+    (one queued before the typed commands, under an old name, too), or whose data cannot be read."""
+    try:
+        func, args = job.func_name, job.args
+    except (DeserializationError, NoSuchJobError):  # its data unreadable, or gone: nobody's
+        return set()
+    if func == IN_ORGANISATION and args:
+        return {str(args[0])}
+    if func == RUN_TIMERS and args and isinstance(args[0], list):
+        return {
+            str(timer.get("organisation") or DEFAULT_ORGANISATION) if isinstance(timer, dict) else DEFAULT_ORGANISATION
+            for timer in args[0]
+        }
+    return set()
 
 
 def payload(command: Command, tries: int = 0, urgent: bool = False) -> str:

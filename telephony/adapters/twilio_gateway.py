@@ -250,16 +250,21 @@ class TwilioGateway:
             lambda: self.client.conferences(conference_sid).participants(call_sid).update(hold=False, **extra),
         )
 
-    def announce_to(self, conference_sid: str, call_sid: str, url: str) -> None:
-        """Say something to one participant only; the conference sends `announcement-end`."""
-        self._do(
+    def announce_to(self, conference_sid: str, call_sid: str, url: str) -> bool:
+        """Say something to one participant only; the conference sends `announcement-end`. False
+        when the participant had already gone (their call ended, 21220, or they are no longer in
+        the conference, 404): nobody to tell, nothing failed."""
+        announced = self._do(
             "announce",
             lambda: (
                 self.client.conferences(conference_sid)
                 .participants(call_sid)
                 .update(announce_url=url, announce_method="POST")
             ),
+            missing_ok=True,
+            gone_ok=True,
         )
+        return announced is not None
 
     def remove_from_conference(self, conference_sid: str, call_sid: str) -> None:
         self._do(

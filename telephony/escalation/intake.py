@@ -180,7 +180,10 @@ class Intake:
                 log.error("could not hold caller %s while finding an agent: %s", caller_sid, exc.message)
         self.dial_agent(caller_sid)
 
-    def agent_joined(self, caller_sid: str) -> None:
+    def agent_joined(self, caller_sid: str, agent_call_sid: str) -> None:
+        """The agent is in the caller's conference: their leg was answered, whichever of its
+        webhooks comes first (an escalation needs the agent with the caller, issue 35)."""
+        self.ctx.store.update_leg(agent_call_sid, answered="true")
         call = self.ctx.store.call(caller_sid)
         if call and call.get("held_for_agent") == "true" and call.get("conference_sid"):
             self.ctx.store.update_call(caller_sid, held_for_agent="false")

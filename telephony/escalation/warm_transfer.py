@@ -60,6 +60,11 @@ class WarmTransfer:
             raise Conflict(
                 "The caller is not with an agent yet; escalate once they are connected.", code="call_not_ready"
             )
+        if not self._agent_answered(call):
+            raise Conflict(
+                "The agent's phone is still ringing: the caller is not with an agent yet; escalate once they are connected.",
+                code="call_not_ready",
+            )
         if not req.caller_agreed_to_hold:
             raise Conflict(
                 "Ask the caller before placing them on hold (R-WARM-6); without their agreement offer a callback.",
@@ -123,6 +128,12 @@ class WarmTransfer:
         self.lead_hunt.hunt(esc_id)
         return self.view(esc_id), True
 
+    def _agent_answered(self, call: dict[str, str]) -> bool:
+        """The agent's leg was answered (its `in-progress`, or its join of the conference): before
+        that the caller waits alone and there is nobody to hold them for (issue 35)."""
+        agent_sid = call.get("agent_call_sid", "")
+        return bool(agent_sid) and (self.ctx.store.leg(agent_sid) or {}).get("answered") == "true"
+
     def _already(self, call_sid: str, outcome: str, existing: str) -> tuple[dict[str, Any], bool]:
         """The same request again (its idempotency key) gets what it made; any other, a 409."""
         if outcome == "replay":
@@ -157,9 +168,14 @@ class WarmTransfer:
 
     def _connect_after_telling_lead(self, esc: dict[str, str]) -> None:
         """The lead hears that the agent's line dropped before the caller is with them; the
-        caller comes off hold when that announcement ends (or, at the latest, a few seconds on)."""
+        caller comes off hold when that announcement ends (or, at the latest, a few seconds on).
+        A lead who has left too is nobody to put the caller through to: the caller stays on hold
+        and the lead's own status moves the hunt on (issue 35: everyone hanging up at once)."""
+        if self.hold.lead_notice.lead_gone(esc):
+            return
         if not self.hold.lead_notice.tell(esc, "agent_dropped"):
-            self._connect(esc["id"], by="system", stay_to_introduce=True, tell_caller=True)
+            if not self.hold.lead_notice.lead_gone(esc):
+                self._connect(esc["id"], by="system", stay_to_introduce=True, tell_caller=True)
             return
         self.ctx.store.update_escalation(esc["id"], connect_after_notice=True)
         self.ctx.timers.at(

@@ -32,15 +32,28 @@ class LeadNotice:
         name = self.ctx.name(esc.get("assignee", "")) if esc.get("assignee") else f"our {role}"
         return self.ctx.policy.announcement.caller_connected.replace("{name}", name).replace("{role}", role)
 
+    def lead_gone(self, esc: dict[str, str]) -> bool:
+        """The accepted lead's leg has ended or left the conference, as far as the service knows:
+        its status, or the conference's participant-leave (which may come first, issue 35)."""
+        lead_sid = esc.get("assignee_call_sid")
+        if not lead_sid:
+            return True
+        leg = self.ctx.store.leg(lead_sid) or {}
+        return leg.get("status") in TERMINAL_CALL_STATUSES or leg.get("left_conference") == "true"
+
     def tell(self, esc: dict[str, str], notice: str) -> bool:
         """Said to the lead in the conference; they stay. False when there is no lead to tell."""
         lead_sid = esc.get("assignee_call_sid")
         if esc.get("state") != EscalationState.BRIEFING or not lead_sid or not esc.get("conference_sid"):
             return False
-        if (self.ctx.store.leg(lead_sid) or {}).get("status") in TERMINAL_CALL_STATUSES:
+        if self.lead_gone(esc):
+            log.info("the lead of %s has already left: not told %s", esc["id"], notice)
             return False
         try:
-            self.ctx.twilio.announce_to(esc["conference_sid"], lead_sid, self.ctx.urls.lead_notice(esc["id"], notice))
+            url = self.ctx.urls.lead_notice(esc["id"], notice)
+            if not self.ctx.twilio.announce_to(esc["conference_sid"], lead_sid, url):
+                self.ctx.store.update_leg(lead_sid, left_conference="true")
+                return False  # left between the check and the announcement
         except TelephonyFailure as exc:
             log.warning("could not tell the lead of %s (%s): %s", esc["id"], notice, exc.message)
             return False
@@ -64,8 +77,8 @@ class LeadNotice:
         lead_sid = esc.get("assignee_call_sid")
         if not lead_sid:
             return
-        if (self.ctx.store.leg(lead_sid) or {}).get("status") in TERMINAL_CALL_STATUSES:
-            log.info("the lead of %s has already hung up: not told %s", esc["id"], notice)
+        if self.lead_gone(esc):
+            log.info("the lead of %s has already left: not told %s", esc["id"], notice)
             return  # everyone hung up at once: a redirect of an ended call is refused (21220)
         try:
             if not self.ctx.twilio.redirect(lead_sid, self.ctx.urls.lead_notice(esc["id"], notice, leave=True)):

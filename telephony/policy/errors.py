@@ -6,6 +6,8 @@ from __future__ import annotations
 
 
 class PolicyError(Exception):
-    def __init__(self, file: str, key: str, reason: str):
+    """`line`: where in the file's text the key is set, when the text was at hand (lines.py)."""
+
+    def __init__(self, file: str, key: str, reason: str, line: int | None = None):
         super().__init__(f"{file}: {key}: {reason}")
-        self.file, self.key, self.reason = file, key, reason
+        self.file, self.key, self.reason, self.line = file, key, reason, line

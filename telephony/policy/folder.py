@@ -43,3 +43,26 @@ def check_together(policies: list[Policy]) -> None:
                     "organisation.numbers",
                     "is empty: with several organisations each names the numbers its callers dial",
                 )
+
+
+def check_beside(policy: Policy, others: list[Policy]) -> None:
+    """One organisation's file, reloaded by its manager, checked beside the others serving
+    (issue 35): its id and numbers its own. The others are not named: they are other customers."""
+    for other in others:
+        if other.organisation_id == policy.organisation_id:
+            raise PolicyError(
+                policy.file,
+                "organisation.id",
+                f"{policy.organisation_id!r} is another organisation's on this deployment",
+            )
+        for number in policy.numbers:
+            if number in other.numbers:
+                raise PolicyError(
+                    policy.file, "organisation.numbers", f"{number} is another organisation's number on this deployment"
+                )
+    if others and not policy.numbers:
+        raise PolicyError(
+            policy.file,
+            "organisation.numbers",
+            "is empty: with several organisations each names the numbers its callers dial",
+        )

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from telephony import numbers
 from telephony.policy.business_hours import BusinessHours, parse_business_hours
 from telephony.policy.errors import PolicyError
+from telephony.policy.lines import line_of
 from telephony.policy.models import (
     HANG_UP_WORDS,
     KINDS,
@@ -108,12 +109,24 @@ def load_policy(path: str | Path) -> Policy:
     path = Path(path)
     file = str(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise PolicyError(file, "-", "file not found") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(file, "-", f"not valid TOML: {exc}") from None
-    return parse_policy(data, file)
+        raise PolicyError(file, "-", f"not valid TOML: {exc}", line=toml_error_line(exc)) from None
+    try:
+        return parse_policy(data, file)
+    except PolicyError as exc:
+        exc.line = exc.line or line_of(text, exc.key)
+        raise
+
+
+def toml_error_line(exc: tomllib.TOMLDecodeError) -> int | None:
+    """TOML's own errors say their line ('... (at line 3, column 1)')."""
+    said = re.search(r"at line (\d+)", str(exc))
+    return int(said.group(1)) if said else None
 
 
 def parse_policy(data: dict[str, Any], file: str = "<policy>") -> Policy:

@@ -23,6 +23,7 @@ from telephony.context import Context
 from telephony.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from telephony.escalation_request import StrictModel, parse
 from telephony.policy.errors import PolicyError
+from telephony.policy.lines import line_of
 from telephony.policy.loading import Policy, parse_policy
 
 MAX_DAYS = 32  # as `make what-if`
@@ -64,27 +65,14 @@ def policy_problem(exc: PolicyError, text: str) -> InvalidRequest:
 
 
 def _line_of(exc: PolicyError, text: str) -> int | None:
-    """TOML's own errors say their line; a key's line is where it is set (its last part, in its
-    table), or its table's header; None when neither is written (a missing key)."""
+    """TOML's own errors say their line; a key's line is where it is set, counting `[[people]]`
+    and `[[case_routing.rules]]` entries as the key's index does (telephony/policy/lines.py)."""
+    if exc.line:
+        return exc.line
     said = re.search(r"at line (\d+)", exc.reason)
     if said:
         return int(said.group(1))
-    parts = [p for p in re.split(r"[.\[\]]+", exc.key) if p and not p.isdigit()]
-    if not parts:
-        return None
-    table, header_line, found = "", None, None
-    for n, raw in enumerate(text.splitlines(), start=1):
-        line = raw.split("#", 1)[0].strip()
-        header = re.fullmatch(r"\[\[?\s*([^\]]+?)\s*\]\]?", line)
-        if header:
-            table = header.group(1)
-            if header_line is None and table == ".".join(parts[:-1] or parts):
-                header_line = n
-            continue
-        name = line.split("=", 1)[0].strip().strip('"') if "=" in line else ""
-        if found is None and name == parts[-1] and table == ".".join(parts[:-1]):
-            found = n
-    return found or header_line
+    return None if exc.key == "-" else line_of(text, exc.key)
 
 
 def changed_policy(text: str, organisation: str) -> Policy:

@@ -3,6 +3,7 @@ errors clear."""
 
 from __future__ import annotations
 
+import logging
 import re
 
 import redis
@@ -117,6 +118,30 @@ def test_bad_bodies_get_400_naming_the_field(harness):
     not_list = harness.api("POST", "/api/escalations", json=["x"])
     assert not_list.status_code == 400
     assert harness.rest.requests("CreateCall") == []
+
+
+def test_json_nested_200000_deep_is_a_400_json_error_and_no_crash_logged(harness, caplog):
+    """Issue 35 item 10: the parser running out of stack is the sender's fault, not the service's."""
+    caplog.set_level(logging.INFO)
+    caller_sid, _ = harness.caller_with_agent()
+    deep = b"[" * 200_000 + b"]" * 200_000
+    for path, who in (
+        ("/api/escalations", "agent-avery"),
+        ("/api/tasks", "agent-avery"),
+        ("/api/what-if", "manager-max"),
+    ):
+        answer = harness.api("POST", path, who=who, raw=deep)
+        assert answer.status_code == 400, (path, answer.data[:200])
+        assert answer.json["error"] == "invalid_json" and "nests deeper than" in answer.json["message"]
+    inside = harness.api(
+        "POST",
+        "/api/escalations",
+        raw=b'{"call_sid": "' + caller_sid.encode() + b'", "client": ' + b"[" * 500 + b"]" * 500 + b"}",
+    )
+    assert inside.status_code == 400 and inside.json["error"] == "invalid_json", "parsed, yet too deep for any body"
+    crashes = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert crashes == [], [r.getMessage() for r in crashes]
+    assert harness.rest.requests("CreateCall") == [] and harness.core.ctx.store.open_escalation_id(caller_sid) is None
 
 
 def test_unknown_or_finished_call_is_404(harness):

@@ -222,6 +222,67 @@ def test_a_changed_policy_is_picked_up_without_a_restart_and_a_bad_one_refused(d
     assert "Welcome to Northwind Help." in heard.text(), "the old policy keeps serving"
 
 
+def test_a_refused_reload_names_the_line_of_the_entry_at_fault(deployment, tmp_path):
+    """Issue 35 item 1: the reload's 400 names the line of the [[people]] entry at fault."""
+    folder = tmp_path / "policies"
+    text = northwind_policy()
+    roles = [n for n, ln in enumerate(text.splitlines(), 1) if ln.startswith("role = ")]
+    lines = text.splitlines()
+    lines[roles[-1] - 1] = "role = 7"
+    (folder / "northwind.toml").write_text("\n".join(lines) + "\n")
+    refused = deployment.be(NORTHWIND).api("POST", "/api/policies/reload", who="manager-max")
+    assert refused.status_code == 400 and refused.json["error"] == "bad_policy", refused.json
+    assert (refused.json["key"], refused.json["line"]) == ("people[5].role", roles[-1]), refused.json
+    assert refused.json["file"].endswith("northwind.toml")
+    assert f"line {roles[-1]}, people[5].role" in refused.json["message"]
+
+
+def test_a_managers_reload_is_of_their_own_organisation_and_names_no_other_file(redis_conn, twilio_rest, tmp_path):
+    """Issue 35 item 6: another organisation's broken file does not stop this manager's reload
+    nor leak into its answer, and another's edit waits for its own manager, here and in every
+    process that follows the reload."""
+    import telephony.organisations as organisations
+
+    folder = two_policies(tmp_path)
+    web = Deployment(redis_conn, twilio_rest, folder)
+    other_web = Deployment(redis_conn, twilio_rest, folder)
+    example_text = (folder / "example.toml").read_text()
+
+    def greeting(h: Deployment, org: str) -> str:
+        call = {"CallSid": new_call_sid(), "From": "+13125550142", "To": NUMBERS[org]}
+        return h.twiml("/voice/incoming", call).text()
+
+    (folder / "example.toml").write_text(example_text.replace("[hold]", "[hold\nbroken = "))
+    (folder / "northwind.toml").write_text(northwind_policy().replace("Thank you for calling", "Welcome to"))
+    reloaded = web.be(NORTHWIND).api("POST", "/api/policies/reload", who="manager-max")
+    assert reloaded.status_code == 200 and reloaded.json["changed"] is True, reloaded.json
+    assert "example" not in reloaded.get_data(as_text=True)
+    assert "Welcome to Northwind Help." in greeting(web, NORTHWIND)
+
+    (folder / "example.toml").write_text(example_text.replace("Thank you for calling", "Hello from"))
+    (folder / "northwind.toml").write_text(northwind_policy().replace("Thank you for calling", "Good day from"))
+    assert web.be(NORTHWIND).api("POST", "/api/policies/reload", who="manager-max").json["changed"] is True
+    assert "Thank you for calling Example Support." in greeting(web, EXAMPLE), "their edit waits for their manager"
+    other_web.served._checked_at = -organisations.FOLLOW_SECONDS  # as if the follow interval had passed
+    assert "Good day from Northwind Help." in greeting(other_web.be(NORTHWIND), NORTHWIND)
+    assert "Thank you for calling Example Support." in greeting(other_web.be(EXAMPLE), EXAMPLE), "nor there"
+
+    (folder / "northwind.toml").write_text(
+        northwind_policy().replace(f'numbers = ["{NUMBERS[NORTHWIND]}"]', f'numbers = ["{NUMBERS[EXAMPLE]}"]')
+    )
+    clash = web.be(NORTHWIND).api("POST", "/api/policies/reload", who="manager-max")
+    assert clash.status_code == 400 and clash.json["key"] == "organisation.numbers", clash.json
+    assert "another organisation's number" in clash.json["message"] and "example" not in clash.get_data(as_text=True)
+    (folder / "northwind.toml").write_text(northwind_policy().replace('id = "northwind"', f'id = "{EXAMPLE}"'))
+    taken = web.be(NORTHWIND).api("POST", "/api/policies/reload", who="manager-max")
+    assert taken.status_code == 400 and taken.json["key"] == "organisation.id", taken.json
+    assert taken.json["file"].endswith("northwind.toml")
+    assert "Good day from Northwind Help." in greeting(web, NORTHWIND), "refused: their old one keeps serving"
+
+    mine = web.be(EXAMPLE).api("POST", "/api/policies/reload", who="manager-max")
+    assert mine.status_code == 200 and "Hello from Example Support." in greeting(web, EXAMPLE), mine.json
+
+
 def test_the_organisations_demo_plays_both_callers_at_once_each_in_its_own_words(capsys):
     from sim.demo import main as demo
 

@@ -304,3 +304,27 @@ def test_no_hold_without_the_callers_agreement__R_WARM_6(harness):
     agreed = harness.escalate(caller_sid)
     assert agreed.status_code == 201
     assert "caller_agreed_to_hold" in [e["event"] for e in agreed.json["timeline"]]
+
+
+def test_escalating_while_the_agents_phone_still_rings_is_409_and_records_nothing__R_WARM_1(harness):
+    """Issue 35 item 11: the caller waits in their conference and the agent's phone rings; the
+    caller is not with an agent yet (docs/api.md), so nobody is held and nothing is recorded."""
+    caller_sid, agent_sid = harness.caller_in_conference()
+    harness.leg_status(f"/voice/agent/status?caller={caller_sid}", agent_sid, "ringing")
+    for who in ("agent-avery", "lead-lee"):
+        early = harness.escalate(caller_sid, who=who)
+        assert early.status_code == 409, early.json
+        assert early.json["error"] == "call_not_ready" and "ringing" in early.json["message"]
+    store = harness.core.ctx.store
+    assert store.escalation_ids() == [] and store.open_escalation_id(caller_sid) is None
+    assert harness.rest.requests("UpdateParticipant") == [] and harness.rest.requests("CreateCall") == []
+
+    harness.agent_answers(caller_sid, agent_sid)
+    assert harness.escalate(caller_sid).status_code == 201
+
+
+def test_an_agent_in_the_conference_may_escalate_before_their_answered_status_arrives__R_WARM_1(harness):
+    """The agent's join is as good as their leg's `in-progress`: Twilio's webhooks come in any order."""
+    caller_sid, agent_sid = harness.caller_in_conference()
+    harness.conference_event("participant-join", agent_sid, label="agent")
+    assert harness.escalate(caller_sid).status_code == 201

@@ -500,3 +500,32 @@ def test_the_callback_number_is_read_back_one_way_everywhere__R_CB_2(harness):
     assert windows.said(), "the windows follow"
     assert any(line.startswith(f"We will call you at {spoken},") for line in booked.said()), booked.said()
     assert "1 3 1 2" not in booked.text() and "3 1 2 5" not in offered.text()
+
+
+def test_a_busy_lead_skipped_is_rung_when_free_after_the_next_tier_does_not_answer__R_CB_4_R_CB_5(harness):
+    """Issue 35 item 5: both leads were busy when the attempt began, so the supervisor is rung;
+    a lead comes free meanwhile; the supervisor does not answer. The lead is rung within this
+    attempt, not after the retry spacing: a lead who was busy is not a lead who was tried."""
+    caller_sid, esc_id = holding(harness)
+    book_callback(harness, caller_sid, esc_id)
+    harness.webhook("/voice/status", {"CallSid": caller_sid, "CallStatus": "completed"})
+    cb_id = harness.escalation(esc_id)["callback"]["id"]
+    for lead in ("lead-lee", "lead-morgan"):
+        harness.core.ctx.store.set_presence(lead, "busy")
+    before = len(harness.rest.requests("CreateCall"))
+    dial_due(harness, cb_id)
+    assert harness.rest.requests("CreateCall")[-1].param("To") == "+13125550121", "both leads busy: Sam"
+    sam = harness.core.ctx.store.callback(cb_id)["lead_call_sid"]
+    harness.core.ctx.store.set_presence("lead-morgan", "available")
+    harness.leg_status(f"/voice/callback/lead/status?callback={cb_id}", sam, "no-answer")
+    assert harness.rest.requests("CreateCall")[-1].param("To") == "sip:morgan@leads.example.com", "free now"
+    cb = harness.core.callbacks.view(cb_id)
+    assert cb["status"] == "dialing" and cb["attempts"] == 1, "the same attempt, no retry spacing waited"
+    timeline = [e["event"] for e in harness.escalation(esc_id)["timeline"]]
+    assert "callback_retry" not in timeline
+
+    morgan = harness.core.ctx.store.callback(cb_id)["lead_call_sid"]
+    harness.leg_status(f"/voice/callback/lead/status?callback={cb_id}", morgan, "no-answer")
+    assert harness.core.callbacks.view(cb_id)["status"] == "scheduled", "Lee still busy, all others tried: a retry"
+    rung = [r.param("To") for r in harness.rest.requests("CreateCall")[before:]]
+    assert rung == ["+13125550121", "sip:morgan@leads.example.com"], "Lee, busy throughout, never rung"

@@ -65,16 +65,53 @@ def test_the_check_catches_each_false_promise():
     assert "agents were busy" in promises[0] and "cannot hear you" in promises[1] and "had accepted" in promises[2]
 
 
+def test_the_summary_tells_the_first_lead_answering_from_a_lead_on_the_line_with_the_caller():
+    """Issue 35 item 2: the first lead rung answered at 6 s and declined; the caller heard a lead
+    at 76 s. The summary says both, each for what it is."""
+    policy = load_policy(ROOT / "policies" / "default.toml")
+    people = [
+        _Person("Caller", "caller"),
+        _Person("Agent A", "agent"),
+        _Person("Lead L", "lead"),
+        _Person("Lead M", "lead"),
+    ]
+    t = Transcript()
+    t.add(0, "Caller", "dials", "+1")
+    t.add(5, "Agent A", "answers", "picks up")
+    t.add(5, "Caller", "hears", "Agent A")
+    t.add(30, "Agent A", "softphone", "presses escalate (manager_request)")
+    t.add(36, "Lead L", "answers", "picks up")
+    t.add(58, "Lead L", "presses", "2")
+    t.add(62, "Lead M", "answers", "picks up")
+    t.add(84, "Lead M", "presses", "1")
+    t.add(106, "Caller", "hears", "Agent A, Lead M")
+    t.add(107, "Caller", "hears", "Lead M")
+    experience = check(t, people, policy)
+    assert experience.first_lead_answered == (6, "Lead L")
+    assert experience.lead_with_caller == (76, "Lead M")
+    lines = "\n".join(experience.lines())
+    assert "escalation to the first lead answering their phone: 6 s (Lead L)" in lines
+    assert "escalation to a lead on the line with the caller: 76 s (Lead M)" in lines
+    assert "on the line: 6 s" not in lines
+
+
 def test_the_demos_summaries_agree_with_the_call(tmp_path, redis_server):
     """Issue 7, item 7: the tier printed is the assignee's, and the agent presses connect before
     being removed (the transcript is in the order things happened)."""
     policy = load_policy(ROOT / "policies" / "default.toml")
     callback = play(SCENARIOS["callback"](policy), tmp_path / "cb", redis_server)
     [esc] = callback.escalations()
-    assert esc["state"] == "connected" and esc["tier"] == policy.person(esc["assignee"]).role
+    assert esc["state"] == "resolved" and esc["tier"] == policy.person(esc["assignee"]).role, "the callback made"
 
     escalation = play(SCENARIOS["escalation"](policy), tmp_path / "esc", redis_server)
     t = escalation.transcript
+    escalated = t.first("Agent Avery", "softphone", "presses escalate").at
+    summary = check(t, SCENARIOS["escalation"](policy).people, policy)
+    assert summary.first_lead_answered == (round(t.first("Lead Lee", "answers").at - escalated, 1), "Lead Lee")
+    assert summary.lead_with_caller == (
+        round(t.first("Caller (Pat)", "hears", "Lead Morgan").at - escalated, 1),
+        "Lead Morgan",
+    )
     pressed, removed = t.first("Agent Avery", "softphone", "presses connect"), t.first("Agent Avery", "removed")
     assert t.entries.index(pressed) < t.entries.index(removed)
     assert all(e.at <= removed.at for e in t.of("Agent Avery", "hears"))

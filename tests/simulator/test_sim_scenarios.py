@@ -177,6 +177,27 @@ def test_make_demo_fast_plays_the_escalation_and_exits_0(capsys, redis_server):
     assert "The scenario went as the procedure says." in out
 
 
+def test_make_demo_ends_when_the_last_call_ends_not_at_the_scenarios_length(capsys, redis_server):
+    """Issue 35 item 3: the call ended at [03:03] and the demo sat silent until the hold limit's
+    old timer at [05:30]. It ends with the last call, and says so; while nobody is on the phone but
+    a callback is still to be made, it says what it waits for."""
+    assert demo(["--fast", "--exit-after-scenario", "--port", "0"]) == 0
+    out = capsys.readouterr().out
+    hung_up = [line[1:6] for line in out.splitlines() if " hangs up " in line]
+    assert f"[{hung_up[-1]}] The scenario is over: every call has ended and nothing of it is waiting." in out
+
+    assert demo(["--fast", "--exit-after-scenario", "--port", "0", "--scenario", "callback"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    waits = next(n for n, line in enumerate(lines) if " waits " in line)
+    assert lines[waits - 1][:7] <= lines[waits][:7] < lines[waits + 1][:7], (
+        "said when the calls end, before the callback"
+    )
+    assert "the callback to +13125550142 is scheduled (0 attempts so far)" in lines[waits]
+    assert "window from 60:00 to 180:00" in lines[waits], "the window the caller chose, 11 AM to 1 PM"
+    hung_up = [line[1:6] for line in lines if " hangs up " in line]
+    assert f"[{hung_up[-1]}] The scenario is over" in "\n".join(lines)
+
+
 def test_make_demo_with_a_bad_policy_says_so_in_one_line(capsys, tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[organisation]\nname = 1\n")

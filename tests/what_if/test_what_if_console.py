@@ -111,6 +111,18 @@ def test_a_bad_changed_policy_is_refused_naming_its_line_key_and_reason(deployme
     assert not redis_conn.keys("esc:*what-if*") and not redis_conn.keys("rq:queue:what-if")
 
 
+def test_a_key_repeated_across_people_entries_is_refused_at_its_own_entrys_line(deployment):
+    """Issue 35 item 1: `people[5].role` is the sixth [[people]] entry's role, not the first's."""
+    text = DEFAULT.read_text()
+    roles = [n for n, ln in enumerate(text.splitlines(), 1) if ln.startswith("role = ")]
+    lines = text.splitlines()
+    lines[roles[-1] - 1] = "role = 7"
+    refused = ask(deployment, {"from": "2026-12-01", "policy": "\n".join(lines) + "\n"})
+    assert refused.status_code == 400, refused.json
+    assert (refused.json["key"], refused.json["line"]) == ("people[5].role", roles[-1]), refused.json
+    assert refused.json["line"] != roles[0] and f"line {roles[-1]}, people[5].role:" in refused.json["message"]
+
+
 def test_another_organisations_manager_finds_no_such_what_if(deployment, redis_conn):
     queued = ask(deployment, {"from": "2026-12-01", "policy": SHORTER_HOLD.read_text()})
     assert queued.status_code == 202 and queued.json["status"] == "queued", queued.json

@@ -35,6 +35,9 @@ SCHEDULER_LEASE = f"{PREFIX}scheduler-lease"
 CLOCK_NOW = f"{PREFIX}clock:now"
 # Bumped by a manager's reload: every other process reads the policies again when it moves.
 POLICIES_GENERATION = f"{PREFIX}policies-generation"
+# Which organisation each reload was of (organisation -> its reloads): the others read that
+# organisation's file again, and no other (issue 35).
+POLICIES_RELOADED = f"{PREFIX}policies-reloaded"
 
 
 def auth_failures(client: str) -> str:
