@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections import Counter
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from telephony.config import ApiToken
@@ -18,34 +17,20 @@ from telephony.errors import Forbidden
 from telephony.escalation.lifecycle import CallbackStatus
 from telephony.records.days import day_range
 from telephony.records.escalation_record import LEAD_ROLES, Records
+from telephony.records.facts import (
+    RAISED_BEFORE,
+    TOLD_BEFORE,
+    _check_ins,
+    _first,
+    _flag_times,
+    _hold_rounds,
+    _holds,
+)
 
 FORMATS = ("json", "csv")
-# Events after which a caller is no longer on hold (so is a menu of TO_A_MENU, unless keep_holding follows).
-HOLD_ENDS = ("caller_connected", "caller_left", "callback_chosen", "callback_refused", "voicemail_left")
 CSV_COLUMNS = ("figure", "requirement", "key", "value")
-# A hold round starts here; check-ins are due every check_in_seconds from it (R-HOLD-2).
-ROUND_STARTS = ("caller_on_hold", "keep_holding")
-# The caller leaves hold for a menu (keep holding or a callback); a keep_holding goes on with the hold.
-TO_A_MENU = ("hold_limit", "tiers_exhausted", "leads_busy")
-CHECK_IN_OFFSET = re.compile(r"on hold ([\d.]+) min")
 # A check-in this long after its due time or less is on time (the scheduler's tick and a webhook).
 CHECK_IN_GRACE_SECONDS = 10
-PHRASE = re.compile(r'"([^"]*)"')
-# The service's own suffix, at the very end of the detail (a caller's quoted words come before it).
-RAISED_BEFORE = re.compile(r"\(raised at ([\dT:.+-]+), before the escalation\)$")
-TOLD_BEFORE = re.compile(r"\(told at ([\dT:.+-]+), before the escalation\)$")
-
-
-def _at(event: dict[str, str]) -> datetime:
-    return datetime.fromisoformat(event["at"])
-
-
-def _first(timeline: list[dict[str, str]], names: Iterable[str], after: datetime | None = None) -> datetime | None:
-    wanted = set(names)
-    for event in timeline:
-        if event.get("event") in wanted and (after is None or _at(event) >= after):
-            return _at(event)
-    return None
 
 
 def _percentile(values: list[float], share: float) -> float | None:
@@ -64,76 +49,6 @@ def _seconds(values: list[float]) -> dict[str, float | None]:
         "p90": _percentile(values, 0.9),
         "max": max(values) if values else None,
     }
-
-
-def _hold_rounds(timeline: list[dict[str, str]]) -> list[tuple[datetime, datetime | None, str]]:
-    """Each round of hold (R-HOLD-2's check-ins count from its start), with what started it: from
-    caller_on_hold or a keep_holding to the hold limit's menu, the next round, or the end of the hold."""
-    rounds: list[tuple[datetime, datetime | None, str]] = []
-    start: tuple[datetime, str] | None = None
-    for event in timeline:
-        name = event.get("event", "")
-        if name in ROUND_STARTS and (name == "caller_on_hold" or start is not None or rounds):
-            if start is not None:
-                rounds.append((start[0], _at(event), start[1]))
-            start = (_at(event), name)
-        elif start is not None and (name in TO_A_MENU or name in HOLD_ENDS):
-            rounds.append((start[0], _at(event), start[1]))
-            start = None
-    if start is not None:
-        rounds.append((start[0], None, start[1]))
-    return rounds
-
-
-def _holds(rounds: list[tuple[datetime, datetime | None, str]]) -> list[float]:
-    """Each hold, caller_on_hold to the end of its last round (keep_holding goes on with it); a
-    hold still going, or never ended on the record, is left out."""
-    holds: list[tuple[datetime, datetime | None]] = []
-    for start, end, started_by in rounds:
-        if started_by == "keep_holding" and holds:
-            holds[-1] = (holds[-1][0], end)
-        else:
-            holds.append((start, end))
-    return [(end - start).total_seconds() for start, end in holds if end is not None]
-
-
-def _check_ins(
-    timeline: list[dict[str, str]], check_in_seconds: int | None, limit: int
-) -> tuple[list[float], int | None]:
-    """(how late each check-in was against its round's start plus its offset, how many were due)."""
-    lateness: list[float] = []
-    due: int | None = 0 if check_in_seconds else None
-    for start, end, _ in _hold_rounds(timeline):
-        for event in timeline:
-            if event.get("event") != "check_in" or not start <= _at(event) < (
-                end or datetime.max.replace(tzinfo=start.tzinfo)
-            ):
-                continue
-            offset = CHECK_IN_OFFSET.search(event.get("detail", ""))
-            if offset is not None:
-                due_at = start + timedelta(seconds=round(float(offset.group(1)) * 60))
-                lateness.append(max(0.0, (_at(event) - due_at).total_seconds()))
-        if check_in_seconds and due is not None and end is not None:
-            held = (end - start).total_seconds()
-            due += sum(1 for n in range(1, (limit - 1) // check_in_seconds + 1) if n * check_in_seconds < held)
-    return lateness, due
-
-
-def _flag_times(timeline: list[dict[str, str]], name: str, earlier: re.Pattern[str]) -> dict[str, datetime]:
-    """Phrase -> when: the event's time, or the earlier time its detail names (before the escalation)."""
-    found: dict[str, datetime] = {}
-    for event in timeline:
-        if event.get("event") != name:
-            continue
-        detail = event.get("detail", "")
-        phrase = PHRASE.match(detail)
-        before = earlier.search(detail)
-        if phrase is not None and phrase.group(1) not in found:
-            try:
-                found[phrase.group(1)] = datetime.fromisoformat(before.group(1)) if before else _at(event)
-            except ValueError:
-                found[phrase.group(1)] = _at(event)
-    return found
 
 
 def _taken(records: list[dict[str, Any]], requirement: str) -> dict[str, Any]:
