@@ -18,13 +18,15 @@ $(STAMP): requirements.txt .venv/bin/python
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
-# redis-server, redis-sentinel and wrk from apt when missing (the tests, the demo and the benchmarks
-# start their own Redis on loopback; the fail-over test its own sentinel; wrk drives the benchmarks).
+# redis-server, redis-sentinel, wrk and postgresql from apt when missing (the tests, the demo and the
+# benchmarks start their own Redis on loopback; the fail-over test its own sentinel; wrk drives the
+# benchmarks; the history tests start their own PostgreSQL server, issue 30).
 redis-server:
 	@missing=""; \
 	command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing="$$missing redis-server"; \
 	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
 	command -v redis-sentinel >/dev/null 2>&1 || [ -x /usr/bin/redis-sentinel ] || missing="$$missing redis-sentinel"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing with apt"; \
 		if [ "$$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi; \

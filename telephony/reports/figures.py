@@ -207,6 +207,118 @@ def figures(
     }
 
 
+def figures_from_sql(
+    agg: dict[str, Any], hold_limit_seconds: int, check_in_seconds: int | None = None
+) -> dict[str, Any]:
+    """The same figures as `figures`, laid out from the history database's aggregates (issue 30:
+    GET /api/reports from SQL); tests/history/test_history_reports.py checks both agree."""
+    by_kind: Counter[str] = Counter()
+    by_tier: Counter[str] = Counter()
+    for kind, tier, n in agg["kinds_tiers"]:
+        by_kind[kind] += n
+        by_tier[tier] += n
+    to_lead = agg["to_lead"]
+    holds, over_limit, longest = agg["holds"]
+    width = max(1, hold_limit_seconds // 10)
+    bins = [0] * (2 * hold_limit_seconds // width + 1)
+    for b, n in agg["hold_bins"]:
+        bins[b] += n
+    longest_round, rounds_over, due_sql = agg["rounds"]
+    due = None if not check_in_seconds else int(due_sql or 0)
+    made, on_time, latest = agg["check_ins"]
+    callbacks = Counter({"booked": 0, "reached_in_window": 0, "reached_late": 0, "given_up": 0})
+    by_day: dict[str, Counter[str]] = {}
+    named = {"in_window": "reached_in_window", "late": "reached_late", "given_up": "given_up"}
+    for day, outcome, n in agg["callbacks_by_day"]:
+        callbacks["booked"] += n
+        if outcome in named:
+            callbacks[named[outcome]] += n
+        today = by_day.setdefault(day, Counter({"in_window": 0, "late": 0, "given_up": 0, "not_yet": 0}))
+        today[outcome] += n
+    raised, told = agg["red_flags"]
+    sent, failed, emailed, not_emailed = agg["emails"]
+    return {
+        "escalations": {
+            "requirement": "R-NOTE-3",
+            "count": sum(by_kind.values()),
+            "by_kind": dict(sorted(by_kind.items())),
+            "by_tier": dict(sorted(by_tier.items())),
+        },
+        "escalate_to_lead_seconds": {
+            "requirement": "R-WARM-1",
+            **to_lead[None],
+            "by_tier": {t: v for t, v in sorted((t, v) for t, v in to_lead.items() if t is not None)},
+        },
+        "hold": {
+            "requirement": "R-HOLD-3",
+            "limit_seconds": hold_limit_seconds,
+            "holds": holds,
+            "over_limit": over_limit or 0,
+            "share_over_limit": round((over_limit or 0) / holds, 4) if holds else None,
+            "longest_seconds": longest,
+            "kept_holding": agg["kept_holding"] or 0,
+            "longest_before_offer_seconds": longest_round,
+            "rounds_over_limit": rounds_over or 0,
+            "distribution": {"bin_seconds": width, "counts": bins},
+        },
+        "check_ins": {
+            "requirement": "R-HOLD-2",
+            "interval_seconds": check_in_seconds,
+            "grace_seconds": CHECK_IN_GRACE_SECONDS,
+            "made": made,
+            "on_time": on_time or 0,
+            "late": made - (on_time or 0),
+            "latest_seconds": latest,
+            "due": due,
+            "missed": None if due is None else max(0, due - made),
+        },
+        "callbacks": {"requirement": "R-CB-1", **callbacks},
+        "callbacks_by_day": {
+            "requirement": "R-CB-2",
+            "days": {d: dict(c) for d, c in sorted(by_day.items())},
+        },
+        "callbacks_overdue": {"requirement": "R-CB-7", "count": len(agg["overdue"]), "escalations": agg["overdue"]},
+        "formal_complaints": _taken_sql(agg["managers_only"], "formal_complaint", "R-ESC-3"),
+        "abusive_calls": _taken_sql(agg["managers_only"], "abusive", "R-ESC-4"),
+        "red_flags": {
+            "requirement": "R-NOTE-5",
+            "raised": raised,
+            "managers_told": told,
+            "not_told": raised - told,
+            "seconds_to_told": agg["to_told"][None],
+        },
+        "emails": {
+            "requirement": "R-NOTE-2",
+            "escalations_emailed": emailed or 0,
+            "escalations_not_emailed": not_emailed or 0,
+            "sent": sent or 0,
+            "failed_tries": failed or 0,
+        },
+    }
+
+
+def _taken_sql(groups: list[tuple[str, str, str, int]], kind: str, requirement: str) -> dict[str, Any]:
+    taken_by: Counter[str] = Counter()
+    count = managers = not_taken = 0
+    for of_kind, by, role, n in groups:
+        if of_kind != kind:
+            continue
+        count += n
+        if by:
+            taken_by[f"{by} ({role or 'unknown'})"] += n
+            managers += n if role == "manager" else 0
+        else:
+            not_taken += n
+    return {
+        "requirement": requirement,
+        "count": count,
+        "taken_by": dict(sorted(taken_by.items())),
+        "taken_by_a_manager": managers,
+        "taken_by_someone_else": count - managers - not_taken,
+        "not_taken": not_taken,
+    }
+
+
 class Reports:
     def __init__(self, ctx: Context, records: Records):
         self.ctx = ctx
