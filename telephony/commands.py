@@ -126,6 +126,13 @@ class PurgeFinished(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class PruneRecords(Command):
+    """Issue 30: records older than RECORDS_RETENTION_DAYS leave the history database (daily)."""
+
+    name: ClassVar[str] = "prune_records"
+
+
+@dataclass(frozen=True, slots=True)
 class DrainEvents(Command):
     """Issue 29: run the handlers of the domain events waiting in the organisation's outbox
     (telephony/handlers.py)."""
@@ -194,6 +201,7 @@ ALL: tuple[type[Command], ...] = (
     DialCallback,
     CallbackDeadline,
     PurgeFinished,
+    PruneRecords,
     SweepCallbacks,
     TellManagersOfRedFlag,
     PostToChannel,

@@ -20,8 +20,11 @@ def redis_server(tmp_path_factory):
 
 @pytest.fixture
 def redis_conn(redis_server):
+    from tests.support import clear_history
+
     conn = LeanRedis.from_url(redis_server.url)  # the client connect() gives every process
     conn.flushall()
+    clear_history()
     yield conn
     conn.close()
 

@@ -17,6 +17,7 @@ from telephony.commands import (
     HoldLimit,
     OfferCallback,
     PostToChannel,
+    PruneRecords,
     PurgeFinished,
     RingAgent,
     RingLead,
@@ -117,6 +118,11 @@ def purge_finished(_: PurgeFinished) -> int:
     return retention.purge(core().ctx)
 
 
+def prune_records(_: PruneRecords) -> int:
+    """Issue 30: records past RECORDS_RETENTION_DAYS leave the history database; again tomorrow."""
+    return core().records.prune()
+
+
 def sweep_callbacks(_: SweepCallbacks) -> list[str]:
     """R-CB-8: recover attempts claimed by a worker that died; runs again while any is open."""
     return core().dialler.sweep()
@@ -158,4 +164,3 @@ def send_manager_email(command: SendManagerEmail) -> str:
 def task_overdue(command: TaskOverdue) -> bool:
     """R-NOTE-6: the task's due time; still open, its owner's leader is told once."""
     return core().follow_through.overdue(command.task_id)
-

@@ -8,7 +8,7 @@ import csv
 import io
 from collections import Counter
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from telephony.config import ApiToken
@@ -25,6 +25,7 @@ from telephony.records.facts import (
     _flag_times,
     _hold_rounds,
     _holds,
+    facts,
 )
 
 FORMATS = ("json", "csv")
@@ -332,10 +333,23 @@ class Reports:
         days = day_range(args, self.ctx.policy.time_zone, "Report")
         first, last, fmt, zone, start, end = days.first, days.last, days.fmt, days.zone, days.start, days.end
         hold = self.ctx.policy.hold
-        found = figures(self.records.created_between(start, end), hold.limit_seconds, hold.check_in_seconds)
+        found = self.from_history(start, end, hold.limit_seconds, hold.check_in_seconds)
         body: dict[str, Any] = {"from": first.isoformat(), "to": last.isoformat(), "time_zone": zone.key, **found}
         name = f"escalation-report-{first.isoformat()}-to-{last.isoformat()}.{fmt}"
         return fmt, body, (as_csv(body) if fmt == "csv" else ""), name
+
+    def from_history(self, start: float, end: float, limit: int, check_in_seconds: int | None) -> dict[str, Any]:
+        """The figures as SQL aggregates over the history database (issue 30), counting with them
+        the escalations it does not hold yet (still going, or an event not drained yet)."""
+        history = self.records.history
+        first, last = datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
+        extra = self.records.not_in_history(start, end)
+        if extra:
+            live = [(esc_id, record, facts(record)) for _, esc_id, record in extra]
+            found = history.aggregates_with(first, last, limit, check_in_seconds, live, self.ctx.clock.now())
+        else:
+            found = history.aggregates(first, last, limit, check_in_seconds)
+        return figures_from_sql(found, limit, check_in_seconds)
 
 
 def rows(body: dict[str, Any]) -> list[tuple[str, str, str, str]]:
