@@ -7,7 +7,7 @@ ARGS ?=
 # (fail-over, killed workers, gunicorn starting) and a third process works meanwhile (docs/testing.md)
 TEST_WORKERS ?= 3
 
-.PHONY: setup demo what-if test lint run bench screenshots diagram clean redis-server chromium
+.PHONY: setup demo what-if test lint run bench screenshots diagram clean redis-server chromium copy-archive
 
 setup: $(STAMP) redis-server chromium node_modules/.package-lock.json
 
@@ -80,6 +80,11 @@ diagram: $(STAMP)
 
 run: setup
 	scripts/run.sh
+
+# Upgrading (issue 30): copy the old Redis archive of escalation records into the history
+# database (DATABASE_URL, or var/history.sqlite3); safe to run twice (docs/operating.md).
+copy-archive: setup
+	$(PY) -m scripts.copy_archive
 
 # Refresh the console's screenshots in docs/screenshots (docs/console.md, reports.md, what-if.md) with the browser tests.
 screenshots: setup

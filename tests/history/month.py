@@ -150,3 +150,13 @@ def month(first: datetime, days: int = 30, per_day: int = 40, seed: int = 30) ->
             out.append(record(rng, day * per_day + k, created))
     out.sort(key=lambda r: (datetime.fromisoformat(r["created_at"]).timestamp(), r["id"]))
     return out
+
+
+FIRST_DAY = datetime(2026, 11, 2, tzinfo=ZONE)
+
+
+def record_on(created: datetime, esc_id: str, seed: int = 1) -> dict[str, Any]:
+    """One generated record created at `created`, with this id."""
+    generated = record(random.Random(seed), 0, created + timedelta(hours=9))
+    generated["id"] = esc_id
+    return generated

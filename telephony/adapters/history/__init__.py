@@ -123,6 +123,15 @@ class History:
                 conn.execute(text("SELECT set_config('app.organisation', :org, true)"), {"org": self.organisation})
             yield conn
 
+    def ping(self) -> bool:
+        """The database answers (GET /ready, /metrics); never raises."""
+        try:
+            with self.transaction() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except HistoryError:
+            return False
+
     # -- writing ---------------------------------------------------------------------------------
     def save(self, esc_id: str, record: dict[str, Any], facts: dict[str, Any], written_at: datetime) -> None:
         """Write (or rewrite) one record with its rows: an upsert by escalation id, so a retried
