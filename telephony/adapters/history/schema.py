@@ -25,6 +25,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -79,22 +80,22 @@ records = Table(
     Column("updated_at", UtcDateTime, nullable=False),  # the timeline's last event
     Column("finished_at", UtcDateTime),
     Column("written_at", UtcDateTime, nullable=False),  # the last archive: retention counts from it
-    Column("state", String(32), nullable=False),
+    Column("state", Text, nullable=False),
     Column("finished", Boolean, nullable=False),
-    Column("kind", String(64), nullable=False),
-    Column("tier", String(32), nullable=False),  # who took the call's role, or "not taken"
-    Column("taken_by", String(200), nullable=False),
-    Column("taken_by_role", String(32), nullable=False),
-    Column("segment", String(200), nullable=False),
-    Column("region", String(200), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("tier", Text, nullable=False),  # who took the call's role, or "not taken"
+    Column("taken_by", Text, nullable=False),
+    Column("taken_by_role", Text, nullable=False),
+    Column("segment", Text, nullable=False),
+    Column("region", Text, nullable=False),
     Column("to_lead_seconds", Float),  # R-WARM-1: escalated to caller_connected
     Column("kept_holding", Boolean, nullable=False),
-    Column("callback_status", String(32)),
+    Column("callback_status", Text),
     Column("callback_window_start", UtcDateTime),
     Column("callback_window_end", UtcDateTime),
     Column("callback_attempts", Integer, nullable=False),
     Column("callback_reached_at", UtcDateTime),
-    Column("callback_outcome", String(16)),  # in_window, late, given_up, not_yet
+    Column("callback_outcome", Text),  # in_window, late, given_up, not_yet
     Column("callback_overdue", Boolean, nullable=False),
     Column("emails_sent", Integer, nullable=False),
     Column("email_failed_tries", Integer, nullable=False),
@@ -123,7 +124,7 @@ hold_rounds = Table(
     _created(),
     Column("started_at", UtcDateTime, nullable=False),
     Column("seconds", Float),  # none: the round never ended on the record
-    Column("started_by", String(32), nullable=False),
+    Column("started_by", Text, nullable=False),
     Index("ix_escalation_hold_rounds_org_created", "organisation", "created_at"),
 )
 
@@ -146,7 +147,7 @@ red_flags = Table(
     _esc(),
     _n(),
     _created(),
-    Column("phrase", String(500), nullable=False),
+    Column("phrase", Text, nullable=False),
     Column("raised_at", UtcDateTime, nullable=False),
     Column("told_at", UtcDateTime),
     Column("seconds_to_told", Float),
