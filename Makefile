@@ -90,9 +90,11 @@ copy-archive: setup
 screenshots: setup
 	SCREENSHOTS=1 $(PY) -m pytest tests/console/test_console.py tests/console/test_console_reports.py tests/what_if/test_console_what_if.py -q
 
-# Loopback benchmarks, bounded; writes bench/RESULTS.md and bench/*.png.
+# Loopback benchmarks, bounded; writes bench/RESULTS.md and bench/*.png, and bench/HISTORY.md (the
+# history database on SQLite and PostgreSQL, issue 30; BENCH_SIZE=full adds 300,000 records).
 bench: setup
 	$(PY) -m bench.run
+	$(PY) -m bench.history
 
 clean:
 	rm -rf .venv var .pytest_cache .ruff_cache node_modules
