@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -53,6 +54,16 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 BATCH = 500
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
+
+
+def _after_fork() -> None:
+    """A forked process (gunicorn --preload's workers, RQ's work-horse) opens connections of its
+    own: the parent's pooled ones are left to the parent, never shared (SQLAlchemy's advice)."""
+    for engine in _engines.values():
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 def sqlite_url(folder: Path) -> str:
