@@ -5,9 +5,10 @@ de-escalate (seed 000) and the resolution offered, plus the one-line account not
 the manner of seed 004's ("John vfyd pin, wanted to speak to a Sup. but none avail. ... Advised John
 he will receive a cb within 24hrs."), in plain words.
 
-A finished escalation's record is archived (`esc:record:<id>`, indexed by creation time) the moment
-it finishes and rewritten whenever it changes afterwards, so it outlives the live keys; the export
-reads the archive, and live state for escalations not yet finished."""
+A finished escalation's record is written to the history database (issue 30,
+telephony/adapters/history) the moment it finishes and rewritten whenever it changes afterwards,
+so it outlives the live keys; the export and the reports read the database, and live state for
+escalations it does not hold yet."""
 
 from __future__ import annotations
 
