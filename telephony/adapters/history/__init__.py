@@ -148,62 +148,64 @@ class History:
         """Write (or rewrite) one record with its rows: an upsert by escalation id, so a retried
         write changes nothing."""
         with self.transaction() as conn:
-            self._save(conn, esc_id, record, facts, written_at)
+            self._save(conn, [(esc_id, record, facts)], written_at)
 
     def save_many(self, items: Iterable[tuple[str, dict[str, Any], dict[str, Any]]], written_at: datetime) -> int:
-        """Several records in one transaction (the copy of an old archive)."""
-        n = 0
-        with self.transaction() as conn:
-            for esc_id, record, facts in items:
-                self._save(conn, esc_id, record, facts, written_at)
-                n += 1
-        return n
+        """Several records in one transaction, in a few statements (the copy of an old archive)."""
+        batch = list(items)
+        if batch:
+            with self.transaction() as conn:
+                self._save(conn, batch, written_at)
+        return len(batch)
 
     def _save(
-        self, conn: Connection, esc_id: str, record: dict[str, Any], f: dict[str, Any], written_at: datetime
+        self, conn: Connection, items: list[tuple[str, dict[str, Any], dict[str, Any]]], written_at: datetime
     ) -> None:
+        """The records upserted, then their rows: those of a record written before are deleted
+        first (a rewrite replaces them); one statement per table for the whole batch."""
         org = self.organisation
-        row = {
-            "organisation": org,
-            "id": esc_id,
-            "written_at": written_at,
-            "record": record,
-            **{k: v for k, v in f.items() if k in records.c and k not in ("organisation", "id")},
-        }
-        insert = (postgresql.insert if self.postgres else sqlite.insert)(records).values(**row)
-        conn.execute(
-            insert.on_conflict_do_update(
-                index_elements=["organisation", "id"],
-                set_={k: insert.excluded[k] for k in row if k not in ("organisation", "id")},
-            )
+        ids = [esc_id for esc_id, _, _ in items]
+        known = set(
+            conn.execute(select(records.c.id).where(records.c.organisation == org, records.c.id.in_(ids))).scalars()
         )
-        for table in CHILDREN:
-            conn.execute(delete(table).where(table.c.organisation == org, table.c.escalation_id == esc_id))
-        created = f["created_at"]
-        mine = {"organisation": org, "escalation_id": esc_id, "created_at": created}
-        if f["holds"]:
-            conn.execute(holds.insert(), [{**mine, "n": n, "seconds": s} for n, s in enumerate(f["holds"])])
-        if f["rounds"]:
-            conn.execute(
-                hold_rounds.insert(),
-                [
-                    {**mine, "n": n, "started_at": at, "seconds": s, "started_by": by}
-                    for n, (at, s, by) in enumerate(f["rounds"])
-                ],
-            )
-        if f["check_ins"]:
-            conn.execute(
-                check_ins.insert(),
-                [{**mine, "n": n, "at": at, "late_seconds": late} for n, (at, late) in enumerate(f["check_ins"])],
-            )
-        if f["red_flags"]:
-            conn.execute(
-                red_flags.insert(),
-                [
-                    {**mine, "n": n, "phrase": p, "raised_at": at, "told_at": told, "seconds_to_told": s}
-                    for n, (p, at, told, s) in enumerate(f["red_flags"])
-                ],
-            )
+        if known:
+            for table in CHILDREN:
+                conn.execute(delete(table).where(table.c.organisation == org, table.c.escalation_id.in_(known)))
+        columns = [c.name for c in records.c if c.name not in ("organisation", "id", "written_at", "record")]
+        rows = [
+            {
+                "organisation": org,
+                "id": esc_id,
+                "written_at": written_at,
+                "record": record,
+                **{k: f[k] for k in columns},
+            }
+            for esc_id, record, f in items
+        ]
+        insert = (postgresql.insert if self.postgres else sqlite.insert)(records)
+        upsert = insert.on_conflict_do_update(
+            index_elements=["organisation", "id"],
+            set_={k: insert.excluded[k] for k in rows[0] if k not in ("organisation", "id")},
+        )
+        conn.execute(upsert, rows)
+        children: dict[Any, list[dict[str, Any]]] = {table: [] for table in CHILDREN}
+        for esc_id, _, f in items:
+            mine = {"organisation": org, "escalation_id": esc_id, "created_at": f["created_at"]}
+            children[holds] += [{**mine, "n": n, "seconds": s} for n, s in enumerate(f["holds"])]
+            children[hold_rounds] += [
+                {**mine, "n": n, "started_at": at, "seconds": s, "started_by": by}
+                for n, (at, s, by) in enumerate(f["rounds"])
+            ]
+            children[check_ins] += [
+                {**mine, "n": n, "at": at, "late_seconds": late} for n, (at, late) in enumerate(f["check_ins"])
+            ]
+            children[red_flags] += [
+                {**mine, "n": n, "phrase": p, "raised_at": at, "told_at": told, "seconds_to_told": s}
+                for n, (p, at, told, s) in enumerate(f["red_flags"])
+            ]
+        for table, table_rows in children.items():
+            if table_rows:
+                conn.execute(table.insert(), table_rows)
 
     def delete_written_before(self, cutoff: datetime) -> int:
         """Retention (RECORDS_RETENTION_DAYS): records last written before the cutoff, with their rows."""
@@ -280,8 +282,8 @@ class History:
             try:
                 if self.postgres:
                     conn.execute(text("SELECT set_config('app.organisation', :org, true)"), {"org": self.organisation})
-                for esc_id, record, facts in live:
-                    self._save(conn, esc_id, record, facts, written_at)
+                if live:
+                    self._save(conn, live, written_at)
                 return self._aggregates(conn, start, end, limit, check_in_seconds)
             finally:
                 outer.rollback()
