@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -189,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(old[-1]), flush=True)
     finally:
         server.remove()
+        shutil.rmtree(work, ignore_errors=True)
     lines = table(rows, old)
     text = (
         "# History database benchmark (issue 30)\n\n"
