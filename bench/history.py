@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from telephony.adapters.history import History, engine_for
+from telephony.adapters.history.schema import TABLES
 from telephony.adapters.local_redis import LocalRedis
 from telephony.adapters.store import Store
 from telephony.adapters.store.lean import LeanRedis
@@ -80,13 +81,7 @@ def database_bytes(history: History, url: str, server: PostgresServer | None) ->
         with sqlite3.connect(path) as conn:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return os.path.getsize(path)
-    tables = (
-        "escalation_records",
-        "escalation_holds",
-        "escalation_hold_rounds",
-        "escalation_check_ins",
-        "escalation_red_flags",
-    )
+    tables = [table.name for table in TABLES]
     with server.admin(url.rsplit("/", 1)[1]) as conn:
         conn.execute("VACUUM ANALYZE")
         return sum(conn.execute(f"SELECT pg_total_relation_size('{t}')").fetchone()[0] for t in tables)

@@ -46,7 +46,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import SQLAlchemyError as HistoryError
 from sqlalchemy.sql.elements import ColumnElement
 
-from telephony.adapters.history.schema import CHILDREN, check_ins, hold_rounds, holds, records, red_flags
+from telephony.adapters.history.schema import CHILDREN, check_ins, documents, hold_rounds, holds, records, red_flags
 
 __all__ = ["History", "HistoryError", "OperationalError", "engine_for", "sqlite_url"]
 
@@ -171,13 +171,12 @@ class History:
         if known:
             for table in CHILDREN:
                 conn.execute(delete(table).where(table.c.organisation == org, table.c.escalation_id.in_(known)))
-        columns = [c.name for c in records.c if c.name not in ("organisation", "id", "written_at", "record")]
+        columns = [c.name for c in records.c if c.name not in ("organisation", "id", "written_at")]
         rows = [
             {
                 "organisation": org,
                 "id": esc_id,
                 "written_at": written_at,
-                "record": record,
                 **{k: f[k] for k in columns},
             }
             for esc_id, record, f in items
@@ -189,8 +188,9 @@ class History:
         )
         conn.execute(upsert, rows)
         children: dict[Any, list[dict[str, Any]]] = {table: [] for table in CHILDREN}
-        for esc_id, _, f in items:
+        for esc_id, record, f in items:
             mine = {"organisation": org, "escalation_id": esc_id, "created_at": f["created_at"]}
+            children[documents].append({**mine, "record": record})
             children[holds] += [{**mine, "n": n, "seconds": s} for n, s in enumerate(f["holds"])]
             children[hold_rounds] += [
                 {**mine, "n": n, "started_at": at, "seconds": s, "started_by": by}
@@ -222,8 +222,8 @@ class History:
         return and_(table.c.organisation == self.organisation, table.c.created_at >= start, table.c.created_at < end)
 
     def record(self, esc_id: str) -> dict[str, Any] | None:
-        query = select(cast(records.c.record, Text)).where(
-            records.c.organisation == self.organisation, records.c.id == esc_id
+        query = select(cast(documents.c.record, Text)).where(
+            documents.c.organisation == self.organisation, documents.c.escalation_id == esc_id
         )
         with self.transaction() as conn:
             raw = conn.execute(query).scalar()
@@ -248,9 +248,9 @@ class History:
         first, through a server-side cursor on PostgreSQL (SQLite's cursor reads as it goes): the
         memory a year's export takes is one batch's."""
         query = (
-            select(records.c.created_at, records.c.id, cast(records.c.record, Text))
-            .where(self._mine(start, end))
-            .order_by(records.c.created_at, records.c.id)
+            select(documents.c.created_at, documents.c.escalation_id, cast(documents.c.record, Text))
+            .where(self._mine(start, end, documents))
+            .order_by(documents.c.created_at, documents.c.escalation_id)
         )
         with self.transaction() as conn:
             result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(query)
