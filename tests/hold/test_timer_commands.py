@@ -34,7 +34,8 @@ def test_every_command_has_exactly_one_handler_and_one_stable_name():
     assert set(HANDLERS) == set(commands.ALL), "each command routed, nothing routed that is not a command"
     assert len(set(HANDLERS.values())) == len(HANDLERS), "no handler serves two commands"
     assert len(commands.BY_NAME) == len(commands.ALL), "no two commands share a wire name"
-    assert set(OLD_FUNCS.values()) == set(commands.ALL), "every worker function of before has its command"
+    # PruneRecords (issue 30) came after the worker functions: no timer or job ever named one for it
+    assert set(OLD_FUNCS.values()) == set(commands.ALL) - {commands.PruneRecords}, "every worker function of before has its command"
 
 
 def test_every_command_round_trips_through_a_timer_payload_and_an_rq_job(harness):
