@@ -168,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         sizes = [int(s) for s in args.sizes.split(",")]
     else:
         sizes = [200] if args.smoke else [10_000, 100_000, *([300_000] if FULL else [])]
+    load = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="bench-history-"))
     server = PostgresServer.start()
     rows: list[dict[str, Any]] = []
@@ -190,7 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     text = (
         "# History database benchmark (issue 30)\n\n"
         f"`python -m bench.history` ({'BENCH_SIZE=full' if FULL else 'default sizes'}), one organisation's records spread "
-        "over 366 days, on this machine; how it is measured: bench/history.py.\n\n" + "\n".join(lines) + "\n"
+        f"over 366 days, on this machine ({os.cpu_count()} cores, load average {load[0]:.1f} at the start and "
+        f"{os.getloadavg()[0]:.1f} at the end: other work shares them); how it is measured: bench/history.py.\n\n"
+        + "\n".join(lines)
+        + "\n"
     )
     if not args.smoke:
         args.out.write_text(text)
