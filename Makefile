@@ -7,7 +7,7 @@ ARGS ?=
 # (fail-over, killed workers, gunicorn starting) and a third process works meanwhile (docs/testing.md)
 TEST_WORKERS ?= 3
 
-.PHONY: setup demo what-if test lint run bench screenshots diagram clean redis-server chromium
+.PHONY: setup demo what-if test lint run bench screenshots diagram clean redis-server chromium copy-archive
 
 setup: $(STAMP) redis-server chromium node_modules/.package-lock.json
 
@@ -18,13 +18,15 @@ $(STAMP): requirements.txt .venv/bin/python
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
-# redis-server, redis-sentinel and wrk from apt when missing (the tests, the demo and the benchmarks
-# start their own Redis on loopback; the fail-over test its own sentinel; wrk drives the benchmarks).
+# redis-server, redis-sentinel, wrk and postgresql from apt when missing (the tests, the demo and the
+# benchmarks start their own Redis on loopback; the fail-over test its own sentinel; wrk drives the
+# benchmarks; the history tests start their own PostgreSQL server, issue 30).
 redis-server:
 	@missing=""; \
 	command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing="$$missing redis-server"; \
 	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
 	command -v redis-sentinel >/dev/null 2>&1 || [ -x /usr/bin/redis-sentinel ] || missing="$$missing redis-sentinel"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing with apt"; \
 		if [ "$$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi; \
@@ -79,13 +81,20 @@ diagram: $(STAMP)
 run: setup
 	scripts/run.sh
 
+# Upgrading (issue 30): copy the old Redis archive of escalation records into the history
+# database (DATABASE_URL, or var/history.sqlite3); safe to run twice (docs/operating.md).
+copy-archive: setup
+	$(PY) -m scripts.copy_archive
+
 # Refresh the console's screenshots in docs/screenshots (docs/console.md, reports.md, what-if.md) with the browser tests.
 screenshots: setup
 	SCREENSHOTS=1 $(PY) -m pytest tests/console/test_console.py tests/console/test_console_reports.py tests/what_if/test_console_what_if.py -q
 
-# Loopback benchmarks, bounded; writes bench/RESULTS.md and bench/*.png.
+# Loopback benchmarks, bounded; writes bench/RESULTS.md and bench/*.png, and bench/HISTORY.md (the
+# history database on SQLite and PostgreSQL, issue 30; BENCH_SIZE=full adds 300,000 records).
 bench: setup
 	$(PY) -m bench.run
+	$(PY) -m bench.history
 
 clean:
 	rm -rf .venv var .pytest_cache .ruff_cache node_modules

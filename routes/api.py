@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import redis
 from flask import Blueprint, current_app, g, jsonify, request, stream_with_context
 from flask import Response as FlaskResponse
@@ -131,7 +133,22 @@ def escalation_record(esc_id: str):
     return jsonify(core().records.read(g.actor, esc_id))
 
 
+def unbuffered(documented):
+    """Serve a streamed body as it is made: spectree's wrapper reads a response's whole body
+    (`get_data()`) even with skip_validation, so the first byte of a year's export came after its
+    last record and the worker held it all (issue 30). The route keeps spectree's documentation
+    (its attributes, copied) and is served by the view spectree wrapped."""
+    inner = documented.__wrapped__
+
+    @functools.wraps(documented)
+    def view(*args, **kwargs):
+        return inner(*args, **kwargs)
+
+    return view
+
+
 @bp.get("/records")
+@unbuffered
 @SPEC.validate(query=RecordsQuery, resp=export_responses(), tags=["records"], skip_validation=True)
 @staff("lead", "supervisor", "manager")
 def records():

@@ -88,8 +88,21 @@ def ready():
         problems.append("Redis does not answer")
     if core.policy is None:
         problems.append("no policy loaded")
+    history = history_state(served)
     if problems:
-        return jsonify(status="not_ready", problems=problems), 503
+        return jsonify(status="not_ready", problems=problems, history=history), 503
     if len(served) > 1:
-        return jsonify(status="ready", organisations=len(served), workers=len(alive))
-    return jsonify(status="ready", policy=core.policy.name, workers=len(alive))
+        return jsonify(status="ready", organisations=len(served), workers=len(alive), history=history)
+    return jsonify(status="ready", policy=core.policy.name, workers=len(alive), history=history)
+
+
+def history_state(served) -> dict:
+    """Issue 30: the history database and the events waiting to be written to it. The database
+    down is not a reason to refuse traffic (calls never read it); the events wait in Redis and
+    are written when it returns, so the backlog is shown, not a 503."""
+    up = served[0].records.history.ping()
+    try:
+        waiting = sum(c.ctx.store.outbox_length() for c in served)
+    except redis.RedisError:
+        waiting = None
+    return {"database": "up" if up else "down", "events_waiting": waiting}

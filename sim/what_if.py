@@ -2,11 +2,13 @@
 changed one, and print the two reports side by side with the differences (docs/what-if.md).
 
     python -m sim.what_if --from 2026-12-01 --to 2026-12-02 --policy policies/changed.toml
-                          [--current FILE] [--records FILE | --redis-url URL]
+                          [--current FILE] [--records FILE | --database-url URL] [--redis-url URL]
                           [--calls-per-hour N] [--seed N] [--plot FILE] [--json FILE]
 
-The calls come from the escalation records archive: a JSON export (GET /api/records) with
---records, or read (read only) from the Redis at --redis-url (default REDIS_URL). With no
+The calls come from the escalation records: a JSON export (GET /api/records) with --records, or
+read from the history database at --database-url (default DATABASE_URL, else var/history.sqlite3)
+for the current policy's organisation, with any record of its old Redis archive not copied yet
+(--redis-url, default REDIS_URL; read only). With no
 recorded calls in the range, a day is generated at --calls-per-hour (seeded). Each replay runs in
 its own loopback Redis with the Twilio simulator: nobody is dialled, no live state is touched.
 """
@@ -17,13 +19,14 @@ import argparse
 import json
 import os
 import sys
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import redis
 
 from sim.replay import replay_each
+from telephony.adapters.history import History, engine_for
 from telephony.adapters.store import Store
 from telephony.config import ROOT
 from telephony.policy.errors import PolicyError
@@ -50,12 +53,23 @@ def recorded(args: argparse.Namespace, policy: Policy) -> list[dict[str, Any]]:
         body = json.loads(Path(args.records).read_text())
         records = body["records"] if isinstance(body, dict) else body
         return [r for r in records if start <= datetime.fromisoformat(r["created_at"]) < end]
+    org = policy.organisation_id
+    first, last = start.astimezone(UTC), end.astimezone(UTC)
+    found: dict[str, tuple[float, dict[str, Any]]] = {}
+    database = args.database_url or os.environ.get("DATABASE_URL", "").strip() or None
+    default_file = ROOT / "var" / "history.sqlite3"
+    if database or default_file.exists():
+        history = History(engine_for(database or f"sqlite:///{default_file}"), org)
+        for created, esc_id, raw in history.records_between(first, last):
+            found[esc_id] = (created.timestamp(), json.loads(raw))
     url = args.redis_url or os.environ.get("REDIS_URL", "").strip()
-    if not url:
-        return []
-    store = Store(redis.Redis.from_url(url, socket_timeout=10))
-    ids = store.record_ids_between(start.timestamp(), end.timestamp())
-    return [r for batch in range(0, len(ids), 200) for r in store.archived_records(ids[batch : batch + 200]) if r]
+    if url:
+        store = Store(redis.Redis.from_url(url, socket_timeout=10), organisation=org)
+        old = [(i, at) for i, at in store.archived_ids_between(start.timestamp(), end.timestamp()) if i not in found]
+        for (esc_id, at), record in zip(old, store.archived_records([i for i, _ in old]), strict=True):
+            if record is not None:
+                found[esc_id] = (at, record)
+    return [record for _, record in sorted(found.values(), key=lambda item: (item[0], item[1]["id"]))]
 
 
 def run(args: argparse.Namespace) -> tuple[list[RecordedCall], dict[str, Any]]:
@@ -99,7 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--policy", type=Path, required=True, help="the changed policy file")
     parser.add_argument("--current", type=Path, default=Path(os.environ.get("POLICY_FILE") or DEFAULT_CURRENT))
     parser.add_argument("--records", type=Path, help="a JSON export of the records (GET /api/records)")
-    parser.add_argument("--redis-url", help="read the records archive (read only) from this Redis (default REDIS_URL)")
+    parser.add_argument(
+        "--database-url", help="read the records from this history database (default DATABASE_URL, else var/)"
+    )
+    parser.add_argument("--redis-url", help="also the old Redis archive not copied yet, read only (default REDIS_URL)")
     parser.add_argument("--calls-per-hour", type=float, default=8.0, help="a generated day's arrival rate")
     parser.add_argument("--seed", type=int, default=1, help="the generated day's and the replay's random seed")
     parser.add_argument("--plot", type=Path, help="where the PNG goes (default var/what-if-FROM-TO.png)")

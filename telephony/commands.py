@@ -126,6 +126,13 @@ class PurgeFinished(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class PruneRecords(Command):
+    """Issue 30: records older than RECORDS_RETENTION_DAYS leave the history database (daily)."""
+
+    name: ClassVar[str] = "prune_records"
+
+
+@dataclass(frozen=True, slots=True)
 class DrainEvents(Command):
     """Issue 29: run the handlers of the domain events waiting in the organisation's outbox
     (telephony/handlers.py)."""
@@ -202,6 +209,7 @@ ALL: tuple[type[Command], ...] = (
     DialCallback,
     CallbackDeadline,
     PurgeFinished,
+    PruneRecords,
     SweepCallbacks,
     TellManagersOfRedFlag,
     PostToChannel,
@@ -213,7 +221,7 @@ ALL: tuple[type[Command], ...] = (
 )
 # Commands added since the commands replaced named worker functions: no timer or job stored
 # before can name them by a function.
-SINCE_COMMANDS: tuple[type[Command], ...] = (Reconcile,)
+SINCE_COMMANDS: tuple[type[Command], ...] = (DrainEvents, Reconcile, PruneRecords)
 BY_NAME: dict[str, type[Command]] = {command.name: command for command in ALL}
 
 

@@ -72,6 +72,12 @@ class Settings:
     unserved_fallback: str = ""
     redis_cluster_url: str | None = None
     queue_redis_url: str | None = None
+    # Issue 30: the history database (records, reports, exports); none: SQLite under data_dir.
+    database_url: str | None = None
+
+    def history_url(self) -> str:
+        """DATABASE_URL, or the embedded SQLite file `history.sqlite3` in the data folder."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'history.sqlite3'}"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -150,6 +156,7 @@ class Settings:
             auth_failure_limit=_whole(env, "AUTH_FAILURE_LIMIT", 10, 1, 10_000),
             auth_failure_window_seconds=_whole(env, "AUTH_FAILURE_WINDOW_SECONDS", 300, 1, 86_400),
             trusted_proxy_hops=_whole(env, "TRUSTED_PROXY_HOPS", 0, 0, 5),
+            database_url=_database_url(env),
         )
 
     def own_numbers(self) -> set[str]:
@@ -172,6 +179,18 @@ def _policies(env: Mapping[str, str]) -> tuple[Path | None, Path | None]:
     return None, folder
 
 
+def _database_url(env: Mapping[str, str]) -> str | None:
+    """DATABASE_URL: PostgreSQL (postgresql+psycopg://user@host/db) or a SQLite file (sqlite:///path)."""
+    url = env.get("DATABASE_URL", "").strip() or None
+    if url is None:
+        return None
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    if not url.startswith(("postgresql+psycopg://", "sqlite:///")):
+        raise ConfigError("DATABASE_URL must be a postgresql:// URL or sqlite:///<file>")
+    return url
+
+
 def _unserved_fallback(env: Mapping[str, str]) -> str:
     value = env.get("UNSERVED_FALLBACK", "").strip()
     if value and not re.fullmatch(r"\+[1-9]\d{6,14}|client:[A-Za-z0-9_.-]+|sip:\S+", value):
@@ -179,7 +198,9 @@ def _unserved_fallback(env: Mapping[str, str]) -> str:
     return value
 
 
-def _cluster(env: Mapping[str, str], redis_url: str | None, sentinels: tuple[tuple[str, int], ...]) -> tuple[str | None, str | None]:
+def _cluster(
+    env: Mapping[str, str], redis_url: str | None, sentinels: tuple[tuple[str, int], ...]
+) -> tuple[str | None, str | None]:
     """REDIS_CLUSTER_URL: the service's state on a Redis Cluster (one node's URL finds the rest).
     RQ needs one node, so the queues and the timers then live on QUEUE_REDIS_URL."""
     cluster = env.get("REDIS_CLUSTER_URL", "").strip() or None

@@ -11,6 +11,7 @@ from typing import Any
 
 import redis
 
+from telephony.adapters.history import History, engine_for
 from telephony.adapters.redis_clock import RedisClock
 from telephony.adapters.store import TERMINAL_CALL_STATUSES, Store
 from telephony.adapters.throttle import OutboundThrottle
@@ -314,7 +315,7 @@ def build_core(
     callbacks = Callbacks(ctx, notifier)
     dialler = CallbackDialler(ctx, notifier)
     warm_transfer = WarmTransfer(ctx, hold, lead_hunt, notifier, red_flags)
-    records = Records(ctx, settings.records_retention_days)
+    records = Records(ctx, settings.records_retention_days, History(engine_for(settings.history_url()), org))
     events = Events(ctx, notifier, records)
     ctx.store.drain_entry = events.drain_entry
     ctx.store.ask_drain = events.ask_drain

@@ -7,6 +7,7 @@ import cycle of 24 modules, issue 29)."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -36,8 +37,24 @@ class StoreGauges(Collector):
         overdue = GaugeMetricFamily(
             "escalations_callbacks_overdue", "Callbacks past their deadline, not completed", labels=["organisation"]
         )
+        waiting = GaugeMetricFamily(
+            "escalations_events_waiting",
+            "Domain events waiting in the outbox for their handlers: the history database's backlog while it is down",
+            labels=["organisation"],
+        )
+        oldest = GaugeMetricFamily(
+            "escalations_events_oldest_waiting_seconds", "How long the oldest event has waited", labels=["organisation"]
+        )
+        database_up = GaugeMetricFamily(
+            "escalations_history_database_up", "The history database answers (1) or not (0)"
+        )
+        if self.cores:
+            database_up.add_metric([], 1 if self.cores[0].records.history.ping() else 0)
         for core in self.cores:
             org, store = core.policy.organisation_id, core.ctx.store
+            waiting.add_metric([org], store.outbox_length())
+            first = store.outbox_oldest()
+            oldest.add_metric([org], max(0.0, time.time() - first) if first is not None else 0.0)
             for state in EscalationState:
                 states.add_metric([org, state.value], len(store.escalation_ids(state.value)))
             now = core.ctx.clock.now()
@@ -59,6 +76,9 @@ class StoreGauges(Collector):
         yield states
         yield due
         yield overdue
+        yield waiting
+        yield oldest
+        yield database_up
 
 
 def exposition(cores: list[Core]) -> bytes:

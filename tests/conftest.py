@@ -11,6 +11,23 @@ from telephony.adapters.store.lean import LeanRedis
 from tests.twilio_contract import FakeTwilioRest, TwilioSpec, TwilioStandIn, intercept
 
 
+@pytest.fixture(scope="session", autouse=True)
+def history_file():
+    """This test process's history database (tests/support.py, HISTORY_URL): new for the
+    session, removed after it."""
+    from pathlib import Path
+
+    from tests.support import HISTORY_URL
+
+    path = Path(HISTORY_URL.removeprefix("sqlite:///"))
+    files = [path, *(path.with_name(path.name + end) for end in ("-wal", "-shm", ".lock"))]
+    for file in files:
+        file.unlink(missing_ok=True)
+    yield
+    for file in files:
+        file.unlink(missing_ok=True)
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
     server = LocalRedis.start(tmp_path_factory.mktemp("redis"), appendonly=True)
@@ -20,8 +37,11 @@ def redis_server(tmp_path_factory):
 
 @pytest.fixture
 def redis_conn(redis_server):
+    from tests.support import clear_history
+
     conn = LeanRedis.from_url(redis_server.url)  # the client connect() gives every process
     conn.flushall()
+    clear_history()
     yield conn
     conn.close()
 

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.support import ACCOUNT_SID, AUTH_TOKEN, BASE, CALLER_ID, ROOT, TOKENS
+from tests.support import ACCOUNT_SID, AUTH_TOKEN, BASE, CALLER_ID, HISTORY_URL, ROOT, TOKENS
 
 BIN = Path(sys.executable).parent
 QUEUES = ("escalations-urgent", "escalations")
@@ -30,6 +30,7 @@ def service_env(redis_url: str, **extra: str) -> dict[str, str]:
         "CLOCK": "system",
         "LOG_FORMAT": "text",
         "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": HISTORY_URL,
         **extra,
     }
 

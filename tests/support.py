@@ -3,7 +3,9 @@ reads back the TwiML people hear and the REST calls the service made."""
 
 from __future__ import annotations
 
+import os
 import secrets
+import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -23,6 +25,20 @@ BASE = "https://esc.example.test"
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 ACCOUNT_SID = "AC" + "1" * 32
 CALLER_ID = "+13125550100"
+
+# Issue 30: the history database of this test process, an SQLite file emptied with Redis before
+# each test (tests/conftest.py's redis_conn), as Redis is flushed.
+HISTORY_URL = f"sqlite:///{Path(tempfile.gettempdir()) / f'escalations-history-{os.getpid()}.sqlite3'}"
+
+
+def clear_history(url: str = HISTORY_URL) -> None:
+    from telephony.adapters.history import engine_for
+    from telephony.adapters.history.schema import TABLES
+
+    with engine_for(url).begin() as conn:
+        for table in TABLES:
+            conn.execute(table.delete())
+
 
 TOKENS = {
     "agent-avery": ApiToken("tok-agent-avery-000000", "agent-avery", "agent"),
@@ -47,6 +63,7 @@ def settings_for(policy_file: Path | None = None, tokens: dict[str, ApiToken] | 
         api_tokens={t.token: t for t in (tokens or TOKENS).values()},
         validate_signatures=True,
         outbound_calls_per_second=1000,
+        database_url=HISTORY_URL,
     )
     values.update(overrides)
     return Settings(**values)

@@ -21,6 +21,7 @@ from telephony.commands import (
     HoldLimit,
     OfferCallback,
     PostToChannel,
+    PruneRecords,
     PurgeFinished,
     Reconcile,
     ReplayWhatIf,
@@ -61,6 +62,7 @@ HANDLERS: dict[type[Command], Callable[[Any], object]] = {
     DialCallback: handlers.dial_callback,
     CallbackDeadline: handlers.callback_deadline,
     PurgeFinished: handlers.purge_finished,
+    PruneRecords: handlers.prune_records,
     SweepCallbacks: handlers.sweep_callbacks,
     TellManagersOfRedFlag: handlers.red_flag_raised,
     PostToChannel: handlers.post_to_channel,
@@ -91,7 +93,6 @@ OLD_FUNCS: dict[str, type[Command]] = {
     "workers.jobs.send_manager_email": SendManagerEmail,
     "workers.jobs.task_overdue": TaskOverdue,
     "workers.what_if.replay_what_if": ReplayWhatIf,
-    "workers.jobs.drain_events": DrainEvents,  # issue 29's branch named it before the commands
 }
 
 

@@ -17,6 +17,7 @@ from telephony.commands import (
     HoldLimit,
     OfferCallback,
     PostToChannel,
+    PruneRecords,
     PurgeFinished,
     Reconcile,
     RingAgent,
@@ -123,6 +124,11 @@ def reconcile(_: Reconcile) -> dict[str, int]:
     return core().reconcile()
 
 
+def prune_records(_: PruneRecords) -> int:
+    """Issue 30: records past RECORDS_RETENTION_DAYS leave the history database; again tomorrow."""
+    return core().records.prune()
+
+
 def sweep_callbacks(_: SweepCallbacks) -> list[str]:
     """R-CB-8: recover attempts claimed by a worker that died; runs again while any is open."""
     return core().dialler.sweep()
@@ -164,4 +170,3 @@ def send_manager_email(command: SendManagerEmail) -> str:
 def task_overdue(command: TaskOverdue) -> bool:
     """R-NOTE-6: the task's due time; still open, its owner's leader is told once."""
     return core().follow_through.overdue(command.task_id)
-

@@ -5,21 +5,25 @@ de-escalate (seed 000) and the resolution offered, plus the one-line account not
 the manner of seed 004's ("John vfyd pin, wanted to speak to a Sup. but none avail. ... Advised John
 he will receive a cb within 24hrs."), in plain words.
 
-A finished escalation's record is archived (`esc:record:<id>`, indexed by creation time) the moment
-it finishes and rewritten whenever it changes afterwards, so it outlives the live keys; the export
-reads the archive, and live state for escalations not yet finished."""
+A finished escalation's record is written to the history database (issue 30,
+telephony/adapters/history) the moment it finishes and rewritten whenever it changes afterwards,
+so it outlives the live keys; the export and the reports read the database, and live state for
+escalations it does not hold yet."""
 
 from __future__ import annotations
 
 import csv
+import heapq
 import io
 import json
 import logging
 import re
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from telephony.adapters.history import History
+from telephony.commands import PruneRecords
 from telephony.config import ApiToken
 from telephony.context import Context
 from telephony.errors import Forbidden, NotFound
@@ -28,10 +32,12 @@ from telephony.logs import mask_numbers
 from telephony.notify.early_warning import early_warning_of
 from telephony.records.case import case_view, tags_of
 from telephony.records.days import day_range
+from telephony.records.facts import facts
 
 log = logging.getLogger(__name__)
 
 LEAD_ROLES = ("lead", "supervisor", "manager")
+PRUNE_KEY = "prune-records"
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP: CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -139,27 +145,60 @@ def masked(value: Any) -> Any:
 
 
 class Records:
-    def __init__(self, ctx: Context, retention_days: int):
+    def __init__(self, ctx: Context, retention_days: int, history: History):
         self.ctx = ctx
         self.keep_seconds = retention_days * 86400
+        self.history = history
 
     # -- the archive --------------------------------------------------------------------------
     def archive(self, esc_id: str) -> dict[str, Any] | None:
-        """The record as it now is, archived (telephony/handlers.py: when the escalation
-        finishes, and whenever a finished one changes, from the events the store wrote with the
-        change), so no way of finishing (there are a dozen) can forget the archive."""
+        """The record as it now is, written to the history database (telephony/handlers.py: when
+        the escalation finishes, and whenever a finished one changes, from the events the store
+        wrote with the change), so no way of finishing (there are a dozen) can forget it. An
+        upsert by escalation id: a retried event changes nothing. The database down, this raises
+        and the event stays in the outbox for the next drain (issue 30); once the record is in
+        the database, Redis keeps no copy of it."""
         record = self.build(esc_id)
         if record is None:
             return None
-        created = datetime.fromisoformat(record["created_at"]).timestamp()
-        self.ctx.store.save_record(esc_id, record, created, self.keep_seconds, self.ctx.clock.now().timestamp())
+        self.history.save(esc_id, record, facts(record), self.ctx.clock.now())
+        self.ctx.store.drop_record(esc_id)
+        ensure_prune(self.ctx)
         return record
+
+    def prune(self) -> int:
+        """RECORDS_RETENTION_DAYS: records last written longer ago leave the database (a daily
+        timer, PruneRecords); then the next prune."""
+        gone = self.history.delete_written_before(self.ctx.clock.now() - timedelta(seconds=self.keep_seconds))
+        ensure_prune(self.ctx, again=True)
+        return gone
+
+    def copy_archive(self, batch: int = 500) -> dict[str, int]:
+        """Upgrading (issue 30): every record of the old Redis archive copied into the history
+        database, then dropped from Redis; safe to run twice (an upsert, and what was copied is
+        gone from Redis). Returns what it found and copied."""
+        found = self.ctx.store.archived_record_count()
+        copied = skipped = 0
+        after = float("-inf")
+        while page := self.ctx.store.archived_id_page(after, batch):
+            ids = [esc_id for esc_id, _ in page]
+            items = []
+            for esc_id, record in zip(ids, self.ctx.store.archived_records(ids), strict=True):
+                if record is None:
+                    skipped += 1  # the index outlived the record (it expired): nothing to copy
+                else:
+                    items.append((esc_id, record, facts(record)))
+            copied += self.history.save_many(items, self.ctx.clock.now())
+            for esc_id in ids:
+                self.ctx.store.drop_record(esc_id)
+            after = page[-1][1]
+        return {"found": found, "copied": copied, "expired": skipped, "in_database": self.history.count()}
 
     # -- reading ------------------------------------------------------------------------------
     def read(self, actor: ApiToken, esc_id: str) -> dict[str, Any]:
         """GET /api/escalations/<id>/record: the rules of GET /api/escalations/<id> (an agent,
         only their own calls'); phone numbers in full for leads and up only."""
-        record = self.build(esc_id) or self.ctx.store.record(esc_id)
+        record = self.build(esc_id) or self.history.record(esc_id) or self.ctx.store.record(esc_id)
         if record is None:
             raise NotFound(f"No escalation {esc_id}.", code="escalation_not_found")
         if actor.role == "agent":
@@ -177,7 +216,7 @@ class Records:
             raise Forbidden("Only leads, supervisors and managers export escalation records.", code="role_not_allowed")
         days = day_range(args, self.ctx.policy.time_zone, "Export")
         first, last, fmt, zone, start, end = days.first, days.last, days.fmt, days.zone, days.start, days.end
-        records = self._records(self.ctx.store.record_ids_between(start, end))
+        records = self.created_between(start, end)
         name = f"escalation-records-{first.isoformat()}-to-{last.isoformat()}.{fmt}"
         if fmt == "csv":
             return fmt, _csv(records), name
@@ -185,18 +224,35 @@ class Records:
         return fmt, _json(head, records), name
 
     def created_between(self, start: float, end: float) -> Iterator[dict[str, Any]]:
-        """Every escalation created in [start, end) (epoch seconds), as its record (GET /api/reports)."""
-        return self._records(self.ctx.store.record_ids_between(start, end))
+        """Every escalation created in [start, end) (epoch seconds), as its record, oldest first:
+        the history database's, streamed, and those it does not hold yet (escalations still
+        going, an event not drained yet, an old Redis archive not copied yet) from Redis."""
+        for _, _, record in self._merged(start, end):
+            yield record
 
-    def _records(self, esc_ids: list[str], batch: int = 200) -> Iterator[dict[str, Any]]:
-        """Live state where it is still kept (it is the freshest), the archive otherwise; read
-        in batches, so a year's export streams."""
-        for at in range(0, len(esc_ids), batch):
-            chunk = esc_ids[at : at + batch]
-            for esc_id, archived in zip(chunk, self.ctx.store.archived_records(chunk), strict=True):
-                record = self.build(esc_id) or archived
-                if record is not None:
-                    yield record
+    def not_in_history(self, start: float, end: float) -> list[tuple[float, str, dict[str, Any]]]:
+        """(created, id, record) of the escalations in [start, end) the history database does not
+        hold: live state where Redis keeps it, else the old archive; oldest first."""
+        live = self.ctx.store.live_ids_between(start, end)
+        old = self.ctx.store.archived_ids_between(start, end)
+        known = self.history.known(list(dict.fromkeys([*live, *(i for i, _ in old)])))
+        out: list[tuple[float, str, dict[str, Any]]] = []
+        for esc_id in live:
+            if esc_id not in known and (record := self.build(esc_id)) is not None:
+                out.append((datetime.fromisoformat(record["created_at"]).timestamp(), esc_id, record))
+        taken = {esc_id for _, esc_id, _ in out}
+        waiting = [(i, at) for i, at in old if i not in known and i not in taken]
+        archived = self.ctx.store.archived_records([i for i, _ in waiting])
+        out += [(at, i, r) for (i, at), r in zip(waiting, archived, strict=True) if r is not None]
+        return sorted(out, key=lambda item: (item[0], item[1]))
+
+    def _merged(self, start: float, end: float) -> Iterator[tuple[float, str, dict[str, Any]]]:
+        extra = self.not_in_history(start, end)
+        stored = (
+            (created.timestamp(), esc_id, json.loads(raw))
+            for created, esc_id, raw in self.history.records_between(_utc(start), _utc(end))
+        )
+        return heapq.merge(stored, extra, key=lambda item: (item[0], item[1]))
 
     # -- building a record from the live keys ---------------------------------------------------
     def build(self, esc_id: str) -> dict[str, Any] | None:
@@ -351,6 +407,15 @@ class Records:
         elif status == CallbackStatus.NO_ANSWER:
             notes.append("The callback could not reach them; follow up by hand.")
         return notes
+
+
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def ensure_prune(ctx: Context, again: bool = False) -> None:
+    """One prune timer a day while there are records (RECORDS_RETENTION_DAYS)."""
+    ctx.timers.at(ctx.clock.now() + timedelta(days=1), PruneRecords(), key=PRUNE_KEY, only_if_none=not again)
 
 
 def _cell(value: Any) -> str:

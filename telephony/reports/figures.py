@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections import Counter
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from telephony.config import ApiToken
@@ -18,34 +17,21 @@ from telephony.errors import Forbidden
 from telephony.escalation.lifecycle import CallbackStatus
 from telephony.records.days import day_range
 from telephony.records.escalation_record import LEAD_ROLES, Records
+from telephony.records.facts import (
+    RAISED_BEFORE,
+    TOLD_BEFORE,
+    _check_ins,
+    _first,
+    _flag_times,
+    _hold_rounds,
+    _holds,
+    facts,
+)
 
 FORMATS = ("json", "csv")
-# Events after which a caller is no longer on hold (so is a menu of TO_A_MENU, unless keep_holding follows).
-HOLD_ENDS = ("caller_connected", "caller_left", "callback_chosen", "callback_refused", "voicemail_left")
 CSV_COLUMNS = ("figure", "requirement", "key", "value")
-# A hold round starts here; check-ins are due every check_in_seconds from it (R-HOLD-2).
-ROUND_STARTS = ("caller_on_hold", "keep_holding")
-# The caller leaves hold for a menu (keep holding or a callback); a keep_holding goes on with the hold.
-TO_A_MENU = ("hold_limit", "tiers_exhausted", "leads_busy")
-CHECK_IN_OFFSET = re.compile(r"on hold ([\d.]+) min")
 # A check-in this long after its due time or less is on time (the scheduler's tick and a webhook).
 CHECK_IN_GRACE_SECONDS = 10
-PHRASE = re.compile(r'"([^"]*)"')
-# The service's own suffix, at the very end of the detail (a caller's quoted words come before it).
-RAISED_BEFORE = re.compile(r"\(raised at ([\dT:.+-]+), before the escalation\)$")
-TOLD_BEFORE = re.compile(r"\(told at ([\dT:.+-]+), before the escalation\)$")
-
-
-def _at(event: dict[str, str]) -> datetime:
-    return datetime.fromisoformat(event["at"])
-
-
-def _first(timeline: list[dict[str, str]], names: Iterable[str], after: datetime | None = None) -> datetime | None:
-    wanted = set(names)
-    for event in timeline:
-        if event.get("event") in wanted and (after is None or _at(event) >= after):
-            return _at(event)
-    return None
 
 
 def _percentile(values: list[float], share: float) -> float | None:
@@ -64,76 +50,6 @@ def _seconds(values: list[float]) -> dict[str, float | None]:
         "p90": _percentile(values, 0.9),
         "max": max(values) if values else None,
     }
-
-
-def _hold_rounds(timeline: list[dict[str, str]]) -> list[tuple[datetime, datetime | None, str]]:
-    """Each round of hold (R-HOLD-2's check-ins count from its start), with what started it: from
-    caller_on_hold or a keep_holding to the hold limit's menu, the next round, or the end of the hold."""
-    rounds: list[tuple[datetime, datetime | None, str]] = []
-    start: tuple[datetime, str] | None = None
-    for event in timeline:
-        name = event.get("event", "")
-        if name in ROUND_STARTS and (name == "caller_on_hold" or start is not None or rounds):
-            if start is not None:
-                rounds.append((start[0], _at(event), start[1]))
-            start = (_at(event), name)
-        elif start is not None and (name in TO_A_MENU or name in HOLD_ENDS):
-            rounds.append((start[0], _at(event), start[1]))
-            start = None
-    if start is not None:
-        rounds.append((start[0], None, start[1]))
-    return rounds
-
-
-def _holds(rounds: list[tuple[datetime, datetime | None, str]]) -> list[float]:
-    """Each hold, caller_on_hold to the end of its last round (keep_holding goes on with it); a
-    hold still going, or never ended on the record, is left out."""
-    holds: list[tuple[datetime, datetime | None]] = []
-    for start, end, started_by in rounds:
-        if started_by == "keep_holding" and holds:
-            holds[-1] = (holds[-1][0], end)
-        else:
-            holds.append((start, end))
-    return [(end - start).total_seconds() for start, end in holds if end is not None]
-
-
-def _check_ins(
-    timeline: list[dict[str, str]], check_in_seconds: int | None, limit: int
-) -> tuple[list[float], int | None]:
-    """(how late each check-in was against its round's start plus its offset, how many were due)."""
-    lateness: list[float] = []
-    due: int | None = 0 if check_in_seconds else None
-    for start, end, _ in _hold_rounds(timeline):
-        for event in timeline:
-            if event.get("event") != "check_in" or not start <= _at(event) < (
-                end or datetime.max.replace(tzinfo=start.tzinfo)
-            ):
-                continue
-            offset = CHECK_IN_OFFSET.search(event.get("detail", ""))
-            if offset is not None:
-                due_at = start + timedelta(seconds=round(float(offset.group(1)) * 60))
-                lateness.append(max(0.0, (_at(event) - due_at).total_seconds()))
-        if check_in_seconds and due is not None and end is not None:
-            held = (end - start).total_seconds()
-            due += sum(1 for n in range(1, (limit - 1) // check_in_seconds + 1) if n * check_in_seconds < held)
-    return lateness, due
-
-
-def _flag_times(timeline: list[dict[str, str]], name: str, earlier: re.Pattern[str]) -> dict[str, datetime]:
-    """Phrase -> when: the event's time, or the earlier time its detail names (before the escalation)."""
-    found: dict[str, datetime] = {}
-    for event in timeline:
-        if event.get("event") != name:
-            continue
-        detail = event.get("detail", "")
-        phrase = PHRASE.match(detail)
-        before = earlier.search(detail)
-        if phrase is not None and phrase.group(1) not in found:
-            try:
-                found[phrase.group(1)] = datetime.fromisoformat(before.group(1)) if before else _at(event)
-            except ValueError:
-                found[phrase.group(1)] = _at(event)
-    return found
 
 
 def _taken(records: list[dict[str, Any]], requirement: str) -> dict[str, Any]:
@@ -292,6 +208,118 @@ def figures(
     }
 
 
+def figures_from_sql(
+    agg: dict[str, Any], hold_limit_seconds: int, check_in_seconds: int | None = None
+) -> dict[str, Any]:
+    """The same figures as `figures`, laid out from the history database's aggregates (issue 30:
+    GET /api/reports from SQL); tests/history/test_history_reports.py checks both agree."""
+    by_kind: Counter[str] = Counter()
+    by_tier: Counter[str] = Counter()
+    for kind, tier, n in agg["kinds_tiers"]:
+        by_kind[kind] += n
+        by_tier[tier] += n
+    to_lead = agg["to_lead"]
+    holds, over_limit, longest = agg["holds"]
+    width = max(1, hold_limit_seconds // 10)
+    bins = [0] * (2 * hold_limit_seconds // width + 1)
+    for b, n in agg["hold_bins"]:
+        bins[b] += n
+    longest_round, rounds_over, due_sql = agg["rounds"]
+    due = None if not check_in_seconds else int(due_sql or 0)
+    made, on_time, latest = agg["check_ins"]
+    callbacks = Counter({"booked": 0, "reached_in_window": 0, "reached_late": 0, "given_up": 0})
+    by_day: dict[str, Counter[str]] = {}
+    named = {"in_window": "reached_in_window", "late": "reached_late", "given_up": "given_up"}
+    for day, outcome, n in agg["callbacks_by_day"]:
+        callbacks["booked"] += n
+        if outcome in named:
+            callbacks[named[outcome]] += n
+        today = by_day.setdefault(day, Counter({"in_window": 0, "late": 0, "given_up": 0, "not_yet": 0}))
+        today[outcome] += n
+    raised, told = agg["red_flags"]
+    sent, failed, emailed, not_emailed = agg["emails"]
+    return {
+        "escalations": {
+            "requirement": "R-NOTE-3",
+            "count": sum(by_kind.values()),
+            "by_kind": dict(sorted(by_kind.items())),
+            "by_tier": dict(sorted(by_tier.items())),
+        },
+        "escalate_to_lead_seconds": {
+            "requirement": "R-WARM-1",
+            **to_lead[None],
+            "by_tier": {t: v for t, v in sorted((t, v) for t, v in to_lead.items() if t is not None)},
+        },
+        "hold": {
+            "requirement": "R-HOLD-3",
+            "limit_seconds": hold_limit_seconds,
+            "holds": holds,
+            "over_limit": over_limit or 0,
+            "share_over_limit": round((over_limit or 0) / holds, 4) if holds else None,
+            "longest_seconds": longest,
+            "kept_holding": agg["kept_holding"] or 0,
+            "longest_before_offer_seconds": longest_round,
+            "rounds_over_limit": rounds_over or 0,
+            "distribution": {"bin_seconds": width, "counts": bins},
+        },
+        "check_ins": {
+            "requirement": "R-HOLD-2",
+            "interval_seconds": check_in_seconds,
+            "grace_seconds": CHECK_IN_GRACE_SECONDS,
+            "made": made,
+            "on_time": on_time or 0,
+            "late": made - (on_time or 0),
+            "latest_seconds": latest,
+            "due": due,
+            "missed": None if due is None else max(0, due - made),
+        },
+        "callbacks": {"requirement": "R-CB-1", **callbacks},
+        "callbacks_by_day": {
+            "requirement": "R-CB-2",
+            "days": {d: dict(c) for d, c in sorted(by_day.items())},
+        },
+        "callbacks_overdue": {"requirement": "R-CB-7", "count": len(agg["overdue"]), "escalations": agg["overdue"]},
+        "formal_complaints": _taken_sql(agg["managers_only"], "formal_complaint", "R-ESC-3"),
+        "abusive_calls": _taken_sql(agg["managers_only"], "abusive", "R-ESC-4"),
+        "red_flags": {
+            "requirement": "R-NOTE-5",
+            "raised": raised,
+            "managers_told": told,
+            "not_told": raised - told,
+            "seconds_to_told": agg["to_told"][None],
+        },
+        "emails": {
+            "requirement": "R-NOTE-2",
+            "escalations_emailed": emailed or 0,
+            "escalations_not_emailed": not_emailed or 0,
+            "sent": sent or 0,
+            "failed_tries": failed or 0,
+        },
+    }
+
+
+def _taken_sql(groups: list[tuple[str, str, str, int]], kind: str, requirement: str) -> dict[str, Any]:
+    taken_by: Counter[str] = Counter()
+    count = managers = not_taken = 0
+    for of_kind, by, role, n in groups:
+        if of_kind != kind:
+            continue
+        count += n
+        if by:
+            taken_by[f"{by} ({role or 'unknown'})"] += n
+            managers += n if role == "manager" else 0
+        else:
+            not_taken += n
+    return {
+        "requirement": requirement,
+        "count": count,
+        "taken_by": dict(sorted(taken_by.items())),
+        "taken_by_a_manager": managers,
+        "taken_by_someone_else": count - managers - not_taken,
+        "not_taken": not_taken,
+    }
+
+
 class Reports:
     def __init__(self, ctx: Context, records: Records):
         self.ctx = ctx
@@ -305,10 +333,23 @@ class Reports:
         days = day_range(args, self.ctx.policy.time_zone, "Report")
         first, last, fmt, zone, start, end = days.first, days.last, days.fmt, days.zone, days.start, days.end
         hold = self.ctx.policy.hold
-        found = figures(self.records.created_between(start, end), hold.limit_seconds, hold.check_in_seconds)
+        found = self.from_history(start, end, hold.limit_seconds, hold.check_in_seconds)
         body: dict[str, Any] = {"from": first.isoformat(), "to": last.isoformat(), "time_zone": zone.key, **found}
         name = f"escalation-report-{first.isoformat()}-to-{last.isoformat()}.{fmt}"
         return fmt, body, (as_csv(body) if fmt == "csv" else ""), name
+
+    def from_history(self, start: float, end: float, limit: int, check_in_seconds: int | None) -> dict[str, Any]:
+        """The figures as SQL aggregates over the history database (issue 30), counting with them
+        the escalations it does not hold yet (still going, or an event not drained yet)."""
+        history = self.records.history
+        first, last = datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
+        extra = self.records.not_in_history(start, end)
+        if extra:
+            live = [(esc_id, record, facts(record)) for _, esc_id, record in extra]
+            found = history.aggregates_with(first, last, limit, check_in_seconds, live, self.ctx.clock.now())
+        else:
+            found = history.aggregates(first, last, limit, check_in_seconds)
+        return figures_from_sql(found, limit, check_in_seconds)
 
 
 def rows(body: dict[str, Any]) -> list[tuple[str, str, str, str]]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from telephony.reports.figures import _hold_rounds, _holds
+from telephony.records.facts import _hold_rounds, _holds
 
 Number = int | float | None
 

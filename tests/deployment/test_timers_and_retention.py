@@ -97,7 +97,8 @@ def test_a_finished_escalation_leaves_live_state_after_the_keep_time(redis_conn,
     harness.advance(180)
     assert harness.api("GET", f"/api/escalations/{esc_id}", who="lead-lee").status_code == 404
     left = [k.decode() for k in redis_conn.keys("esc:*") if esc_id in k.decode() or caller_sid in k.decode()]
-    left.remove(f"esc:{{example-support}}:record:{esc_id}")  # the archived record (R-NOTE-3) outlives live state, on purpose
+    assert f"esc:{{example-support}}:record:{esc_id}" not in left, "issue 30: the record is in the history database"
+    assert harness.core.records.history.record(esc_id)["state"] == "resolved", "the record (R-NOTE-3) outlives live state"
     assert all(0 < redis_conn.ttl(k) <= LEG_TTL_SECONDS for k in left), "what is left expires on its own"
     assert not [k for k in left if k.startswith(tuple(f"esc:{{example-support}}:{kind}:" for kind in ("escalation", "call", "callback")))], left
     assert esc_id not in harness.api("GET", "/api/escalations", who="lead-lee").json["escalations"]

@@ -108,18 +108,18 @@ def test_a_finished_entry_leaves_no_marks_and_a_stale_drain_cannot_claim_it__R_N
 def test_the_archive_follows_escalation_finished_and_later_changes__R_NOTE_3(harness):
     caller_sid, _ = harness.caller_with_agent()
     esc_id = harness.escalate(caller_sid).json["id"]
-    store = harness.core.ctx.store
+    store, history = harness.core.ctx.store, harness.core.records.history
     harness.work_after_requests = False
     harness.webhook("/voice/status", {"CallSid": caller_sid, "CallStatus": "completed"})
-    assert outbox(harness) == ["escalation_finished"] and store.record(esc_id) is None, "not yet: in the workers"
+    assert outbox(harness) == ["escalation_finished"] and history.record(esc_id) is None, "not yet: in the workers"
 
     harness.run_jobs()
-    assert store.record(esc_id)["state"] == "abandoned"
+    assert history.record(esc_id)["state"] == "abandoned" and store.record(esc_id) is None
 
     store.add_event(esc_id, harness.core.ctx.event("case_moved", "to Client Success"))
     assert outbox(harness) == ["record_changed"], "a finished escalation's change, written with it"
     harness.run_jobs()
-    assert store.record(esc_id)["what_happened"][-1] == "9:00 AM case moved: to Client Success"
+    assert history.record(esc_id)["what_happened"][-1] == "9:00 AM case moved: to Client Success"
 
 
 def test_a_store_whose_timers_are_elsewhere_asks_for_the_drain_and_the_sweep_finds_what_is_left__R_NOTE_1(

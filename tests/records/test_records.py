@@ -53,10 +53,14 @@ def drop_live_keys(conn) -> None:
 
 def test_a_finished_escalation_is_archived_with_its_record_and_crm_note__R_NOTE_3(harness, redis_conn):
     esc_id = hung_up_escalation(harness)
-    archived = harness.core.ctx.store.record(esc_id)
+    archived = harness.core.records.history.record(esc_id)
     assert archived is not None, "archived the moment it was abandoned"
-    assert redis_conn.zscore("esc:{example-support}:records", esc_id) == datetime(2026, 11, 24, 15, 0, tzinfo=UTC).timestamp()
-    assert 399 * 86400 < redis_conn.ttl(f"esc:{{example-support}}:record:{esc_id}") <= 400 * 86400, "RECORDS_RETENTION_DAYS, 400"
+    assert harness.core.ctx.store.record(esc_id) is None, "issue 30: in the history database, not in Redis"
+    assert redis_conn.zscore("esc:{example-support}:records", esc_id) is None
+    [(created, archived_id, _)] = harness.core.records.history.records_between(
+        datetime(2026, 11, 24, tzinfo=UTC), datetime(2026, 11, 25, tzinfo=UTC)
+    )
+    assert (created, archived_id) == (datetime(2026, 11, 24, 15, 0, tzinfo=UTC), esc_id)
     assert archived["caller_name"] == "Pat Doe" and archived["account"] == "448812"
     assert archived["contact_number"] == "+13125550142"
     assert archived["deescalation_steps"] == STEPS
@@ -81,7 +85,7 @@ def test_a_live_escalation_has_a_record_but_no_archive_yet__R_NOTE_3(harness):
     esc_id = harness.escalate(caller_sid).json["id"]
     record = harness.api("GET", f"/api/escalations/{esc_id}/record", "lead-lee").json
     assert record["state"] == "dialing_lead" and record["finished"] is False
-    assert harness.core.ctx.store.record(esc_id) is None
+    assert harness.core.records.history.record(esc_id) is None
     assert record["deescalation_steps"] == [] and record["callback_number"] is None
 
 
@@ -124,10 +128,10 @@ def test_a_finished_record_is_rewritten_when_it_changes_later__R_NOTE_3(harness)
     esc_id = hung_up_escalation(harness)
     harness.core.ctx.store.add_event(esc_id, harness.core.ctx.event("case_moved", "to Client Success"))
     harness.run_jobs()  # the archive hears of it from the outbox, in the workers (issue 29)
-    assert harness.core.ctx.store.record(esc_id)["what_happened"][-1] == "9:00 AM case moved: to Client Success"
+    assert harness.core.records.history.record(esc_id)["what_happened"][-1] == "9:00 AM case moved: to Client Success"
     harness.core.ctx.store.add_event(esc_id, harness.core.ctx.event("email_sent", "Pat Doe - Formal Complaint"))
     harness.run_jobs()
-    rewritten = harness.core.ctx.store.record(esc_id)
+    rewritten = harness.core.records.history.record(esc_id)
     assert rewritten["what_happened"][-1] == "9:00 AM the managers were emailed: Pat Doe - Formal Complaint"
     assert "Posted to cr-esc. Emailed the managers." in rewritten["crm_note"]
 
@@ -140,7 +144,7 @@ def test_a_booked_callback_is_in_the_record_and_archived_once_cancelled__R_NOTE_
     harness.twiml(f"/voice/callback/window?escalation={esc_id}&tries=0", {"CallSid": caller_sid, "Digits": "2"})
     booked = harness.api("GET", f"/api/escalations/{esc_id}/record", "lead-lee").json
     assert booked["state"] == "callback_scheduled" and booked["finished"] is False
-    assert harness.core.ctx.store.record(esc_id) is None, "a callback still to be made is not final"
+    assert harness.core.records.history.record(esc_id) is None, "a callback still to be made is not final"
     assert booked["callback_number"] == "+13125550142" and booked["callback_status"] == "scheduled"
     assert booked["callback_time_frame"] == "today between 10 AM and 12 PM (Tue 24 Nov 2026, 10:00 AM to 12:00 PM CST)"
     assert booked["callback_window_start"] == "2026-11-24T10:00:00-06:00"
@@ -149,7 +153,7 @@ def test_a_booked_callback_is_in_the_record_and_archived_once_cancelled__R_NOTE_
     )
     cb_id = harness.escalation(esc_id)["callback"]["id"]
     assert harness.api("POST", f"/api/callbacks/{cb_id}/cancel", "lead-lee").status_code == 200
-    archived = harness.core.ctx.store.record(esc_id)
+    archived = harness.core.records.history.record(esc_id)
     assert archived["callback_status"] == "cancelled" and archived["finished"] is True
     assert archived["crm_note"].endswith("within 24 hours. The callback was cancelled.")
     assert archived["what_happened"][-1] == "9:00 AM callback cancelled by lead-lee"
@@ -162,7 +166,7 @@ def test_the_hold_and_its_check_ins_are_in_what_happened__R_NOTE_3(harness):
     harness.lead_presses(esc_id, "2")
     harness.advance(300)
     harness.webhook("/voice/status", {"CallSid": caller_sid, "CallStatus": "completed"})
-    happened = harness.core.ctx.store.record(esc_id)["what_happened"]
+    happened = harness.core.records.history.record(esc_id)["what_happened"]
     for line in (
         "9:00 AM the caller was placed on hold",
         "9:00 AM Lee declined the call",
@@ -195,7 +199,7 @@ def test_an_early_warning_and_the_managers_email_are_on_the_record__R_NOTE_3_R_N
     assert flagged.status_code in (200, 201), flagged.json
     esc_id = harness.escalate(caller_sid, kind="formal_complaint").json["id"]
     harness.webhook("/voice/status", {"CallSid": caller_sid, "CallStatus": "completed"})
-    record = harness.core.ctx.store.record(esc_id)
+    record = harness.core.records.history.record(esc_id)
     assert record["early_warning"]["by"] == "agent-avery" and record["early_warning"]["note"] == "raising their voice"
     assert "Flagged early by Avery." in record["crm_note"]
     happened = " | ".join(record["what_happened"])
@@ -252,7 +256,7 @@ def test_csv_export_round_trips_with_a_header_row__R_NOTE_3(harness):
     )
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert len(rows) == 1 and tuple(rows[0]) == CSV_COLUMNS
-    row, record = rows[0], harness.core.ctx.store.record(esc_id)
+    row, record = rows[0], harness.core.records.history.record(esc_id)
     assert row["id"] == esc_id and row["account"] == "448812" and row["finished"] == "yes"
     assert row["contact_number"] == "'+13125550142", "a leading + is neutralised like any formula start"
     assert row["deescalation_steps"].split("\n") == STEPS
@@ -336,7 +340,12 @@ def test_records_retention_days_is_a_setting__R_NOTE_3(redis_conn, twilio_rest):
         Settings.from_env({**env, "RECORDS_RETENTION_DAYS": "forever"})
     short = Harness(redis_conn, twilio_rest, records_retention_days=30)
     esc_id = hung_up_escalation(short)
-    assert 29 * 86400 < redis_conn.ttl(f"esc:{{example-support}}:record:{esc_id}") <= 30 * 86400
+    history = short.core.records.history
+    assert history.record(esc_id) is not None
+    short.clock.advance(29 * 86400)
+    assert short.core.records.prune() == 0, "kept 30 days after it was written"
+    short.clock.advance(86400 + 1)
+    assert short.core.records.prune() == 1 and history.record(esc_id) is None, "then deleted from the database"
 
 
 # -- after real calls through the simulator: seed 004's SharePoint escalation, seed 001's form ----------
@@ -396,7 +405,7 @@ def test_seed_004_sharepoint_escalation_after_a_callback_through_the_simulator__
         "Advised Pat Doe they will receive a callback today between 11 AM and 1 PM (Tue 24 Nov), within 24 hours. "
         "Called back Tue 24 Nov 11:00 AM by East Lead."
     )
-    assert sim.core.ctx.store.record(esc["id"]) == record, "archived once the callback was made"
+    assert sim.core.records.history.record(esc["id"]) == record, "archived once the callback was made"
 
 
 def test_seed_001_escalation_form_after_a_routed_case_through_the_simulator__R_NOTE_3(tmp_path, redis_server):

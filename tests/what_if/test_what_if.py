@@ -7,11 +7,15 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
 from sim.replay import replay
 from sim.what_if import main
+from telephony.adapters.history import History, engine_for
 from telephony.adapters.store import Store
 from telephony.config import ROOT
 from telephony.policy.loading import load_policy
+from telephony.records.facts import facts
 from telephony.reports.figures import figures
 from telephony.what_if.compare import as_text, side_by_side
 from telephony.what_if.day import ACCEPTS, DECLINES, NO_ANSWER, Answer, RecordedCall, calls_from_records, generated_day
@@ -197,20 +201,30 @@ def _empty_export(tmp_path):
     return path
 
 
-def test_make_what_if_replays_the_records_archive_and_leaves_it_as_it_was(redis_server, redis_conn, tmp_path, capsys):
-    """The archive (R-NOTE-3) is read, never written: its keys and values are the same after."""
+@pytest.mark.parametrize("kept", ["database", "old redis archive"])
+def test_make_what_if_replays_the_records_archive_and_leaves_it_as_it_was(
+    redis_server, redis_conn, tmp_path, capsys, kept
+):
+    """The records (R-NOTE-3) of the organisation asked about (issue 30: the current policy's, not
+    the default keys) are read from the history database, or from an old Redis archive not yet
+    copied, never written: the keys and values are the same after."""
     policy = load_policy(DEFAULT)
     recorded, problems = replay(generated_day(policy, DAY, DAY, 60, seed=2)[:3], DEFAULT)
     assert not problems and len(recorded) == 3
-    store = Store(redis_conn)
-    for record in recorded:
-        created = datetime.fromisoformat(record["created_at"]).timestamp()
-        store.save_record(record["id"], record, created, 400 * 86400, created)
+    database = f"sqlite:///{tmp_path / 'history.sqlite3'}"
+    if kept == "database":
+        history = History(engine_for(database), policy.organisation_id)
+        history.save_many(((r["id"], r, facts(r)) for r in recorded), datetime.now(UTC))
+    else:
+        store = Store(redis_conn, organisation=policy.organisation_id)
+        for record in recorded:
+            created = datetime.fromisoformat(record["created_at"]).timestamp()
+            store.save_record(record["id"], record, created, 400 * 86400, created)
     before = {key: redis_conn.dump(key) for key in redis_conn.keys("*")}
     code = main(
         [
             "--from", "2026-12-01", "--policy", str(SHORTER_HOLD), "--current", str(DEFAULT),
-            "--redis-url", redis_server.url,
+            "--redis-url", redis_server.url, "--database-url", database,
             "--plot", str(tmp_path / "what-if.png"),
         ]
     )  # fmt: skip

@@ -26,6 +26,10 @@ class OutboxStore(StoreBase):
         first = self.r.xrange(self.k.OUTBOX, count=1)
         return int(text(first[0][0]).split("-")[0]) / 1000 if first else None
 
+    def outbox_length(self) -> int:
+        """Events waiting for their handlers (the history's backlog when the database is down)."""
+        return int(self.r.xlen(self.k.OUTBOX))
+
     def claim_outbox_entry(self, entry_id: str, seconds: int) -> bool:
         """This drain runs the entry's handlers for the next `seconds` (then, if it died, another
         may); only while the entry is still in the outbox (scripts.CLAIM_OUTBOX_ENTRY)."""

@@ -159,6 +159,33 @@ class RecordStore(ChangeStream):
                 ids[text(member)] = float(score)
         return sorted(ids, key=lambda i: (ids[i], i))
 
+    def live_ids_between(self, start: float, end: float) -> list[str]:
+        """Escalations created in [start, end) whose live state Redis still holds, oldest first."""
+        return texts(self.r.zrangebyscore(self.k.ESCALATIONS, start, f"({end}"))
+
+    def archived_ids_between(self, start: float, end: float) -> list[tuple[str, float]]:
+        """(id, created) of the records the old Redis archive still holds in [start, end) (issue
+        30: an archive not yet copied into the history database)."""
+        scored: list[tuple[bytes, float]] = self.r.zrangebyscore(self.k.RECORDS, start, f"({end}", withscores=True)  # type: ignore[assignment]
+        return [(text(member), float(score)) for member, score in scored]
+
+    def archived_record_count(self) -> int:
+        return int(self.r.zcard(self.k.RECORDS))
+
+    def archived_id_page(self, after: float, count: int) -> list[tuple[str, float]]:
+        """The next `count` (id, created) of the old archive from `after` on, oldest first."""
+        scored: list[tuple[bytes, float]] = self.r.zrangebyscore(  # type: ignore[assignment]
+            self.k.RECORDS, after, "+inf", start=0, num=count, withscores=True
+        )
+        return [(text(member), float(score)) for member, score in scored]
+
+    def drop_record(self, esc_id: str) -> None:
+        """The record is safely in the history database: Redis keeps no copy (issue 30)."""
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.delete(self.k.record(esc_id))
+            pipe.zrem(self.k.RECORDS, esc_id)
+            pipe.execute()
+
     def archived_records(self, esc_ids: list[str]) -> list[dict[str, Any] | None]:
         if not esc_ids:
             return []
