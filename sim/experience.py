@@ -81,8 +81,9 @@ def _span(e: Entry) -> tuple[float, float]:
 
 def _longest_silence(t: Transcript, who: str) -> float | None:
     """The longest over each of their calls: between hanging up and a callback ringing them they
-    are off the phone, not in silence."""
-    mine = t.of(who)
+    are off the phone, not in silence. In order of time: a conversation's `voices` entry is written
+    when it ends, after the hang-up that ended it, and belongs to the call before."""
+    mine = sorted(t.of(who), key=lambda e: e.at)
     calls: list[list[Entry]] = [[]]
     for e in mine:
         calls[-1].append(e)

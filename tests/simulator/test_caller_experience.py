@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.experience import check
+from sim.experience import _longest_silence, check
 from sim.scenarios import SCENARIOS
 from sim.transcript import Transcript
 from telephony.policy.loading import load_policy
@@ -115,3 +115,21 @@ def test_the_demos_summaries_agree_with_the_call(tmp_path, redis_server):
     pressed, removed = t.first("Agent Avery", "softphone", "presses connect"), t.first("Agent Avery", "removed")
     assert t.entries.index(pressed) < t.entries.index(removed)
     assert all(e.at <= removed.at for e in t.of("Agent Avery", "hears"))
+
+
+def test_silence_before_a_conversation_ended_by_ones_own_hang_up_still_counts():
+    """A conversation's `voices` entry is written when it ends, after the hang-up that ended it:
+    read in the order written, the hang-up (one's own turn) excused the whole gap before it, and the
+    callback's lead, alone in the conference for 3.9 s before the caller joined, heard "0.0 s"."""
+    t = Transcript()
+    t.add(3604.1, "Lead Lee", "answers", "picks up")
+    t.add(3604.1, "Lead Lee", "say", "This is a scheduled callback ... Press 1 to call them now.", 3620.1)
+    t.add(3621.1, "Lead Lee", "presses", "1")
+    t.add(3621.1, "Lead Lee", "say", "Calling the caller now. Please stay on the line.", 3624.7)
+    t.add(3624.7, "Lead Lee", "joins", "conference callback-1 as lead")
+    t.add(3628.6, "Lead Lee", "hears", "Caller (Pat)")
+    t.add(3694.1, "Lead Lee", "hangs up", "hangs up")
+    t.add(3628.6, "Lead Lee", "voices", "with Caller (Pat)", 3694.1)
+    t.add(3694.1, "Lead Lee", "leaves", "conference callback-1")
+
+    assert _longest_silence(t, "Lead Lee") == 3.9
