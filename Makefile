@@ -75,7 +75,7 @@ lint: setup
 	.venv/bin/ruff format --check .
 
 # Draw the escalation's state diagram in docs/how-it-works.md again from the transition table
-# (telephony/escalation/lifecycle.py); tests/escalation/test_diagram.py fails while it is stale.
+# (telephony/lifecycle.py); tests/escalation/test_diagram.py fails while it is stale.
 diagram: $(STAMP)
 	$(PY) -m scripts.diagram
 

@@ -44,9 +44,9 @@ from telephony.console.queues import queue_view
 from telephony.core import Core
 from telephony.errors import DomainError, InvalidRequest
 from telephony.escalation.case_routing import CaseUpdate
-from telephony.escalation.lifecycle import CallbackStatus, EscalationState
 from telephony.escalation.warning_protocol import WarningAction, WarningRequest
 from telephony.escalation_request import ConnectRequest, EscalationRequest, PresenceRequest, RescheduleRequest
+from telephony.lifecycle import CallbackStatus, EscalationState
 from telephony.notify.early_warning import EarlyWarningRequest
 from telephony.notify.follow_through import TASK_STATUSES, TaskRequest
 from telephony.records.call_notes import NoteRequest

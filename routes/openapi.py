@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from spectree import Response, SecurityScheme, SpecTree
 from spectree.models import SecureType, SecuritySchemeData
 
-from telephony.escalation import lifecycle
+from telephony import lifecycle
 
 SPEC = SpecTree(
     "flask",

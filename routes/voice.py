@@ -15,8 +15,8 @@ from routes.security import not_from_twilio, twilio_webhook
 from telephony.context import conference_name, is_call_sid
 from telephony.core import Core
 from telephony.errors import DomainError, InvalidRequest
-from telephony.escalation.lifecycle import HOLDING_STATES
 from telephony.hold.wording import with_role
+from telephony.lifecycle import HOLDING_STATES
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 

@@ -26,7 +26,7 @@ from telephony.adapters.local_redis import LocalRedis, free_port
 from telephony.adapters.redis_clock import RedisClock
 from telephony.config import ApiToken, Settings
 from telephony.core import build_core
-from telephony.escalation.lifecycle import HOLDING_STATES, OPEN_CALLBACK_STATUSES
+from telephony.lifecycle import HOLDING_STATES, OPEN_CALLBACK_STATUSES
 from telephony.organisations import Organisations, build_organisations
 
 ACCOUNT_SID = "AC" + "5" * 32

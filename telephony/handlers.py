@@ -1,5 +1,5 @@
 """What the rest of the core does when an escalation moves (issue 29): one table from each domain
-event (telephony/escalation/lifecycle.py) to the handlers that react to it, as cosmicpython's
+event (telephony/lifecycle.py) to the handlers that react to it, as cosmicpython's
 EVENT_HANDLERS. The event is written with the state change that caused it, in the same Redis
 round trip (the store's outbox), and a worker drains the outbox (the `DrainEvents` command),
 so a request or webhook does only what the caller needs, and a process dying between the change
@@ -19,7 +19,7 @@ from typing import Any
 
 from telephony.commands import DrainEvents
 from telephony.context import Context
-from telephony.escalation.lifecycle import (
+from telephony.lifecycle import (
     EVENT_TYPES,
     CallbackBooked,
     CallerConnected,

@@ -16,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from telephony.core import Core
-from telephony.escalation.lifecycle import CallbackStatus, EscalationState
+from telephony.lifecycle import CallbackStatus, EscalationState
 from telephony.metrics import CALLBACKS_DIALLED, TIMER_LATENESS_SECONDS, TWILIO_ERRORS, WEBHOOK_SECONDS
 
 

@@ -11,8 +11,8 @@ from telephony.commands import DialCallback
 from telephony.config import ApiToken
 from telephony.context import Context
 from telephony.errors import Conflict, Forbidden, InvalidRequest, NotFound
-from telephony.escalation.lifecycle import CHANGEABLE_CALLBACK_STATUSES, Callback, CallbackStatus
 from telephony.escalation_request import RescheduleRequest, parse
+from telephony.lifecycle import CHANGEABLE_CALLBACK_STATUSES, Callback, CallbackStatus
 from telephony.notify.notifier import Notifier
 from telephony.records import retention
 from telephony.records.masking import callback_for

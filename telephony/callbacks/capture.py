@@ -15,8 +15,8 @@ from telephony.callbacks.dialler import CallbackDialler
 from telephony.commands import CallbackDeadline, DialCallback, StopRinging
 from telephony.context import Context, new_id
 from telephony.errors import Conflict, NotFound
-from telephony.escalation.lifecycle import HOLDING_STATES, CallbackStatus, EscalationState, Trigger
 from telephony.hold.limits import CALLBACK_WORDS, Hold
+from telephony.lifecycle import HOLDING_STATES, CallbackStatus, EscalationState, Trigger
 from telephony.notify.notifier import Notifier
 from telephony.numbers import callable_e164, caller_time_zone
 from telephony.policy import business_hours as bh

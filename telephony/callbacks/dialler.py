@@ -13,7 +13,7 @@ from telephony.callbacks.booked import callback_event
 from telephony.commands import DialCallback, SweepCallbacks
 from telephony.context import Context, ring_claimed
 from telephony.errors import TelephonyFailure
-from telephony.escalation.lifecycle import DIALLABLE_CALLBACK_STATUSES, OPEN_CALLBACK_STATUSES, CallbackStatus, Trigger
+from telephony.lifecycle import DIALLABLE_CALLBACK_STATUSES, OPEN_CALLBACK_STATUSES, CallbackStatus, Trigger
 from telephony.metrics import CALLBACKS_DIALLED
 from telephony.notify.notifier import Notifier
 from telephony.numbers import caller_time_zone, spoken_digits

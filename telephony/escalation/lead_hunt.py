@@ -12,8 +12,8 @@ from telephony.commands import OfferCallback, RingLead
 from telephony.context import Context, end_conference, ring_person
 from telephony.errors import TelephonyFailure
 from telephony.escalation.briefing import Briefing
-from telephony.escalation.lifecycle import TABLE, Escalation, EscalationState, Transition, Trigger
 from telephony.hold.limits import Hold
+from telephony.lifecycle import TABLE, Escalation, EscalationState, Transition, Trigger
 from telephony.notify.notifier import Notifier
 from telephony.numbers import spoken_digits
 from telephony.policy.models import Person

@@ -21,9 +21,9 @@ from telephony.context import Context, end_conference, new_id
 from telephony.errors import Conflict, Forbidden, NotFound, TelephonyFailure
 from telephony.escalation.case_routing import check_tags, move_case, opened_case
 from telephony.escalation.lead_hunt import LeadHunt
-from telephony.escalation.lifecycle import Escalation, EscalationState, Trigger, fire
 from telephony.escalation_request import ConnectRequest, EscalationRequest, parse
 from telephony.hold.limits import Hold
+from telephony.lifecycle import Escalation, EscalationState, Trigger, fire
 from telephony.notify.early_warning import carried_early_warning, early_warning_of
 from telephony.notify.notifier import Notifier
 from telephony.records.case import case_view, tags_of

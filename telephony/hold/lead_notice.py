@@ -10,7 +10,7 @@ from telephony.adapters.store import TERMINAL_CALL_STATUSES
 from telephony.commands import TellLead
 from telephony.context import Context
 from telephony.errors import TelephonyFailure
-from telephony.escalation.lifecycle import EscalationState
+from telephony.lifecycle import EscalationState
 
 log = logging.getLogger(__name__)
 

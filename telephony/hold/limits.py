@@ -16,9 +16,9 @@ from telephony.adapters.timers import job_id
 from telephony.commands import Command, HoldCheckIn, HoldLimit
 from telephony.context import Context
 from telephony.errors import TelephonyFailure
-from telephony.escalation.lifecycle import HOLDING_STATES, EscalationState
 from telephony.hold.lead_notice import LeadNotice
 from telephony.hold.wording import with_role
+from telephony.lifecycle import HOLDING_STATES, EscalationState
 from telephony.logs import bound
 from telephony.metrics import TIMER_LATENESS_SECONDS
 from telephony.notify.notifier import Notifier

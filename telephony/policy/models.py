@@ -16,9 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
-from telephony import numbers
+from telephony import lifecycle, numbers
 from telephony.config import EMAIL_ADDRESS
-from telephony.escalation import lifecycle
 
 ROLES = ("agent", "lead", "supervisor", "manager")
 TIER_ROLES = ("lead", "supervisor", "manager")

@@ -27,7 +27,7 @@ from telephony.commands import PruneRecords
 from telephony.config import ApiToken
 from telephony.context import Context
 from telephony.errors import Forbidden, NotFound
-from telephony.escalation.lifecycle import CallbackStatus, EscalationState, finished
+from telephony.lifecycle import CallbackStatus, EscalationState, finished
 from telephony.logs import mask_numbers
 from telephony.notify.early_warning import early_warning_of
 from telephony.records.case import case_view, tags_of

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from telephony.escalation.lifecycle import CallbackStatus
+from telephony.lifecycle import CallbackStatus
 
 # Events after which a caller is no longer on hold (so is a menu of TO_A_MENU, unless keep_holding follows).
 HOLD_ENDS = ("caller_connected", "caller_left", "callback_chosen", "callback_refused", "voicemail_left")

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from telephony.commands import PurgeFinished
 from telephony.context import Context
-from telephony.escalation.lifecycle import FINAL_STATES, GIVEN_UP_CALLBACK_STATUSES, EscalationState
+from telephony.lifecycle import FINAL_STATES, GIVEN_UP_CALLBACK_STATUSES, EscalationState
 
 PURGE_KEY = "purge-finished"
 

@@ -14,7 +14,7 @@ from typing import Any
 from telephony.config import ApiToken
 from telephony.context import Context
 from telephony.errors import Forbidden
-from telephony.escalation.lifecycle import CallbackStatus
+from telephony.lifecycle import CallbackStatus
 from telephony.records.days import day_range
 from telephony.records.escalation_record import LEAD_ROLES, Records
 from telephony.records.facts import (

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from statistics import median
 from typing import Any
 
-from telephony.escalation.lifecycle import EscalationState
+from telephony.lifecycle import EscalationState
 from telephony.policy.loading import Policy
 
 # How a person rung for a call answers it.

@@ -69,7 +69,7 @@ def describe(component: list[str], imported_by: Callable[[str], set[str]]) -> st
     return f"{len(component)} in one cycle:\n" + "\n".join(edges)
 
 
-LIFECYCLE = "telephony.escalation.lifecycle"
+LIFECYCLE = "telephony.lifecycle"
 
 
 def part_of_core(module: str) -> str:
@@ -107,4 +107,4 @@ def test_no_two_parts_of_the_core_import_each_other_even_counting_type_checking_
 
 def test_the_lifecycle_imports_nothing_of_the_service_even_for_the_type_checker(graph):
     """The rules of one escalation's life are read, drawn and tested alone (issue 29)."""
-    assert graph.find_modules_directly_imported_by("telephony.escalation.lifecycle") == set()
+    assert graph.find_modules_directly_imported_by("telephony.lifecycle") == set()

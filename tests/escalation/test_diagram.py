@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from scripts import diagram as lifecycle_diagram
-from telephony.escalation.lifecycle import FINAL_STATES, TABLE
+from telephony.lifecycle import FINAL_STATES, TABLE
 from tests.support import ROOT
 
 DOC = (ROOT / "docs" / "how-it-works.md").read_text(encoding="utf-8")

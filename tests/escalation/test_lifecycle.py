@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from telephony.escalation.lifecycle import (
+from telephony.lifecycle import (
     FINAL_STATES,
     HOLDING_STATES,
     TABLE,

@@ -1,5 +1,5 @@
 """One name for each state (issue 29): the escalation's states, the callbacks' statuses and the
-cases' statuses are written once, in telephony/escalation/lifecycle.py; the rest of the service
+cases' statuses are written once, in telephony/lifecycle.py; the rest of the service
 uses the enums and the tuples derived from them. Reads the source, no Redis: milliseconds."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ import re
 import typing
 from pathlib import Path
 
-from telephony.escalation.lifecycle import CallbackStatus, CaseStatus, EscalationState
+from telephony.lifecycle import CallbackStatus, CaseStatus, EscalationState
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("telephony", "routes", "workers", "ivr")
-LIFECYCLE = ROOT / "telephony" / "escalation" / "lifecycle.py"
+LIFECYCLE = ROOT / "telephony" / "lifecycle.py"
 # The six names that mean nothing but a state or a status: no Twilio call status, timeline entry
 # or job outcome is spelt the same, so none may be quoted anywhere else (docstrings, comments and
 # the Lua inside scripts.py included: the scripts are handed them as arguments).

@@ -5,7 +5,7 @@ nothing (R-WARM-5: a late or duplicate webhook never moves a call backwards)."""
 from __future__ import annotations
 
 from telephony.adapters.store import Store
-from telephony.escalation.lifecycle import EscalationState, Trigger
+from telephony.lifecycle import EscalationState, Trigger
 
 S, T = EscalationState, Trigger
 

@@ -10,7 +10,7 @@ from typing import Any
 from telephony.adapters.store import keys
 from telephony.adapters.store.base import EVENTS_KEPT, as_text, text, texts
 from telephony.adapters.store.changes import ChangeStream
-from telephony.escalation.lifecycle import DIALLABLE_CALLBACK_STATUSES, CallbackStatus
+from telephony.lifecycle import DIALLABLE_CALLBACK_STATUSES, CallbackStatus
 
 # CLAIM_CALLBACK's last arguments: the status a claimed attempt is in, then those it is claimed from.
 CLAIM_STATUSES = tuple(status.value for status in (CallbackStatus.DIALING, *DIALLABLE_CALLBACK_STATUSES))

@@ -10,7 +10,7 @@ from typing import Any
 from telephony.adapters.store import keys
 from telephony.adapters.store.base import EVENTS_KEPT, as_text, epoch, text, texts
 from telephony.adapters.store.changes import ChangeStream
-from telephony.escalation.lifecycle import Escalation, Transition, Trigger, fire, moves
+from telephony.lifecycle import Escalation, Transition, Trigger, fire, moves
 
 
 class EscalationStore(ChangeStream):

@@ -4,7 +4,7 @@ Each touches the keys it is handed (KEYS) plus, in TRANSITION, TELL and CLAIM_CA
 from the prefix (or the parts of a key) the caller passes from `keys`; and the outbox's drain timer
 (OUTBOX) only when the timers are on the same Redis."""
 
-from telephony.escalation.lifecycle import FINAL_CALLBACK_STATUSES, FINAL_STATES
+from telephony.lifecycle import FINAL_CALLBACK_STATUSES, FINAL_STATES
 
 
 def _lua_set(values: tuple[str, ...]) -> str:
