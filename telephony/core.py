@@ -20,6 +20,7 @@ from telephony.adapters.twilio_gateway import TwilioGateway, make_client
 from telephony.callbacks.booked import Callbacks
 from telephony.callbacks.capture import CallbackCapture
 from telephony.callbacks.dialler import CallbackDialler
+from telephony.callbacks.sweeper import CallbackSweeper
 from telephony.clock import Clock, SystemClock
 from telephony.commands import Reconcile
 from telephony.config import ApiToken, Settings
@@ -62,6 +63,7 @@ class Core:
     hold: Hold
     callback_capture: CallbackCapture
     dialler: CallbackDialler
+    callback_sweeper: CallbackSweeper
     callbacks: Callbacks
     notify: Notifier
     settings: Settings
@@ -314,6 +316,7 @@ def build_core(
     lead_hunt = LeadHunt(ctx, hold, notifier)
     callbacks = Callbacks(ctx, notifier)
     dialler = CallbackDialler(ctx, notifier)
+    sweeper = CallbackSweeper(ctx, dialler)
     warm_transfer = WarmTransfer(ctx, hold, lead_hunt, notifier, red_flags)
     records = Records(ctx, settings.records_retention_days, History(engine_for(settings.history_url()), org))
     events = Events(ctx, notifier, records)
@@ -325,8 +328,9 @@ def build_core(
         warm_transfer=warm_transfer,
         lead_hunt=lead_hunt,
         hold=hold,
-        callback_capture=CallbackCapture(ctx, hold, notifier, dialler, callbacks),
+        callback_capture=CallbackCapture(ctx, hold, notifier, sweeper, callbacks),
         dialler=dialler,
+        callback_sweeper=sweeper,
         callbacks=callbacks,
         notify=notifier,
         settings=settings,

@@ -131,7 +131,7 @@ def prune_records(_: PruneRecords) -> int:
 
 def sweep_callbacks(_: SweepCallbacks) -> list[str]:
     """R-CB-8: recover attempts claimed by a worker that died; runs again while any is open."""
-    return core().dialler.sweep()
+    return core().callback_sweeper.sweep()
 
 
 @about("call_sid")

@@ -142,7 +142,7 @@ def main() -> None:
         )
     def housekeeping() -> None:
         for org_core in served.all():
-            org_core.dialler.ensure_sweeper()
+            org_core.callback_sweeper.ensure()
             org_core.events.sweep()
             org_core.ensure_reconciler()
 

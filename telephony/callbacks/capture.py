@@ -11,7 +11,7 @@ from typing import Any
 
 from telephony.adapters.timers import job_id
 from telephony.callbacks.booked import Callbacks, summary
-from telephony.callbacks.dialler import CallbackDialler
+from telephony.callbacks.sweeper import CallbackSweeper
 from telephony.commands import CallbackDeadline, DialCallback, StopRinging
 from telephony.context import Context, new_id
 from telephony.errors import Conflict, NotFound
@@ -36,11 +36,11 @@ class WindowChoice:
 
 
 class CallbackCapture:
-    def __init__(self, ctx: Context, hold: Hold, notifier: Notifier, dialler: CallbackDialler, callbacks: Callbacks):
+    def __init__(self, ctx: Context, hold: Hold, notifier: Notifier, sweeper: CallbackSweeper, callbacks: Callbacks):
         self.ctx = ctx
         self.hold = hold
         self.notify = notifier
-        self.dialler = dialler
+        self.sweeper = sweeper
         self.callbacks = callbacks
 
     # -- the offer (R-CB-1, R-ESC-7) --------------------------------------------------
@@ -236,7 +236,7 @@ class CallbackCapture:
             self.hold.lead_notice.dismiss_soon(esc_id, "callback_chosen")
         self.ctx.timers.at(first_dial, DialCallback(cb_id, 1), key=job_id("dial", cb_id, 1))
         self.ctx.timers.at(due, CallbackDeadline(cb_id), key=job_id("deadline", cb_id))
-        self.dialler.ensure_sweeper()
+        self.sweeper.ensure()
         # The channel post and the managers' email follow from CallbackBooked, in the workers
         # (telephony/handlers.py).
         return self.callbacks.view(cb_id)

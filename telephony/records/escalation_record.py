@@ -12,13 +12,11 @@ escalations it does not hold yet."""
 
 from __future__ import annotations
 
-import csv
 import heapq
-import io
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -28,19 +26,16 @@ from telephony.config import ApiToken
 from telephony.context import Context
 from telephony.errors import Forbidden, NotFound
 from telephony.lifecycle import CallbackStatus, EscalationState, finished
-from telephony.logs import mask_numbers
 from telephony.notify.early_warning import early_warning_of
 from telephony.records.case import case_view, tags_of
 from telephony.records.days import day_range
+from telephony.records.export import csv_lines, json_pieces, masked
 from telephony.records.facts import facts
 
 log = logging.getLogger(__name__)
 
 LEAD_ROLES = ("lead", "supervisor", "manager")
 PRUNE_KEY = "prune-records"
-# A spreadsheet runs a cell that starts with one of these as a formula (OWASP: CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
 ASKED = {
     "manager_request": "asked to speak to a manager",
     "supervisor_demanded": "demanded a supervisor",
@@ -91,57 +86,6 @@ HAPPENED = {
     "callback_overdue": "callback overdue: {d}",
     "callback_rescheduled": "callback rescheduled {d}",
 }
-CSV_COLUMNS = (
-    "id",
-    "created_at",
-    "organisation",
-    "kind",
-    "state",
-    "finished",
-    "caller_name",
-    "contact_name",
-    "account",
-    "contact_number",
-    "segment",
-    "region",
-    "client_link",
-    "agent",
-    "taken_by",
-    "taken_by_role",
-    "reason",
-    "deescalation_steps",
-    "resolution_offered",
-    "what_happened",
-    "callback_number",
-    "callback_time_frame",
-    "callback_window_start",
-    "callback_window_end",
-    "callback_deadline",
-    "callback_status",
-    "case_department",
-    "case_owner",
-    "case_status",
-    "tags",
-    "early_warning",
-    "crm_note",
-    "updated_at",
-)
-
-
-def neutralise(cell: str) -> str:
-    """A cell a spreadsheet would run as a formula is kept as text: a leading apostrophe."""
-    return f"'{cell}" if cell.startswith(FORMULA_STARTS) else cell
-
-
-def masked(value: Any) -> Any:
-    """Every phone number in a record down to its last four digits (for agents)."""
-    if isinstance(value, str):
-        return mask_numbers(value)
-    if isinstance(value, list):
-        return [masked(v) for v in value]
-    if isinstance(value, dict):
-        return {k: masked(v) for k, v in value.items()}
-    return value
 
 
 class Records:
@@ -219,9 +163,9 @@ class Records:
         records = self.created_between(start, end)
         name = f"escalation-records-{first.isoformat()}-to-{last.isoformat()}.{fmt}"
         if fmt == "csv":
-            return fmt, _csv(records), name
+            return fmt, csv_lines(records), name
         head = {"from": first.isoformat(), "to": last.isoformat(), "time_zone": zone.key}
-        return fmt, _json(head, records), name
+        return fmt, json_pieces(head, records), name
 
     def created_between(self, start: float, end: float) -> Iterator[dict[str, Any]]:
         """Every escalation created in [start, end) (epoch seconds), as its record, oldest first:
@@ -418,45 +362,5 @@ def ensure_prune(ctx: Context, again: bool = False) -> None:
     ctx.timers.at(ctx.clock.now() + timedelta(days=1), PruneRecords(), key=PRUNE_KEY, only_if_none=not again)
 
 
-def _cell(value: Any) -> str:
-    return ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
-
-
 def _clock(at: datetime) -> str:
     return at.strftime("%I:%M %p").lstrip("0")
-
-
-def _csv(records: Iterator[dict[str, Any]]) -> Iterator[str]:
-    """A header row, then one row per record; lists are one item a line; every cell that would
-    start a formula is neutralised."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-
-    def row(cells: Iterable[Any]) -> str:
-        writer.writerow(cells)
-        text = out.getvalue()
-        out.seek(0)
-        out.truncate()
-        return text
-
-    yield row(CSV_COLUMNS)
-    for record in records:
-        cells = []
-        for column in CSV_COLUMNS:
-            value = record.get(column)
-            if isinstance(value, list):
-                value = "\n".join(str(v) for v in value)
-            elif isinstance(value, dict):
-                value = "; ".join(f"{k}: {_cell(v)}" for k, v in value.items() if v)
-            elif isinstance(value, bool):
-                value = "yes" if value else "no"
-            cells.append(neutralise("" if value is None else str(value)))
-        yield row(cells)
-
-
-def _json(head: dict[str, str], records: Iterator[dict[str, Any]]) -> Iterator[str]:
-    """{"from", "to", "time_zone", "records": [...]}, one record a piece."""
-    yield json.dumps(head)[:-1] + ', "records": ['
-    for n, record in enumerate(records):
-        yield ("," if n else "") + json.dumps(record)
-    yield "]}"

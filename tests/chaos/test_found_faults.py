@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from telephony.adapters.timers import TIMER_CALLS, TIMERS
-from telephony.callbacks.dialler import SWEEP_SECONDS
+from telephony.callbacks.sweeper import SWEEP_SECONDS
 from tests.hold.test_hold_and_callbacks import book_callback, holding
 from tests.processes import service_env
 from workers.scheduler import Scheduler
@@ -45,7 +45,7 @@ def test_a_sweep_killed_with_its_worker_is_replaced_by_the_scheduler__R_CB_8(har
     book_callback(harness, caller_sid, esc_id)
     ctx = harness.core.ctx
     forget(ctx.timers, "sweep-callbacks")  # the sweep's worker died with it; its claim is still there
-    scheduler = Scheduler(ctx.store.r, ctx.timers, name="test", housekeeping=harness.core.dialler.ensure_sweeper)
+    scheduler = Scheduler(ctx.store.r, ctx.timers, name="test", housekeeping=harness.core.callback_sweeper.ensure)
 
     scheduler.tick()
     assert "sweep-callbacks" not in waiting(ctx.timers), "not yet: the claimed sweep is not late"

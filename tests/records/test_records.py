@@ -17,7 +17,8 @@ from routes import create_app
 from routes.openapi import EscalationRecord, RecordsExport
 from sim.demo import main as demo
 from telephony.config import ApiToken, ConfigError, Settings
-from telephony.records.escalation_record import CSV_COLUMNS, finished, neutralise
+from telephony.lifecycle import finished
+from telephony.records.export import CSV_COLUMNS, neutralise
 from tests.policies.seeds import SCENARIOS, played, policy_of, routed
 from tests.support import Harness
 
